@@ -1,0 +1,227 @@
+/* Internal interfaces shared by the core and the transports. */
+#ifndef IPK_INTERNAL_H
+#define IPK_INTERNAL_H
+
+#include "ipckit.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define IPK__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ------------------------------------------------------------- errors */
+
+/* Record a detailed message for ipk_last_error() and return err (< 0). */
+int ipk__err(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Same, with the errno text appended: "<message>: <strerror>". */
+int ipk__errno(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---------------------------------------------------------- deadlines */
+
+/*
+ * A deadline is an absolute CLOCK_MONOTONIC time in nanoseconds.
+ * IPK__NOW (0) means "do not block": the first wait fails with -EAGAIN.
+ * IPK__NEVER means no limit. Anything else expires with -ETIMEDOUT.
+ */
+#define IPK__NOW ((int64_t)0)
+#define IPK__NEVER INT64_MAX
+
+int64_t ipk__now_ns(void);
+int64_t ipk__deadline(int timeout_ms);
+/* Milliseconds left for poll(2): -1 forever, 0 expired/now, else >= 1. */
+int ipk__remaining_ms(int64_t deadline);
+bool ipk__expired(int64_t deadline);
+/* -EAGAIN for IPK__NOW, -ETIMEDOUT otherwise. */
+int ipk__timeout_err(int64_t deadline);
+/* Fill ts with the deadline as an absolute CLOCK_MONOTONIC/REALTIME time. */
+struct timespec;
+void ipk__deadline_timespec(int64_t deadline, int clock, struct timespec *ts);
+
+/*
+ * Wait until fd has one of events (POLLIN/POLLOUT). POLLHUP/POLLERR count as
+ * ready: the following call reports what happened. Returns 0 or a timeout.
+ */
+int ipk__wait_fd(int fd, short events, int64_t deadline);
+
+/* Sleep a short, growing time when waiting on something without an fd. */
+int ipk__backoff(unsigned *round, int64_t deadline);
+
+/* ------------------------------------------------------------ addresses */
+
+struct ipk__opt {
+	char *key;
+	char *val; /* NULL for a bare flag ("?raw") */
+	bool used;
+};
+
+#define IPK__MAX_OPTS 16
+
+typedef struct ipk__url {
+	char *text;   /* the whole address as given */
+	char *scheme; /* "fifo" */
+	char *rest;   /* after "scheme:" or "scheme://", before '?' */
+	char *host;   /* tcp: host without brackets */
+	char *port;   /* tcp: port text */
+	struct ipk__opt opts[IPK__MAX_OPTS];
+	int nopts;
+	char *buf; /* owns scheme/rest/host/port/opts */
+} ipk__url;
+
+int ipk__url_parse(ipk__url *u, const char *text);
+void ipk__url_free(ipk__url *u);
+/* Split rest as "host:port" / "[v6]:port" into u->host and u->port. */
+int ipk__url_hostport(ipk__url *u);
+
+/* Option accessors: mark the option used; return 1 if present, 0 if absent,
+ * or a negative errno (with a message naming the option) if malformed. */
+int ipk__opt_flag(ipk__url *u, const char *key, bool *out);
+int ipk__opt_size(ipk__url *u, const char *key, size_t *out);
+int ipk__opt_long(ipk__url *u, const char *key, long min, long max, long *out);
+int ipk__opt_mode(ipk__url *u, const char *key, unsigned *out);
+int ipk__opt_str(ipk__url *u, const char *key, const char **out);
+/* Parse "64K", "16M", "1G", "123" into bytes. */
+int ipk__parse_size(const char *s, size_t *out);
+
+/* -------------------------------------------------------- receive buffer */
+
+/* Where a transport puts a received message. */
+typedef struct ipk__rx {
+	void *buf;
+	size_t cap;
+	size_t len;
+	bool alloc;         /* buf may be (re)allocated up to the channel limit */
+	ipk_msginfo *info;  /* never NULL inside transports */
+	size_t maxmsg;
+} ipk__rx;
+
+/*
+ * Make room for a message of n bytes: returns the buffer, or NULL with *err
+ * set to -ENOBUFS (caller's buffer too small: keep the message queued),
+ * -EMSGSIZE (beyond the channel limit) or -ENOMEM.
+ */
+void *ipk__rx_reserve(ipk__rx *rx, size_t n, int *err);
+
+/* ----------------------------------------------------------- channels */
+
+enum ipk__role {
+	IPK__LISTENER = 1, /* bound endpoint with connections to accept */
+	IPK__OWNER,        /* created the object and uses it as a channel */
+	IPK__DIALER,
+	IPK__ACCEPTED,
+	IPK__PAIRED,
+	IPK__SPAWNED,
+};
+
+struct ipk_transport;
+
+struct ipk_chan {
+	const struct ipk_transport *tp;
+	ipk__url url;
+	enum ipk__role role;
+	size_t maxmsg;
+	unsigned mode;   /* permission bits for created objects */
+	bool raw;        /* no framing on stream transports */
+	bool persist;    /* keep the named object on close */
+	int linger_ms;   /* how long close flushes pending bytes */
+	_Alignas(max_align_t) unsigned char priv[]; /* transport state */
+};
+
+static inline void *ipk__priv(const ipk_chan *c)
+{
+	return (void *)c->priv;
+}
+
+/*
+ * One mechanism. Every op is optional: a missing one answers -EOPNOTSUPP
+ * with a message naming the scheme. Deadlines as above.
+ */
+struct ipk_transport {
+	const char *scheme;
+	const char *summary;         /* one line for help and listings */
+	const char *const *options;  /* query keys it accepts beyond the common
+	                                ones, NULL-terminated (may be NULL) */
+	size_t priv_size;
+	bool streams;                /* accepts ?raw (byte-stream mechanism) */
+
+	int (*listen)(ipk_chan *c);
+	int (*dial)(ipk_chan *c, int64_t deadline);
+	int (*accept)(ipk_chan *l, ipk_chan *c, int64_t deadline);
+	int (*pair)(ipk_chan *a, ipk_chan *b);
+	ssize_t (*send)(ipk_chan *c, const void *buf, size_t len,
+	                const ipk_msginfo *info, int64_t deadline);
+	ssize_t (*recv)(ipk_chan *c, ipk__rx *rx, int64_t deadline);
+	int (*fd)(const ipk_chan *c);
+	/* 1 if a message is buffered in user space (ipk_poll must not sleep). */
+	int (*pending)(const ipk_chan *c);
+	int (*shutdown)(ipk_chan *c);
+	ssize_t (*address)(const ipk_chan *c, char *buf, size_t cap);
+	/* Release everything; flush within c->linger_ms; return first error. */
+	int (*close)(ipk_chan *c);
+	int (*remove)(ipk__url *u);
+};
+
+/* Registry: NULL with *known=true for a scheme that is known but not built. */
+const struct ipk_transport *ipk__lookup(const char *scheme, bool *known);
+/* -EPROTONOSUPPORT / -EINVAL with the right message for an unusable scheme. */
+int ipk__scheme_error(const char *scheme, bool known);
+
+/* Allocate a channel for transport tp with url copied from src (may be NULL). */
+ipk_chan *ipk__chan_new(const struct ipk_transport *tp, const ipk__url *src);
+void ipk__chan_free(ipk_chan *c);
+
+/* SIGPIPE: set to SIG_IGN once if it is still SIG_DFL. */
+void ipk__ignore_sigpipe(void);
+
+/* fcntl helpers */
+int ipk__set_nonblock(int fd);
+int ipk__set_cloexec(int fd);
+
+/* ------------------------------------------------- byte-stream framing */
+
+enum ipk__framing {
+	IPK__FRAME_RAW,   /* no framing: each receive returns what is there */
+	IPK__FRAME_LEN64, /* u64 big-endian length, then payload (SP over TCP) */
+	IPK__FRAME_SPIPC, /* 0x01, u64 big-endian length, payload (SP over IPC) */
+};
+
+/* State of one framed byte stream over one or two fds. */
+typedef struct ipk__stream {
+	int rfd, wfd;          /* may be equal; -1 when closed */
+	enum ipk__framing framing;
+	bool sock;             /* use send(MSG_NOSIGNAL) */
+	bool eof;              /* peer closed its sending side */
+	bool broken;           /* framing lost (oversize, bad type): refuse I/O */
+	size_t maxmsg;
+	/* receive: read-ahead buffer, current message length and progress,
+	   payload staged in part when a wait expired mid-message */
+	unsigned char *in;
+	size_t in_off, in_len;
+	bool have_len;
+	uint64_t len;
+	size_t got;
+	unsigned char *part;
+	/* send: the rest of a message the kernel did not take before a timeout */
+	unsigned char *backlog;
+	size_t blen, boff;
+} ipk__stream;
+
+void ipk__stream_init(ipk__stream *s, int rfd, int wfd,
+                      enum ipk__framing framing, bool sock, size_t maxmsg);
+ssize_t ipk__stream_send(ipk__stream *s, const void *buf, size_t len,
+                         int64_t deadline);
+ssize_t ipk__stream_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline);
+int ipk__stream_flush(ipk__stream *s, int64_t deadline);
+int ipk__stream_pending(const ipk__stream *s);
+/* Flush within linger_ms, close both fds, free buffers. */
+int ipk__stream_close(ipk__stream *s, int linger_ms);
+
+/* SP (nanomsg scalability protocols) connection header for PAIR v0. */
+#define IPK__SP_PAIR0 0x10
+int ipk__sp_handshake(int fd, uint16_t proto, int64_t deadline);
+
+#endif /* IPK_INTERNAL_H */

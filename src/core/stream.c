@@ -1,0 +1,398 @@
+/*
+ * Whole messages over a byte stream (pipe, FIFO, stream socket).
+ *
+ * Receive reads ahead into a buffer so that a burst of small messages costs
+ * one system call, and reads large payloads straight into the caller's
+ * buffer. A wait that expires in the middle of a message keeps what arrived
+ * (the header, and the payload staged in `part`) for the next call. A send
+ * whose wait expires after the first byte went out keeps the rest in
+ * `backlog`: a message is never cut on the wire.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define INBUF_SIZE 65536
+#define RAW_CHUNK 65536
+
+static size_t hdr_len(const ipk__stream *s)
+{
+	return s->framing == IPK__FRAME_SPIPC ? 9 : 8;
+}
+
+void ipk__stream_init(ipk__stream *s, int rfd, int wfd,
+                      enum ipk__framing framing, bool sock, size_t maxmsg)
+{
+	memset(s, 0, sizeof *s);
+	s->rfd = rfd;
+	s->wfd = wfd;
+	s->framing = framing;
+	s->sock = sock;
+	s->maxmsg = maxmsg;
+}
+
+static void put_be64(unsigned char *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+static uint64_t get_be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static ssize_t do_writev(ipk__stream *s, struct iovec *iov, int iovcnt)
+{
+	if (s->sock) {
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
+		return sendmsg(s->wfd, &mh, MSG_NOSIGNAL);
+	}
+	return writev(s->wfd, iov, iovcnt);
+}
+
+static int peer_gone(void)
+{
+	return ipk__err(-EPIPE, "peer closed the channel");
+}
+
+int ipk__stream_flush(ipk__stream *s, int64_t deadline)
+{
+	while (s->boff < s->blen) {
+		ssize_t n = s->sock ? send(s->wfd, s->backlog + s->boff,
+		                           s->blen - s->boff, MSG_NOSIGNAL)
+		                    : write(s->wfd, s->backlog + s->boff,
+		                            s->blen - s->boff);
+		if (n > 0) {
+			s->boff += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			int rc = ipk__wait_fd(s->wfd, POLLOUT, deadline);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+			return peer_gone();
+		return ipk__errno(-errno, "write");
+	}
+	free(s->backlog);
+	s->backlog = NULL;
+	s->blen = s->boff = 0;
+	return 0;
+}
+
+ssize_t ipk__stream_send(ipk__stream *s, const void *buf, size_t len,
+                         int64_t deadline)
+{
+	if (s->wfd < 0)
+		return ipk__err(-EBADF, "channel cannot send (shut down)");
+	if (s->broken)
+		return ipk__err(-EPIPE, "channel closed after a protocol error");
+	int rc = ipk__stream_flush(s, deadline);
+	if (rc < 0)
+		return rc;
+
+	unsigned char hdr[9];
+	size_t hl = 0;
+	if (s->framing == IPK__FRAME_SPIPC)
+		hdr[hl++] = 1;
+	if (s->framing != IPK__FRAME_RAW) {
+		put_be64(hdr + hl, len);
+		hl += 8;
+	}
+	size_t total = hl + len, done = 0;
+	while (done < total) {
+		struct iovec iov[2];
+		int cnt = 0;
+		if (done < hl)
+			iov[cnt++] = (struct iovec){hdr + done, hl - done};
+		size_t boff = done > hl ? done - hl : 0;
+		if (len > boff)
+			iov[cnt++] = (struct iovec){(char *)buf + boff, len - boff};
+		ssize_t n = do_writev(s, iov, cnt);
+		if (n >= 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EPIPE || errno == ECONNRESET)
+			return peer_gone();
+		if (errno != EAGAIN)
+			return ipk__errno(-errno, "write");
+		rc = ipk__wait_fd(s->wfd, POLLOUT, deadline);
+		if (rc == 0)
+			continue;
+		if (done == 0)
+			return rc; /* nothing sent: the caller may try again */
+		/* keep the rest so the message goes out whole, later */
+		size_t left = total - done;
+		s->backlog = malloc(left);
+		if (s->backlog == NULL) {
+			/* cannot keep it: finish the message now rather than cut it */
+			deadline = IPK__NEVER;
+			continue;
+		}
+		size_t off = 0;
+		if (done < hl) {
+			memcpy(s->backlog, hdr + done, hl - done);
+			off = hl - done;
+		}
+		memcpy(s->backlog + off, (const char *)buf + boff, len - boff);
+		s->blen = left;
+		s->boff = 0;
+		break;
+	}
+	return (ssize_t)len;
+}
+
+/* Read what is there into the read-ahead buffer: >0 bytes, or error. */
+static int fill(ipk__stream *s, int64_t deadline)
+{
+	if (s->in == NULL) {
+		s->in = malloc(INBUF_SIZE);
+		if (s->in == NULL)
+			return ipk__err(-ENOMEM, "out of memory");
+	}
+	if (s->in_off > 0) {
+		memmove(s->in, s->in + s->in_off, s->in_len - s->in_off);
+		s->in_len -= s->in_off;
+		s->in_off = 0;
+	}
+	for (;;) {
+		ssize_t n = read(s->rfd, s->in + s->in_len, INBUF_SIZE - s->in_len);
+		if (n > 0) {
+			s->in_len += (size_t)n;
+			return 0;
+		}
+		if (n == 0) {
+			s->eof = true;
+			return s->in_len || s->have_len
+			               ? ipk__err(-EPIPE, "peer closed the channel in the "
+			                                  "middle of a message")
+			               : peer_gone();
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == ECONNRESET)
+			return peer_gone();
+		if (errno != EAGAIN)
+			return ipk__errno(-errno, "read");
+		int rc = ipk__wait_fd(s->rfd, POLLIN, deadline);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+static ssize_t recv_raw(ipk__stream *s, ipk__rx *rx, int64_t deadline)
+{
+	size_t want = rx->alloc ? (rx->maxmsg < RAW_CHUNK ? rx->maxmsg : RAW_CHUNK)
+	                        : rx->cap;
+	if (want == 0)
+		return ipk__err(-ENOBUFS, "zero-length buffer");
+	int err = 0;
+	void *dst = ipk__rx_reserve(rx, want, &err);
+	if (dst == NULL)
+		return err;
+	for (;;) {
+		ssize_t n = read(s->rfd, dst, want);
+		if (n > 0)
+			return n;
+		if (n == 0) {
+			s->eof = true;
+			return peer_gone();
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == ECONNRESET)
+			return peer_gone();
+		if (errno != EAGAIN)
+			return ipk__errno(-errno, "read");
+		int rc = ipk__wait_fd(s->rfd, POLLIN, deadline);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+/* The peer broke the framing: stop reading this stream for good. */
+static int break_stream(ipk__stream *s, int err)
+{
+	s->broken = true;
+	if (s->sock)
+		shutdown(s->rfd, SHUT_RDWR);
+	return err;
+}
+
+ssize_t ipk__stream_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline)
+{
+	if (s->rfd < 0)
+		return ipk__err(-EBADF, "channel cannot receive");
+	if (s->broken)
+		return ipk__err(-EPIPE, "channel closed after a protocol error");
+	if (s->framing == IPK__FRAME_RAW)
+		return recv_raw(s, rx, deadline);
+
+	int rc;
+	size_t hl = hdr_len(s);
+	if (!s->have_len) {
+		while (s->in_len - s->in_off < hl)
+			if ((rc = fill(s, deadline)) < 0)
+				return rc;
+		const unsigned char *h = s->in + s->in_off;
+		if (s->framing == IPK__FRAME_SPIPC && h[0] != 1)
+			return break_stream(s, ipk__err(-EPROTO,
+			                                "peer sent message type %u, "
+			                                "not 1 (SP over IPC)",
+			                                h[0]));
+		uint64_t len = get_be64(h + hl - 8);
+		if (len > s->maxmsg)
+			return break_stream(s, ipk__err(-EMSGSIZE,
+			                                "peer announced a message of %llu "
+			                                "bytes, over the channel limit of "
+			                                "%zu bytes; connection closed",
+			                                (unsigned long long)len,
+			                                s->maxmsg));
+		s->in_off += hl;
+		s->len = len;
+		s->have_len = true;
+		s->got = 0;
+	}
+	int err = 0;
+	unsigned char *dst = ipk__rx_reserve(rx, s->len, &err);
+	if (dst == NULL && s->len > 0)
+		return err; /* header kept: the message stays queued */
+	if (s->part != NULL) {
+		memcpy(dst, s->part, s->got);
+		free(s->part);
+		s->part = NULL;
+	}
+	while (s->got < s->len) {
+		size_t avail = s->in_len - s->in_off;
+		if (avail > 0) {
+			size_t take = s->len - s->got < avail ? s->len - s->got : avail;
+			memcpy(dst + s->got, s->in + s->in_off, take);
+			s->in_off += take;
+			s->got += take;
+			continue;
+		}
+		/* large remainder: read it straight into place */
+		ssize_t n = s->len - s->got >= INBUF_SIZE
+		                    ? read(s->rfd, dst + s->got, s->len - s->got)
+		                    : -2;
+		if (n > 0) {
+			s->got += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno != EAGAIN && errno != ECONNRESET)
+			return ipk__errno(-errno, "read");
+		if (n == 0 || (n == -1 && errno == ECONNRESET)) {
+			s->eof = true;
+			return ipk__err(-EPIPE, "peer closed the channel in the middle "
+			                        "of a message");
+		}
+		rc = n == -2 ? fill(s, deadline) : ipk__wait_fd(s->rfd, POLLIN, deadline);
+		if (rc < 0) {
+			if ((rc == -ETIMEDOUT || rc == -EAGAIN) && s->got > 0) {
+				s->part = malloc(s->got);
+				if (s->part == NULL)
+					return break_stream(s, ipk__err(-ENOMEM, "out of memory"));
+				memcpy(s->part, dst, s->got);
+			}
+			return rc;
+		}
+	}
+	s->have_len = false;
+	return (ssize_t)s->len;
+}
+
+int ipk__stream_pending(const ipk__stream *s)
+{
+	if (s->framing == IPK__FRAME_RAW || s->broken)
+		return 0;
+	size_t avail = s->in_len - s->in_off;
+	if (s->have_len)
+		return avail >= s->len - s->got;
+	if (avail < hdr_len(s))
+		return 0;
+	uint64_t len = get_be64(s->in + s->in_off + hdr_len(s) - 8);
+	return avail - hdr_len(s) >= len || len > s->maxmsg;
+}
+
+int ipk__stream_close(ipk__stream *s, int linger_ms)
+{
+	int rc = 0;
+	if (s->blen > s->boff && s->wfd >= 0)
+		rc = ipk__stream_flush(s, ipk__deadline(linger_ms));
+	if (s->rfd >= 0)
+		close(s->rfd);
+	if (s->wfd >= 0 && s->wfd != s->rfd)
+		close(s->wfd);
+	s->rfd = s->wfd = -1;
+	free(s->backlog);
+	free(s->part);
+	free(s->in);
+	s->backlog = s->part = s->in = NULL;
+	return rc;
+}
+
+int ipk__sp_handshake(int fd, uint16_t proto, int64_t deadline)
+{
+	unsigned char mine[8] = {0, 'S', 'P', 0, (unsigned char)(proto >> 8),
+	                         (unsigned char)proto, 0, 0};
+	unsigned char theirs[8];
+	size_t sent = 0, got = 0;
+	while (sent < 8 || got < 8) {
+		if (sent < 8) {
+			ssize_t n = send(fd, mine + sent, 8 - sent, MSG_NOSIGNAL);
+			if (n > 0)
+				sent += (size_t)n;
+			else if (n < 0 && errno != EAGAIN && errno != EINTR)
+				return errno == EPIPE || errno == ECONNRESET
+				               ? ipk__err(-EPIPE, "peer closed during the SP handshake")
+				               : ipk__errno(-errno, "SP handshake send");
+		}
+		if (got < 8) {
+			ssize_t n = recv(fd, theirs + got, 8 - got, 0);
+			if (n > 0)
+				got += (size_t)n;
+			else if (n == 0)
+				return ipk__err(-EPIPE, "peer closed during the SP handshake");
+			else if (errno != EAGAIN && errno != EINTR)
+				return errno == ECONNRESET
+				               ? ipk__err(-EPIPE, "peer closed during the SP handshake")
+				               : ipk__errno(-errno, "SP handshake receive");
+		}
+		if (sent < 8 || got < 8) {
+			int rc = ipk__wait_fd(fd, sent < 8 ? POLLOUT | POLLIN : POLLIN,
+			                      deadline);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	if (theirs[0] != 0 || theirs[1] != 'S' || theirs[2] != 'P' ||
+	    theirs[3] != 0 || theirs[6] != 0 || theirs[7] != 0)
+		return ipk__err(-EPROTO, "peer does not speak the SP protocol "
+		                         "(bad connection header)");
+	uint16_t peer = (uint16_t)(theirs[4] << 8 | theirs[5]);
+	if (peer != proto)
+		return ipk__err(-EPROTO,
+		                "peer speaks SP protocol 0x%x, not PAIR v0 (0x%x)",
+		                peer, proto);
+	return 0;
+}

@@ -1,0 +1,233 @@
+/*
+ * fifo: — a named pipe. The listener creates the FIFO and reads; dialers
+ * write. Several writers may share one FIFO: each message is written under
+ * an exclusive flock(2) on the FIFO so messages never interleave, whatever
+ * their size (the kernel alone only guarantees that up to PIPE_BUF).
+ * The listener also holds a write descriptor, so the FIFO is a mailbox that
+ * stays open between writers rather than reporting end-of-file each time the
+ * last one leaves.
+ */
+#define _GNU_SOURCE
+#include "../core/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct fifo_chan {
+	ipk__stream s;
+	int keep_fd;    /* listener: its own write end */
+	bool locked;    /* writer holds the flock (a message is in flight) */
+	dev_t dev;
+	ino_t ino;
+};
+
+static int check_path(const ipk_chan *c)
+{
+	if (c->url.rest[0] == '\0')
+		return ipk__err(-EINVAL, "address '%s': missing path (fifo:/path)",
+		                c->url.text);
+	return 0;
+}
+
+static int fifo_listen(ipk_chan *c)
+{
+	struct fifo_chan *f = ipk__priv(c);
+	const char *path = c->url.rest;
+	int rc = check_path(c);
+	if (rc < 0)
+		return rc;
+	ipk__ignore_sigpipe();
+	c->role = IPK__OWNER;
+	if (mkfifo(path, c->mode) < 0) {
+		if (errno != EEXIST)
+			return ipk__errno(-errno, "mkfifo %s", path);
+		struct stat st;
+		if (lstat(path, &st) < 0)
+			return ipk__errno(-errno, "stat %s", path);
+		if (!S_ISFIFO(st.st_mode))
+			return ipk__err(-EEXIST, "%s exists and is not a FIFO", path);
+		/* a FIFO whose reader is alive must not be taken over */
+		int probe = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		if (probe >= 0) {
+			close(probe);
+			return ipk__err(-EADDRINUSE,
+			                "FIFO %s already has a reader (a live listener)",
+			                path);
+		}
+		if (errno != ENXIO)
+			return ipk__errno(-errno, "open %s", path);
+	}
+	/* mkfifo honours the umask; the mode asked for is the mode we want */
+	if (chmod(path, c->mode) < 0)
+		return ipk__errno(-errno, "chmod %s", path);
+	int rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (rfd < 0)
+		return ipk__errno(-errno, "open %s", path);
+	f->keep_fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (f->keep_fd < 0 || fstat(rfd, &st) < 0) {
+		rc = ipk__errno(-errno, "open %s", path);
+		close(rfd);
+		if (f->keep_fd >= 0)
+			close(f->keep_fd);
+		unlink(path);
+		return rc;
+	}
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	ipk__stream_init(&f->s, rfd, -1, c->raw ? IPK__FRAME_RAW : IPK__FRAME_LEN64,
+	                 false, c->maxmsg);
+	return 0;
+}
+
+static int fifo_dial(ipk_chan *c, int64_t deadline)
+{
+	struct fifo_chan *f = ipk__priv(c);
+	const char *path = c->url.rest;
+	int rc = check_path(c);
+	if (rc < 0)
+		return rc;
+	ipk__ignore_sigpipe();
+	f->keep_fd = -1;
+	unsigned round = 0;
+	for (;;) {
+		int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0) {
+			struct stat st;
+			if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode)) {
+				close(fd);
+				return ipk__err(-ENOTSUP, "%s is not a FIFO", path);
+			}
+			ipk__stream_init(&f->s, -1, fd,
+			                 c->raw ? IPK__FRAME_RAW : IPK__FRAME_LEN64,
+			                 false, c->maxmsg);
+			return 0;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != ENOENT && errno != ENXIO)
+			return ipk__errno(-errno, "open %s", path);
+		int e = errno;
+		if (ipk__expired(deadline))
+			return ipk__err(e == ENOENT ? -ENOENT : -ECONNREFUSED,
+			                e == ENOENT ? "no FIFO at %s (is a listener running?)"
+			                            : "FIFO %s has no reader",
+			                path);
+		if ((rc = ipk__backoff(&round, deadline)) < 0)
+			return rc;
+	}
+}
+
+static int lock(struct fifo_chan *f, int64_t deadline)
+{
+	if (f->locked)
+		return 0;
+	unsigned round = 0;
+	for (;;) {
+		int op = deadline == IPK__NEVER ? LOCK_EX : LOCK_EX | LOCK_NB;
+		if (flock(f->s.wfd, op) == 0) {
+			f->locked = true;
+			return 0;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK)
+			return ipk__errno(-errno, "flock");
+		int rc = ipk__backoff(&round, deadline);
+		if (rc < 0)
+			return ipk__err(rc, "another writer holds the FIFO");
+	}
+}
+
+static void unlock_if_done(struct fifo_chan *f)
+{
+	if (f->locked && f->s.blen == 0) {
+		flock(f->s.wfd, LOCK_UN);
+		f->locked = false;
+	}
+}
+
+static ssize_t fifo_send(ipk_chan *c, const void *buf, size_t len,
+                         const ipk_msginfo *info, int64_t deadline)
+{
+	(void)info;
+	struct fifo_chan *f = ipk__priv(c);
+	if (c->role == IPK__OWNER)
+		return ipk__err(-EOPNOTSUPP,
+		                "fifo: the listener receives; dial the FIFO to send");
+	int rc = lock(f, deadline);
+	if (rc < 0)
+		return rc;
+	ssize_t n = ipk__stream_send(&f->s, buf, len, deadline);
+	unlock_if_done(f);
+	return n;
+}
+
+static ssize_t fifo_recv(ipk_chan *c, ipk__rx *rx, int64_t deadline)
+{
+	struct fifo_chan *f = ipk__priv(c);
+	if (c->role != IPK__OWNER)
+		return ipk__err(-EOPNOTSUPP,
+		                "fifo: a dialer writes; listen on the FIFO to receive");
+	return ipk__stream_recv(&f->s, rx, deadline);
+}
+
+static int fifo_fd(const ipk_chan *c)
+{
+	const struct fifo_chan *f = ipk__priv(c);
+	return c->role == IPK__OWNER ? f->s.rfd : f->s.wfd;
+}
+
+static int fifo_pending(const ipk_chan *c)
+{
+	const struct fifo_chan *f = ipk__priv(c);
+	return ipk__stream_pending(&f->s);
+}
+
+static int fifo_close(ipk_chan *c)
+{
+	struct fifo_chan *f = ipk__priv(c);
+	int rc = 0;
+	if (c->role == IPK__OWNER && !c->persist) {
+		/* remove the name only if it is still our FIFO */
+		struct stat st;
+		if (lstat(c->url.rest, &st) == 0 && st.st_dev == f->dev &&
+		    st.st_ino == f->ino && unlink(c->url.rest) < 0)
+			rc = ipk__errno(-errno, "unlink %s", c->url.rest);
+	}
+	int rc2 = ipk__stream_close(&f->s, c->linger_ms);
+	if (f->keep_fd >= 0)
+		close(f->keep_fd);
+	return rc ? rc : rc2;
+}
+
+static int fifo_remove(ipk__url *u)
+{
+	struct stat st;
+	if (lstat(u->rest, &st) < 0)
+		return ipk__errno(-errno, "%s", u->rest);
+	if (!S_ISFIFO(st.st_mode))
+		return ipk__err(-EINVAL, "%s is not a FIFO; not removing it", u->rest);
+	if (unlink(u->rest) < 0)
+		return ipk__errno(-errno, "unlink %s", u->rest);
+	return 0;
+}
+
+const struct ipk_transport ipk__fifo_transport = {
+	.scheme = "fifo",
+	.summary = "named pipe: listener reads, dialers write (mkfifo)",
+	.priv_size = sizeof(struct fifo_chan),
+	.streams = true,
+	.listen = fifo_listen,
+	.dial = fifo_dial,
+	.send = fifo_send,
+	.recv = fifo_recv,
+	.fd = fifo_fd,
+	.pending = fifo_pending,
+	.close = fifo_close,
+	.remove = fifo_remove,
+};
