@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const common_opts[] = {"maxmsg", "mode", "persist",
                                           "linger", NULL};
@@ -136,6 +137,7 @@ int ipk_listen(ipk_chan **out, const char *url)
 	int rc = prepare(url, &c);
 	if (rc < 0)
 		return rc;
+	c->creator = getpid();
 	if (c->tp->listen == NULL)
 		rc = unsupported(c, "listen (use ipk_pair)");
 	else
@@ -477,6 +479,12 @@ void ipk__ignore_sigpipe(void)
 		sigaction(SIGPIPE, &ign, NULL);
 	}
 	done = 1;
+}
+
+bool ipk__removes_on_close(const ipk_chan *c)
+{
+	return (c->role == IPK__OWNER || c->role == IPK__LISTENER) &&
+	       !c->persist && c->creator == getpid();
 }
 
 int ipk__set_nonblock(int fd)

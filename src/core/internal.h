@@ -128,8 +128,16 @@ struct ipk_chan {
 	bool raw;        /* no framing on stream transports */
 	bool persist;    /* keep the named object on close */
 	int linger_ms;   /* how long close flushes pending bytes */
+	pid_t creator;   /* process that created the named object */
 	_Alignas(max_align_t) unsigned char priv[]; /* transport state */
 };
+
+/*
+ * Should close remove the named object? Only in the process that created it
+ * (a child that inherited the channel across fork just lets go) and only
+ * without ?persist.
+ */
+bool ipk__removes_on_close(const ipk_chan *c);
 
 static inline void *ipk__priv(const ipk_chan *c)
 {

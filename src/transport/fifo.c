@@ -192,7 +192,7 @@ static int fifo_close(ipk_chan *c)
 {
 	struct fifo_chan *f = ipk__priv(c);
 	int rc = 0;
-	if (c->role == IPK__OWNER && !c->persist) {
+	if (ipk__removes_on_close(c)) {
 		/* remove the name only if it is still our FIFO */
 		struct stat st;
 		if (lstat(c->url.rest, &st) == 0 && st.st_dev == f->dev &&

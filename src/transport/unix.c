@@ -160,7 +160,7 @@ static int unix_pair(ipk_chan *a, ipk_chan *b)
 static int unix_close(ipk_chan *c)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);
-	if (c->role == IPK__LISTENER && sc->owns_path && !c->persist)
+	if (sc->owns_path && ipk__removes_on_close(c))
 		ipk__unix_unlink_own(c->url.rest, sc->dev, sc->ino);
 	return ipk__ss_close(c);
 }

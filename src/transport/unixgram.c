@@ -213,7 +213,7 @@ static int gram_fd(const ipk_chan *c)
 static int gram_close(ipk_chan *c)
 {
 	struct gram_chan *g = ipk__priv(c);
-	if (g->owns_path && !c->persist)
+	if (g->owns_path && ipk__removes_on_close(c))
 		ipk__unix_unlink_own(c->url.rest, g->dev, g->ino);
 	close(g->fd);
 	return 0;
