@@ -206,7 +206,14 @@ const char *const *ipk_schemes(void);
 int ipk_scheme_built(const char *scheme);
 const char *ipk_scheme_summary(const char *scheme);
 
-/* ---------------------------------------------------- (later sections) */
+/* ------------------------------- message queues and signals: status */
+/* (sysvmq:, mq:, signal: specifics are declared here) */
+
+/* ------------------------------- shared memory: regions and rings */
+/* (shm:, sysvshm:, mmap:, anonymous regions; ring zero-copy API) */
+
+/* ------------------------------- synchronisation */
+/* (semaphores, robust mutex/cond/rwlock, file locks) */
 
 #ifdef __cplusplus
 }

@@ -119,6 +119,10 @@ static const struct fixture fx_unixgram = {
 	/* datagrams have no connection: a sender leaving is not visible */
 	false, true, true, true, "?"};
 
+/* fixtures for sysvmq:, mq:, signal: */
+
+/* fixtures for shm:, sysvshm:, mmap: rings */
+
 /* ------------------------------------------------------------ harness */
 
 struct session {
@@ -547,3 +551,6 @@ CONFORMANCE(unix_abstract)
 CONFORMANCE(tcp4)
 CONFORMANCE(tcp6)
 CONFORMANCE(unixgram)
+/* queues and signals */
+
+/* shared-memory rings */

@@ -1,3 +1,122 @@
-#include "ipckit.h"
+/* ipckit: entry point and command table. */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <ipckit.h>
+
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
-int main(void) { puts(ipk_version()); return 0; }
+#include <stdlib.h>
+#include <string.h>
+
+extern const struct ipk_cmd cli_cmd_send, cli_cmd_recv, cli_cmd_relay,
+	cli_cmd_demo;
+
+static const struct ipk_cmd *const commands[] = {
+	&cli_cmd_send,
+	&cli_cmd_recv,
+	&cli_cmd_relay,
+	&cli_cmd_demo,
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+int cli_fail(const char *cmd, const char *url, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "ipckit: %s: ", cmd);
+	if (url)
+		fprintf(stderr, "%s: ", url);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "ipckit: %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'ipckit help %s')\n", cmd);
+	return 2;
+}
+
+bool cli_parse_int(const char *s, long min, long max, long *out)
+{
+	if (s == NULL || *s == '\0')
+		return false;
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 0);
+	if (*end != '\0' || errno || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static const struct ipk_cmd *find(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i]->name, name) == 0)
+			return commands[i];
+	return NULL;
+}
+
+static void overview(FILE *out)
+{
+	fprintf(out,
+	        "usage: ipckit COMMAND [ARGS...]\n"
+	        "       ipckit help COMMAND | --help | --version\n\n"
+	        "One tool for every Linux IPC mechanism.\n\ncommands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  %-7s %-28s %s\n", commands[i]->name, commands[i]->args,
+		        commands[i]->summary);
+	fprintf(out, "\naddresses:\n");
+	for (const char *const *s = ipk_schemes(); *s; s++)
+		fprintf(out, "  %-9s %s%s\n", *s, ipk_scheme_summary(*s),
+		        ipk_scheme_built(*s) ? "" : " [not built]");
+	fprintf(out, "\nExit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		overview(stderr);
+		return 2;
+	}
+	const char *a = argv[1];
+	if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+		overview(stdout);
+		return 0;
+	}
+	if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
+		printf("ipckit %s\n", ipk_version());
+		return 0;
+	}
+	if (!strcmp(a, "help")) {
+		if (argc < 3) {
+			overview(stdout);
+			return 0;
+		}
+		const struct ipk_cmd *c = find(argv[2]);
+		if (c == NULL) {
+			fprintf(stderr, "ipckit: help: unknown command '%s'\n", argv[2]);
+			return 2;
+		}
+		printf("usage: ipckit %s %s\n\n%s\n\n%s", c->name, c->args, c->summary,
+		       c->help);
+		return 0;
+	}
+	const struct ipk_cmd *c = find(a);
+	if (c == NULL) {
+		fprintf(stderr, "ipckit: unknown command '%s' (see 'ipckit --help')\n",
+		        a);
+		return 2;
+	}
+	return c->run(argc - 1, argv + 1);
+}
