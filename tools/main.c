@@ -11,13 +11,15 @@
 #include <string.h>
 
 extern const struct ipk_cmd cli_cmd_send, cli_cmd_recv, cli_cmd_relay,
-	cli_cmd_demo;
+	cli_cmd_demo, cli_cmd_ls, cli_cmd_gc;
 
 static const struct ipk_cmd *const commands[] = {
 	&cli_cmd_send,
 	&cli_cmd_recv,
 	&cli_cmd_relay,
 	&cli_cmd_demo,
+	&cli_cmd_ls,
+	&cli_cmd_gc,
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
