@@ -1,0 +1,255 @@
+/* ipckit send: send the arguments (or stdin) as messages. */
+#define _GNU_SOURCE
+#include "cli_chan.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const struct ipk_cmd cli_cmd_send;
+
+struct send_opts {
+	int timeout;
+	bool listen;
+	bool whole;
+	bool print_address;
+	long count; /* each message this many times */
+	ipk_msginfo info;
+};
+
+struct sender {
+	const struct send_opts *o;
+	const char *url;
+	ipk_chan *chan;
+	bool keep_newline; /* ?raw: a byte stream, so lines keep their newline */
+};
+
+/* Send one message count times; 0, or the exit status after cli_fail. */
+static int put(struct sender *s, const void *buf, size_t len)
+{
+	for (long i = 0; i < s->o->count; i++) {
+		ssize_t n = cli_send(s->chan, buf, len, &s->o->info, s->o->timeout);
+		if (n >= 0)
+			continue;
+		if (n == CLI_STOPPED)
+			return 1;
+		if (n == -ETIMEDOUT)
+			return cli_fail("send", s->url,
+			                "peer did not take the message within %d ms",
+			                s->o->timeout);
+		if (n == -EAGAIN)
+			return cli_fail("send", s->url, "channel is full (not waiting)");
+		return cli_fail("send", s->url, "%s", cli_why((int)n));
+	}
+	return 0;
+}
+
+static int send_stdin_whole(struct sender *s)
+{
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap);
+	if (buf == NULL)
+		return cli_fail("send", s->url, "out of memory");
+	for (;;) {
+		if (len == cap) {
+			char *p = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
+			if (p == NULL) {
+				free(buf);
+				return cli_fail("send", s->url, "out of memory reading stdin");
+			}
+			buf = p;
+			cap *= 2;
+		}
+		size_t n = fread(buf + len, 1, cap - len, stdin);
+		len += n;
+		if (n == 0) {
+			if (ferror(stdin) && errno == EINTR && !cli_stopped) {
+				clearerr(stdin);
+				continue;
+			}
+			break;
+		}
+	}
+	int rc = 0;
+	if (cli_stopped)
+		rc = 1;
+	else if (ferror(stdin))
+		rc = cli_fail("send", s->url, "reading stdin: %s", strerror(errno));
+	else
+		rc = put(s, buf, len);
+	free(buf);
+	return rc;
+}
+
+static int send_stdin_lines(struct sender *s)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = 0;
+	for (;;) {
+		errno = 0;
+		ssize_t n = getline(&line, &cap, stdin);
+		if (n < 0) {
+			if (cli_stopped)
+				rc = 1;
+			else if (errno == EINTR) {
+				clearerr(stdin);
+				continue;
+			} else if (ferror(stdin))
+				rc = cli_fail("send", s->url, "reading stdin: %s",
+				              strerror(errno));
+			break;
+		}
+		if (!s->keep_newline && n > 0 && line[n - 1] == '\n')
+			n--;
+		if ((rc = put(s, line, (size_t)n)) != 0)
+			break;
+	}
+	free(line);
+	return rc;
+}
+
+static int parse(int argc, char **argv, struct send_opts *o)
+{
+	static const struct option longs[] = {
+		{"timeout", required_argument, NULL, 't'},
+		{"listen", no_argument, NULL, 'l'},
+		{"whole", no_argument, NULL, 'w'},
+		{"type", required_argument, NULL, 'T'},
+		{"prio", required_argument, NULL, 'P'},
+		{"count", required_argument, NULL, 'c'},
+		{"print-address", no_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	*o = (struct send_opts){.timeout = -1, .count = 1};
+	opterr = 0;
+	optind = 1;
+	int ch;
+	long v;
+	while ((ch = getopt_long(argc, argv, ":t:lwT:P:c:ph", longs, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			if (!cli_parse_timeout(optarg, &o->timeout))
+				return cli_usage("send", "bad timeout '%s' (ms, -1 forever)",
+				                 optarg);
+			break;
+		case 'l': o->listen = true; break;
+		case 'w': o->whole = true; break;
+		case 'T':
+			if (!cli_parse_int(optarg, 0, LONG_MAX, &o->info.type))
+				return cli_usage("send", "bad type '%s' (1 or more)", optarg);
+			break;
+		case 'P':
+			if (!cli_parse_int(optarg, 0, UINT32_MAX >> 1, &v))
+				return cli_usage("send", "bad priority '%s'", optarg);
+			o->info.prio = (unsigned)v;
+			break;
+		case 'c':
+			if (!cli_parse_int(optarg, 1, LONG_MAX, &o->count))
+				return cli_usage("send", "bad count '%s' (1 or more)", optarg);
+			break;
+		case 'p': o->print_address = true; break;
+		case 'h': return -1;
+		default: return cli_bad_option("send", argv, ch);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage("send", "missing URL");
+	return 0;
+}
+
+static int send_run(int argc, char **argv)
+{
+	struct send_opts o;
+	int rc = parse(argc, argv, &o);
+	if (rc < 0)
+		return cli_help(&cli_cmd_send);
+	if (rc > 0)
+		return rc;
+	const char *url = argv[optind];
+	char **msgs = argv + optind + 1;
+	int nmsgs = argc - optind - 1;
+
+	cli_catch_signals();
+	struct cli_end e = {.url = url, .listen = o.listen};
+	rc = cli_end_open(&e, o.timeout, o.print_address);
+	if (rc == 0)
+		rc = cli_end_connect(&e, o.timeout);
+	if (rc < 0) {
+		int status = 1;
+		if (rc == -ETIMEDOUT || rc == -EAGAIN)
+			status = cli_fail("send", url, "no peer within %d ms", o.timeout);
+		else if (rc != CLI_STOPPED)
+			status = cli_fail("send", url, "%s", cli_why(rc));
+		cli_end_close(&e);
+		return cli_exit(status);
+	}
+	struct sender s = {.o = &o, .url = url, .chan = e.chan,
+	                   .keep_newline = cli_url_raw(url)};
+	int status = 0;
+	static char *const dash[] = {"-"};
+	if (nmsgs == 0) {
+		msgs = (char **)dash;
+		nmsgs = 1;
+	}
+	for (int i = 0; i < nmsgs && status == 0 && !cli_stopped; i++) {
+		if (strcmp(msgs[i], "-") == 0)
+			status = o.whole ? send_stdin_whole(&s) : send_stdin_lines(&s);
+		else
+			status = put(&s, msgs[i], strlen(msgs[i]));
+	}
+	/* close flushes what a stream still holds */
+	ipk_chan *c = e.chan;
+	e.chan = NULL;
+	rc = ipk_close(c);
+	if (rc < 0 && status == 0 && !cli_stopped)
+		status = cli_fail("send", url, "%s", ipk_last_error());
+	cli_end_close(&e);
+	return cli_exit(status);
+}
+
+const struct ipk_cmd cli_cmd_send = {
+	.name = "send",
+	.args = "URL [MESSAGE...]",
+	.summary = "send messages (arguments or stdin lines)",
+	.run = send_run,
+	.help =
+	"Each MESSAGE argument is sent as one message. With no MESSAGE, or for\n"
+	"a MESSAGE of '-', stdin is read: each line is one message (without\n"
+	"its newline), or with --whole all of stdin is one message. Reading is\n"
+	"binary-safe: NUL bytes and a last line without a newline are kept.\n"
+	"For a ?raw byte-stream address lines keep their newline, so\n"
+	"'ipckit send fifo:/tmp/log?raw < file' copies the file unchanged.\n"
+	"\n"
+	"By default send dials an existing endpoint (waiting for it to appear\n"
+	"within the timeout). With --listen it creates the endpoint, accepts\n"
+	"one connection on unix:/tcp:, sends, and removes the endpoint on exit\n"
+	"(add ?persist to the address to keep a queue for later readers).\n"
+	"\n"
+	"options:\n"
+	"  -t, --timeout MS    wait at most MS ms for the endpoint (or the\n"
+	"                      connection) and for each message to be taken;\n"
+	"                      -1 waits forever (default), 0 never waits\n"
+	"  -l, --listen        create the endpoint and wait for a peer instead of\n"
+	"                      dialing (the peer runs 'ipckit recv --dial')\n"
+	"  -w, --whole         all of stdin is one message\n"
+	"  -T, --type N        sysvmq: message type (default 1)\n"
+	"  -P, --prio N        mq: message priority (default 0)\n"
+	"  -c, --count N       send each message N times (default 1)\n"
+	"  -p, --print-address with --listen: print the endpoint's address on a\n"
+	"                      line of its own to stderr\n"
+	"\n"
+	"exit status: 0 every message was sent, 1 failure or timeout (one line\n"
+	"on stderr), 2 usage error. Ctrl-C stops cleanly (endpoint removed).\n"
+	"\n"
+	"examples:\n"
+	"  ipckit send fifo:/tmp/jobs hello world      # two messages\n"
+	"  printf 'a\\nb\\n' | ipckit send unix:/tmp/app.sock\n"
+	"  ipckit send --whole tcp://127.0.0.1:5555 < image.png\n"
+	"  ipckit send --type 3 sysvmq:0x66001234 job\n"
+	"  ipckit send --listen unix:@hello hi         # peer: recv --dial unix:@hello\n",
+};
