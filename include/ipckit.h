@@ -215,6 +215,242 @@ const char *ipk_scheme_summary(const char *scheme);
 /* ------------------------------- synchronisation */
 /* (semaphores, robust mutex/cond/rwlock, file locks) */
 
+/*
+ * Semaphores, robust locks in shared memory and file locks, for use between
+ * processes (and between threads). docs/sync.md has the details and examples.
+ * These are not channels and are not listed by ipk_schemes().
+ *
+ * Addresses
+ *   sem:/name                  POSIX named semaphore (/dev/shm/sem.name)
+ *   sysvsem:/path?proj=N&n=K   System V set of K semaphores, key ftok(path, N)
+ *   sysvsem:0x1234abcd?n=K     System V set by key
+ *   sysvsem:private?n=K        a new private System V set (share it by fork,
+ *                              or by its id as "sysvsem:@ID")
+ *   sysvsem:@ID                an existing System V set by identifier
+ *   mutex:/name, cond:/name, rwlock:/name
+ *                              a lock in a small POSIX shared-memory object
+ *                              (/dev/shm/ipk-mutex.name, ...), see below
+ * Options
+ *   mode=0660   permissions when creating (default 0600)
+ *   value=N     initial value when creating a semaphore; takes precedence
+ *               over the initial argument of ipk_sem_open()
+ *   n=K         sysvsem: semaphores in the set (default 1 when creating; when
+ *               opening, at least K must exist)
+ *   proj=N      sysvsem: ftok project id 1..255 (default 1)
+ *   undo=0      sysvsem: operate without SEM_UNDO (same as IPK_SYNC_NOUNDO)
+ *   timeout=MS  how long opening waits for an object that another process is
+ *               still creating (default 10000)
+ *
+ * Lifetime: these objects persist until removed. Closing a handle never
+ * removes the object; ipk_sem_unlink() or ipk_sync_remove() does.
+ */
+
+/* Flags for the open functions. Without IPK_SYNC_CREATE the object must
+ * exist (-ENOENT otherwise). */
+#define IPK_SYNC_CREATE 0x1 /* create it if it does not exist */
+#define IPK_SYNC_EXCL 0x2   /* with IPK_SYNC_CREATE: -EEXIST if it exists */
+#define IPK_SYNC_NOUNDO 0x4 /* sysvsem: no SEM_UNDO (see ipk_sem_open) */
+
+/* Remove a named object by address: sem:, sysvsem: (not private), mutex:,
+ * cond:, rwlock:. Handles still open elsewhere keep working where the
+ * mechanism allows it (POSIX objects); System V waiters get -EIDRM. */
+int ipk_sync_remove(const char *url);
+
+/* ------------------------------------------------------------ semaphores */
+
+typedef struct ipk_sem ipk_sem;
+
+/*
+ * Open the semaphore named by url (sem: or sysvsem:). flags: IPK_SYNC_*.
+ * initial (>= 0; ?value= wins) is the value a newly created semaphore gets;
+ * every semaphore of a new System V set gets it. Limits: SEM_VALUE_MAX for
+ * POSIX, SEMVMX (32767) for System V.
+ *
+ * System V: a new set is created and initialised race-free: the creator
+ * makes it with IPC_EXCL, sets the values and then performs one semop;
+ * a process that opens an existing set waits (up to ?timeout=) until that
+ * first semop has happened (sem_otime != 0), so it never sees the values
+ * the kernel started with. A set whose creator died before that point is
+ * reported with -ETIMEDOUT and a message saying so.
+ *
+ * SEM_UNDO is on by default for System V: when a process exits, the kernel
+ * reverts what its operations did, so one killed between wait and post gives
+ * the semaphore back. That is right for locks (the same process waits and
+ * posts). For signalling (one process posts, another waits) turn it off
+ * with IPK_SYNC_NOUNDO or ?undo=0: otherwise a producer's posts are revoked
+ * when it exits, and more than 32767 unmatched posts fail with -ERANGE.
+ */
+int ipk_sem_open(ipk_sem **out, const char *url, int flags, int initial);
+
+/* 1 if this handle created the object, 0 if it opened an existing one. */
+int ipk_sem_created(const ipk_sem *s);
+
+/* Decrement (semaphore 0 of a System V set), waiting up to timeout_ms while
+ * it is zero. -EIDRM if a System V set is removed meanwhile. */
+int ipk_sem_wait(ipk_sem *s, int timeout_ms);
+/* ipk_sem_wait(s, 0): -EAGAIN if it is zero. */
+int ipk_sem_trywait(ipk_sem *s);
+/* Increment. -EOVERFLOW/-ERANGE past the limit. */
+int ipk_sem_post(ipk_sem *s);
+/* Current value (>= 0) or a negative errno. */
+int ipk_sem_value(ipk_sem *s);
+/* Remove the object s refers to (s itself stays valid until closed; for an
+ * unnamed semaphore this destroys it: no process may still use it). */
+int ipk_sem_unlink(ipk_sem *s);
+/* Release the handle. Never removes the object. NULL is accepted. */
+int ipk_sem_close(ipk_sem *s);
+
+/*
+ * POSIX unnamed semaphore inside memory that the processes share (a shared
+ * region, MAP_SHARED memory inherited across fork). addr points at
+ * IPK_SEM_MEM_SIZE bytes aligned to 8. One process initialises it with
+ * ipk_sem_init_at(); the others, once told it is ready, use
+ * ipk_sem_attach_at(). The handle is the caller's to close; the memory
+ * stays the caller's.
+ */
+#define IPK_SEM_MEM_SIZE 32
+int ipk_sem_init_at(ipk_sem **out, void *addr, int initial);
+int ipk_sem_attach_at(ipk_sem **out, void *addr);
+
+/* System V: one operation of ipk_semset_op(). */
+typedef struct ipk_semop {
+	unsigned short num; /* semaphore index in the set */
+	short op;           /* > 0 add, < 0 wait until it can subtract,
+	                       0 wait until the value is zero */
+	short flags;        /* IPK_SEMOP_* */
+} ipk_semop;
+
+#define IPK_SEMOP_NOUNDO 0x1 /* this operation without SEM_UNDO */
+#define IPK_SEMOP_UNDO 0x2   /* this operation with SEM_UNDO even if the
+                                handle was opened with it off */
+
+/*
+ * Apply n operations to a System V set atomically: either all of them
+ * happen or, until the timeout, none. -EOPNOTSUPP on POSIX semaphores,
+ * -E2BIG beyond kernel.sem SEMOPM, -EFBIG for an index past the set.
+ */
+int ipk_semset_op(ipk_sem *s, const ipk_semop *ops, size_t n, int timeout_ms);
+/* Number of semaphores in the set (1 for POSIX). */
+int ipk_semset_count(const ipk_sem *s);
+/* Value of semaphore num, or set it (SETVAL: clears every process's undo
+ * adjustment for that semaphore, as the kernel does). */
+int ipk_semset_get(ipk_sem *s, unsigned num);
+int ipk_semset_set(ipk_sem *s, unsigned num, int value);
+/* How many processes wait on semaphore num to decrement it (*ndec) and to
+ * see it zero (*nzero). Either pointer may be NULL. */
+int ipk_semset_waiters(ipk_sem *s, unsigned num, int *ndec, int *nzero);
+/* The System V identifier (for "sysvsem:@ID"), -EOPNOTSUPP on POSIX. */
+int ipk_semset_id(const ipk_sem *s);
+
+/* ------------------------------------------- locks in shared memory */
+
+/*
+ * ipk_mutex, ipk_cond and ipk_rwlock are placed in memory shared by the
+ * processes (or threads) that use them, at an address the caller chooses,
+ * aligned to 8; one process initialises, the others use. Or they are
+ * created by name with ipk_*_open(), which puts each in its own small POSIX
+ * shared-memory object and lets any process open it race-free.
+ * They are process-shared and robust:
+ *
+ * -EOWNERDEAD from a lock call means the previous holder died holding it.
+ *   The caller now holds the lock; the data it protects may be half
+ *   updated. Repair it, then call ipk_*_consistent() and unlock. Unlocking
+ *   without that makes the lock permanently unusable: every later lock
+ *   call gets -ENOTRECOVERABLE (re-initialise it when nobody uses it).
+ * -EDEADLK: the calling thread already holds the mutex.
+ * -EPERM: unlocking a lock the calling thread does not hold.
+ * Locks belong to threads: the thread that locked unlocks.
+ */
+typedef struct ipk_mutex { uint64_t opaque[8]; } ipk_mutex;
+typedef struct ipk_cond { uint64_t opaque[2]; } ipk_cond;
+typedef struct ipk_rwlock { uint64_t opaque[400]; } ipk_rwlock;
+
+int ipk_mutex_init(ipk_mutex *m);
+/* Lock, waiting up to timeout_ms (CLOCK_MONOTONIC). */
+int ipk_mutex_lock(ipk_mutex *m, int timeout_ms);
+int ipk_mutex_trylock(ipk_mutex *m);
+int ipk_mutex_consistent(ipk_mutex *m);
+int ipk_mutex_unlock(ipk_mutex *m);
+/* Only when no process uses it any more. */
+int ipk_mutex_destroy(ipk_mutex *m);
+
+/*
+ * Condition variable. Waiting holds no state that a dying waiter could leave
+ * behind, so the death of a waiter never costs the others a wakeup.
+ * ipk_cond_wait() releases m (held by the caller), waits up to timeout_ms
+ * (CLOCK_MONOTONIC) for a signal, then takes m again before returning, even
+ * on timeout. Returns 0 (woken; wakeups may be spurious: re-check the
+ * predicate), -ETIMEDOUT, -EAGAIN for timeout 0, or what locking m gave
+ * (-EOWNERDEAD: held, repair; -ENOTRECOVERABLE: not held).
+ */
+int ipk_cond_init(ipk_cond *c);
+int ipk_cond_wait(ipk_cond *c, ipk_mutex *m, int timeout_ms);
+int ipk_cond_signal(ipk_cond *c);    /* wake at least one waiter */
+int ipk_cond_broadcast(ipk_cond *c); /* wake all waiters */
+int ipk_cond_destroy(ipk_cond *c);
+
+/*
+ * Robust read-write lock, writer-preferring. Up to IPK_RWLOCK_READERS
+ * threads may hold it for reading at once (more wait for a free slot). A
+ * reader that dies is forgotten silently (readers change nothing). A writer
+ * that dies makes the next locker, reader or writer, get -EOWNERDEAD while
+ * holding the lock exclusively: repair, ipk_rwlock_consistent(), unlock.
+ * Not recursive: a thread takes it once.
+ */
+#define IPK_RWLOCK_READERS 64
+int ipk_rwlock_init(ipk_rwlock *rw);
+int ipk_rwlock_rdlock(ipk_rwlock *rw, int timeout_ms);
+int ipk_rwlock_wrlock(ipk_rwlock *rw, int timeout_ms);
+int ipk_rwlock_unlock(ipk_rwlock *rw);
+int ipk_rwlock_consistent(ipk_rwlock *rw);
+int ipk_rwlock_destroy(ipk_rwlock *rw);
+
+/*
+ * Named locks: "mutex:/name", "cond:/name", "rwlock:/name" (options mode=,
+ * timeout=). The creator initialises the object before anyone can use it;
+ * openers wait up to ?timeout= for that. flags: IPK_SYNC_*. Close with the
+ * matching ipk_*_close() (only objects that came from ipk_*_open()); remove
+ * with ipk_sync_remove().
+ */
+int ipk_mutex_open(ipk_mutex **out, const char *url, int flags);
+int ipk_mutex_close(ipk_mutex *m);
+int ipk_cond_open(ipk_cond **out, const char *url, int flags);
+int ipk_cond_close(ipk_cond *c);
+int ipk_rwlock_open(ipk_rwlock **out, const char *url, int flags);
+int ipk_rwlock_close(ipk_rwlock *rw);
+
+/* ------------------------------------------------------------ file locks */
+
+/*
+ * Open-file-description locks (fcntl F_OFD_*): they belong to the handle,
+ * conflict between handles even inside one process, and go away when the
+ * handle is closed or the process exits. Threads should each open their
+ * own handle (a handle shares its locks with everyone using it, including a
+ * child that inherited it across fork).
+ */
+typedef struct ipk_flock ipk_flock;
+
+/* Open path; IPK_SYNC_CREATE creates it mode 0600 if missing. A file that
+ * can only be opened read-only allows shared locks only. */
+int ipk_flock_open(ipk_flock **out, const char *path, int flags);
+
+#define IPK_FLOCK_SHARED 0x1 /* read lock; default exclusive (write) lock */
+
+/*
+ * Lock len bytes from off (len 0: from off to the end of the file, however
+ * far it grows; 0, 0 is the whole file), waiting up to timeout_ms. Locking
+ * a range this handle already holds converts it (shared <-> exclusive).
+ * Waits with a timeout poll the lock (the kernel offers no timed wait);
+ * timeout -1 sleeps in the kernel and is woken as soon as the lock is free.
+ */
+int ipk_flock_lock(ipk_flock *f, int flags, off_t off, off_t len,
+                   int timeout_ms);
+int ipk_flock_unlock(ipk_flock *f, off_t off, off_t len);
+/* The descriptor (owned by the handle). */
+int ipk_flock_fd(const ipk_flock *f);
+/* Close the handle, releasing its locks. NULL is accepted. */
+int ipk_flock_close(ipk_flock *f);
+
 #ifdef __cplusplus
 }
 #endif
