@@ -13,6 +13,7 @@
 extern const struct ipk_cmd cli_cmd_send, cli_cmd_recv, cli_cmd_relay,
 	cli_cmd_demo, cli_cmd_ls, cli_cmd_gc;
 extern const struct ipk_cmd cli_cmd_rm;
+extern const struct ipk_cmd cli_cmd_bench;
 
 static const struct ipk_cmd *const commands[] = {
 	&cli_cmd_send,
@@ -22,6 +23,7 @@ static const struct ipk_cmd *const commands[] = {
 	&cli_cmd_ls,
 	&cli_cmd_gc,
 	&cli_cmd_rm,
+	&cli_cmd_bench,
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

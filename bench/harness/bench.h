@@ -1,0 +1,288 @@
+/*
+ * The measurement harness behind `ipckit bench`.
+ *
+ * Every mechanism is one row of a table (rows.c) that says how to address
+ * it and which driver moves its messages. A row with waiting modes becomes
+ * one series per mode. The plan is series x sizes = jobs; each job runs in
+ * a forked "runner" process that forks an "echo" peer, measures, and sends
+ * one result record back to the parent, which owns the watchdog, Ctrl-C
+ * and the removal of every named object the job may have left.
+ */
+#ifndef IPK_BENCH_H
+#define IPK_BENCH_H
+
+#include <ipckit.h>
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define BENCH_MAX_SIZES 16
+#define BENCH_MAX_REPS 32
+#define BENCH_REASON 240
+#define BENCH_ADDR 256
+
+/* First byte of a message: data, end of a phase, end-of-stream answer. */
+#define BENCH_DATA 'D'
+#define BENCH_STOP 'S'
+#define BENCH_ACK 'A'
+
+enum bench_kind { BENCH_IPCKIT, BENCH_RAW, BENCH_PEER, BENCH_REF };
+
+enum bench_topo {
+	BENCH_PAIR,    /* ipk_pair() before fork, one end each */
+	BENCH_SERVER,  /* runner listens before fork, echo serves, runner dials */
+	BENCH_MAILBOX, /* one inbox each (listen receives); each dials the other */
+	BENCH_SIGNAL,  /* each listens on itself; each dials the other's pid */
+};
+
+struct bench_link;
+struct bench_job;
+struct bench_result;
+struct bench_row;
+
+/* How a row's messages move. Every message of a job is job->size bytes. */
+struct bench_driver {
+	/* runner, before fork: what both sides need (listeners, queues) */
+	int (*prepare)(struct bench_link *l);
+	/* echo, after fork, before it reports ready; may fill l->addr */
+	int (*echo_open)(struct bench_link *l);
+	/* echo, after ready: accept a connection (optional) */
+	int (*echo_accept)(struct bench_link *l);
+	/* runner, once the echo is ready (l->addr is what the echo filled) */
+	int (*runner_open)(struct bench_link *l);
+	ssize_t (*send)(struct bench_link *l, const void *buf, size_t len);
+	ssize_t (*recv)(struct bench_link *l, void *buf, size_t cap);
+	/* runner at the end (the echo is gone): close and remove */
+	void (*close)(struct bench_link *l);
+	/* parent: remove what a killed run may have left; idempotent */
+	void (*cleanup)(const struct bench_job *j);
+	/* a whole measurement of its own instead of the ping-pong (refs) */
+	void (*measure)(struct bench_job *j, struct bench_result *r);
+	size_t headroom; /* bytes the driver may use in front of a buffer */
+};
+
+struct bench_row {
+	const char *id;     /* "pipe", "raw-pipe", "nng-ipc", "ref-memcpy" */
+	enum bench_kind kind;
+	const char *scheme; /* ipckit scheme the row measures or compares with */
+	const char *label;  /* for tables */
+	enum bench_topo topo;
+	/* address templates: {name} {key} {size} {ring} {wait} {maxmsg} {pid}
+	   {addr}; "listen" makes the object, "dial" attaches to it */
+	const char *listen;
+	const char *dial;
+	bool waits;         /* has ?wait=spin|hybrid|block */
+	bool lat, thr;      /* which measurements apply */
+	/* largest message (0: no limit of its own); why says which limit */
+	size_t (*limit)(char *why, size_t cap);
+	const struct bench_driver *drv;
+	const char *baseline; /* raw row an ipckit row is compared with */
+	const char *versus;   /* peer rows: the ipckit row they are compared with */
+	bool available;       /* peers: library found at build time */
+	const char *missing;  /* why not available */
+};
+
+extern const struct bench_row bench_rows[];
+extern const size_t bench_nrows;
+const struct bench_row *bench_row_find(const char *id);
+
+enum bench_state { SERIES_RUN, SERIES_NOT_BUILT, SERIES_UNAVAILABLE };
+
+/* A row in one waiting mode: what tables and charts show as one line. */
+struct bench_series {
+	const struct bench_row *row;
+	const char *wait; /* NULL, "spin", "hybrid", "block" */
+	bool busy;        /* busy-polls: not comparable with a blocking figure */
+	char id[48];      /* "shm:spin", "raw-pipe" */
+	char label[64];
+	enum bench_state state;
+	char reason[BENCH_REASON];
+};
+
+struct bench_config {
+	size_t sizes[BENCH_MAX_SIZES];
+	int nsizes;
+	int reps;           /* measured repetitions (one warm-up run besides) */
+	long iterations;    /* round trips / messages per run at most */
+	double seconds;     /* time for one measurement, all its runs */
+	double timeout;     /* watchdog for one job, seconds */
+	bool pin;
+	int cpu[2];         /* runner, echo when pinned */
+	bool quick;
+	bool baselines, peers;
+	const char *transports; /* comma list, NULL for all */
+	bool progress;      /* draw a bar on stderr */
+};
+
+struct bench_job {
+	const struct bench_series *s;
+	const struct bench_config *cfg;
+	int series;         /* index */
+	size_t size;
+	int index;
+	char name[2][48];   /* unique object names; [0] runner's, [1] echo's */
+	char key[2][16];    /* System V keys "0x...." */
+	size_t ring;        /* ring capacity for shared-memory rows */
+	long maxmsg;        /* queue depth for mq */
+	bool run;           /* false: the result is already decided (skipped) */
+};
+
+enum bench_status { BENCH_OK, BENCH_SKIPPED, BENCH_FAILED, BENCH_NOT_RUN };
+
+struct bench_lat {      /* round trips, microseconds */
+	double p50, p99, p999, max;
+	double runs[BENCH_MAX_REPS]; /* median of each run */
+	int nruns;
+	long samples;
+	int batch;          /* >1: each sample is the mean of this many */
+};
+
+struct bench_thr {      /* one-way stream */
+	double rate;        /* messages/s, median of runs */
+	double runs[BENCH_MAX_REPS];
+	int nruns;
+	long messages;      /* over all measured runs */
+	double seconds;
+};
+
+struct bench_result {
+	int series;
+	size_t size;
+	enum bench_status status;
+	char reason[BENCH_REASON];
+	bool has_lat, has_thr;
+	struct bench_lat lat;
+	struct bench_thr thr;
+};
+
+enum bench_metric { BENCH_LATENCY, BENCH_THROUGHPUT };
+
+/* subject / reference, both results of the same run and size. */
+struct bench_ratio {
+	enum bench_metric metric;
+	int subject, reference; /* result indices */
+	double value;
+};
+
+struct bench_host {
+	char kernel[200];
+	char machine[80];
+	char cpu[128];
+	long cpus;
+	char started[32];   /* UTC, ISO 8601 */
+};
+
+struct bench_report {
+	struct bench_config cfg;
+	struct bench_host host;
+	struct bench_series *series;
+	int nseries;
+	struct bench_job *jobs;
+	struct bench_result *results; /* one per job, same index */
+	int njobs;
+	struct bench_ratio *ratios;
+	int nratios;
+	double elapsed;
+	bool interrupted;
+};
+
+/* One process's side of a job. Drivers keep their state here. */
+struct bench_link {
+	struct bench_job *job;
+	bool echo;             /* this process is the echo */
+	pid_t runner, echo_pid;
+	char addr[BENCH_ADDR]; /* the echo's address for the runner */
+	char err[BENCH_REASON];
+	int code;              /* negative errno of the failure in err */
+	/* ipckit */
+	ipk_chan *own[2];      /* made before fork */
+	ipk_chan *in, *out;
+	/* raw system calls */
+	int fd[4];
+	int rfd, wfd;
+	int qid;
+	long tx_type, rx_type;
+	int sig;
+	pid_t peer;
+	/* peers */
+	void *ctx, *sock;
+	uint32_t handle;
+};
+
+/* ---- plan.c */
+int bench_parse_sizes(const char *text, struct bench_config *cfg, char *why,
+                      size_t cap);
+void bench_config_defaults(struct bench_config *cfg, bool quick);
+/* Build series and jobs from the configuration. */
+int bench_plan(struct bench_report *rep, char *why, size_t cap);
+void bench_report_free(struct bench_report *rep);
+/* Expand an address template for one side of a job. */
+int bench_expand(const char *tmpl, const struct bench_job *j, int side,
+                 pid_t pid, const char *addr, char *out, size_t cap);
+const char *bench_size_text(size_t n, char *buf, size_t cap);
+
+/* ---- run.c (parent) */
+extern volatile sig_atomic_t bench_stop;
+void bench_run(struct bench_report *rep);
+
+/* ---- runner.c (children) */
+_Noreturn void bench_runner_main(struct bench_job *j, int resfd);
+/* Record a failure in l->err and return code. */
+int bench_fail(struct bench_link *l, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int64_t bench_now_ns(void);
+void bench_pin(const struct bench_config *cfg, int which);
+void bench_child_setup(pid_t parent);
+/* Status for a failure: a limit (skipped), not built, or failed. */
+void bench_classify(struct bench_result *r, int code, const char *why);
+
+/* ---- stats.c */
+double bench_median(const double *v, int n);
+/* nearest-rank percentile of sorted values */
+double bench_pct(const double *sorted, long n, double p);
+void bench_sort(double *v, long n);
+/* range of the runs over twice the median, in percent (the "±" figure) */
+double bench_spread(const double *runs, int n);
+void bench_ratios(struct bench_report *rep);
+/* figure a ratio of this metric is computed from */
+double bench_figure(const struct bench_result *r, enum bench_metric m);
+
+/* ---- fmt.c */
+const char *bench_fmt_us(double v, char *buf, size_t cap);
+const char *bench_fmt_count(double v, char *buf, size_t cap); /* 1.23M */
+const char *bench_fmt_ratio(double v, char *buf, size_t cap); /* 1.05x */
+double bench_mib(const struct bench_result *r);               /* MiB/s */
+const char *bench_status_text(enum bench_status s);
+const char *bench_kind_text(enum bench_kind k);
+int bench_result_sizes(const struct bench_report *rep, size_t *out, int cap);
+
+/* ---- reports */
+void bench_host_info(struct bench_host *h);
+void bench_write_text(FILE *out, const struct bench_report *rep);
+void bench_write_json(FILE *out, const struct bench_report *rep);
+void bench_write_csv(FILE *out, const struct bench_report *rep);
+void bench_write_html(FILE *out, const struct bench_report *rep);
+void bench_progress(const struct bench_report *rep, int done, int current);
+void bench_progress_end(const struct bench_report *rep);
+
+/* ---- drivers */
+extern const struct bench_driver bench_ipk_driver;
+extern const struct bench_driver bench_raw_pipe, bench_raw_fifo,
+	bench_raw_unix, bench_raw_unixgram, bench_raw_tcp, bench_raw_sysvmq,
+	bench_raw_mq, bench_raw_signal;
+extern const struct bench_driver bench_nng_driver, bench_zmq_driver;
+extern const struct bench_driver bench_cacheline_driver, bench_memcpy_driver;
+
+/* limits (limits.c) */
+size_t bench_limit_unixgram(char *why, size_t cap);
+size_t bench_limit_sysvmq(char *why, size_t cap);
+size_t bench_limit_signal(char *why, size_t cap);
+/* mq: depth that fits RLIMIT_MSGQUEUE for two queues of size; 0 if none */
+long bench_mq_depth(size_t size, char *why, size_t cap);
+
+#endif

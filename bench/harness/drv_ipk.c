@@ -1,0 +1,186 @@
+/*
+ * The ipckit rows: the public API only, addressed by the row's templates.
+ * Waits are unbounded (-1) on the hot path, as a latency-minded user would
+ * write them; the parent's watchdog ends a run that stops answering.
+ */
+#define _GNU_SOURCE
+#include "bench.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define DIAL_MS 10000
+
+static int failed(struct bench_link *l, int rc, const char *what,
+                  const char *url)
+{
+	return bench_fail(l, rc, "%s %s: %s", what, url, ipk_last_error());
+}
+
+static int url_of(struct bench_link *l, const char *tmpl, int side, pid_t pid,
+                  char *out, size_t cap)
+{
+	int rc = bench_expand(tmpl, l->job, side, pid, l->addr, out, cap);
+	if (rc < 0)
+		return bench_fail(l, rc, "bad address template '%s'", tmpl);
+	return 0;
+}
+
+static int do_listen(struct bench_link *l, ipk_chan **c, int side)
+{
+	char url[BENCH_ADDR];
+	int rc = url_of(l, l->job->s->row->listen, side, 0, url, sizeof url);
+	if (rc == 0 && (rc = ipk_listen(c, url)) < 0)
+		return failed(l, rc, "listen", url);
+	return rc;
+}
+
+static int do_dial(struct bench_link *l, ipk_chan **c, int side, pid_t pid)
+{
+	char url[BENCH_ADDR];
+	int rc = url_of(l, l->job->s->row->dial, side, pid, url, sizeof url);
+	if (rc == 0 && (rc = ipk_dial(c, url, DIAL_MS)) < 0)
+		return failed(l, rc, "dial", url);
+	return rc;
+}
+
+static int ipk_prepare(struct bench_link *l)
+{
+	const struct bench_row *row = l->job->s->row;
+	int rc;
+	switch (row->topo) {
+	case BENCH_PAIR:
+		if ((rc = ipk_pair(row->listen, &l->own[0], &l->own[1])) < 0)
+			return failed(l, rc, "pair", row->listen);
+		return 0;
+	case BENCH_SERVER:
+		if ((rc = do_listen(l, &l->own[0], 0)) < 0)
+			return rc;
+		/* the address with what the kernel chose (a TCP port) */
+		if (ipk_address(l->own[0], l->addr, sizeof l->addr) < 0)
+			l->addr[0] = '\0';
+		return 0;
+	case BENCH_MAILBOX:
+		if ((rc = do_listen(l, &l->own[0], 0)) < 0)
+			return rc;
+		return do_listen(l, &l->own[1], 1);
+	case BENCH_SIGNAL:
+		/* before fork, so the echo inherits the blocked signal */
+		return do_listen(l, &l->own[0], 0);
+	}
+	return -EINVAL;
+}
+
+/* Inherited channels stay open and unused in the process that does not
+ * need them: a close there could look to the peer like its reader left. */
+static int ipk_echo_open(struct bench_link *l)
+{
+	switch (l->job->s->row->topo) {
+	case BENCH_PAIR:
+		l->in = l->out = l->own[1];
+		return 0;
+	case BENCH_SERVER:
+		return 0;
+	case BENCH_MAILBOX:
+		l->in = l->own[1];
+		return do_dial(l, &l->out, 0, 0);
+	case BENCH_SIGNAL: {
+		int rc = do_listen(l, &l->in, 1);
+		if (rc < 0)
+			return rc;
+		return do_dial(l, &l->out, 0, l->runner);
+	}
+	}
+	return -EINVAL;
+}
+
+static int ipk_echo_accept(struct bench_link *l)
+{
+	if (l->job->s->row->topo != BENCH_SERVER)
+		return 0;
+	int rc = ipk_accept(l->own[0], &l->in, DIAL_MS);
+	if (rc == -EOPNOTSUPP) {
+		l->in = l->own[0]; /* a datagram listener answers its senders */
+		rc = 0;
+	} else if (rc < 0) {
+		return failed(l, rc, "accept on", l->addr);
+	}
+	l->out = l->in;
+	return 0;
+}
+
+static int ipk_runner_open(struct bench_link *l)
+{
+	int rc;
+	switch (l->job->s->row->topo) {
+	case BENCH_PAIR:
+		l->in = l->out = l->own[0];
+		return 0;
+	case BENCH_SERVER:
+		rc = do_dial(l, &l->in, 0, 0);
+		l->out = l->in;
+		return rc;
+	case BENCH_MAILBOX:
+		l->in = l->own[0];
+		return do_dial(l, &l->out, 1, 0);
+	case BENCH_SIGNAL:
+		l->in = l->own[0];
+		return do_dial(l, &l->out, 1, l->echo_pid);
+	}
+	return -EINVAL;
+}
+
+static ssize_t ipk_bsend(struct bench_link *l, const void *buf, size_t len)
+{
+	ssize_t n = ipk_send(l->out, buf, len, IPK_FOREVER);
+	if (n < 0)
+		return bench_fail(l, (int)n, "send: %s", ipk_last_error());
+	return n;
+}
+
+static ssize_t ipk_brecv(struct bench_link *l, void *buf, size_t cap)
+{
+	ssize_t n = ipk_recv(l->in, buf, cap, IPK_FOREVER);
+	if (n < 0)
+		return bench_fail(l, (int)n, "receive: %s", ipk_last_error());
+	return n;
+}
+
+static void ipk_bclose(struct bench_link *l)
+{
+	ipk_chan *all[4] = {l->in, l->out, l->own[0], l->own[1]};
+	for (int i = 0; i < 4; i++) {
+		if (all[i] == NULL)
+			continue;
+		for (int k = i + 1; k < 4; k++)
+			if (all[k] == all[i])
+				all[k] = NULL;
+		ipk_close(all[i]);
+	}
+	l->in = l->out = l->own[0] = l->own[1] = NULL;
+}
+
+static void ipk_cleanup(const struct bench_job *j)
+{
+	const char *tmpl = j->s->row->listen;
+	if (!strstr(tmpl, "{name}") && !strstr(tmpl, "{key}"))
+		return;
+	for (int side = 0; side < 2; side++) {
+		char url[BENCH_ADDR];
+		if (bench_expand(tmpl, j, side, 0, NULL, url, sizeof url) < 0)
+			continue;
+		url[strcspn(url, "?")] = '\0';
+		ipk_remove(url); /* most often already gone: the owner removed it */
+	}
+}
+
+const struct bench_driver bench_ipk_driver = {
+	.prepare = ipk_prepare,
+	.echo_open = ipk_echo_open,
+	.echo_accept = ipk_echo_accept,
+	.runner_open = ipk_runner_open,
+	.send = ipk_bsend,
+	.recv = ipk_brecv,
+	.close = ipk_bclose,
+	.cleanup = ipk_cleanup,
+};

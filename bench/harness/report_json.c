@@ -1,0 +1,193 @@
+/* --json: every figure, with the ratios and the figures they come from.
+ * The schema is described in docs/bench.md ("ipckit-bench/1"). */
+#define _GNU_SOURCE
+#include "bench.h"
+
+#include <math.h>
+#include <string.h>
+
+static void jstr(FILE *out, const char *s)
+{
+	if (s == NULL) {
+		fputs("null", out);
+		return;
+	}
+	fputc('"', out);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(out, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(out, "\\u%04x", *p);
+		else
+			fputc(*p, out);
+	}
+	fputc('"', out);
+}
+
+/* Six significant digits: ratios recomputed from these agree to 1e-5. */
+static void jnum(FILE *out, double v)
+{
+	if (isfinite(v))
+		fprintf(out, "%.6g", v);
+	else
+		fputs("null", out);
+}
+
+static void jarr(FILE *out, const double *v, int n)
+{
+	fputc('[', out);
+	for (int i = 0; i < n; i++) {
+		if (i)
+			fputs(", ", out);
+		jnum(out, v[i]);
+	}
+	fputc(']', out);
+}
+
+static const char *state_text(enum bench_state s)
+{
+	return s == SERIES_RUN ? "measured"
+	       : s == SERIES_NOT_BUILT ? "not built" : "unavailable";
+}
+
+static void series(FILE *out, const struct bench_series *s)
+{
+	const struct bench_row *r = s->row;
+	fputs("    {\"id\": ", out);
+	jstr(out, s->id);
+	fputs(", \"row\": ", out);
+	jstr(out, r->id);
+	fputs(", \"kind\": ", out);
+	jstr(out, bench_kind_text(r->kind));
+	fputs(", \"label\": ", out);
+	jstr(out, s->label);
+	fputs(", \"scheme\": ", out);
+	jstr(out, r->kind == BENCH_IPCKIT ? r->scheme : NULL);
+	fputs(", \"wait\": ", out);
+	jstr(out, s->wait);
+	fprintf(out, ", \"busy_poll\": %s", s->busy ? "true" : "false");
+	fputs(", \"listen\": ", out);
+	jstr(out, r->listen);
+	fputs(", \"dial\": ", out);
+	jstr(out, r->dial);
+	fputs(", \"baseline\": ", out);
+	jstr(out, r->baseline);
+	fputs(", \"versus\": ", out);
+	jstr(out, r->versus);
+	fputs(", \"state\": ", out);
+	jstr(out, state_text(s->state));
+	fputs(", \"reason\": ", out);
+	jstr(out, s->state == SERIES_RUN ? NULL : s->reason);
+	fputc('}', out);
+}
+
+static void result(FILE *out, const struct bench_report *rep,
+                   const struct bench_result *r)
+{
+	fputs("    {\"series\": ", out);
+	jstr(out, rep->series[r->series].id);
+	fprintf(out, ", \"size\": %zu, \"status\": ", r->size);
+	jstr(out, bench_status_text(r->status));
+	fputs(", \"reason\": ", out);
+	jstr(out, r->status == BENCH_OK ? NULL : r->reason);
+	fputs(",\n     \"latency\": ", out);
+	if (r->status == BENCH_OK && r->has_lat) {
+		const struct bench_lat *l = &r->lat;
+		fputs("{\"unit\": \"us\", \"rtt_p50\": ", out);
+		jnum(out, l->p50);
+		fputs(", \"rtt_p99\": ", out);
+		jnum(out, l->p99);
+		fputs(", \"rtt_p999\": ", out);
+		jnum(out, l->p999);
+		fputs(", \"rtt_max\": ", out);
+		jnum(out, l->max);
+		fputs(", \"one_way_p50\": ", out);
+		jnum(out, l->p50 / 2);
+		fputs(", \"spread_pct\": ", out);
+		jnum(out, bench_spread(l->runs, l->nruns));
+		fputs(", \"runs_p50\": ", out);
+		jarr(out, l->runs, l->nruns);
+		fprintf(out, ", \"samples\": %ld, \"batch\": %d}", l->samples,
+		        l->batch);
+	} else {
+		fputs("null", out);
+	}
+	fputs(",\n     \"throughput\": ", out);
+	if (r->status == BENCH_OK && r->has_thr) {
+		const struct bench_thr *t = &r->thr;
+		fputs("{\"msgs_per_s\": ", out);
+		jnum(out, t->rate);
+		fputs(", \"mib_per_s\": ", out);
+		jnum(out, bench_mib(r));
+		fputs(", \"spread_pct\": ", out);
+		jnum(out, bench_spread(t->runs, t->nruns));
+		fputs(", \"runs_msgs_per_s\": ", out);
+		jarr(out, t->runs, t->nruns);
+		fprintf(out, ", \"messages\": %ld, \"seconds\": ", t->messages);
+		jnum(out, t->seconds);
+		fputc('}', out);
+	} else {
+		fputs("null", out);
+	}
+	fputc('}', out);
+}
+
+void bench_write_json(FILE *out, const struct bench_report *rep)
+{
+	const struct bench_config *c = &rep->cfg;
+	const struct bench_host *h = &rep->host;
+	fputs("{\n  \"schema\": \"ipckit-bench/1\",\n  \"version\": ", out);
+	jstr(out, ipk_version());
+	fputs(",\n  \"host\": {\"kernel\": ", out);
+	jstr(out, h->kernel);
+	fputs(", \"machine\": ", out);
+	jstr(out, h->machine);
+	fputs(", \"cpu\": ", out);
+	jstr(out, h->cpu);
+	fprintf(out, ", \"cpus\": %ld, \"started\": ", h->cpus);
+	jstr(out, h->started);
+	fputs("},\n  \"config\": {", out);
+	fprintf(out, "\"quick\": %s, \"sizes\": [", c->quick ? "true" : "false");
+	for (int i = 0; i < c->nsizes; i++)
+		fprintf(out, "%s%zu", i ? ", " : "", c->sizes[i]);
+	fprintf(out, "], \"repetitions\": %d, \"warmup_runs\": 1, "
+	        "\"iterations\": %ld, \"seconds_per_measurement\": ",
+	        c->reps, c->iterations);
+	jnum(out, c->seconds);
+	fprintf(out, ", \"pinned\": %s", c->pin ? "true" : "false");
+	if (c->pin)
+		fprintf(out, ", \"cpus_pinned\": [%d, %d]", c->cpu[0], c->cpu[1]);
+	fputs(", \"transports\": ", out);
+	jstr(out, c->transports);
+	fputs("},\n  \"elapsed_s\": ", out);
+	jnum(out, rep->elapsed);
+	fprintf(out, ",\n  \"interrupted\": %s,\n  \"series\": [\n",
+	        rep->interrupted ? "true" : "false");
+	for (int i = 0; i < rep->nseries; i++) {
+		series(out, &rep->series[i]);
+		fputs(i + 1 < rep->nseries ? ",\n" : "\n", out);
+	}
+	fputs("  ],\n  \"results\": [\n", out);
+	for (int i = 0; i < rep->njobs; i++) {
+		result(out, rep, &rep->results[i]);
+		fputs(i + 1 < rep->njobs ? ",\n" : "\n", out);
+	}
+	fputs("  ],\n  \"ratios\": [\n", out);
+	for (int i = 0; i < rep->nratios; i++) {
+		const struct bench_ratio *x = &rep->ratios[i];
+		const struct bench_result *a = &rep->results[x->subject];
+		const struct bench_result *b = &rep->results[x->reference];
+		bool lat = x->metric == BENCH_LATENCY;
+		fprintf(out, "    {\"metric\": \"%s\", \"figure\": \"%s\", "
+		        "\"size\": %zu, \"subject\": ",
+		        lat ? "latency" : "throughput",
+		        lat ? "rtt_p50" : "msgs_per_s", a->size);
+		jstr(out, rep->series[a->series].id);
+		fputs(", \"reference\": ", out);
+		jstr(out, rep->series[b->series].id);
+		fputs(", \"value\": ", out);
+		jnum(out, x->value);
+		fputs(i + 1 < rep->nratios ? "},\n" : "}\n", out);
+	}
+	fputs("  ]\n}\n", out);
+}

@@ -1,0 +1,176 @@
+/* The table on stdout: one block per message size, latency then throughput. */
+#define _GNU_SOURCE
+#include "bench.h"
+
+#include <string.h>
+
+#define LABEL_W 36
+
+static void header(FILE *out, const struct bench_report *rep)
+{
+	const struct bench_config *c = &rep->cfg;
+	const struct bench_host *h = &rep->host;
+	fprintf(out, "ipckit bench %s on %s %s, %ld CPUs (%s), %s\n",
+	        ipk_version(), h->kernel, h->machine, h->cpus, h->cpu,
+	        c->pin ? "parent and echo pinned to different CPUs"
+	               : "not pinned");
+	fprintf(out,
+	        "%s: each figure from %d runs of %.3g s after a warm-up run; "
+	        "%.1f s in all%s\n",
+	        c->quick ? "quick run" : "full run", c->reps,
+	        c->seconds / (c->reps + 1), rep->elapsed,
+	        rep->interrupted ? " (INTERRUPTED: partial results)" : "");
+}
+
+/* Ratios this result is the subject of (against raw rows and references),
+ * and for a peer row, ipckit's matching transport against it. */
+static void ratio_text(const struct bench_report *rep, int ri,
+                       enum bench_metric m, char *buf, size_t cap)
+{
+	size_t off = 0;
+	buf[0] = '\0';
+	for (int k = 0; k < rep->nratios && off < cap; k++) {
+		const struct bench_ratio *x = &rep->ratios[k];
+		if (x->metric != m)
+			continue;
+		char v[32];
+		bench_fmt_ratio(x->value, v, sizeof v);
+		const struct bench_series *subj = &rep->series[rep->results[x->subject].series];
+		const struct bench_series *ref = &rep->series[rep->results[x->reference].series];
+		if (x->subject == ri && ref->row->kind != BENCH_PEER)
+			off += (size_t)snprintf(buf + off, cap - off, "%s%s %s",
+			                        off ? ", " : "", v,
+			                        ref->row->kind == BENCH_REF
+			                            ? ref->row->label + 4 /* "ref " */
+			                            : ref->row->label);
+		else if (x->reference == ri && ref->row->kind == BENCH_PEER)
+			off += (size_t)snprintf(buf + off, cap - off, "%sipckit %s %s",
+			                        off ? ", " : "", subj->label, v);
+	}
+}
+
+static void spread_text(double pct, char *buf, size_t cap)
+{
+	snprintf(buf, cap, pct < 9.95 ? "%.1f%%" : "%.0f%%", pct);
+}
+
+static bool has(const struct bench_report *rep, size_t size, bool lat)
+{
+	for (int i = 0; i < rep->njobs; i++) {
+		const struct bench_result *r = &rep->results[i];
+		const struct bench_row *row = rep->series[r->series].row;
+		if (r->size == size && (lat ? row->lat : row->thr) &&
+		    rep->series[r->series].state == SERIES_RUN)
+			return true;
+	}
+	return false;
+}
+
+static void latency_block(FILE *out, const struct bench_report *rep,
+                          size_t size)
+{
+	char s[32];
+	fprintf(out, "\n%-*s %8s %8s %8s %8s %5s %8s  %s\n", LABEL_W,
+	        bench_size_text(size, s, sizeof s), "p50", "p99", "p99.9", "max",
+	        "+/-", "one-way", "ratio");
+	for (int i = 0; i < rep->njobs; i++) {
+		const struct bench_result *r = &rep->results[i];
+		const struct bench_series *se = &rep->series[r->series];
+		if (r->size != size || !se->row->lat || se->state != SERIES_RUN)
+			continue;
+		if (r->status != BENCH_OK || !r->has_lat) {
+			fprintf(out, "  %-*s %s: %s\n", LABEL_W - 2, se->label,
+			        bench_status_text(r->status), r->reason);
+			continue;
+		}
+		char a[16], b[16], c[16], d[16], e[16], ratio[256];
+		ratio_text(rep, i, BENCH_LATENCY, ratio, sizeof ratio);
+		char sp[16];
+		spread_text(bench_spread(r->lat.runs, r->lat.nruns), sp, sizeof sp);
+		fprintf(out, "  %-*s %8s %8s %8s %8s %5s %8s%s%s\n", LABEL_W - 2,
+		        se->label, bench_fmt_us(r->lat.p50, a, sizeof a),
+		        bench_fmt_us(r->lat.p99, b, sizeof b),
+		        bench_fmt_us(r->lat.p999, c, sizeof c),
+		        bench_fmt_us(r->lat.max, d, sizeof d), sp,
+		        bench_fmt_us(r->lat.p50 / 2, e, sizeof e), ratio[0] ? "  " : "",
+		        ratio);
+	}
+}
+
+static void throughput_block(FILE *out, const struct bench_report *rep,
+                             size_t size)
+{
+	char s[32];
+	fprintf(out, "\n%-*s %9s %9s %5s  %s\n", LABEL_W,
+	        bench_size_text(size, s, sizeof s), "msg/s", "MiB/s", "+/-",
+	        "ratio");
+	for (int i = 0; i < rep->njobs; i++) {
+		const struct bench_result *r = &rep->results[i];
+		const struct bench_series *se = &rep->series[r->series];
+		if (r->size != size || !se->row->thr || se->state != SERIES_RUN)
+			continue;
+		if (r->status != BENCH_OK || !r->has_thr) {
+			fprintf(out, "  %-*s %s: %s\n", LABEL_W - 2, se->label,
+			        bench_status_text(r->status), r->reason);
+			continue;
+		}
+		char a[16], b[16], ratio[256];
+		ratio_text(rep, i, BENCH_THROUGHPUT, ratio, sizeof ratio);
+		char sp[16];
+		spread_text(bench_spread(r->thr.runs, r->thr.nruns), sp, sizeof sp);
+		fprintf(out, "  %-*s %9s %9s %5s%s%s\n", LABEL_W - 2, se->label,
+		        bench_fmt_count(r->thr.rate, a, sizeof a),
+		        bench_fmt_count(bench_mib(r), b, sizeof b), sp,
+		        ratio[0] ? "  " : "", ratio);
+	}
+}
+
+static void absent(FILE *out, const struct bench_report *rep,
+                   enum bench_state st, const char *title)
+{
+	bool first = true;
+	for (int i = 0; i < rep->nseries; i++) {
+		const struct bench_series *se = &rep->series[i];
+		if (se->state != st || (i > 0 && rep->series[i - 1].row == se->row))
+			continue; /* a row's waiting modes are one entry */
+		if (first)
+			fprintf(out, "%s:", title);
+		if (st == SERIES_UNAVAILABLE)
+			fprintf(out, "%s %s (%s)", first ? "" : ";", se->row->label,
+			        se->reason);
+		else
+			fprintf(out, " %s", se->row->label);
+		first = false;
+	}
+	if (!first)
+		fputc('\n', out);
+}
+
+void bench_write_text(FILE *out, const struct bench_report *rep)
+{
+	size_t sizes[BENCH_MAX_SIZES * 2];
+	int n = bench_result_sizes(rep, sizes, (int)(sizeof sizes / sizeof *sizes));
+	header(out, rep);
+	fprintf(out,
+	        "\nLATENCY: round trip between two processes, microseconds "
+	        "(one-way = RTT/2).\n"
+	        "p50 = median of the runs' medians; p99, p99.9, max over all round "
+	        "trips;\n+/- = half the range of the run medians; ratio = this "
+	        "row's p50 / the named row's p50.\n");
+	for (int k = 0; k < n; k++)
+		if (has(rep, sizes[k], true))
+			latency_block(out, rep, sizes[k]);
+	fprintf(out,
+	        "\nTHROUGHPUT: one-way stream, messages and MiB per second "
+	        "(median of runs).\n"
+	        "ratio = this row's rate / the named row's rate (below 1: "
+	        "slower).\n");
+	for (int k = 0; k < n; k++)
+		if (has(rep, sizes[k], false))
+			throughput_block(out, rep, sizes[k]);
+	fputc('\n', out);
+	absent(out, rep, SERIES_NOT_BUILT, "not built in this ipckit");
+	absent(out, rep, SERIES_UNAVAILABLE, "unavailable");
+	fprintf(out, "busy-poll rows spin on a CPU while they wait; compare them "
+	        "with each other, not with blocking rows.\n");
+}

@@ -1,0 +1,251 @@
+/*
+ * The parent: runs each job in a forked runner, watches it, and removes
+ * what it may have left. It never opens a channel itself, so peer libraries
+ * with threads are only ever started in fresh children.
+ *
+ * Ctrl-C (and SIGTERM/SIGHUP) sets a flag; the current job's processes are
+ * killed by pid and its objects removed before the report of what was
+ * measured so far is written. The parent is a child subreaper, so an echo
+ * whose runner died becomes our child: its pid cannot be reused before we
+ * reap it, which makes killing it by pid safe.
+ */
+#define _GNU_SOURCE
+#include "proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+volatile sig_atomic_t bench_stop;
+
+static void on_signal(int sig)
+{
+	bench_stop = sig;
+}
+
+static double job_timeout(const struct bench_config *cfg)
+{
+	if (cfg->timeout > 0)
+		return cfg->timeout;
+	/* two measurements and their warm-ups, set-up, and a slow machine */
+	return 20 + 6 * cfg->seconds;
+}
+
+/* Reap the echo if it became ours; kill it first if it still runs. */
+static void reap_echo(pid_t echo)
+{
+	if (echo <= 0)
+		return;
+	int st;
+	pid_t p = waitpid(echo, &st, WNOHANG);
+	if (p == 0) {
+		kill(echo, SIGKILL);
+		while (waitpid(echo, &st, 0) < 0 && errno == EINTR)
+			;
+	}
+}
+
+static void describe_exit(int st, char *buf, size_t cap)
+{
+	if (WIFSIGNALED(st))
+		snprintf(buf, cap, "the measuring process died of signal %d (%s)",
+		         WTERMSIG(st), strsignal(WTERMSIG(st)));
+	else
+		snprintf(buf, cap, "the measuring process exited with status %d "
+		         "without a result", WEXITSTATUS(st));
+}
+
+static void run_job(struct bench_report *rep, int i)
+{
+	struct bench_job *j = &rep->jobs[i];
+	struct bench_result *res = &rep->results[i];
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		bench_classify(res, -errno, "pipe2 failed");
+		return;
+	}
+	pid_t me = getpid();
+	pid_t runner = fork();
+	if (runner < 0) {
+		bench_classify(res, -errno, "fork failed");
+		close(p[0]);
+		close(p[1]);
+		return;
+	}
+	if (runner == 0) {
+		close(p[0]);
+		bench_child_setup(me);
+		bench_runner_main(j, p[1]);
+	}
+	close(p[1]);
+
+	struct bench_record rec;
+	bool got = false, timed_out = false, interrupted = false, echo_failed = false;
+	pid_t echo = 0;
+	int echo_code = 0;
+	char echo_msg[BENCH_REASON] = "";
+	int64_t deadline = bench_now_ns() + (int64_t)(job_timeout(&rep->cfg) * 1e9);
+	for (;;) {
+		int64_t left = deadline - bench_now_ns();
+		if (left <= 0) {
+			timed_out = !echo_failed;
+			break;
+		}
+		struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+		int rc = poll(&pfd, 1, (int)(left / 1000000) + 1);
+		if (bench_stop) {
+			interrupted = true;
+			break;
+		}
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0)
+			continue;
+		ssize_t n = read(p[0], &rec, sizeof rec);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof rec)
+			break; /* end of file: both processes are gone */
+		if (rec.type == REC_ECHO_PID) {
+			echo = rec.pid;
+		} else if (rec.type == REC_ERROR && !echo_failed) {
+			/* the runner may wait forever for an answer: give it a
+			   moment to notice, then end it */
+			echo_failed = true;
+			echo_code = rec.code;
+			snprintf(echo_msg, sizeof echo_msg, "%s", rec.msg);
+			int64_t grace = bench_now_ns() + 1000000000;
+			if (grace < deadline)
+				deadline = grace;
+		} else if (rec.type == REC_RESULT) {
+			*res = rec.result;
+			got = true;
+			break;
+		}
+	}
+	close(p[0]);
+	if (!got)
+		kill(runner, SIGKILL);
+	int st = 0;
+	while (waitpid(runner, &st, 0) < 0 && errno == EINTR)
+		;
+	reap_echo(echo);
+	if (j->s->row->drv->cleanup)
+		j->s->row->drv->cleanup(j);
+
+	res->series = j->series;
+	res->size = j->size;
+	if (got && res->status == BENCH_OK)
+		return;
+	if (echo_failed) {
+		bench_classify(res, echo_code, echo_msg);
+	} else if (interrupted) {
+		res->status = BENCH_NOT_RUN;
+		snprintf(res->reason, sizeof res->reason, "interrupted");
+	} else if (timed_out) {
+		char why[BENCH_REASON];
+		snprintf(why, sizeof why, "no result within %.0f s (watchdog)",
+		         job_timeout(&rep->cfg));
+		bench_classify(res, -ETIMEDOUT, why);
+	} else if (!got) {
+		char why[BENCH_REASON];
+		describe_exit(st, why, sizeof why);
+		bench_classify(res, -ECHILD, why);
+	}
+}
+
+static void push(const struct bench_report *rep, int *order, int *n,
+                 bool *queued, size_t size, const char *row_id)
+{
+	for (int i = 0; i < rep->njobs; i++) {
+		const struct bench_job *j = &rep->jobs[i];
+		if (!queued[i] && j->size == size &&
+		    (row_id == NULL || strcmp(j->s->row->id, row_id) == 0)) {
+			queued[i] = true;
+			order[(*n)++] = i;
+		}
+	}
+}
+
+/*
+ * Size by size, each ipckit row right before its baseline and its peers:
+ * figures that are divided by each other are taken close together in time,
+ * so a machine that gets busier during the run skews the ratios least.
+ */
+static int *execution_order(const struct bench_report *rep)
+{
+	int *order = calloc((size_t)rep->njobs + 1, sizeof *order);
+	bool *queued = calloc((size_t)rep->njobs + 1, sizeof *queued);
+	size_t sizes[BENCH_MAX_SIZES * 2];
+	int n = 0, nsizes = bench_result_sizes(rep, sizes,
+	                                       (int)(sizeof sizes / sizeof *sizes));
+	if (order == NULL || queued == NULL) {
+		free(order);
+		free(queued);
+		return NULL;
+	}
+	for (int k = 0; k < nsizes; k++) {
+		for (size_t r = 0; r < bench_nrows; r++) {
+			const struct bench_row *row = &bench_rows[r];
+			if (row->kind != BENCH_IPCKIT)
+				continue;
+			push(rep, order, &n, queued, sizes[k], row->id);
+			if (row->baseline)
+				push(rep, order, &n, queued, sizes[k], row->baseline);
+			for (size_t p = 0; p < bench_nrows; p++)
+				if (bench_rows[p].versus &&
+				    strcmp(bench_rows[p].versus, row->id) == 0)
+					push(rep, order, &n, queued, sizes[k], bench_rows[p].id);
+		}
+		push(rep, order, &n, queued, sizes[k], NULL);
+	}
+	for (int i = 0; i < rep->njobs; i++)
+		if (!queued[i])
+			order[n++] = i;
+	free(queued);
+	return order;
+}
+
+void bench_run(struct bench_report *rep)
+{
+	struct sigaction sa, old[3];
+	const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal; /* no SA_RESTART: poll returns at once */
+	sigemptyset(&sa.sa_mask);
+	for (int k = 0; k < 3; k++)
+		sigaction(sigs[k], &sa, &old[k]);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+	int64_t t0 = bench_now_ns();
+	int done = 0;
+	int *order = execution_order(rep);
+	for (int o = 0; o < rep->njobs; o++) {
+		int i = order ? order[o] : o;
+		if (!rep->jobs[i].run)
+			continue;
+		if (bench_stop) {
+			rep->results[i].status = BENCH_NOT_RUN;
+			snprintf(rep->results[i].reason, sizeof rep->results[i].reason,
+			         "interrupted");
+			continue;
+		}
+		bench_progress(rep, done, i);
+		run_job(rep, i);
+		done++;
+	}
+	free(order);
+	bench_progress_end(rep);
+	rep->elapsed = (double)(bench_now_ns() - t0) / 1e9;
+	rep->interrupted = bench_stop != 0;
+
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	for (int k = 0; k < 3; k++)
+		sigaction(sigs[k], &old[k], NULL);
+}

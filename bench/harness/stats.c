@@ -1,0 +1,129 @@
+/* Percentiles, medians, spread, and the ratios between figures of one run. */
+#define _GNU_SOURCE
+#include "bench.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+void bench_sort(double *v, long n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+}
+
+double bench_pct(const double *sorted, long n, double p)
+{
+	if (n <= 0)
+		return 0;
+	long rank = (long)(p * (double)n + 0.999999999); /* ceil, nearest rank */
+	if (rank < 1)
+		rank = 1;
+	if (rank > n)
+		rank = n;
+	return sorted[rank - 1];
+}
+
+double bench_median(const double *v, int n)
+{
+	double tmp[BENCH_MAX_REPS];
+	if (n <= 0)
+		return 0;
+	if (n > BENCH_MAX_REPS)
+		n = BENCH_MAX_REPS;
+	memcpy(tmp, v, (size_t)n * sizeof *tmp);
+	bench_sort(tmp, n);
+	return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
+}
+
+double bench_spread(const double *runs, int n)
+{
+	if (n < 2)
+		return 0;
+	double lo = runs[0], hi = runs[0];
+	for (int i = 1; i < n; i++) {
+		if (runs[i] < lo)
+			lo = runs[i];
+		if (runs[i] > hi)
+			hi = runs[i];
+	}
+	double med = bench_median(runs, n);
+	return med > 0 ? (hi - lo) / (2 * med) * 100 : 0;
+}
+
+double bench_figure(const struct bench_result *r, enum bench_metric m)
+{
+	return m == BENCH_LATENCY ? r->lat.p50 : r->thr.rate;
+}
+
+static int find_result(const struct bench_report *rep, const char *row,
+                       const char *wait, size_t size)
+{
+	for (int i = 0; i < rep->njobs; i++) {
+		const struct bench_result *r = &rep->results[i];
+		const struct bench_series *s = &rep->series[r->series];
+		if (r->status == BENCH_OK && r->size == size &&
+		    strcmp(s->row->id, row) == 0 &&
+		    ((wait == NULL && s->wait == NULL) ||
+		     (wait && s->wait && strcmp(wait, s->wait) == 0)))
+			return i;
+	}
+	return -1;
+}
+
+static void add(struct bench_report *rep, enum bench_metric m, int subject,
+                int reference)
+{
+	if (subject < 0 || reference < 0)
+		return;
+	const struct bench_result *a = &rep->results[subject];
+	const struct bench_result *b = &rep->results[reference];
+	bool have = m == BENCH_LATENCY ? a->has_lat && b->has_lat
+	                               : a->has_thr && b->has_thr;
+	double den = have ? bench_figure(b, m) : 0;
+	if (!have || den <= 0 || bench_figure(a, m) <= 0)
+		return;
+	struct bench_ratio *x = &rep->ratios[rep->nratios++];
+	x->metric = m;
+	x->subject = subject;
+	x->reference = reference;
+	x->value = bench_figure(a, m) / den;
+}
+
+void bench_ratios(struct bench_report *rep)
+{
+	free(rep->ratios);
+	rep->nratios = 0;
+	/* at most a handful per result */
+	rep->ratios = calloc((size_t)rep->njobs * 4 + 1, sizeof *rep->ratios);
+	if (rep->ratios == NULL)
+		return;
+	for (int i = 0; i < rep->njobs; i++) {
+		const struct bench_result *r = &rep->results[i];
+		const struct bench_series *s = &rep->series[r->series];
+		const struct bench_row *row = s->row;
+		if (r->status != BENCH_OK)
+			continue;
+		if (row->kind == BENCH_IPCKIT && row->baseline) {
+			int b = find_result(rep, row->baseline, NULL, r->size);
+			add(rep, BENCH_LATENCY, i, b);
+			add(rep, BENCH_THROUGHPUT, i, b);
+		}
+		if (row->kind == BENCH_IPCKIT && row->waits) {
+			if (s->busy)
+				add(rep, BENCH_LATENCY, i,
+				    find_result(rep, "ref-cacheline", NULL, r->size));
+			add(rep, BENCH_THROUGHPUT, i,
+			    find_result(rep, "ref-memcpy", NULL, r->size));
+		}
+		if (row->kind == BENCH_PEER && row->versus) {
+			int x = find_result(rep, row->versus, NULL, r->size);
+			add(rep, BENCH_LATENCY, x, i);
+			add(rep, BENCH_THROUGHPUT, x, i);
+		}
+	}
+}
