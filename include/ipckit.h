@@ -212,6 +212,152 @@ const char *ipk_scheme_summary(const char *scheme);
 /* ------------------------------- shared memory: regions and rings */
 /* (shm:, sysvshm:, mmap:, anonymous regions; ring zero-copy API) */
 
+/*
+ * Regions: raw shared memory at a plain address, as classic programs use it
+ * (and a home for semaphores and robust mutexes). Addresses:
+ *   "shm:/name"              POSIX shared memory (shm_open; /dev/shm/name)
+ *   "sysvshm:/path?proj=N"   System V segment, key = ftok(path, N); N is
+ *                            1..255, default 1; the path must exist
+ *   "sysvshm:0x1234abcd"     System V segment by explicit key
+ *   "mmap:/path"             a regular file mapped shared: the contents
+ *                            survive the processes and a reboot
+ * Options: ?size= (instead of the size argument), ?mode= (permission bits of
+ * a new region; 0600 unless widened; the umask does not apply).
+ * A new region is zero-filled. Detaching never destroys a named region;
+ * ipk_region_remove() (or ipk_remove(url)) does.
+ */
+typedef struct ipk_region ipk_region;
+
+#define IPK_REGION_CREATE 0x1 /* create it; -EEXIST if it already exists */
+#define IPK_REGION_ATTACH 0x2 /* attach to an existing one; -ENOENT if none.
+                                 CREATE|ATTACH: attach, or create if absent */
+#define IPK_REGION_RDONLY 0x4 /* map read-only (attach only) */
+
+/*
+ * Create or attach the region named by url and map it. size is the size to
+ * create, or on attach the size to map (0: the whole object; larger than
+ * the object is -EINVAL, since touching past its end would fault).
+ */
+int ipk_region_open(ipk_region **out, const char *url, size_t size, int flags);
+
+/*
+ * An anonymous shared region (MAP_SHARED|MAP_ANONYMOUS): no name, shared
+ * with children forked after this call, gone when the last one detaches.
+ */
+int ipk_region_anon(ipk_region **out, size_t size);
+
+/* Start of the mapping (page-aligned), and its length in bytes. */
+void *ipk_region_addr(const ipk_region *r);
+size_t ipk_region_size(const ipk_region *r);
+
+#define IPK_REGION_POSIX 1
+#define IPK_REGION_SYSV 2
+#define IPK_REGION_FILE 3
+#define IPK_REGION_ANON 4
+
+typedef struct ipk_regioninfo {
+	int kind;         /* IPK_REGION_* */
+	size_t size;      /* size of the object (may exceed what is mapped) */
+	long nattch;      /* processes attached: shm_nattch for System V; for
+	                     POSIX and files the processes whose mappings we can
+	                     read in /proc (-1 if unknown) */
+	pid_t cpid;       /* creator (System V; else 0: not recorded) */
+	pid_t lpid;       /* last shmat/shmdt (System V; else 0) */
+	uid_t uid, gid;   /* owner */
+	uid_t cuid, cgid; /* creator's ids (System V; else the owner's) */
+	unsigned mode;    /* permission bits */
+	int shmid;        /* System V id, else -1 */
+	int32_t key;      /* System V key (key_t), else 0 */
+	int64_t atime, dtime, ctime; /* System V attach/detach/change times; for
+	                     files and POSIX the access/-/change times (s) */
+	int created;      /* this handle created the object */
+	int rdonly;       /* mapped read-only */
+} ipk_regioninfo;
+
+/* Facts about an attached region (System V ones come from shmid_ds). */
+int ipk_region_info(const ipk_region *r, ipk_regioninfo *info);
+
+/* The same by address, without attaching. -ENOENT if there is none. */
+int ipk_region_stat(const char *url, ipk_regioninfo *info);
+
+/*
+ * Unmap the region and free the handle. The named object stays for others
+ * (and for later attaches); only ipk_region_remove() destroys it. Returns
+ * the first error but always frees.
+ */
+int ipk_region_detach(ipk_region *r);
+
+/*
+ * Destroy the named object behind r (shm_unlink, IPC_RMID, unlink) if it is
+ * still the one r attached. Current mappings stay valid until detached;
+ * new attaches no longer find it. The handle stays: detach it afterwards.
+ * -EINVAL for anonymous regions.
+ */
+int ipk_region_remove(ipk_region *r);
+
+/*
+ * Rings: "shm:", "sysvshm:" and "mmap:" used with ipk_listen/ipk_dial give
+ * a message channel whose messages live in a ring inside such a region.
+ * The listener creates the ring and receives; dialers send (like a FIFO).
+ * ipk_pair("shm:") gives both directions in an anonymous region for fork.
+ * Options:
+ *   ?size=1M       region size (default 1M); the ring holds a little less:
+ *                  each message takes 16 bytes of header and is padded to 16
+ *   ?mpmc          several producers and consumers (chosen at creation);
+ *                  extra consumers listen on the existing ring. Default:
+ *                  one producer and one consumer (-EBUSY for a second one)
+ *   ?wait=hybrid   how a blocked call waits: "spin" (busy-poll, lowest
+ *                  latency, burns a CPU), "block" (sleep on a futex at
+ *                  once), "hybrid" (default: spin ?spin= microseconds,
+ *                  default 50, then sleep)
+ *   ?proj=N        sysvshm: ftok project id
+ * A message that can never fit is -EMSGSIZE naming the capacity. Payloads
+ * are 16-byte aligned. A crashed peer is seen within the caller's timeout
+ * (-EPIPE); a restarted one re-attaches (a listener takes over a ring whose
+ * consumer died) and continues. Peers must share a pid namespace.
+ */
+
+/*
+ * Zero-copy send: borrow len bytes of contiguous space in the ring channel's
+ * next message and get its address in *buf; write the message in place,
+ * then ipk_send_commit() it (or ipk_send_abort()). Waits up to timeout_ms
+ * for space. Returns len. One borrow at a time per channel; a second borrow
+ * before commit is -EBUSY. Other channels: -EOPNOTSUPP.
+ */
+ssize_t ipk_send_borrow(ipk_chan *c, void **buf, size_t len, int timeout_ms);
+
+/* Publish the borrowed message with its final length (<= what was
+   borrowed). Returns len. */
+ssize_t ipk_send_commit(ipk_chan *c, size_t len);
+
+/* Give the borrowed space back unsent. */
+int ipk_send_abort(ipk_chan *c);
+
+/*
+ * Zero-copy receive: wait up to timeout_ms for the next message and point
+ * *buf at it inside the ring. Returns its length. The bytes stay valid (and
+ * the message stays in the ring) until ipk_recv_release(); a second peek
+ * before release is -EBUSY. Refuses (and drops) a message over ?maxmsg=.
+ */
+ssize_t ipk_recv_peek(ipk_chan *c, const void **buf, int timeout_ms);
+
+/* Let the producer reuse the space of the peeked message. */
+int ipk_recv_release(ipk_chan *c);
+
+typedef struct ipk_ringinfo {
+	size_t capacity;    /* bytes for records */
+	size_t used;        /* bytes held by unreleased records now */
+	size_t max_message; /* largest message that fits */
+	int mpmc;           /* created with ?mpmc */
+	int producers;      /* attached producers / consumers (live or not) */
+	int consumers;
+	pid_t producer_pid; /* first attached producer / consumer, or 0 */
+	pid_t consumer_pid;
+} ipk_ringinfo;
+
+/* Ring state of a ring channel (-EOPNOTSUPP for other channels). */
+int ipk_ring_info(const ipk_chan *c, ipk_ringinfo *info);
+
 /* ------------------------------- synchronisation */
 /* (semaphores, robust mutex/cond/rwlock, file locks) */
 
