@@ -123,6 +123,64 @@ static const struct fixture fx_unixgram = {
 
 /* fixtures for shm:, sysvshm:, mmap: rings */
 
+/* Rings get 17 MiB regions so the 16 MiB message fits (each message takes
+   a 16-byte header and the ring keeps one more header free). */
+static void shm_addrs(char *l, char *d, size_t cap, pid_t p)
+{
+	(void)p;
+	snprintf(l, cap, "shm:%s?size=17M", ipkt_name("ring"));
+	snprintf(d, cap, "%s", l);
+}
+
+static void shm_mpmc_addrs(char *l, char *d, size_t cap, pid_t p)
+{
+	(void)p;
+	snprintf(l, cap, "shm:%s?size=17M&mpmc", ipkt_name("mpmc"));
+	snprintf(d, cap, "%s", l);
+}
+
+/* an explicit key unique to this process and call (ftok: test_region.c) */
+static void sysvshm_addrs(char *l, char *d, size_t cap, pid_t p)
+{
+	(void)p;
+	static unsigned n;
+	unsigned key = 0x5e000000u | ((unsigned)getpid() & 0xffffu) << 8 |
+	               (++n & 0xffu);
+	snprintf(l, cap, "sysvshm:0x%08x?size=17M", key);
+	snprintf(d, cap, "%s", l);
+}
+
+static void mmap_addrs(char *l, char *d, size_t cap, pid_t p)
+{
+	(void)p;
+	snprintf(l, cap, "mmap:%s?size=17M", ipkt_path("ring"));
+	snprintf(d, cap, "%s", l);
+}
+
+static void shm_pair_addrs(char *l, char *d, size_t cap, pid_t p)
+{
+	(void)p;
+	snprintf(l, cap, "shm:?size=17M");
+	snprintf(d, cap, "%s", l);
+}
+
+/* the listener receives, dialers send; a sender leaving (closing or
+   dying) is -EPIPE once the ring is drained, and so is a receiver leaving */
+static const struct fixture fx_shm = {
+	"shm", MAILBOX, shm_addrs, SIZE_MAX, NULL, true, true, true, true, "&"};
+static const struct fixture fx_shm_mpmc = {
+	"shm_mpmc", MAILBOX, shm_mpmc_addrs, SIZE_MAX, NULL, true, true, true,
+	true, "&"};
+static const struct fixture fx_sysvshm = {
+	"sysvshm", MAILBOX, sysvshm_addrs, SIZE_MAX, NULL, true, true, true, true,
+	"&"};
+static const struct fixture fx_mmap = {
+	"mmap", MAILBOX, mmap_addrs, SIZE_MAX, NULL, true, true, true, true, "&"};
+static const struct fixture fx_shm_pair = {
+	"shm_pair", PAIRED, shm_pair_addrs, SIZE_MAX, NULL, true, true, false,
+	/* both ends share one limit: only the sender-side check applies */
+	false, "&"};
+
 /* ------------------------------------------------------------ harness */
 
 struct session {
@@ -554,3 +612,8 @@ CONFORMANCE(unixgram)
 /* queues and signals */
 
 /* shared-memory rings */
+CONFORMANCE(shm)
+CONFORMANCE(shm_mpmc)
+CONFORMANCE(sysvshm)
+CONFORMANCE(mmap)
+CONFORMANCE(shm_pair)

@@ -14,6 +14,9 @@ extern const struct ipk_transport ipk__fifo_transport;
 extern const struct ipk_transport ipk__unix_transport;
 extern const struct ipk_transport ipk__unixgram_transport;
 extern const struct ipk_transport ipk__tcp_transport;
+extern const struct ipk_transport ipk__shm_transport;
+extern const struct ipk_transport ipk__sysvshm_transport;
+extern const struct ipk_transport ipk__mmap_transport;
 
 static const struct scheme {
 	const char *name;
@@ -28,9 +31,9 @@ static const struct scheme {
 	{"sysvmq", NULL, "System V message queue (msgget)"},
 	{"mq", NULL, "POSIX message queue (mq_open)"},
 	{"signal", NULL, "real-time signal with a value (sigqueue, signalfd)"},
-	{"shm", NULL, "ring in POSIX shared memory (shm_open)"},
-	{"sysvshm", NULL, "ring in System V shared memory (shmget)"},
-	{"mmap", NULL, "ring in a memory-mapped file"},
+	{"shm", &ipk__shm_transport, NULL},
+	{"sysvshm", &ipk__sysvshm_transport, NULL},
+	{"mmap", &ipk__mmap_transport, NULL},
 };
 
 static const char *names[IPK__ARRAY_LEN(schemes) + 1];

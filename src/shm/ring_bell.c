@@ -1,0 +1,160 @@
+/*
+ * Doorbells: a pollable descriptor for a ring consumer. Memory has no fd,
+ * so a consumer that asked for one binds an abstract-namespace datagram
+ * socket and "arms" its slot whenever it finds the ring empty; a producer
+ * that publishes while a slot is armed disarms it and sends one byte there.
+ * Nothing of this runs until ipk_fd() is called: the fast path stays free
+ * of system calls. Invariant after every consumer call: ring empty => armed
+ * (the next message rings); ring not empty => a byte is waiting.
+ */
+#define _GNU_SOURCE
+#include "ring.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define SC memory_order_seq_cst
+
+static socklen_t bell_addr(struct sockaddr_un *a, uint64_t ring_id,
+                           uint32_t nonce)
+{
+	a->sun_family = AF_UNIX;
+	a->sun_path[0] = '\0';
+	int n = snprintf(a->sun_path + 1, sizeof a->sun_path - 1,
+	                 "ipckit-bell-%016llx-%08x", (unsigned long long)ring_id,
+	                 nonce);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+}
+
+static void poke(int fd, uint64_t ring_id, uint32_t nonce)
+{
+	struct sockaddr_un a;
+	socklen_t len = bell_addr(&a, ring_id, nonce);
+	/* a full doorbell is already readable; a missing one has no reader */
+	(void)sendto(fd, "", 1, MSG_DONTWAIT | MSG_NOSIGNAL,
+	             (struct sockaddr *)&a, len);
+}
+
+static int tx_socket(struct ipk__ring *r)
+{
+	if (r->bell_tx < 0)
+		r->bell_tx = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		                    0);
+	return r->bell_tx;
+}
+
+void ipk__ring_ring_bells(struct ipk__ring *r)
+{
+	struct ipk__ring_hdr *h = r->h;
+	struct ipk__ring_slot *s = h->slots; /* consumers first */
+	for (uint32_t i = 0; i < h->nslots; i++) {
+		if (!atomic_load_explicit(&s[i].armed, SC) ||
+		    !atomic_exchange_explicit(&s[i].armed, 0, SC))
+			continue;
+		atomic_fetch_sub_explicit(&h->rx_armed, 1, SC);
+		uint32_t nonce = atomic_load_explicit(&s[i].bell, SC);
+		if (nonce && tx_socket(r) >= 0)
+			poke(r->bell_tx, h->ring_id, nonce);
+	}
+}
+
+static struct ipk__ring_slot *my_slot(struct ipk__ring *r)
+{
+	return r->slot >= 0 ? &r->h->slots[r->slot] : NULL;
+}
+
+static bool disarm(struct ipk__ring *r, struct ipk__ring_slot *s)
+{
+	if (!atomic_exchange_explicit(&s->armed, 0, SC))
+		return false;
+	atomic_fetch_sub_explicit(&r->h->rx_armed, 1, SC);
+	return true;
+}
+
+void ipk__ring_bell_settle(struct ipk__ring *r)
+{
+	struct ipk__ring_slot *s = my_slot(r);
+	uint32_t nonce = r->bell_nonce;
+	if (s == NULL || nonce == 0 || atomic_load_explicit(&s->bell, SC) != nonce)
+		return;
+	if (ipk__ring_readable(r)) {
+		/* armed means nobody rang since we drained: ring ourselves */
+		if (disarm(r, s))
+			poke(r->bell_rx, r->h->ring_id, nonce);
+		return;
+	}
+	char buf[64];
+	while (recv(r->bell_rx, buf, sizeof buf, MSG_DONTWAIT) >= 0)
+		;
+	if (!atomic_exchange_explicit(&s->armed, 1, SC))
+		atomic_fetch_add_explicit(&r->h->rx_armed, 1, SC);
+	/* a message that came before the arm was seen by nobody */
+	if (ipk__ring_readable(r) && disarm(r, s))
+		poke(r->bell_rx, r->h->ring_id, nonce);
+}
+
+int ipk__ring_fd(struct ipk__ring *r)
+{
+	int rc = ipk__ring_ensure(r);
+	if (rc < 0)
+		return rc;
+	if (r->bell_rx >= 0 && r->bell_nonce != 0 &&
+	    atomic_load_explicit(&my_slot(r)->bell, SC) == r->bell_nonce)
+		return r->bell_rx;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return ipk__errno(-errno, "ring %s: doorbell socket", r->name);
+	uint32_t nonce = 0;
+	for (int tries = 0; tries < 16; tries++) {
+		if (getrandom(&nonce, sizeof nonce, GRND_NONBLOCK) != sizeof nonce)
+			nonce = (uint32_t)ipk__now_ns() ^ (uint32_t)getpid();
+		nonce |= 1;
+		struct sockaddr_un a;
+		socklen_t len = bell_addr(&a, r->h->ring_id, nonce);
+		if (bind(fd, (struct sockaddr *)&a, len) == 0)
+			break;
+		if (errno != EADDRINUSE) {
+			rc = ipk__errno(-errno, "ring %s: bind doorbell", r->name);
+			close(fd);
+			return rc;
+		}
+		nonce = 0;
+	}
+	if (nonce == 0) {
+		close(fd);
+		return ipk__err(-EADDRINUSE, "ring %s: no free doorbell name",
+		                r->name);
+	}
+	if (r->bell_rx >= 0) {
+		/* keep the number the caller may have registered with epoll */
+		dup3(fd, r->bell_rx, O_CLOEXEC);
+		close(fd);
+	} else {
+		r->bell_rx = fd;
+	}
+	r->bell_nonce = nonce;
+	atomic_store_explicit(&my_slot(r)->bell, nonce, SC);
+	ipk__ring_bell_settle(r);
+	return r->bell_rx;
+}
+
+int ipk__ring_tx_fd(struct ipk__ring *r)
+{
+	int fd = tx_socket(r);
+	return fd >= 0 ? fd : ipk__errno(-errno, "ring %s: socket", r->name);
+}
+
+void ipk__ring_close_fds(struct ipk__ring *r)
+{
+	if (r->bell_rx >= 0)
+		close(r->bell_rx);
+	if (r->bell_tx >= 0)
+		close(r->bell_tx);
+	r->bell_rx = r->bell_tx = -1;
+}
