@@ -216,6 +216,7 @@ typedef struct ipk__stream {
 	/* send: the rest of a message the kernel did not take before a timeout */
 	unsigned char *backlog;
 	size_t blen, boff;
+	pid_t bpid; /* process whose send left the backlog */
 } ipk__stream;
 
 void ipk__stream_init(ipk__stream *s, int rfd, int wfd,

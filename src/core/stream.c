@@ -66,8 +66,19 @@ static int peer_gone(void)
 	return ipk__err(-EPIPE, "peer closed the channel");
 }
 
+static void drop_backlog(ipk__stream *s)
+{
+	free(s->backlog);
+	s->backlog = NULL;
+	s->blen = s->boff = 0;
+}
+
 int ipk__stream_flush(ipk__stream *s, int64_t deadline)
 {
+	/* a copy inherited across fork: the sender finishes its own message,
+	   writing it here too would put its tail on the wire twice */
+	if (s->boff < s->blen && s->bpid != getpid())
+		drop_backlog(s);
 	while (s->boff < s->blen) {
 		ssize_t n = s->sock ? send(s->wfd, s->backlog + s->boff,
 		                           s->blen - s->boff, MSG_NOSIGNAL)
@@ -89,9 +100,7 @@ int ipk__stream_flush(ipk__stream *s, int64_t deadline)
 			return peer_gone();
 		return ipk__errno(-errno, "write");
 	}
-	free(s->backlog);
-	s->backlog = NULL;
-	s->blen = s->boff = 0;
+	drop_backlog(s);
 	return 0;
 }
 
@@ -155,6 +164,7 @@ ssize_t ipk__stream_send(ipk__stream *s, const void *buf, size_t len,
 		memcpy(s->backlog + off, (const char *)buf + boff, len - boff);
 		s->blen = left;
 		s->boff = 0;
+		s->bpid = getpid();
 		break;
 	}
 	return (ssize_t)len;
