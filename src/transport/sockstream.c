@@ -57,6 +57,10 @@ int ipk__ss_accept(ipk_chan *l, ipk_chan *c, int64_t deadline)
 			int rc = start_stream(c, fd, ls->framing, deadline);
 			if (rc < 0)
 				close(fd);
+			/* a client that left before the handshake finished is not
+			   this caller's error: wait for the next one */
+			if (rc == -EPIPE)
+				continue;
 			return rc;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)

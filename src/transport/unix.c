@@ -38,10 +38,17 @@ int ipk__unix_addr(const ipk__url *u, struct sockaddr_un *sun, socklen_t *len)
 	return 0;
 }
 
-/* Is something accepting connections at this path? */
-static bool alive(const struct sockaddr_un *sun, socklen_t len, int type)
+/*
+ * Is a socket still bound at this address? Probe with SOCK_SEQPACKET, a type
+ * we never listen with: the kernel answers EPROTOTYPE when a live socket of
+ * another type holds the address and ECONNREFUSED when nothing does, and
+ * no connection is made, so a live listener never finds a dead probe in its
+ * accept queue. (A probe of the listener's own type would leave one there,
+ * and would take a bound socket that is not listening yet for stale.)
+ */
+static bool alive(const struct sockaddr_un *sun, socklen_t len)
 {
-	int fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return true; /* cannot tell: do not steal */
 	int rc = connect(fd, (const struct sockaddr *)sun, len);
@@ -83,7 +90,7 @@ int ipk__unix_bind(ipk_chan *c, int type, int *out, dev_t *dev, ino_t *ino)
 			return ipk__err(-EEXIST, "%s exists and is not a socket",
 			                c->url.rest);
 		}
-		if (alive(&sun, len, type)) {
+		if (alive(&sun, len)) {
 			close(fd);
 			return ipk__err(-EADDRINUSE, "%s is in use by a live listener",
 			                c->url.rest);
