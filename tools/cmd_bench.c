@@ -75,6 +75,7 @@ static bool parse_secs(const char *s, double min, double max, double *out)
 	return true;
 }
 
+/* The first two CPUs we may run on: runner and echo. */
 static void pick_cpus(struct bench_config *cfg)
 {
 	cpu_set_t set;
@@ -83,13 +84,13 @@ static void pick_cpus(struct bench_config *cfg)
 		for (int c = 0; c < CPU_SETSIZE && found < 2; c++)
 			if (CPU_ISSET(c, &set))
 				cfg->cpu[found++] = c;
-	if (found == 1) {
-		cfg->cpu[1] = cfg->cpu[0];
-		fprintf(stderr, "ipckit: bench: only one CPU is usable: both "
-		        "processes pinned to CPU %d\n", cfg->cpu[0]);
-	}
-	if (found == 0)
+	if (found < 2) {
+		cfg->cpu[0] = cfg->cpu[1] = -1;
+		if (cfg->pin)
+			fprintf(stderr, "ipckit: bench: fewer than two usable CPUs: "
+			        "nothing is pinned\n");
 		cfg->pin = false;
+	}
 }
 
 static FILE *open_out(const char *path, const char *what)
@@ -234,8 +235,7 @@ static int bench_run_cmd(int argc, char **argv)
 		return cli_usage("bench", "--json and --csv cannot both go to "
 		                 "stdout: give one a file (--csv=FILE)");
 	bool table = !(want_json && !json) && !(want_csv && !csv);
-	if (cfg->pin)
-		pick_cpus(cfg);
+	pick_cpus(cfg);
 	cfg->progress = isatty(2);
 
 	int rc = bench_plan(&rep, why, sizeof why);

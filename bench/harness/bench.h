@@ -111,8 +111,8 @@ struct bench_config {
 	long iterations;    /* round trips / messages per run at most */
 	double seconds;     /* time for one measurement, all its runs */
 	double timeout;     /* watchdog for one job, seconds */
-	bool pin;
-	int cpu[2];         /* runner, echo when pinned */
+	bool pin;           /* pin every row (busy-polling rows always are) */
+	int cpu[2];         /* runner's and echo's CPU; -1 if fewer than two */
 	bool quick;
 	bool baselines, peers;
 	const char *transports; /* comma list, NULL for all */
@@ -236,7 +236,12 @@ _Noreturn void bench_runner_main(struct bench_job *j, int resfd);
 int bench_fail(struct bench_link *l, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int64_t bench_now_ns(void);
-void bench_pin(const struct bench_config *cfg, int which);
+void bench_pin(const struct bench_job *j, int which);
+/* Are this series' two processes pinned to different CPUs? */
+bool bench_pinned(const struct bench_config *cfg, const struct bench_series *s);
+/* "busy-poll rows pinned to CPUs 0 and 1, the others not pinned" */
+const char *bench_pin_text(const struct bench_config *cfg, char *buf,
+                           size_t cap);
 void bench_child_setup(pid_t parent);
 /* Status for a failure: a limit (skipped), not built, or failed. */
 void bench_classify(struct bench_result *r, int code, const char *why);

@@ -61,20 +61,22 @@ static int ipk_prepare(struct bench_link *l)
 			l->addr[0] = '\0';
 		return 0;
 	case BENCH_MAILBOX:
-		if ((rc = do_listen(l, &l->own[0], 0)) < 0)
-			return rc;
-		return do_listen(l, &l->own[1], 1);
 	case BENCH_SIGNAL:
-		/* before fork, so the echo inherits the blocked signal */
+		/* each inbox is made by the process that receives from it (a ring
+		   has one consumer, the one that listened); the echo makes its own */
 		return do_listen(l, &l->own[0], 0);
 	}
 	return -EINVAL;
 }
 
 /* Inherited channels stay open and unused in the process that does not
- * need them: a close there could look to the peer like its reader left. */
+ * need them: a close there could look to the peer like its reader left.
+ * The echo's inbox exists before it reports ready, so the runner's dial
+ * finds it at once. (A signal listener made before fork has the signal
+ * blocked in both processes: none can arrive before its receiver is set.) */
 static int ipk_echo_open(struct bench_link *l)
 {
+	int rc;
 	switch (l->job->s->row->topo) {
 	case BENCH_PAIR:
 		l->in = l->out = l->own[1];
@@ -82,14 +84,13 @@ static int ipk_echo_open(struct bench_link *l)
 	case BENCH_SERVER:
 		return 0;
 	case BENCH_MAILBOX:
-		l->in = l->own[1];
+		if ((rc = do_listen(l, &l->in, 1)) < 0)
+			return rc;
 		return do_dial(l, &l->out, 0, 0);
-	case BENCH_SIGNAL: {
-		int rc = do_listen(l, &l->in, 1);
-		if (rc < 0)
+	case BENCH_SIGNAL:
+		if ((rc = do_listen(l, &l->in, 1)) < 0)
 			return rc;
 		return do_dial(l, &l->out, 0, l->runner);
-	}
 	}
 	return -EINVAL;
 }
@@ -130,6 +131,8 @@ static int ipk_runner_open(struct bench_link *l)
 	return -EINVAL;
 }
 
+static void ipk_cleanup(const struct bench_job *j);
+
 static ssize_t ipk_bsend(struct bench_link *l, const void *buf, size_t len)
 {
 	ssize_t n = ipk_send(l->out, buf, len, IPK_FOREVER);
@@ -158,6 +161,8 @@ static void ipk_bclose(struct bench_link *l)
 		ipk_close(all[i]);
 	}
 	l->in = l->out = l->own[0] = l->own[1] = NULL;
+	/* the echo was killed: what it created is ours to remove */
+	ipk_cleanup(l->job);
 }
 
 static void ipk_cleanup(const struct bench_job *j)

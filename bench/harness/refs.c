@@ -67,7 +67,7 @@ static void cacheline_measure(struct bench_job *j, struct bench_result *r)
 	}
 	if (echo == 0) {
 		bench_child_setup(runner);
-		bench_pin(cfg, 1);
+		bench_pin(j, 1);
 		uint64_t seen = 0;
 		for (;;) {
 			uint64_t v = wait_change(line, seen, INT64_MAX);

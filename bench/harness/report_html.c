@@ -547,10 +547,10 @@ void bench_write_html(FILE *out, const struct bench_report *rep)
 	fprintf(out, "ipckit %s, %s %s, %ld CPUs (", ipk_version(), h->kernel,
 	        h->machine, h->cpus);
 	esc(out, h->cpu);
+	char pin[128];
 	fprintf(out, "), %s. Started %s, %.1f s in all. %s run: each figure "
 	        "from %d runs of %.3g s after a warm-up run.%s</p>\n",
-	        c->pin ? "runner and echo pinned to different CPUs" : "not pinned",
-	        h->started, rep->elapsed, c->quick ? "Quick" : "Full", c->reps,
+	        bench_pin_text(c, pin, sizeof pin), h->started, rep->elapsed, c->quick ? "Quick" : "Full", c->reps,
 	        c->seconds / (c->reps + 1),
 	        rep->interrupted ? " <strong>Interrupted: partial results.</strong>"
 	                         : "");

@@ -50,7 +50,8 @@ static const char *state_text(enum bench_state s)
 	       : s == SERIES_NOT_BUILT ? "not built" : "unavailable";
 }
 
-static void series(FILE *out, const struct bench_series *s)
+static void series(FILE *out, const struct bench_config *cfg,
+                   const struct bench_series *s)
 {
 	const struct bench_row *r = s->row;
 	fputs("    {\"id\": ", out);
@@ -65,7 +66,8 @@ static void series(FILE *out, const struct bench_series *s)
 	jstr(out, r->kind == BENCH_IPCKIT ? r->scheme : NULL);
 	fputs(", \"wait\": ", out);
 	jstr(out, s->wait);
-	fprintf(out, ", \"busy_poll\": %s", s->busy ? "true" : "false");
+	fprintf(out, ", \"busy_poll\": %s, \"pinned\": %s",
+	        s->busy ? "true" : "false", bench_pinned(cfg, s) ? "true" : "false");
 	fputs(", \"listen\": ", out);
 	jstr(out, r->listen);
 	fputs(", \"dial\": ", out);
@@ -154,9 +156,8 @@ void bench_write_json(FILE *out, const struct bench_report *rep)
 	        "\"iterations\": %ld, \"seconds_per_measurement\": ",
 	        c->reps, c->iterations);
 	jnum(out, c->seconds);
-	fprintf(out, ", \"pinned\": %s", c->pin ? "true" : "false");
-	if (c->pin)
-		fprintf(out, ", \"cpus_pinned\": [%d, %d]", c->cpu[0], c->cpu[1]);
+	fprintf(out, ", \"pin_all\": %s, \"cpus\": [%d, %d]",
+	        c->pin ? "true" : "false", c->cpu[0], c->cpu[1]);
 	fputs(", \"transports\": ", out);
 	jstr(out, c->transports);
 	fputs("},\n  \"elapsed_s\": ", out);
@@ -164,7 +165,7 @@ void bench_write_json(FILE *out, const struct bench_report *rep)
 	fprintf(out, ",\n  \"interrupted\": %s,\n  \"series\": [\n",
 	        rep->interrupted ? "true" : "false");
 	for (int i = 0; i < rep->nseries; i++) {
-		series(out, &rep->series[i]);
+		series(out, c, &rep->series[i]);
 		fputs(i + 1 < rep->nseries ? ",\n" : "\n", out);
 	}
 	fputs("  ],\n  \"results\": [\n", out);

@@ -10,10 +10,10 @@ static void header(FILE *out, const struct bench_report *rep)
 {
 	const struct bench_config *c = &rep->cfg;
 	const struct bench_host *h = &rep->host;
-	fprintf(out, "ipckit bench %s on %s %s, %ld CPUs (%s), %s\n",
+	char pin[128];
+	fprintf(out, "ipckit bench %s on %s %s, %ld CPUs (%s)\n%s\n",
 	        ipk_version(), h->kernel, h->machine, h->cpus, h->cpu,
-	        c->pin ? "parent and echo pinned to different CPUs"
-	               : "not pinned");
+	        bench_pin_text(c, pin, sizeof pin));
 	fprintf(out,
 	        "%s: each figure from %d runs of %.3g s after a warm-up run; "
 	        "%.1f s in all%s\n",

@@ -47,9 +47,32 @@ int bench_fail(struct bench_link *l, int code, const char *fmt, ...)
 	return code;
 }
 
-void bench_pin(const struct bench_config *cfg, int which)
+/* With --pin every row, and busy-polling rows always: two spinners that
+ * share a CPU measure the scheduler's time slice, not the mechanism. */
+bool bench_pinned(const struct bench_config *cfg, const struct bench_series *s)
 {
-	if (!cfg->pin || cfg->cpu[which] < 0)
+	return (cfg->pin || s->busy) && cfg->cpu[0] >= 0 && cfg->cpu[1] >= 0 &&
+	       cfg->cpu[0] != cfg->cpu[1];
+}
+
+const char *bench_pin_text(const struct bench_config *cfg, char *buf,
+                           size_t cap)
+{
+	if (cfg->cpu[0] < 0 || cfg->cpu[1] < 0)
+		snprintf(buf, cap, "nothing pinned (fewer than two CPUs)");
+	else if (cfg->pin)
+		snprintf(buf, cap, "the two processes pinned to CPUs %d and %d",
+		         cfg->cpu[0], cfg->cpu[1]);
+	else
+		snprintf(buf, cap, "busy-poll rows pinned to CPUs %d and %d, the "
+		         "others not pinned", cfg->cpu[0], cfg->cpu[1]);
+	return buf;
+}
+
+void bench_pin(const struct bench_job *j, int which)
+{
+	const struct bench_config *cfg = j->cfg;
+	if (!bench_pinned(cfg, j->s))
 		return;
 	cpu_set_t set;
 	CPU_ZERO(&set);
@@ -150,7 +173,7 @@ static _Noreturn void echo_main(struct bench_link *l, int cmdfd, int readyfd)
 	const struct bench_driver *d = l->job->s->row->drv;
 	size_t size = l->job->size;
 	bench_child_setup(l->runner);
-	bench_pin(l->job->cfg, 1);
+	bench_pin(l->job, 1);
 	l->echo = true;
 	l->echo_pid = getpid();
 	void *base;
@@ -375,7 +398,7 @@ _Noreturn void bench_runner_main(struct bench_job *j, int resfd)
 	r.size = j->size;
 	r.status = BENCH_OK;
 	res_fd = resfd;
-	bench_pin(j->cfg, 0);
+	bench_pin(j, 0);
 	if (d->measure) {
 		d->measure(j, &r);
 		finish(&r);

@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# ipckit bench in a tiny configuration over every row: the JSON is complete
+# and consistent, the CSV regular, the HTML well-formed with one chart per
+# section, nothing is left behind, and Ctrl-C ends a run cleanly.
+# Figures are never judged: this machine is shared and noisy.
+set -u
+CLI=${IPK_CLI:?run through ctest}
+dir=$(mktemp -d /tmp/ipkt-bench.XXXXXX)
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+finish() {
+	rm -rf "$dir"
+	echo "$pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+}
+
+# what the machine holds that a run could leave behind
+leftovers() {
+	{
+		ls /tmp /dev/shm /dev/mqueue 2>/dev/null | grep '^ipkb-'
+		awk 'NR > 1 && $1 >= 1795162112 && $1 < 1811939328 { print "sysv", $1 }' \
+			/proc/sysvipc/msg /proc/sysvipc/shm 2>/dev/null
+	} | sort
+}
+before=$(leftovers)
+
+tiny=(--sizes 64,4K --duration 0.02 --repeat 2 --iterations 300)
+
+# ---------------------------------------------------------------- a run
+"$CLI" bench "${tiny[@]}" --json="$dir/b.json" --csv="$dir/b.csv" \
+	--html "$dir/b.html" >"$dir/table.txt" 2>"$dir/err.txt"
+rc=$?
+[ $rc -eq 0 ] && ok || { bad "bench exited $rc"; cat "$dir/err.txt" "$dir/table.txt"; }
+grep -q '^LATENCY' "$dir/table.txt" && grep -q '^THROUGHPUT' "$dir/table.txt" &&
+	ok || bad "the table lacks its sections"
+[ ! -s "$dir/err.txt" ] || grep -q 'wrote' "$dir/err.txt" && ok ||
+	bad "unexpected stderr: $(cat "$dir/err.txt")"
+"$CLI" bench --list >"$dir/list.txt" && ok || bad "bench --list"
+
+python3 - "$dir/b.json" "$dir/list.txt" <<'EOF' && ok || bad "JSON checks"
+import json, math, sys
+doc = json.load(open(sys.argv[1]))
+rows = {}
+for line in open(sys.argv[2]).read().splitlines()[1:]:
+    f = line.split()
+    rows[f[0]] = (f[1], "not built" if f[2] == "not" else f[2])
+errors = []
+def err(msg):
+    errors.append(msg)
+
+if doc.get("schema") != "ipckit-bench/1":
+    err("schema is %r" % doc.get("schema"))
+for key in ("version", "host", "config", "series", "results", "ratios",
+            "elapsed_s", "interrupted"):
+    if key not in doc:
+        err("missing top-level key " + key)
+if doc["interrupted"]:
+    err("run says it was interrupted")
+series = {s["id"]: s for s in doc["series"]}
+by_row = {}
+for s in doc["series"]:
+    by_row.setdefault(s["row"], []).append(s)
+
+# every row is present; built ipckit rows and available rows were measured
+for rid, (kind, state) in rows.items():
+    if rid not in by_row:
+        err("row %s missing from the JSON" % rid)
+        continue
+    for s in by_row[rid]:
+        want = "measured" if state == "ok" else ("not built" if state == "not built" else "unavailable")
+        if s["state"] != want:
+            err("%s: state %s, expected %s" % (s["id"], s["state"], want))
+        if s["state"] != "measured" and not s["reason"]:
+            err("%s: not measured and no reason" % s["id"])
+        if s["wait"] is not None:
+            if s["busy_poll"] != (s["wait"] == "spin"):
+                err("%s: busy_poll flag wrong" % s["id"])
+            if s["wait"] == "spin" and "busy-poll" not in s["label"]:
+                err("%s: spin row not labelled busy-poll" % s["id"])
+
+results = {}
+for r in doc["results"]:
+    sid = r["series"]
+    if sid not in series:
+        err("result for unknown series " + sid)
+        continue
+    results[(sid, r["size"])] = r
+    if r["status"] == "failed":
+        err("%s %d B failed: %s" % (sid, r["size"], r["reason"]))
+    if r["status"] != "ok":
+        if not r["reason"]:
+            err("%s %d B: %s without a reason" % (sid, r["size"], r["status"]))
+        continue
+    row = series[sid]
+    lat, thr = r["latency"], r["throughput"]
+    if row["row"] != "ref-memcpy" and lat is None:
+        err("%s %d B: no latency" % (sid, r["size"]))
+    if row["row"] != "ref-cacheline" and thr is None:
+        err("%s %d B: no throughput" % (sid, r["size"]))
+    if lat:
+        for k in ("rtt_p50", "rtt_p99", "rtt_p999", "rtt_max", "one_way_p50"):
+            if not (isinstance(lat[k], (int, float)) and lat[k] > 0):
+                err("%s %d B: latency %s = %r" % (sid, r["size"], k, lat[k]))
+        if not lat["rtt_p99"] <= lat["rtt_p999"] <= lat["rtt_max"]:
+            err("%s %d B: percentiles out of order" % (sid, r["size"]))
+        if lat["rtt_p50"] > lat["rtt_max"]:
+            err("%s %d B: p50 above max" % (sid, r["size"]))
+        if not math.isclose(lat["one_way_p50"], lat["rtt_p50"] / 2, rel_tol=1e-4):
+            err("%s %d B: one-way is not RTT/2" % (sid, r["size"]))
+        if len(lat["runs_p50"]) != doc["config"]["repetitions"] or min(lat["runs_p50"]) <= 0:
+            err("%s %d B: runs %r" % (sid, r["size"], lat["runs_p50"]))
+        if lat["samples"] <= 0 or lat["spread_pct"] < 0:
+            err("%s %d B: samples/spread" % (sid, r["size"]))
+    if thr:
+        for k in ("msgs_per_s", "mib_per_s", "messages", "seconds"):
+            if not (isinstance(thr[k], (int, float)) and thr[k] > 0):
+                err("%s %d B: throughput %s = %r" % (sid, r["size"], k, thr[k]))
+        if not math.isclose(thr["mib_per_s"], thr["msgs_per_s"] * r["size"] / 2**20, rel_tol=1e-4):
+            err("%s %d B: MiB/s does not match msg/s" % (sid, r["size"]))
+
+# every measured row has at least one figure
+for s in doc["series"]:
+    if s["state"] == "measured" and not any(
+            r["status"] == "ok" for (sid, _), r in results.items() if sid == s["id"]):
+        err("%s: measured but no ok result" % s["id"])
+
+# ratios are exactly the quotient of the figures they name
+fig = {"rtt_p50": ("latency", "rtt_p50"), "msgs_per_s": ("throughput", "msgs_per_s")}
+seen = set()
+for x in doc["ratios"]:
+    a = results.get((x["subject"], x["size"]))
+    b = results.get((x["reference"], x["size"]))
+    if not a or not b or a["status"] != "ok" or b["status"] != "ok":
+        err("ratio %r names a missing figure" % x)
+        continue
+    sec, key = fig[x["figure"]]
+    want = a[sec][key] / b[sec][key]
+    if not (x["value"] > 0 and math.isclose(x["value"], want, rel_tol=1e-4)):
+        err("ratio %s/%s %d B = %r, figures give %r" % (x["subject"], x["reference"], x["size"], x["value"], want))
+    seen.add((x["metric"], x["subject"], x["reference"], x["size"]))
+
+# and every ipckit row with a measured baseline has its overhead ratios
+for (sid, size), r in results.items():
+    s = series[sid]
+    if s["kind"] != "ipckit" or not s["baseline"] or r["status"] != "ok":
+        continue
+    b = results.get((s["baseline"], size))
+    if b and b["status"] == "ok":
+        for m in ("latency", "throughput"):
+            if (m, sid, s["baseline"], size) not in seen:
+                err("no %s ratio %s/%s at %d B" % (m, sid, s["baseline"], size))
+for s in doc["series"]:
+    if s["kind"] == "peer" and s["state"] == "measured":
+        if not any(x["reference"] == s["id"] for x in doc["ratios"]):
+            err("peer %s has no ratio" % s["id"])
+
+for e in errors[:40]:
+    print("  " + e)
+sys.exit(1 if errors else 0)
+EOF
+
+python3 - "$dir/b.csv" <<'EOF' && ok || bad "CSV checks"
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+head = rows[0]
+assert head[0] == "series" and "rtt_p50_us" in head and "msgs_per_s" in head, head
+assert len(rows) > 2
+for r in rows[1:]:
+    assert len(r) == len(head), r
+EOF
+
+python3 - "$dir/b.html" <<'EOF' && ok || bad "HTML checks"
+import sys
+from html.parser import HTMLParser
+VOID = {"meta", "br", "hr", "img", "input", "link", "area", "base", "col", "wbr", "source"}
+class P(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.stack, self.errors, self.sections = [], [], []
+    def handle_starttag(self, tag, attrs):
+        for k, v in attrs:
+            if k in ("src", "href") or (v and ("//" in v and k != "xmlns")):
+                self.errors.append("external reference %s=%s" % (k, v))
+        if tag == "script":
+            self.errors.append("script element")
+        if tag == "section":
+            self.sections.append([dict(attrs).get("id"), 0])
+        if tag == "svg" and self.sections and "section" in self.stack:
+            self.sections[-1][1] += 1
+        if tag not in VOID:
+            self.stack.append(tag)
+    def handle_endtag(self, tag):
+        if tag in VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append("</%s> closes <%s>" % (tag, self.stack[-1] if self.stack else "nothing"))
+            return
+        self.stack.pop()
+p = P()
+text = open(sys.argv[1]).read()
+p.feed(text)
+p.close()
+assert text.startswith("<!DOCTYPE html>"), "no doctype"
+assert not p.stack, "unclosed: %r" % p.stack
+assert not p.errors, p.errors[:5]
+ids = [s[0] for s in p.sections]
+assert ids == ["latency", "throughput", "ratios"], ids
+for sid, charts in p.sections:
+    assert charts == 1, "section %s has %d charts" % (sid, charts)
+EOF
+
+now=$(leftovers)
+[ "$now" = "$before" ] && ok || bad "objects left behind: $(comm -13 <(echo "$before") <(echo "$now"))"
+
+# ------------------------------------------------ selection and stdout
+"$CLI" bench "${tiny[@]}" --transports pipe --no-peers --json >"$dir/p.json" 2>/dev/null
+python3 - "$dir/p.json" <<'EOF' && ok || bad "--transports pipe --json to stdout"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+rows = {s["row"] for s in doc["series"]}
+assert rows == {"pipe", "raw-pipe", "ref-cacheline", "ref-memcpy"}, rows
+EOF
+
+# --------------------------------------------------------- usage errors
+for args in "--sizes 0" "--sizes 64,x" "--transports nonsense" "--repeat 0" \
+	"--duration -1" "--json --csv" "--bogus" "extra"; do
+	# shellcheck disable=SC2086
+	"$CLI" bench $args >/dev/null 2>"$dir/u.txt"
+	rc=$?
+	[ $rc -eq 2 ] && [ "$(wc -l <"$dir/u.txt")" -eq 1 ] && ok ||
+		bad "bench $args: exit $rc, stderr: $(cat "$dir/u.txt")"
+done
+
+# ---------------------------------------------------------------- Ctrl-C
+# A longer run in its own process group, interrupted the way a terminal
+# does it (SIGINT to the whole group): it stops, removes what it made and
+# leaves no process behind.
+setsid "$CLI" bench --sizes 64,4K --duration 2 --transports fifo,unix \
+	>"$dir/int.txt" 2>&1 &
+pgid=$!
+sleep 1.5
+kill -INT -- -"$pgid" 2>/dev/null
+wait "$pgid"
+rc=$?
+[ $rc -eq 130 ] && ok || bad "interrupted bench exited $rc, not 130"
+grep -q 'INTERRUPTED' "$dir/int.txt" && ok || bad "no partial report after Ctrl-C"
+for _ in $(seq 50); do
+	pgrep -g "$pgid" >/dev/null || break
+	sleep 0.1
+done
+pgrep -g "$pgid" >/dev/null && bad "processes left after Ctrl-C: $(pgrep -g "$pgid")" || ok
+now=$(leftovers)
+[ "$now" = "$before" ] && ok || bad "objects left after Ctrl-C: $(comm -13 <(echo "$before") <(echo "$now"))"
+
+finish
