@@ -30,6 +30,12 @@
 extern "C" {
 #endif
 
+/* What this header declares is the library's ABI: exported from the shared
+   library, which hides every other symbol (-fvisibility=hidden). */
+#ifdef __GNUC__
+#pragma GCC visibility push(default)
+#endif
+
 #define IPK_VERSION_MAJOR 0
 #define IPK_VERSION_MINOR 1
 #define IPK_VERSION_PATCH 0
@@ -596,6 +602,10 @@ int ipk_flock_unlock(ipk_flock *f, off_t off, off_t len);
 int ipk_flock_fd(const ipk_flock *f);
 /* Close the handle, releasing its locks. NULL is accepted. */
 int ipk_flock_close(ipk_flock *f);
+
+#ifdef __GNUC__
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
