@@ -7,7 +7,7 @@
 #define _GNU_SOURCE
 #include "util.h"
 
-#include <criterion/criterion.h>
+#include "sync_harness.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <ipckit.h>

@@ -24,8 +24,7 @@
 #endif
 
 #ifdef IPK__TSAN
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
+#include <sanitizer/tsan_interface.h>
 void *ipk__tsan_anchor(uint64_t key);
 #define IPK__TSAN_ACQUIRE(key) __tsan_acquire(ipk__tsan_anchor(key))
 #define IPK__TSAN_RELEASE(key) __tsan_release(ipk__tsan_anchor(key))
