@@ -108,6 +108,10 @@ typedef struct ipk_spawn_opts {
  * are raw (each receive returns what the child wrote so far, up to the
  * buffer). ipk_shutdown() closes the child's stdin; ipk_wait() reports its
  * exit status. A program that cannot be run gives -ENOENT/-EACCES here.
+ * ipk_close() closes the child's ends, waits up to linger_ms for it to exit,
+ * then SIGKILLs and reaps it: no zombie is left. With pty the terminal is
+ * raw (bytes pass unchanged) and so has no end-of-file: ipk_shutdown() there
+ * is -EOPNOTSUPP, and closing hangs the terminal up (SIGHUP).
  */
 int ipk_spawn(ipk_chan **out, const char *const argv[],
               const ipk_spawn_opts *opts);
