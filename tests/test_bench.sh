@@ -15,21 +15,24 @@ finish() {
 	[ "$fail" -eq 0 ]
 }
 
-# what the machine holds that a run could leave behind
+# What a run with this pid could have left behind: names carry the pid,
+# System V keys are 0x6b000000 | (pid & 0x3fff) << 10 | ...
 leftovers() {
-	{
-		ls /tmp /dev/shm /dev/mqueue 2>/dev/null | grep '^ipkb-'
-		awk 'NR > 1 && $1 >= 1795162112 && $1 < 1811939328 { print "sysv", $1 }' \
-			/proc/sysvipc/msg /proc/sysvipc/shm 2>/dev/null
-	} | sort
+	local pid=$1
+	ls /tmp /dev/shm /dev/mqueue 2>/dev/null | grep "^ipkb-$pid-"
+	awk -v p=$((pid & 0x3fff)) 'NR > 1 {
+		k = $1 + 0; if (k < 0) k += 4294967296
+		if (int(k / 16777216) == 107 && int(k / 1024) % 16384 == p) print "sysv key", k
+	}' /proc/sysvipc/msg /proc/sysvipc/shm 2>/dev/null
 }
-before=$(leftovers)
 
 tiny=(--sizes 64,4K --duration 0.02 --repeat 2 --iterations 300)
 
 # ---------------------------------------------------------------- a run
 "$CLI" bench "${tiny[@]}" --json="$dir/b.json" --csv="$dir/b.csv" \
-	--html "$dir/b.html" >"$dir/table.txt" 2>"$dir/err.txt"
+	--html "$dir/b.html" >"$dir/table.txt" 2>"$dir/err.txt" &
+pid=$!
+wait $pid
 rc=$?
 [ $rc -eq 0 ] && ok || { bad "bench exited $rc"; cat "$dir/err.txt" "$dir/table.txt"; }
 grep -q '^LATENCY' "$dir/table.txt" && grep -q '^THROUGHPUT' "$dir/table.txt" &&
@@ -210,8 +213,8 @@ for sid, charts in p.sections:
     assert charts == 1, "section %s has %d charts" % (sid, charts)
 EOF
 
-now=$(leftovers)
-[ "$now" = "$before" ] && ok || bad "objects left behind: $(comm -13 <(echo "$before") <(echo "$now"))"
+left=$(leftovers $pid)
+[ -z "$left" ] && ok || bad "objects left behind: $left"
 
 # ------------------------------------------------ selection and stdout
 "$CLI" bench "${tiny[@]}" --transports pipe --no-peers --json >"$dir/p.json" 2>/dev/null
@@ -250,7 +253,7 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 pgrep -g "$pgid" >/dev/null && bad "processes left after Ctrl-C: $(pgrep -g "$pgid")" || ok
-now=$(leftovers)
-[ "$now" = "$before" ] && ok || bad "objects left after Ctrl-C: $(comm -13 <(echo "$before") <(echo "$now"))"
+left=$(leftovers $pgid)
+[ -z "$left" ] && ok || bad "objects left after Ctrl-C: $left"
 
 finish

@@ -31,7 +31,7 @@ static const char bench_help[] =
 	"  --sizes LIST         message sizes (default 64,4K,64K,1M)\n"
 	"  --iterations N       at most N round trips / messages per run\n"
 	"  --duration SECS      time for one measurement, all runs (default 1,\n"
-	"                       quick 0.12)\n"
+	"                       quick 0.15)\n"
 	"  --repeat N           measured runs per figure (default 5, quick 3;\n"
 	"                       one warm-up run besides)\n"
 	"  --pin                pin the two processes to different CPUs\n"

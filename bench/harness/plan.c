@@ -20,7 +20,7 @@ void bench_config_defaults(struct bench_config *cfg, bool quick)
 	cfg->quick = quick;
 	cfg->reps = quick ? 3 : 5;
 	cfg->iterations = quick ? 20000 : 200000;
-	cfg->seconds = quick ? 0.12 : 1.0;
+	cfg->seconds = quick ? 0.15 : 1.0;
 	cfg->timeout = 0; /* derived from seconds when 0 */
 	cfg->baselines = true;
 	cfg->peers = true;

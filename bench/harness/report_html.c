@@ -83,6 +83,56 @@ static void decade_label(double e, char *buf, size_t cap)
 		snprintf(buf, cap, "%g", v);
 }
 
+/* A mechanism keeps one colour: ipckit's row solid (rings: dashed by
+ * waiting mode), its raw baseline dotted; peers and references their own. */
+static void style_of(const struct bench_series *s, const char **color,
+                     const char **dash, double *width)
+{
+	static const char *const schemes[] = {"pipe", "fifo", "unix", "unixgram",
+	                                      "tcp", "sysvmq", "mq", "signal",
+	                                      "shm", "sysvshm", "mmap"};
+	const struct bench_row *r = s->row;
+	*dash = "";
+	*width = 1.8;
+	*color = palette[NCOLORS - 1];
+	if (r->kind == BENCH_REF) {
+		*color = "#000";
+		*width = 2.6;
+		*dash = strcmp(r->id, "ref-memcpy") == 0 ? "" : "1 3";
+		return;
+	}
+	if (r->kind == BENCH_PEER) {
+		*color = strcmp(r->id, "nng-ipc") == 0   ? palette[11]
+		         : strcmp(r->id, "nng-tcp") == 0 ? palette[12]
+		                                         : palette[13];
+		*dash = "7 2 1 2";
+		return;
+	}
+	for (size_t i = 0; i < sizeof schemes / sizeof *schemes; i++)
+		if (strcmp(schemes[i], r->scheme) == 0)
+			*color = palette[i];
+	if (r->kind == BENCH_RAW)
+		*dash = "2 2";
+	else if (s->wait && strcmp(s->wait, "spin") == 0)
+		*dash = "6 3";
+	else if (s->wait && strcmp(s->wait, "hybrid") == 0)
+		*dash = "10 3 2 3";
+}
+
+/* Labels for the ratio chart: no "ref " prefix, no busy-poll note. */
+static void short_label(FILE *out, const struct bench_series *s)
+{
+	char buf[64];
+	const char *l = s->label;
+	if (s->row->kind == BENCH_REF && strncmp(l, "ref ", 4) == 0)
+		l += 4;
+	snprintf(buf, sizeof buf, "%s", l);
+	char *b = strstr(buf, " (busy-poll)");
+	if (b)
+		*b = '\0';
+	esc(out, buf);
+}
+
 static bool lat_ok(const struct bench_result *r)
 {
 	return r->status == BENCH_OK && r->has_lat;
@@ -265,8 +315,12 @@ static void throughput_chart(FILE *out, const struct bench_report *rep,
 	int n = 0;
 	for (int si = 0; si < rep->nseries; si++) {
 		const struct bench_series *se = &rep->series[si];
-		const char *color = palette[n % NCOLORS];
-		const char *dash = se->busy ? " stroke-dasharray=\"5 3\"" : "";
+		const char *color, *pattern;
+		double lw;
+		char dash[48] = "";
+		style_of(se, &color, &pattern, &lw);
+		if (pattern[0])
+			snprintf(dash, sizeof dash, " stroke-dasharray=\"%s\"", pattern);
 		bool any = false;
 		/* results of a series are in size order (the plan made them so) */
 		for (int i = 0; i < rep->njobs; i++)
@@ -276,7 +330,7 @@ static void throughput_chart(FILE *out, const struct bench_report *rep,
 		fprintf(out, "<g><title>");
 		esc(out, se->label);
 		fprintf(out, "</title>\n<polyline fill=\"none\" stroke=\"%s\" "
-		        "stroke-width=\"1.8\"%s points=\"", color, dash);
+		        "stroke-width=\"%.1f\"%s points=\"", color, lw, dash);
 		for (int i = 0; i < rep->njobs; i++) {
 			const struct bench_result *r = &rep->results[i];
 			if (r->series == si && thr_ok(r))
@@ -289,7 +343,7 @@ static void throughput_chart(FILE *out, const struct bench_report *rep,
 			if (r->series != si || !thr_ok(r))
 				continue;
 			char t[32], a[16], b[16];
-			fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" "
+			fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" "
 			        "fill=\"%s\"><title>", XPOS(r->size),
 			        log_px(&ys, bench_mib(r)), color);
 			esc(out, se->label);
@@ -300,8 +354,8 @@ static void throughput_chart(FILE *out, const struct bench_report *rep,
 		}
 		double ly = top + 10 + n * 15;
 		fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-		        "stroke=\"%s\" stroke-width=\"2\"%s />\n",
-		        left + pw + 12, ly - 4, left + pw + 36, ly - 4, color, dash);
+		        "stroke=\"%s\" stroke-width=\"%.1f\"%s />\n",
+		        left + pw + 12, ly - 4, left + pw + 36, ly - 4, color, lw, dash);
 		fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick%s\">",
 		        left + pw + 42, ly, se->busy ? " busy" : "");
 		esc(out, se->label);
@@ -339,7 +393,7 @@ static void ratio_chart(FILE *out, const struct bench_report *rep,
 		if (x->value > vmax)
 			vmax = x->value;
 	}
-	const double left = 330, width = 480, top = 30, bar = 6;
+	const double left = 300, width = 500, top = 30, bar = 6;
 	const double band = nsizes * (bar + 2) + 10;
 	double height = top + rows * band + 50;
 	struct logscale s = {.x0 = left, .x1 = left + width};
@@ -385,9 +439,9 @@ static void ratio_chart(FILE *out, const struct bench_report *rep,
 			fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
 			        "height=\"%.0f\" fill=\"%s\"><title>",
 			        x0, by, w > 1 ? w : 1, bar, size_colors[si % NSIZECOLORS]);
-			esc(out, a->label);
+			short_label(out, a);
 			fputs(" / ", out);
-			esc(out, b->label);
+			short_label(out, b);
 			fprintf(out, " %s %s: %s</title></rect>\n",
 			        x->metric == BENCH_LATENCY ? "latency" : "throughput",
 			        bench_size_text(sz, t, sizeof t),
@@ -395,10 +449,10 @@ static void ratio_chart(FILE *out, const struct bench_report *rep,
 		}
 		fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"label\" "
 		        "text-anchor=\"end\">", left - 8, y + band / 2 + 3);
-		fputs(x->metric == BENCH_LATENCY ? "latency " : "rate ", out);
-		esc(out, a->label);
+		fputs(x->metric == BENCH_LATENCY ? "latency: " : "rate: ", out);
+		short_label(out, a);
 		fputs(" / ", out);
-		esc(out, b->label);
+		short_label(out, b);
 		fputs("</text>\n", out);
 		row++;
 	}

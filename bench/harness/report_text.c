@@ -51,7 +51,10 @@ static void ratio_text(const struct bench_report *rep, int ri,
 
 static void spread_text(double pct, char *buf, size_t cap)
 {
-	snprintf(buf, cap, pct < 9.95 ? "%.1f%%" : "%.0f%%", pct);
+	if (pct > 999)
+		snprintf(buf, cap, ">999%%"); /* runs that disagree wildly */
+	else
+		snprintf(buf, cap, pct < 9.95 ? "%.1f%%" : "%.0f%%", pct);
 }
 
 static bool has(const struct bench_report *rep, size_t size, bool lat)
