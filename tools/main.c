@@ -14,6 +14,7 @@ extern const struct ipk_cmd cli_cmd_send, cli_cmd_recv, cli_cmd_relay,
 	cli_cmd_demo, cli_cmd_ls, cli_cmd_gc;
 extern const struct ipk_cmd cli_cmd_rm;
 extern const struct ipk_cmd cli_cmd_bench;
+extern const struct ipk_cmd cli_cmd_sem, cli_cmd_lock;
 
 static const struct ipk_cmd *const commands[] = {
 	&cli_cmd_send,
@@ -24,6 +25,8 @@ static const struct ipk_cmd *const commands[] = {
 	&cli_cmd_gc,
 	&cli_cmd_rm,
 	&cli_cmd_bench,
+	&cli_cmd_sem,
+	&cli_cmd_lock,
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
