@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#define DIAL_MS 10000
+#define DIAL_MS 5000
 
 static int failed(struct bench_link *l, int rc, const char *what,
                   const char *url)
