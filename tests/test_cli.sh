@@ -16,6 +16,7 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 
 # Every command runs under a time limit so a hang fails instead of blocking;
 # the limit's signal is SIGINT, the one the tool handles.

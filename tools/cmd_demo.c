@@ -225,18 +225,18 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Reap the child within a few seconds, killing it if it hangs. */
-static int reap(pid_t pid)
+/* Reap the child within grace_ms, killing it if it hangs. */
+static int reap(pid_t pid, int grace_ms)
 {
 	int status = 0;
 	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pfd >= 0) {
 		struct pollfd p = {.fd = pfd, .events = POLLIN};
-		while (poll(&p, 1, OP_MS) < 0 && errno == EINTR)
+		while (poll(&p, 1, grace_ms) < 0 && errno == EINTR)
 			;
 		close(pfd);
 	} else {
-		for (int i = 0; i < OP_MS / 10 && waitpid(pid, &status, WNOHANG) == 0;
+		for (int i = 0; i < grace_ms / 10 && waitpid(pid, &status, WNOHANG) == 0;
 		     i++)
 			nanosleep(&(struct timespec){0, 10000000}, NULL);
 	}
@@ -267,8 +267,29 @@ static int rounds(struct ends *e, struct result *r)
 	return 0;
 }
 
+/*
+ * Wait until c is readable or the child gave up (its error pipe is written
+ * or closed), so a peer that failed early does not cost a whole timeout.
+ */
+static int wait_peer(ipk_chan *c, int errfd, struct result *r)
+{
+	int fd = ipk_fd(c);
+	if (fd < 0)
+		return 0; /* nothing to poll: the next call waits by itself */
+	struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+	                      {.fd = errfd, .events = POLLIN}};
+	int n;
+	while ((n = poll(p, 2, OP_MS)) < 0 && errno == EINTR)
+		;
+	if (n > 0 && p[0].revents == 0 && p[1].revents != 0) {
+		snprintf(r->err, sizeof r->err, "peer process failed");
+		return -ECHILD;
+	}
+	return 0;
+}
+
 static int parent_run(const struct row *row, struct plan *p, struct ends *e,
-                      ipk_chan *l, pid_t kid, struct result *r)
+                      ipk_chan *l, pid_t kid, int errfd, struct result *r)
 {
 	int rc;
 	ipk_chan *c;
@@ -280,6 +301,8 @@ static int parent_run(const struct row *row, struct plan *p, struct ends *e,
 		p->pair_child = NULL;
 		break;
 	case CONNECT:
+		if ((rc = wait_peer(l, errfd, r)) < 0)
+			return rc;
 		if ((rc = ipk_accept(l, &c, OP_MS)) < 0) {
 			snprintf(r->err, sizeof r->err, "accept: %s", ipk_last_error());
 			return rc;
@@ -292,7 +315,8 @@ static int parent_run(const struct row *row, struct plan *p, struct ends *e,
 		e->tx = e->rx = l;
 		break;
 	}
-	if ((rc = recv_one(e->rx, ready, r->err, sizeof r->err)) < 0)
+	if ((rc = wait_peer(e->rx, errfd, r)) < 0 ||
+	    (rc = recv_one(e->rx, ready, r->err, sizeof r->err)) < 0)
 		return rc;
 	r->messages++;
 	if (row->kind == MAILBOX) {
@@ -368,10 +392,10 @@ static void run_row(const struct row *row, struct result *r)
 		child(&p, errp[1]);
 	}
 	close(errp[1]);
-	rc = parent_run(row, &p, &e, l, kid, r);
+	rc = parent_run(row, &p, &e, l, kid, errp[0], r);
 	ends_close(&e);
 	ipk_close(p.pair_child);
-	int st = reap(kid);
+	int st = reap(kid, rc < 0 ? 300 : OP_MS);
 	bool kid_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
 	if (rc == 0 && !kid_ok) {
 		rc = -ECHILD;
