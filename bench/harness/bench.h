@@ -119,6 +119,15 @@ struct bench_config {
 	bool progress;      /* draw a bar on stderr */
 };
 
+/* Round-trip times pooled over every run of a figure, in buckets 1 % wide
+ * from 1 ns to about 100 s: p99 and p99.9 come from here (within 1 %). */
+#define BENCH_HIST_N 2560
+#define BENCH_HIST_MIN_US 0.001
+#define BENCH_HIST_STEP 1.01
+struct bench_hist {
+	uint32_t n[BENCH_HIST_N];
+};
+
 struct bench_job {
 	const struct bench_series *s;
 	const struct bench_config *cfg;
@@ -130,6 +139,7 @@ struct bench_job {
 	size_t ring;        /* ring capacity for shared-memory rows */
 	long maxmsg;        /* queue depth for mq */
 	bool run;           /* false: the result is already decided (skipped) */
+	struct bench_hist *hist; /* shared with the runners of every round */
 };
 
 enum bench_status { BENCH_OK, BENCH_SKIPPED, BENCH_FAILED, BENCH_NOT_RUN };
@@ -246,7 +256,16 @@ void bench_child_setup(pid_t parent);
 /* Status for a failure: a limit (skipped), not built, or failed. */
 void bench_classify(struct bench_result *r, int code, const char *why);
 
+/* One measured run: its median, max and count, every sample into h. */
+void bench_lat_record(struct bench_result *r, struct bench_hist *h,
+                      double *samples, long n, int batch);
+void bench_thr_record(struct bench_result *r, long messages, double secs);
+/* Time of one measured run (the warm-up before it takes half that). */
+int64_t bench_run_ns(const struct bench_config *cfg);
+
 /* ---- stats.c */
+void bench_hist_add(struct bench_hist *h, double us);
+double bench_hist_pct(const struct bench_hist *h, double p);
 double bench_median(const double *v, int n);
 /* nearest-rank percentile of sorted values */
 double bench_pct(const double *sorted, long n, double p);
@@ -272,7 +291,8 @@ void bench_write_text(FILE *out, const struct bench_report *rep);
 void bench_write_json(FILE *out, const struct bench_report *rep);
 void bench_write_csv(FILE *out, const struct bench_report *rep);
 void bench_write_html(FILE *out, const struct bench_report *rep);
-void bench_progress(const struct bench_report *rep, int done, int current);
+void bench_progress(const struct bench_report *rep, int done, int total,
+                    int current);
 void bench_progress_end(const struct bench_report *rep);
 
 /* ---- drivers */

@@ -5,19 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
-static int todo(const struct bench_report *rep)
-{
-	int n = 0;
-	for (int i = 0; i < rep->njobs; i++)
-		n += rep->jobs[i].run;
-	return n;
-}
-
-void bench_progress(const struct bench_report *rep, int done, int current)
+void bench_progress(const struct bench_report *rep, int done, int total,
+                    int current)
 {
 	if (!rep->cfg.progress)
 		return;
-	int total = todo(rep), width = 28;
+	int width = 28;
 	int fill = total ? done * width / total : width;
 	char bar[64], size[32];
 	memset(bar, '#', (size_t)fill);

@@ -80,16 +80,15 @@ static void cacheline_measure(struct bench_job *j, struct bench_result *r)
 	bench_tell_echo(echo);
 
 	long cap = cfg->iterations / LINE_BATCH + 16;
-	double *samples = malloc(sizeof *samples * (size_t)cap * (size_t)cfg->reps);
-	int64_t budget = (int64_t)(cfg->seconds * 1e9 / (cfg->reps + 1));
-	int64_t give_up = bench_now_ns() + (int64_t)(cfg->seconds * 1e9) +
-	                  (int64_t)10 * 1000000000;
+	double *samples = malloc(sizeof *samples * (size_t)cap);
+	int64_t budget = bench_run_ns(cfg);
+	int64_t give_up = bench_now_ns() + 2 * budget + (int64_t)10 * 1000000000;
 	uint64_t seq = 0;
 	long nsamp = 0;
 	bool ok = samples != NULL;
-	for (int run = 0; ok && run <= cfg->reps; run++) {
-		int64_t end = bench_now_ns() + budget;
-		long start = nsamp;
+	/* run 0 is the warm-up */
+	for (int run = 0; ok && run < 2; run++) {
+		int64_t end = bench_now_ns() + (run ? budget : budget / 2);
 		for (long k = 0; k < cap && ok; k++) {
 			int64_t t0 = bench_now_ns();
 			for (int b = 0; b < LINE_BATCH; b++) {
@@ -106,31 +105,17 @@ static void cacheline_measure(struct bench_job *j, struct bench_result *r)
 			if (t1 >= end && k >= 4)
 				break;
 		}
-		if (ok && run > 0) {
-			bench_sort(samples + start, nsamp - start);
-			r->lat.runs[run - 1] = bench_pct(samples + start, nsamp - start, 0.5);
-			r->lat.nruns = run;
-		}
 	}
 	atomic_store_explicit(line, LINE_STOP, memory_order_release);
 	kill(echo, SIGKILL);
 	while (waitpid(echo, NULL, 0) < 0 && errno == EINTR)
 		;
 	munmap((void *)line, 4096);
-	if (!ok) {
+	if (!ok)
 		line_fail(r, samples ? "the other process stopped answering"
 		                     : "out of memory");
-		free(samples);
-		return;
-	}
-	bench_sort(samples, nsamp);
-	r->has_lat = true;
-	r->lat.samples = nsamp;
-	r->lat.batch = LINE_BATCH;
-	r->lat.p50 = bench_median(r->lat.runs, r->lat.nruns);
-	r->lat.p99 = bench_pct(samples, nsamp, 0.99);
-	r->lat.p999 = bench_pct(samples, nsamp, 0.999);
-	r->lat.max = samples[nsamp - 1];
+	else
+		bench_lat_record(r, j->hist, samples, nsamp, LINE_BATCH);
 	free(samples);
 }
 
@@ -154,9 +139,9 @@ static void memcpy_measure(struct bench_job *j, struct bench_result *r)
 	}
 	memset(src, 0x5a, alloc);
 	memset(dst, 0, alloc);
-	int64_t budget = (int64_t)(cfg->seconds * 1e9 / (cfg->reps + 1));
+	int64_t budget = bench_run_ns(cfg);
 	long batch = size >= 65536 ? 1 : (long)(65536 / size);
-	for (int run = 0; run <= cfg->reps; run++) {
+	for (int run = 0; run < 2; run++) {
 		int64_t t0 = bench_now_ns(), t1;
 		long k = 0;
 		do {
@@ -167,17 +152,10 @@ static void memcpy_measure(struct bench_job *j, struct bench_result *r)
 			}
 			k += batch;
 			t1 = bench_now_ns();
-		} while (t1 - t0 < budget);
-		if (run == 0)
-			continue;
-		double secs = (double)(t1 - t0) / 1e9;
-		r->thr.runs[run - 1] = (double)k / secs;
-		r->thr.nruns = run;
-		r->thr.messages += k;
-		r->thr.seconds += secs;
+		} while (t1 - t0 < (run ? budget : budget / 2));
+		if (run > 0)
+			bench_thr_record(r, k, (double)(t1 - t0) / 1e9);
 	}
-	r->has_thr = true;
-	r->thr.rate = bench_median(r->thr.runs, r->thr.nruns);
 	free(src);
 	free(dst);
 }

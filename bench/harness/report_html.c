@@ -603,9 +603,11 @@ void bench_write_html(FILE *out, const struct bench_report *rep)
 	esc(out, h->cpu);
 	char pin[128];
 	fprintf(out, "), %s. Started %s, %.1f s in all. %s run: each figure "
-	        "from %d runs of %.3g s after a warm-up run.%s</p>\n",
-	        bench_pin_text(c, pin, sizeof pin), h->started, rep->elapsed, c->quick ? "Quick" : "Full", c->reps,
-	        c->seconds / (c->reps + 1),
+	        "from %d runs of %.3g s, each in fresh processes after a "
+	        "warm-up.%s</p>\n",
+	        bench_pin_text(c, pin, sizeof pin), h->started, rep->elapsed,
+	        c->quick ? "Quick" : "Full", c->reps,
+	        (double)bench_run_ns(c) / 1e9,
 	        rep->interrupted ? " <strong>Interrupted: partial results.</strong>"
 	                         : "");
 	fputs("<p class=\"note\">Rows marked busy-poll spin on a CPU while "

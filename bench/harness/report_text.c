@@ -15,10 +15,10 @@ static void header(FILE *out, const struct bench_report *rep)
 	        ipk_version(), h->kernel, h->machine, h->cpus, h->cpu,
 	        bench_pin_text(c, pin, sizeof pin));
 	fprintf(out,
-	        "%s: each figure from %d runs of %.3g s after a warm-up run; "
-	        "%.1f s in all%s\n",
+	        "%s: each figure from %d runs of %.3g s, each in fresh processes "
+	        "after a warm-up; %.1f s in all%s\n",
 	        c->quick ? "quick run" : "full run", c->reps,
-	        c->seconds / (c->reps + 1), rep->elapsed,
+	        (double)bench_run_ns(c) / 1e9, rep->elapsed,
 	        rep->interrupted ? " (INTERRUPTED: partial results)" : "");
 }
 

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -61,10 +62,10 @@ static void describe_exit(int st, char *buf, size_t cap)
 		         "without a result", WEXITSTATUS(st));
 }
 
-static void run_job(struct bench_report *rep, int i)
+/* One round of job i: a fresh runner and echo, one measured run. */
+static void run_job(struct bench_report *rep, int i, struct bench_result *res)
 {
 	struct bench_job *j = &rep->jobs[i];
-	struct bench_result *res = &rep->results[i];
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		bench_classify(res, -errno, "pipe2 failed");
@@ -160,6 +161,58 @@ static void run_job(struct bench_report *rep, int i)
 	}
 }
 
+static void merge(struct bench_result *acc, const struct bench_result *r)
+{
+	if (r->status != BENCH_OK) {
+		if (bench_stop && r->status == BENCH_NOT_RUN)
+			return; /* interrupted: keep the runs already taken */
+		acc->status = r->status;
+		snprintf(acc->reason, sizeof acc->reason, "%s", r->reason);
+		acc->has_lat = acc->has_thr = false;
+		return;
+	}
+	if (r->has_lat && acc->lat.nruns < BENCH_MAX_REPS) {
+		acc->has_lat = true;
+		acc->lat.runs[acc->lat.nruns++] = r->lat.runs[0];
+		acc->lat.samples += r->lat.samples;
+		acc->lat.batch = r->lat.batch;
+		if (r->lat.max > acc->lat.max)
+			acc->lat.max = r->lat.max;
+	}
+	if (r->has_thr && acc->thr.nruns < BENCH_MAX_REPS) {
+		acc->has_thr = true;
+		acc->thr.runs[acc->thr.nruns++] = r->thr.runs[0];
+		acc->thr.messages += r->thr.messages;
+		acc->thr.seconds += r->thr.seconds;
+	}
+}
+
+static double clamp(double v, double lo, double hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Figures from the runs: medians of the runs, tails from the pooled
+ * histogram (never shown below the median nor above the max). */
+static void finish(struct bench_result *r, const struct bench_hist *h)
+{
+	if (r->status != BENCH_OK)
+		return;
+	if (!r->has_lat && !r->has_thr) {
+		r->status = BENCH_NOT_RUN;
+		snprintf(r->reason, sizeof r->reason, "interrupted");
+		return;
+	}
+	if (r->has_lat) {
+		struct bench_lat *l = &r->lat;
+		l->p50 = bench_median(l->runs, l->nruns);
+		l->p99 = h ? clamp(bench_hist_pct(h, 0.99), l->p50, l->max) : l->max;
+		l->p999 = h ? clamp(bench_hist_pct(h, 0.999), l->p99, l->max) : l->max;
+	}
+	if (r->has_thr)
+		r->thr.rate = bench_median(r->thr.runs, r->thr.nruns);
+}
+
 static void push(const struct bench_report *rep, int *order, int *n,
                  bool *queued, size_t size, const char *row_id)
 {
@@ -223,25 +276,53 @@ void bench_run(struct bench_report *rep)
 		sigaction(sigs[k], &sa, &old[k]);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 
-	int64_t t0 = bench_now_ns();
-	int done = 0;
-	int *order = execution_order(rep);
-	for (int o = 0; o < rep->njobs; o++) {
-		int i = order ? order[o] : o;
+	/* round-trip histograms, written by the runners, pooled over rounds */
+	size_t hsize = sizeof(struct bench_hist) * (size_t)(rep->njobs + 1);
+	struct bench_hist *hists = mmap(NULL, hsize, PROT_READ | PROT_WRITE,
+	                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (hists == MAP_FAILED)
+		hists = NULL;
+	int todo = 0;
+	for (int i = 0; i < rep->njobs; i++) {
+		rep->jobs[i].hist = hists ? &hists[i] : NULL;
 		if (!rep->jobs[i].run)
 			continue;
-		if (bench_stop) {
-			rep->results[i].status = BENCH_NOT_RUN;
-			snprintf(rep->results[i].reason, sizeof rep->results[i].reason,
-			         "interrupted");
-			continue;
+		todo++;
+		struct bench_result *r = &rep->results[i];
+		memset(&r->lat, 0, sizeof r->lat);
+		memset(&r->thr, 0, sizeof r->thr);
+		r->has_lat = r->has_thr = false;
+		r->status = BENCH_OK;
+		r->reason[0] = '\0';
+	}
+
+	int64_t t0 = bench_now_ns();
+	int done = 0, total = todo * rep->cfg.reps;
+	int *order = execution_order(rep);
+	/* every job once per round: each run of a figure is a fresh pair of
+	   processes, and the runs of all figures are interleaved in time */
+	for (int round = 0; round < rep->cfg.reps && !bench_stop; round++) {
+		for (int o = 0; o < rep->njobs && !bench_stop; o++) {
+			int i = order ? order[o] : o;
+			if (!rep->jobs[i].run || rep->results[i].status != BENCH_OK)
+				continue;
+			bench_progress(rep, done, total, i);
+			struct bench_result r;
+			memset(&r, 0, sizeof r);
+			run_job(rep, i, &r);
+			merge(&rep->results[i], &r);
+			done++;
 		}
-		bench_progress(rep, done, i);
-		run_job(rep, i);
-		done++;
 	}
 	free(order);
 	bench_progress_end(rep);
+	for (int i = 0; i < rep->njobs; i++)
+		if (rep->jobs[i].run)
+			finish(&rep->results[i], rep->jobs[i].hist);
+	if (hists)
+		munmap(hists, hsize);
+	for (int i = 0; i < rep->njobs; i++)
+		rep->jobs[i].hist = NULL;
 	rep->elapsed = (double)(bench_now_ns() - t0) / 1e9;
 	rep->interrupted = bench_stop != 0;
 

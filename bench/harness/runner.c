@@ -69,6 +69,35 @@ const char *bench_pin_text(const struct bench_config *cfg, char *buf,
 	return buf;
 }
 
+int64_t bench_run_ns(const struct bench_config *cfg)
+{
+	/* reps runs, each after a warm-up of half a run */
+	return (int64_t)(cfg->seconds * 1e9 / (cfg->reps * 1.5));
+}
+
+void bench_lat_record(struct bench_result *r, struct bench_hist *h,
+                      double *samples, long n, int batch)
+{
+	bench_sort(samples, n);
+	r->has_lat = true;
+	r->lat.runs[0] = bench_pct(samples, n, 0.5);
+	r->lat.nruns = 1;
+	r->lat.samples = n;
+	r->lat.batch = batch;
+	r->lat.max = n ? samples[n - 1] : 0;
+	for (long i = 0; h && i < n; i++)
+		bench_hist_add(h, samples[i]);
+}
+
+void bench_thr_record(struct bench_result *r, long messages, double secs)
+{
+	r->has_thr = true;
+	r->thr.runs[0] = (double)messages / secs;
+	r->thr.nruns = 1;
+	r->thr.messages = messages;
+	r->thr.seconds = secs;
+}
+
 void bench_pin(const struct bench_job *j, int which)
 {
 	const struct bench_config *cfg = j->cfg;
@@ -243,25 +272,24 @@ static int check_len(struct bench_link *l, ssize_t n, size_t want)
 
 static int latency(struct phase *ph, struct bench_result *r)
 {
-	const struct bench_config *cfg = ph->l->job->cfg;
-	long cap = cfg->iterations;
-	double *samples = malloc(sizeof *samples * (size_t)cap * (size_t)cfg->reps);
+	const struct bench_job *j = ph->l->job;
+	long cap = j->cfg->iterations;
+	double *samples = malloc(sizeof *samples * (size_t)cap);
 	if (samples == NULL)
 		return bench_fail(ph->l, -ENOMEM, "out of memory for %ld samples",
-		                  cap * cfg->reps);
+		                  cap);
 	char cmd = CMD_LATENCY;
 	if (!write_full(ph->cmdfd, &cmd, 1)) {
 		free(samples);
 		return bench_fail(ph->l, -EPIPE, "the echo process is gone");
 	}
-	int64_t budget = (int64_t)(cfg->seconds * 1e9 / (cfg->reps + 1));
+	int64_t budget = bench_run_ns(j->cfg);
 	long nsamp = 0;
 	int rc = 0;
 	ph->tx[0] = BENCH_DATA;
 	/* run 0 warms caches, page tables and the scheduler up; not kept */
-	for (int run = 0; run <= cfg->reps && rc == 0; run++) {
-		int64_t end = bench_now_ns() + budget;
-		long start = nsamp;
+	for (int run = 0; run < 2 && rc == 0; run++) {
+		int64_t end = bench_now_ns() + (run ? budget : budget / 2);
 		for (long k = 0; k < cap; k++) {
 			int64_t t0 = bench_now_ns();
 			ssize_t n = ph->d->send(ph->l, ph->tx, ph->size);
@@ -278,11 +306,6 @@ static int latency(struct phase *ph, struct bench_result *r)
 			if (t1 >= end && k >= 4)
 				break;
 		}
-		if (run > 0 && rc == 0) {
-			bench_sort(samples + start, nsamp - start);
-			r->lat.runs[run - 1] = bench_pct(samples + start, nsamp - start, 0.5);
-			r->lat.nruns = run;
-		}
 	}
 	if (rc == 0) {
 		ph->tx[0] = BENCH_STOP;
@@ -291,16 +314,8 @@ static int latency(struct phase *ph, struct bench_result *r)
 		if (n < 0)
 			rc = (int)n;
 	}
-	if (rc == 0) {
-		bench_sort(samples, nsamp);
-		r->has_lat = true;
-		r->lat.samples = nsamp;
-		r->lat.batch = 1;
-		r->lat.p50 = bench_median(r->lat.runs, r->lat.nruns);
-		r->lat.p99 = bench_pct(samples, nsamp, 0.99);
-		r->lat.p999 = bench_pct(samples, nsamp, 0.999);
-		r->lat.max = samples[nsamp - 1];
-	}
+	if (rc == 0)
+		bench_lat_record(r, j->hist, samples, nsamp, 1);
 	free(samples);
 	return rc;
 }
@@ -308,13 +323,13 @@ static int latency(struct phase *ph, struct bench_result *r)
 static int stream(struct phase *ph, struct bench_result *r)
 {
 	const struct bench_config *cfg = ph->l->job->cfg;
-	int64_t budget = (int64_t)(cfg->seconds * 1e9 / (cfg->reps + 1));
-	for (int run = 0; run <= cfg->reps; run++) {
+	int64_t budget = bench_run_ns(cfg);
+	for (int run = 0; run < 2; run++) {
 		char cmd = CMD_STREAM;
 		if (!write_full(ph->cmdfd, &cmd, 1))
 			return bench_fail(ph->l, -EPIPE, "the echo process is gone");
 		ph->tx[0] = BENCH_DATA;
-		int64_t t0 = bench_now_ns(), end = t0 + budget;
+		int64_t t0 = bench_now_ns(), end = t0 + (run ? budget : budget / 2);
 		long k = 0;
 		while (k < cfg->iterations) {
 			ssize_t n = ph->d->send(ph->l, ph->tx, ph->size);
@@ -337,16 +352,9 @@ static int stream(struct phase *ph, struct bench_result *r)
 		if (ph->rx[0] != BENCH_ACK)
 			return bench_fail(ph->l, -EPROTO,
 			                  "the echo's acknowledgement is garbled");
-		if (run == 0)
-			continue;
-		double secs = (double)(t1 - t0) / 1e9;
-		r->thr.runs[run - 1] = (double)k / secs;
-		r->thr.nruns = run;
-		r->thr.messages += k;
-		r->thr.seconds += secs;
+		if (run > 0)
+			bench_thr_record(r, k, (double)(t1 - t0) / 1e9);
 	}
-	r->has_thr = true;
-	r->thr.rate = bench_median(r->thr.runs, r->thr.nruns);
 	return 0;
 }
 

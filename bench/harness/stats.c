@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "bench.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,34 @@ double bench_pct(const double *sorted, long n, double p)
 	if (rank > n)
 		rank = n;
 	return sorted[rank - 1];
+}
+
+void bench_hist_add(struct bench_hist *h, double us)
+{
+	long i = 0;
+	if (us > BENCH_HIST_MIN_US)
+		i = (long)(log(us / BENCH_HIST_MIN_US) / log(BENCH_HIST_STEP));
+	if (i >= BENCH_HIST_N)
+		i = BENCH_HIST_N - 1;
+	h->n[i]++;
+}
+
+double bench_hist_pct(const struct bench_hist *h, double p)
+{
+	unsigned long long total = 0, seen = 0;
+	for (int i = 0; i < BENCH_HIST_N; i++)
+		total += h->n[i];
+	if (total == 0)
+		return 0;
+	unsigned long long rank = (unsigned long long)ceil(p * (double)total);
+	if (rank < 1)
+		rank = 1;
+	for (int i = 0; i < BENCH_HIST_N; i++) {
+		seen += h->n[i];
+		if (seen >= rank) /* the bucket's geometric middle */
+			return BENCH_HIST_MIN_US * pow(BENCH_HIST_STEP, i + 0.5);
+	}
+	return BENCH_HIST_MIN_US * pow(BENCH_HIST_STEP, BENCH_HIST_N);
 }
 
 double bench_median(const double *v, int n)
