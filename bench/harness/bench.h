@@ -280,6 +280,7 @@ double bench_figure(const struct bench_result *r, enum bench_metric m);
 const char *bench_fmt_us(double v, char *buf, size_t cap);
 const char *bench_fmt_count(double v, char *buf, size_t cap); /* 1.23M */
 const char *bench_fmt_ratio(double v, char *buf, size_t cap); /* 1.05x */
+const char *bench_fmt_spread(double pct, char *buf, size_t cap); /* 3.1% */
 double bench_mib(const struct bench_result *r);               /* MiB/s */
 const char *bench_status_text(enum bench_status s);
 const char *bench_kind_text(enum bench_kind k);

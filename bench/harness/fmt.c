@@ -45,6 +45,15 @@ const char *bench_fmt_ratio(double v, char *buf, size_t cap)
 	return buf;
 }
 
+const char *bench_fmt_spread(double pct, char *buf, size_t cap)
+{
+	if (pct > 999)
+		snprintf(buf, cap, ">999%%"); /* runs that disagree wildly */
+	else
+		snprintf(buf, cap, pct < 9.95 ? "%.1f%%" : "%.0f%%", pct);
+	return buf;
+}
+
 double bench_mib(const struct bench_result *r)
 {
 	return r->thr.rate * (double)r->size / (1024.0 * 1024.0);

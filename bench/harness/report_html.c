@@ -163,6 +163,9 @@ static void x_axis(FILE *out, const struct logscale *s, double top,
 		        "class=\"grid\" />\n", x, top, x, bottom);
 		fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" "
 		        "text-anchor=\"middle\">%s</text>\n", x, bottom + 14, lab);
+		/* long charts: the scale at the top too */
+		fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" "
+		        "text-anchor=\"middle\">%s</text>\n", x, top - 4, lab);
 	}
 	fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"axis\" "
 	        "text-anchor=\"middle\">", (s->x0 + s->x1) / 2, bottom + 30);
@@ -191,7 +194,7 @@ static void latency_chart(FILE *out, const struct bench_report *rep,
 		}
 		rows += any;
 	}
-	const double left = 250, width = 560, top = 46, bar = 7;
+	const double left = 250, width = 560, top = 44, bar = 7;
 	const double band = nsizes * (bar + 2) + 10;
 	double height = top + rows * band + 50;
 	struct logscale s = {.x0 = left, .x1 = left + width};
@@ -209,9 +212,9 @@ static void latency_chart(FILE *out, const struct bench_report *rep,
 		fprintf(out, "<text x=\"%.1f\" y=\"19\" class=\"tick\">%s</text>\n",
 		        x + 16, bench_size_text(sizes[k], t, sizeof t));
 	}
-	fprintf(out, "<text x=\"%.1f\" y=\"36\" class=\"tick\">bar: p50, "
-	        "whisker: p99</text>\n", left);
-	x_axis(out, &s, top - 4, top + rows * band, "round trip, microseconds (log scale)");
+	fprintf(out, "<text x=\"%.1f\" y=\"19\" class=\"tick\">bar: p50, "
+	        "whisker: p99</text>\n", left + nsizes * 90);
+	x_axis(out, &s, top, top + rows * band, "round trip, microseconds (log scale)");
 	int row = 0;
 	for (int si = 0; si < rep->nseries; si++) {
 		const struct bench_series *se = &rep->series[si];
@@ -393,7 +396,7 @@ static void ratio_chart(FILE *out, const struct bench_report *rep,
 		if (x->value > vmax)
 			vmax = x->value;
 	}
-	const double left = 300, width = 500, top = 30, bar = 6;
+	const double left = 300, width = 500, top = 40, bar = 6;
 	const double band = nsizes * (bar + 2) + 10;
 	double height = top + rows * band + 50;
 	struct logscale s = {.x0 = left, .x1 = left + width};
@@ -410,7 +413,7 @@ static void ratio_chart(FILE *out, const struct bench_report *rep,
 		fprintf(out, "<text x=\"%.1f\" y=\"15\" class=\"tick\">%s</text>\n",
 		        x + 16, bench_size_text(sizes[k], t, sizeof t));
 	}
-	x_axis(out, &s, top - 4, top + rows * band,
+	x_axis(out, &s, top, top + rows * band,
 	       "ratio (log scale; 1 = the same figure)");
 	double one = log_px(&s, 1);
 	fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
@@ -489,7 +492,7 @@ static void latency_table(FILE *out, const struct bench_report *rep)
 			fputs("</td></tr>\n", out);
 			continue;
 		}
-		snprintf(f, sizeof f, "%.0f%%", bench_spread(r->lat.runs, r->lat.nruns));
+		bench_fmt_spread(bench_spread(r->lat.runs, r->lat.nruns), f, sizeof f);
 		snprintf(g, sizeof g, "%ld%s", r->lat.samples,
 		         r->lat.batch > 1 ? " batches" : "");
 		td(out, bench_fmt_us(r->lat.p50, a, sizeof a));
@@ -525,7 +528,7 @@ static void throughput_table(FILE *out, const struct bench_report *rep)
 			fputs("</td></tr>\n", out);
 			continue;
 		}
-		snprintf(f, sizeof f, "%.0f%%", bench_spread(r->thr.runs, r->thr.nruns));
+		bench_fmt_spread(bench_spread(r->thr.runs, r->thr.nruns), f, sizeof f);
 		td(out, bench_fmt_count(r->thr.rate, a, sizeof a));
 		td(out, bench_fmt_count(bench_mib(r), b, sizeof b));
 		td(out, f);

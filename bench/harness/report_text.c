@@ -49,14 +49,6 @@ static void ratio_text(const struct bench_report *rep, int ri,
 	}
 }
 
-static void spread_text(double pct, char *buf, size_t cap)
-{
-	if (pct > 999)
-		snprintf(buf, cap, ">999%%"); /* runs that disagree wildly */
-	else
-		snprintf(buf, cap, pct < 9.95 ? "%.1f%%" : "%.0f%%", pct);
-}
-
 static bool has(const struct bench_report *rep, size_t size, bool lat)
 {
 	for (int i = 0; i < rep->njobs; i++) {
@@ -89,7 +81,7 @@ static void latency_block(FILE *out, const struct bench_report *rep,
 		char a[16], b[16], c[16], d[16], e[16], ratio[256];
 		ratio_text(rep, i, BENCH_LATENCY, ratio, sizeof ratio);
 		char sp[16];
-		spread_text(bench_spread(r->lat.runs, r->lat.nruns), sp, sizeof sp);
+		bench_fmt_spread(bench_spread(r->lat.runs, r->lat.nruns), sp, sizeof sp);
 		fprintf(out, "  %-*s %8s %8s %8s %8s %5s %8s%s%s\n", LABEL_W - 2,
 		        se->label, bench_fmt_us(r->lat.p50, a, sizeof a),
 		        bench_fmt_us(r->lat.p99, b, sizeof b),
@@ -120,7 +112,7 @@ static void throughput_block(FILE *out, const struct bench_report *rep,
 		char a[16], b[16], ratio[256];
 		ratio_text(rep, i, BENCH_THROUGHPUT, ratio, sizeof ratio);
 		char sp[16];
-		spread_text(bench_spread(r->thr.runs, r->thr.nruns), sp, sizeof sp);
+		bench_fmt_spread(bench_spread(r->thr.runs, r->thr.nruns), sp, sizeof sp);
 		fprintf(out, "  %-*s %9s %9s %5s%s%s\n", LABEL_W - 2, se->label,
 		        bench_fmt_count(r->thr.rate, a, sizeof a),
 		        bench_fmt_count(bench_mib(r), b, sizeof b), sp,
