@@ -754,19 +754,17 @@ static int mpmc_commit(struct ipk__ring *r, size_t len)
 	return 0;
 }
 
-/* Walk the release frontier over released records; with repair, also free
-   those claimed by consumers that died. */
-static void mpmc_advance_frontier(struct ipk__ring *r, bool repair)
+/* Walk the release frontier over released records (the consumer lock
+   held); with repair, also free those claimed by consumers that died.
+   Returns whether it moved. */
+static bool frontier_walk(struct ipk__ring *r, bool repair)
 {
 	struct ipk__ring_hdr *h = r->h;
-	ring_lock(r, &h->cons_lock);
 	uint64_t rh = atomic_load_explicit(&h->rhead, ACQ);
 	uint64_t hd = atomic_load_explicit(&h->head, ACQ);
 	if (p_idx(hd) >= r->cap || p_idx(rh) >= r->cap ||
-	    p_dist(r, hd, rh) > r->cap) {
-		ring_unlock(&h->cons_lock);
-		return;
-	}
+	    p_dist(r, hd, rh) > r->cap)
+		return false; /* corrupt: the consumer's next look reports it */
 	uint64_t start = rh;
 	while (rh != hd) {
 		uint64_t w = atomic_load_explicit(rec_word(r, rh), ACQ);
@@ -774,32 +772,54 @@ static void mpmc_advance_frontier(struct ipk__ring *r, bool repair)
 		uint64_t room = r->cap - p_idx(rh);
 		unsigned st = w_state(w);
 		if (sz < REC_HDR || sz % 16 || sz > room)
-			break; /* corrupt: leave it for the consumer to report */
+			break;
 		if (st == ST_CLAIMED && repair && !pid_alive(r, w_owner(w)))
 			atomic_store_explicit(rec_word(r, rh), mkword(ST_DONE, 0, 0), RLX);
 		else if (st != ST_DONE && st != ST_SKIP)
 			break;
 		rh = p_add(r, rh, sz);
 	}
-	if (rh != start)
-		atomic_store_explicit(&h->rhead, rh, SC);
-	ring_unlock(&h->cons_lock);
-	if (rh != start)
+	if (rh == start)
+		return false;
+	atomic_store_explicit(&h->rhead, rh, SC);
+	return true;
+}
+
+static void mpmc_advance_frontier(struct ipk__ring *r, bool repair)
+{
+	ring_lock(r, &r->h->cons_lock);
+	bool moved = frontier_walk(r, repair);
+	ring_unlock(&r->h->cons_lock);
+	if (moved)
 		notify_producers(r);
 }
+
+static int mpmc_locate_locked(struct ipk__ring *r, bool *passed);
 
 static int mpmc_locate(struct ipk__ring *r)
 {
 	struct ipk__ring_hdr *h = r->h;
-	uint32_t me = (uint32_t)r->pid;
+	bool passed = false;
 	ring_lock(r, &h->cons_lock);
+	int rc = mpmc_locate_locked(r, &passed);
+	/* skips and abandoned records are released by nobody: move the
+	   frontier past them here */
+	bool moved = passed && frontier_walk(r, false);
+	ring_unlock(&h->cons_lock);
+	if (moved)
+		notify_producers(r);
+	return rc;
+}
+
+static int mpmc_locate_locked(struct ipk__ring *r, bool *passed)
+{
+	struct ipk__ring_hdr *h = r->h;
+	uint32_t me = (uint32_t)r->pid;
 	for (;;) {
 		uint64_t t, hd;
 		int rc = mpmc_positions(r, &t, &hd, false);
-		if (rc < 0 || hd == t) {
-			ring_unlock(&h->cons_lock);
+		if (rc < 0 || hd == t)
 			return rc;
-		}
 		uint64_t w = atomic_load_explicit(rec_word(r, hd), ACQ);
 		uint64_t sz = atomic_load_explicit(rec_size(r, hd), RLX);
 		uint64_t room = r->cap - p_idx(hd);
@@ -807,20 +827,19 @@ static int mpmc_locate(struct ipk__ring *r)
 		if (sz < REC_HDR || sz % 16 || sz > room ||
 		    (st == ST_SKIP && sz != room) ||
 		    (st != ST_SKIP && w_len(w) > sz - REC_HDR)) {
-			ring_unlock(&h->cons_lock);
 			return corrupt(r, "record header", w);
 		}
 		switch (st) {
 		case ST_SKIP:
 		case ST_DONE: /* abandoned by a consumer that died before moving on */
 			atomic_store_explicit(&h->head, p_add(r, hd, sz), REL);
+			*passed = true;
 			continue;
 		case ST_COMMITTED:
 		case ST_CLAIMED: /* a consumer died between claiming and moving on */
 			atomic_store_explicit(rec_word(r, hd),
 			                      mkword(ST_CLAIMED, me, w_len(w)), RLX);
 			atomic_store_explicit(&h->head, p_add(r, hd, sz), REL);
-			ring_unlock(&h->cons_lock);
 			r->have = true;
 			r->mpos = hd;
 			r->mlen = (size_t)w_len(w);
@@ -834,23 +853,20 @@ static int mpmc_locate(struct ipk__ring *r)
 				r->busy_pos = hd + 1;
 				r->busy_since = now;
 			}
-			if (now - r->busy_since < CHECK_NS) {
-				ring_unlock(&h->cons_lock);
+			if (now - r->busy_since < CHECK_NS)
 				return 0;
-			}
 			r->busy_since = now;
-			if (pid_alive(r, w_owner(w))) {
-				ring_unlock(&h->cons_lock);
+			if (pid_alive(r, w_owner(w)))
 				return 0;
-			}
 			uint64_t exp = w;
 			if (atomic_compare_exchange_strong_explicit(
-				    rec_word(r, hd), &exp, mkword(ST_DONE, 0, 0), SC, RLX))
+				    rec_word(r, hd), &exp, mkword(ST_DONE, 0, 0), SC, RLX)) {
 				atomic_store_explicit(&h->head, p_add(r, hd, sz), REL);
+				*passed = true;
+			}
 			continue;
 		}
 		default:
-			ring_unlock(&h->cons_lock);
 			return corrupt(r, "record state", w);
 		}
 	}
