@@ -52,8 +52,18 @@ _Static_assert(NSLOTS == 64, "the readers bitmap is one uint64_t");
 _Static_assert(sizeof(struct rwlock_impl) <= sizeof(ipk_rwlock),
                "ipk_rwlock too small");
 
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
-#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+/*
+ * Bookkeeping words (state, writing, writer_tid, slot tids) are written by
+ * the holder of the gate or of the slot and read under the same mutex, which
+ * orders them; they are atomic only so that the unlocked peeks (a reader's
+ * "am I the writer?", the not-recoverable fast path) are well defined. The
+ * readers bitmap carries the one ordering no mutex gives: a reader clears
+ * its bit (release) after reading, and a writer that sees it clear
+ * (acquire) skips the slot.
+ */
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define BITS(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 
 /* gettid() is a system call; cache it, and forget it in a forked child */
 static _Thread_local uint32_t cached_tid;
@@ -91,7 +101,7 @@ static struct rwlock_impl *get(ipk_rwlock *rw, const char *fn, int *rc)
 		*rc = ipk__err(-EINVAL, "%s: rwlock is NULL", fn);
 		return NULL;
 	}
-	if (LOAD(&l->magic) != RW_MAGIC) {
+	if (__atomic_load_n(&l->magic, __ATOMIC_ACQUIRE) != RW_MAGIC) {
 		char buf[300];
 		*rc = ipk__err(-EINVAL, "%s: %s was not initialised (ipk_rwlock_init)",
 		               fn, label(rw, buf, sizeof buf));
@@ -118,7 +128,7 @@ int ipk_rwlock_init(ipk_rwlock *rw)
 		rc = ipk__pmutex_init(&l->slots[i].m);
 	if (rc < 0)
 		return ipk__errno(rc, "ipk_rwlock_init: pthread_mutex_init");
-	STORE(&l->magic, RW_MAGIC);
+	__atomic_store_n(&l->magic, RW_MAGIC, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -154,26 +164,23 @@ static int take_gate(struct rwlock_impl *l, int64_t deadline,
 
 static void release_slots(struct rwlock_impl *l, uint64_t held)
 {
-	for (int i = 0; i < NSLOTS; i++)
-		if (held & ((uint64_t)1 << i))
-			pthread_mutex_unlock(&l->slots[i].m);
+	for (; held; held &= held - 1)
+		pthread_mutex_unlock(&l->slots[__builtin_ctzll(held)].m);
 }
 
 /* With the gate held: wait for every reader to leave, then own the lock. */
 static int drain(struct rwlock_impl *l, int64_t deadline)
 {
 	uint64_t held = 0;
-	uint64_t busy = LOAD(&l->readers);
-	for (int i = 0; i < NSLOTS; i++) {
+	for (uint64_t busy = BITS(&l->readers); busy; busy &= busy - 1) {
+		int i = __builtin_ctzll(busy);
 		uint64_t bit = (uint64_t)1 << i;
-		if (!(busy & bit))
-			continue;
 		int rc = ipk__pmutex_lock(&l->slots[i].m, deadline);
 		if (rc == -EOWNERDEAD) {
 			/* a reader died in there: nothing to repair */
 			pthread_mutex_consistent(&l->slots[i].m);
 			STORE(&l->slots[i].tid, 0);
-			__atomic_and_fetch(&l->readers, ~bit, __ATOMIC_SEQ_CST);
+			__atomic_and_fetch(&l->readers, ~bit, __ATOMIC_RELEASE);
 			rc = 0;
 		}
 		if (rc < 0) {
@@ -233,7 +240,7 @@ static int drain_failed(struct rwlock_impl *l, int rc, ipk_rwlock *rw)
 /* With the gate held: take a free reader slot, or one a dead reader left. */
 static int take_slot(struct rwlock_impl *l)
 {
-	uint64_t busy = LOAD(&l->readers);
+	uint64_t busy = BITS(&l->readers);
 	for (int pass = 0; pass < 2; pass++)
 		for (int i = 0; i < NSLOTS; i++) {
 			uint64_t bit = (uint64_t)1 << i;
@@ -247,7 +254,7 @@ static int take_slot(struct rwlock_impl *l)
 			if (r != 0)
 				continue;
 			STORE(&l->slots[i].tid, my_tid());
-			__atomic_or_fetch(&l->readers, bit, __ATOMIC_SEQ_CST);
+			__atomic_or_fetch(&l->readers, bit, __ATOMIC_RELAXED);
 			return i;
 		}
 	return -1;
@@ -322,12 +329,12 @@ int ipk_rwlock_unlock(ipk_rwlock *rw)
 		pthread_mutex_unlock(&l->gate);
 		return 0;
 	}
-	uint64_t busy = LOAD(&l->readers);
+	uint64_t busy = BITS(&l->readers);
 	for (int i = 0; i < NSLOTS; i++) {
 		uint64_t bit = (uint64_t)1 << i;
 		if ((busy & bit) && LOAD(&l->slots[i].tid) == me) {
 			STORE(&l->slots[i].tid, 0);
-			__atomic_and_fetch(&l->readers, ~bit, __ATOMIC_SEQ_CST);
+			__atomic_and_fetch(&l->readers, ~bit, __ATOMIC_RELEASE);
 			pthread_mutex_unlock(&l->slots[i].m);
 			return 0;
 		}
@@ -359,7 +366,7 @@ int ipk_rwlock_destroy(ipk_rwlock *rw)
 	if (l == NULL || LOAD(&l->magic) != RW_MAGIC)
 		return ipk__err(-EINVAL, "ipk_rwlock_destroy: rwlock is NULL or not "
 		                "initialised");
-	if (LOAD(&l->readers) || LOAD(&l->writing))
+	if (BITS(&l->readers) || LOAD(&l->writing))
 		return ipk__err(-EBUSY, "ipk_rwlock_destroy: the lock is held");
 	STORE(&l->magic, 0);
 	pthread_mutex_destroy(&l->gate);
