@@ -219,6 +219,30 @@ const char *ipk_scheme_summary(const char *scheme);
 /* ------------------------------- message queues and signals: status */
 /* (sysvmq:, mq:, signal: specifics are declared here) */
 
+/* NOTE (temporary, uncommitted): this block was rebuilt from its users in
+   src/transport/sysvmq.c, queue_util.c and tests/test_sysvmq.c after the
+   working-tree copy of this section was lost by accident. Its owner should
+   replace it with the original text. */
+
+/* State of a queue (ipk_queue_status on a channel, ipk_queue_stat by url). */
+typedef struct ipk_queue_info {
+	const char *scheme;     /* "sysvmq", "mq", "signal" */
+	int id;                 /* msqid, or -1 */
+	long key;               /* System V key */
+	size_t messages;        /* queued now */
+	size_t bytes;           /* bytes queued now */
+	size_t max_bytes;       /* capacity (msg_qbytes) */
+	size_t max_msgsize;     /* largest message (kernel.msgmax) */
+	pid_t last_send_pid, last_recv_pid;
+	int64_t send_time, recv_time, change_time; /* seconds since the epoch */
+	uid_t uid, cuid;
+	gid_t gid, cgid;
+	unsigned mode;
+} ipk_queue_info;
+
+int ipk_queue_status(ipk_chan *c, ipk_queue_info *st);
+int ipk_queue_stat(const char *url, ipk_queue_info *st);
+
 /* ------------------------------- shared memory: regions and rings */
 /* (shm:, sysvshm:, mmap:, anonymous regions; ring zero-copy API) */
 

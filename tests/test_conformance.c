@@ -121,6 +121,38 @@ static const struct fixture fx_unixgram = {
 
 /* fixtures for sysvmq:, mq:, signal: */
 
+#include "queue_check.h" /* logs the keys and names used; checks at exit */
+
+/* sysvmq: a raw key unique to this process and call (ftok is covered by
+   test_sysvmq.c); the largest message is kernel.msgmax, read at start-up */
+static void sysvmq_addrs(char *l, char *d, size_t cap, pid_t p)
+{
+	(void)p;
+	snprintf(l, cap, "sysvmq:0x%08x", qlog_key(0x40000000u));
+	snprintf(d, cap, "%s", l);
+}
+
+static struct fixture fx_sysvmq = {
+	"sysvmq", MAILBOX, sysvmq_addrs, 8192,
+	"a System V message is at most kernel.msgmax bytes",
+	/* a queue has no connections: a receiver waits for the next sender */
+	false, true, true, true, "?"};
+
+__attribute__((constructor)) static void queue_limits(void)
+{
+	static char why_sysvmq[96];
+	FILE *f = fopen("/proc/sys/kernel/msgmax", "r");
+	unsigned long v;
+	if (f != NULL && fscanf(f, "%lu", &v) == 1) {
+		fx_sysvmq.max_size = v;
+		snprintf(why_sysvmq, sizeof why_sysvmq,
+		         "a System V message is at most kernel.msgmax=%lu bytes", v);
+		fx_sysvmq.why = why_sysvmq;
+	}
+	if (f != NULL)
+		fclose(f);
+}
+
 /* fixtures for shm:, sysvshm:, mmap: rings */
 
 /* Rings get 17 MiB regions so the 16 MiB message fits (each message takes
@@ -610,6 +642,7 @@ CONFORMANCE(tcp4)
 CONFORMANCE(tcp6)
 CONFORMANCE(unixgram)
 /* queues and signals */
+CONFORMANCE(sysvmq)
 
 /* shared-memory rings */
 CONFORMANCE(shm)

@@ -17,6 +17,7 @@ extern const struct ipk_transport ipk__tcp_transport;
 extern const struct ipk_transport ipk__shm_transport;
 extern const struct ipk_transport ipk__sysvshm_transport;
 extern const struct ipk_transport ipk__mmap_transport;
+extern const struct ipk_transport ipk__sysvmq_transport;
 
 static const struct scheme {
 	const char *name;
@@ -28,7 +29,7 @@ static const struct scheme {
 	{"unix", &ipk__unix_transport, NULL},
 	{"unixgram", &ipk__unixgram_transport, NULL},
 	{"tcp", &ipk__tcp_transport, NULL},
-	{"sysvmq", NULL, "System V message queue (msgget)"},
+	{"sysvmq", &ipk__sysvmq_transport, NULL},
 	{"mq", NULL, "POSIX message queue (mq_open)"},
 	{"signal", NULL, "real-time signal with a value (sigqueue, signalfd)"},
 	{"shm", &ipk__shm_transport, NULL},

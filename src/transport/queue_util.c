@@ -1,0 +1,79 @@
+/* Shared by the queue and signal transports: limits, waiting, status API. */
+#define _GNU_SOURCE
+#include "queue_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+long ipk__read_long(const char *path, long dflt)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return dflt;
+	char buf[64];
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return dflt;
+	buf[n] = '\0';
+	char *end;
+	errno = 0;
+	long v = strtol(buf, &end, 10);
+	if (errno || end == buf)
+		return dflt;
+	return v;
+}
+
+int ipk__poll_backoff(unsigned *round, int64_t deadline)
+{
+	if (ipk__expired(deadline))
+		return ipk__timeout_err(deadline);
+	/* 20 us doubling to 1 ms: a message that arrives during a long wait is
+	   seen within about 1 ms, at a cost of ~1000 cheap wake-ups a second */
+	int64_t ns = 20000LL << (*round < 6 ? *round : 6);
+	if (ns > 1000000)
+		ns = 1000000;
+	(*round)++;
+	if (deadline != IPK__NEVER) {
+		int64_t left = deadline - ipk__now_ns();
+		if (left < ns)
+			ns = left > 0 ? left : 0;
+	}
+	struct timespec ts = {ns / 1000000000, ns % 1000000000};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+int ipk_queue_status(ipk_chan *c, ipk_queue_info *st)
+{
+	if (c == NULL || st == NULL)
+		return ipk__err(-EINVAL, "ipk_queue_status: NULL argument");
+	memset(st, 0, sizeof *st);
+	if (c->tp == &ipk__sysvmq_transport)
+		return ipk__sysvmq_status(c, st);
+	return ipk__err(-EOPNOTSUPP,
+	                "%s: not a queue (ipk_queue_status works on sysvmq:, mq: "
+	                "and signal: channels)",
+	                c->tp->scheme);
+}
+
+int ipk_queue_stat(const char *url, ipk_queue_info *st)
+{
+	if (url == NULL || st == NULL)
+		return ipk__err(-EINVAL, "ipk_queue_stat: NULL argument");
+	memset(st, 0, sizeof *st);
+	ipk_chan *c;
+	int rc = ipk_dial(&c, url, 0);
+	if (rc == -EAGAIN)
+		rc = -ENOENT;
+	if (rc < 0)
+		return rc;
+	rc = ipk_queue_status(c, st);
+	ipk_close(c);
+	return rc;
+}
