@@ -217,31 +217,87 @@ int ipk_scheme_built(const char *scheme);
 const char *ipk_scheme_summary(const char *scheme);
 
 /* ------------------------------- message queues and signals: status */
-/* (sysvmq:, mq:, signal: specifics are declared here) */
+/*
+ * sysvmq:  System V message queue (docs/queues.md has the details).
+ *   sysvmq:/path?proj=N  key from ftok(path, N); the path must exist;
+ *                        proj 1..255, default 1
+ *   sysvmq:0x66001234    a raw key (queues made by ipcmk -Q or any program)
+ *   Options: type=N   default type: N > 0 is the type sent and the selector
+ *                     received; N < 0 only the receive selector
+ *            except   receive with MSG_EXCEPT by default
+ *            noerror  receive with MSG_NOERROR by default (truncate)
+ *            qbytes=N listen: the queue's capacity in bytes (msg_qbytes;
+ *                     above kernel.msgmnb needs CAP_SYS_RESOURCE)
+ *   ipk_listen creates the queue (IPC_CREAT|IPC_EXCL, mode 0600 unless
+ *   ?mode=) and removes it on close unless ?persist; ipk_dial attaches to an
+ *   existing one. Both ends may send and receive. The payload is exactly
+ *   the bytes after mtype, so msgsnd/msgrcv programs are peers.
+ *   ipk_msginfo.type: the type sent (0: ?type= or 1); on receive the
+ *   selector in, the type received out. flags IPK_MSG_EXCEPT/NOERROR.
+ *   A message over kernel.msgmax or the queue's msg_qbytes is -EMSGSIZE.
+ *   A removed queue is -EPIPE. ipk_fd() is an eventfd kept by a helper
+ *   thread (started on first use) that watches the queue's message count.
+ *
+ * mq:  POSIX message queue.
+ *   mq:/name?maxmsg=N&msgsize=N  (maxmsg is the queue's depth in messages,
+ *   as in struct mq_attr, not a byte limit; both only when creating; the
+ *   channel's byte limit is the queue's mq_msgsize). Option prio=N: default
+ *   send priority. ipk_msginfo.prio is the priority sent / received.
+ *   ipk_fd() is the queue descriptor itself. A dialer whose queue name was
+ *   removed (the owner closed) gets -EPIPE once the queue is empty or full.
+ *
+ * signal:  a signal carrying up to 8 bytes.
+ *   signal:self?sig=RTMIN+N   listen: block the signal in the calling thread
+ *                             and read it through signalfd (the ipk_fd)
+ *   signal:PID?sig=RTMIN+N    dial: send to PID (pidfd_send_signal)
+ *   sig= takes RTMIN+N, RTMAX-N, USR1, SIGUSR2, ... or a number; default
+ *   RTMIN. Standard signals do not queue: one that is still pending at the
+ *   receiver is not sent twice (the sender waits for it to be taken), but
+ *   senders racing each other can still coalesce. Received messages report
+ *   the sender's pid and uid in ipk_msginfo (as the sender stated them:
+ *   the kernel checks permission to signal, not these values) and the
+ *   signal number in ipk_msginfo.type. A plain sigqueue() gives an 8-byte
+ *   message holding its union sigval; kill(2) gives an empty message.
+ *   signalfd needs the signal blocked in every thread of the process: call
+ *   ipk_signal_block() before creating threads.
+ */
 
-/* NOTE (temporary, uncommitted): this block was rebuilt from its users in
-   src/transport/sysvmq.c, queue_util.c and tests/test_sysvmq.c after the
-   working-tree copy of this section was lost by accident. Its owner should
-   replace it with the original text. */
-
-/* State of a queue (ipk_queue_status on a channel, ipk_queue_stat by url). */
+/* State of a queue as the kernel reports it. Fields a mechanism lacks are 0. */
 typedef struct ipk_queue_info {
-	const char *scheme;     /* "sysvmq", "mq", "signal" */
-	int id;                 /* msqid, or -1 */
-	long key;               /* System V key */
-	size_t messages;        /* queued now */
-	size_t bytes;           /* bytes queued now */
-	size_t max_bytes;       /* capacity (msg_qbytes) */
-	size_t max_msgsize;     /* largest message (kernel.msgmax) */
-	pid_t last_send_pid, last_recv_pid;
-	int64_t send_time, recv_time, change_time; /* seconds since the epoch */
-	uid_t uid, cuid;
+	const char *scheme;     /* "sysvmq", "mq" or "signal" */
+	size_t messages;        /* queued now (msg_qnum, mq_curmsgs; signal:
+	                           pending signals of this user, SigQ) */
+	size_t bytes;           /* bytes queued now (msg_cbytes; mq: QSIZE) */
+	size_t max_bytes;       /* sysvmq: capacity in bytes (msg_qbytes) */
+	size_t max_messages;    /* mq: mq_maxmsg; signal: RLIMIT_SIGPENDING */
+	size_t max_msgsize;     /* largest message: kernel.msgmax, mq_msgsize, 8 */
+	pid_t last_send_pid;    /* sysvmq: msg_lspid */
+	pid_t last_recv_pid;    /* sysvmq: msg_lrpid */
+	int64_t send_time;      /* sysvmq: msg_stime, seconds since the epoch */
+	int64_t recv_time;      /* sysvmq: msg_rtime */
+	int64_t change_time;    /* sysvmq: msg_ctime; mq: last send/receive */
+	uid_t uid, cuid;        /* owner and creator (mq: owner only) */
 	gid_t gid, cgid;
-	unsigned mode;
+	unsigned mode;          /* permission bits */
+	long id;                /* sysvmq: msqid; signal: signal number */
+	long key;               /* sysvmq: the key */
+	long flags;             /* mq: mq_flags of this descriptor */
 } ipk_queue_info;
 
+/* Status of the queue behind a sysvmq:, mq: or signal: channel. */
 int ipk_queue_status(ipk_chan *c, ipk_queue_info *st);
+
+/* Status of a queue by address, without keeping it open (-ENOENT if it
+ * does not exist). A signal: address must name a process that listens. */
 int ipk_queue_stat(const char *url, ipk_queue_info *st);
+
+/*
+ * Block the signal named by a signal: address (e.g. "signal:self?sig=RTMIN+2")
+ * in the calling thread, so threads created afterwards inherit the block and
+ * a later ipk_listen() on it receives every instance. Returns the signal
+ * number or a negative errno.
+ */
+int ipk_signal_block(const char *url);
 
 /* ------------------------------- shared memory: regions and rings */
 /* (shm:, sysvshm:, mmap:, anonymous regions; ring zero-copy API) */
