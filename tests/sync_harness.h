@@ -60,6 +60,8 @@ struct ipkh_test {
 };
 
 static struct ipkh_test *ipkh_tests;
+static const struct ipkh_suite *ipkh_running; /* in the test's process */
+static pid_t ipkh_test_pid;
 
 static void ipkh_register(struct ipkh_test *t)
 {
@@ -97,6 +99,13 @@ ipkh_fail(const char *file, int line, const char *expr, const char *fmt, ...)
 	}
 	fputc('\n', stderr);
 	fflush(stderr);
+	/* clean up as Criterion does after a failed assertion (not in a
+	   child the test forked) */
+	if (ipkh_running && ipkh_running->fini && getpid() == ipkh_test_pid) {
+		const struct ipkh_suite *s = ipkh_running;
+		ipkh_running = NULL;
+		s->fini();
+	}
 	_exit(1);
 }
 
@@ -155,6 +164,8 @@ int main(int argc, char **argv)
 		}
 		if (pid == 0) {
 			alarm(t->s->timeout > 0 ? (unsigned)t->s->timeout : 600);
+			ipkh_test_pid = getpid();
+			ipkh_running = t->s;
 			if (t->s->init)
 				t->s->init();
 			t->fn();
