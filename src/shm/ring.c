@@ -241,6 +241,32 @@ static inline void notify_producers(struct ipk__ring *r)
 		wake(&r->h->space_seq);
 }
 
+bool ipk__ring_side_alive(struct ipk__ring *r, enum ipk__ring_role side)
+{
+	struct ipk__ring_hdr *h = r->h;
+	_Atomic uint32_t *count = side == IPK__RING_PRODUCER ? &h->ntx : &h->nrx;
+	struct ipk__ring_slot *s = side_slots(r, side);
+	bool alive = false;
+	for (uint32_t i = 0; i < h->nslots; i++) {
+		uint32_t pid = atomic_load_explicit(&s[i].pid, ACQ);
+		if (pid == 0)
+			continue;
+		if (pid == (uint32_t)r->pid ||
+		    ipk__proc_alive((pid_t)pid, atomic_load_explicit(&s[i].start, RLX))) {
+			alive = true;
+			continue;
+		}
+		/* free the dead one's slot: a restarted peer finds it free */
+		if (atomic_compare_exchange_strong_explicit(&s[i].pid, &pid, 0, SC,
+		                                            RLX)) {
+			if (atomic_exchange_explicit(&s[i].armed, 0, SC))
+				atomic_fetch_sub_explicit(&h->rx_armed, 1, SC);
+			atomic_fetch_sub_explicit(count, 1, SC);
+		}
+	}
+	return alive;
+}
+
 /*
  * -EPIPE if the other side attached once and none of it is left. Cheap
  * unless thorough: then (at most every CHECK_NS) dead peers are looked for
@@ -274,27 +300,8 @@ static int check_peers(struct ipk__ring *r, bool thorough)
 		if (now < r->next_check)
 			return 0;
 		r->next_check = now + CHECK_NS;
-		struct ipk__ring_slot *s =
-			side_slots(r, consumer ? IPK__RING_PRODUCER : IPK__RING_CONSUMER);
-		bool alive = false;
-		for (uint32_t i = 0; i < h->nslots; i++) {
-			uint32_t pid = atomic_load_explicit(&s[i].pid, ACQ);
-			if (pid == 0)
-				continue;
-			if (pid == (uint32_t)r->pid ||
-			    ipk__proc_alive((pid_t)pid,
-			                    atomic_load_explicit(&s[i].start, RLX))) {
-				alive = true;
-				continue;
-			}
-			/* free the dead one's slot: a restarted peer finds it free */
-			if (atomic_compare_exchange_strong_explicit(&s[i].pid, &pid, 0,
-			                                            SC, RLX)) {
-				if (atomic_exchange_explicit(&s[i].armed, 0, SC))
-					atomic_fetch_sub_explicit(&h->rx_armed, 1, SC);
-				atomic_fetch_sub_explicit(count, 1, SC);
-			}
-		}
+		bool alive = ipk__ring_side_alive(r, consumer ? IPK__RING_PRODUCER
+		                                               : IPK__RING_CONSUMER);
 		if (alive)
 			return 0;
 		if (atomic_load_explicit(count, ACQ) != 0)

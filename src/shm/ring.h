@@ -169,6 +169,8 @@ int ipk__ring_attach(struct ipk__ring *r, void *mem, size_t size,
 int ipk__ring_register(struct ipk__ring *r, const char *what);
 /* Register again if this process has not (a child after fork). */
 int ipk__ring_ensure(struct ipk__ring *r);
+/* Does a live process hold a slot on that side? Frees dead ones' slots. */
+bool ipk__ring_side_alive(struct ipk__ring *r, enum ipk__ring_role side);
 /* Let go of the slot (only in the process that registered); wakes peers. */
 void ipk__ring_detach(struct ipk__ring *r);
 

@@ -347,7 +347,8 @@ static int ring_close(ipk_chan *c)
 		ipk__ring_close_fds(&s->in);
 		/* the last consumer to leave takes the name with it */
 		if (mine && s->region_refs == NULL && ipk__removes_on_close(c) &&
-		    atomic_load(&s->in.h->nrx) == 0) {
+		    (atomic_load(&s->in.h->nrx) == 0 ||
+		     !ipk__ring_side_alive(&s->in, IPK__RING_CONSUMER))) {
 			rc = ipk_region_remove(s->region);
 			if (rc == -ENOENT)
 				rc = 0;
