@@ -13,9 +13,9 @@ trap cleanup EXIT
 out=$(ipcmk -Q -p 0600) || { echo "ipcmk failed"; exit 1; }
 qid=${out##*: }
 qids+=("$qid")
-key=$(awk -v id="$qid" '$2 == id { printf "0x%08x", $1 }' /proc/sysvipc/msg)
+key=$(awk -v id="$qid" '$2 == id { k = $1; if (k < 0) k += 4294967296; printf "0x%08x", k }' /proc/sysvipc/msg)
 ls_out=$("$CLI" ls --kind sysvmq)
-grep -q "^sysvmq *$key *$qid " <<<"$ls_out" && ok || bad "ls does not list $key: $ls_out"
+grep -q "^sysvmq *sysvmq:$key *$qid " <<<"$ls_out" && ok || bad "ls does not list $key: $ls_out"
 grep "$key" <<<"$ls_out" | grep -q "never used" && ok || bad "ls does not flag $key"
 "$CLI" ls --orphans | grep -q "$key" && ok || bad "--orphans misses $key"
 
@@ -29,7 +29,7 @@ grep -q " $qid " /proc/sysvipc/msg && bad "queue still there after gc --force" |
 
 # permission-0 objects are flagged but never collected
 out=$(ipcmk -Q -p 0000) && qid0=${out##*: } && qids+=("$qid0")
-key0=$(awk -v id="$qid0" '$2 == id { printf "0x%08x", $1 }' /proc/sysvipc/msg)
+key0=$(awk -v id="$qid0" '$2 == id { k = $1; if (k < 0) k += 4294967296; printf "0x%08x", k }' /proc/sysvipc/msg)
 "$CLI" ls | grep "$key0" | grep -q "permission 0" && ok || bad "permission 0 not flagged"
 "$CLI" gc --force "$key0" >/dev/null
 grep -q " $qid0 " /proc/sysvipc/msg && ok || bad "gc removed a permission-0 queue"

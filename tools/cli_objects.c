@@ -10,7 +10,11 @@
 #include <sys/stat.h>
 
 static const char *const kind_names[] = {"sysvmq", "sysvshm", "sysvsem",
-                                         "shm", "sem", "mq"};
+                                         "shm",    "sem",     "mq",
+                                         "mutex",  "cond",    "rwlock"};
+/* how ipckit names its locks in /dev/shm: ipk-KIND.NAME */
+static const char *const lock_prefix[] = {"ipk-mutex.", "ipk-cond.",
+                                          "ipk-rwlock."};
 
 const char *object_kind_name(enum obj_kind k)
 {
@@ -102,6 +106,9 @@ static int scan_dir(const char *dir, enum obj_kind files, enum obj_kind sems,
 			continue;
 		if (strncmp(e->d_name, "sem.", 4) == 0)
 			o.kind = sems;
+		for (int k = 0; files == OBJ_SHM && k < 3; k++)
+			if (strncmp(e->d_name, lock_prefix[k], strlen(lock_prefix[k])) == 0)
+				o.kind = OBJ_MUTEX + k;
 		snprintf(o.name, sizeof o.name, "%s", path);
 		o.mode = st.st_mode & 0777;
 		o.uid = st.st_uid;
@@ -161,6 +168,16 @@ void object_url(const struct ipc_object *o, char *buf, size_t cap)
 		break;
 	case OBJ_MQ:
 		snprintf(buf, cap, "mq:%s", o->name + strlen("/dev/mqueue"));
+		break;
+	case OBJ_MUTEX:
+	case OBJ_COND:
+	case OBJ_RWLOCK:
+		snprintf(buf, cap, "%s:/%s", kind_names[o->kind],
+		         o->name + strlen("/dev/shm/") +
+		                 strlen(lock_prefix[o->kind - OBJ_MUTEX]));
+		break;
+	case OBJ_NKINDS:
+		buf[0] = '\0';
 		break;
 	}
 }

@@ -6,7 +6,11 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-enum obj_kind { OBJ_SYSVMQ, OBJ_SYSVSHM, OBJ_SYSVSEM, OBJ_SHM, OBJ_SEM, OBJ_MQ };
+enum obj_kind {
+	OBJ_SYSVMQ, OBJ_SYSVSHM, OBJ_SYSVSEM, OBJ_SHM, OBJ_SEM, OBJ_MQ,
+	OBJ_MUTEX, OBJ_COND, OBJ_RWLOCK, /* ipckit's named locks in /dev/shm */
+	OBJ_NKINDS
+};
 
 struct ipc_object {
 	enum obj_kind kind;

@@ -44,7 +44,7 @@ static void show(const struct ipc_object *o, void *arg)
 	if (st->orphans && why == NULL)
 		return;
 	if (st->shown++ == 0)
-		printf("%-8s %-28s %6s %5s %-8s %10s  %s\n", "KIND", "NAME", "ID",
+		printf("%-8s %-30s %6s %5s %-8s %10s  %s\n", "KIND", "ADDRESS", "ID",
 		       "MODE", "OWNER", "SIZE", "USE");
 	char size[32], use[96] = "", id[16] = "-", owner[32];
 	human(o->size, size, sizeof size);
@@ -71,8 +71,10 @@ static void show(const struct ipc_object *o, void *arg)
 	default:
 		break;
 	}
-	printf("%-8s %-28s %6s %04o %-8s %10s  %s%s%s\n", object_kind_name(o->kind),
-	       o->name, id, o->mode, owner, size, use, why ? "  !! " : "",
+	char url[320];
+	object_url(o, url, sizeof url);
+	printf("%-8s %-30s %6s %04o %-8s %10s  %s%s%s\n", object_kind_name(o->kind),
+	       url, id, o->mode, owner, size, use, why ? "  !! " : "",
 	       why ? why : "");
 }
 
@@ -96,10 +98,10 @@ static int ls_run(int argc, char **argv)
 		return cli_usage("ls", "unexpected argument '%s'", argv[optind]);
 	if (st.kind) {
 		bool known = false;
-		for (int k = OBJ_SYSVMQ; k <= OBJ_MQ; k++)
+		for (int k = 0; k < OBJ_NKINDS; k++)
 			known |= strcmp(st.kind, object_kind_name(k)) == 0;
 		if (!known)
-			return cli_usage("ls", "unknown kind '%s' (sysvmq sysvshm sysvsem shm sem mq)",
+			return cli_usage("ls", "unknown kind '%s' (sysvmq sysvshm sysvsem shm sem mq mutex cond rwlock)",
 			                 st.kind);
 	}
 	objects_scan(show, &st);
@@ -113,12 +115,14 @@ const struct ipk_cmd cli_cmd_ls = {
 	"list the machine's IPC objects and flag the suspicious ones",
 	"Lists System V message queues, shared memory segments and semaphore\n"
 	"sets (/proc/sysvipc), POSIX shared memory and named semaphores\n"
-	"(/dev/shm) and POSIX message queues (/dev/mqueue, when mounted), with\n"
+	"(/dev/shm), ipckit's named locks and POSIX message queues (/dev/mqueue,\n"
+	"when mounted), each by its ipckit address (for 'ipckit rm'), with id,\n"
 	"owner, mode, size and use. Objects nobody can use (permission 0) or\n"
 	"nobody will (a segment with no attachment whose creator and last user\n"
 	"are gone, a queue never used) are flagged with '!!'.\n\n"
 	"options:\n"
-	"  --kind KIND   only sysvmq, sysvshm, sysvsem, shm, sem or mq\n"
+	"  --kind KIND   only sysvmq, sysvshm, sysvsem, shm, sem, mq, mutex,\n"
+	"                cond or rwlock\n"
 	"  --orphans     only the flagged objects\n\n"
 	"Exit status: 0, or 2 on a usage error.\n",
 	ls_run,

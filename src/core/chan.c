@@ -445,6 +445,13 @@ int ipk_close(ipk_chan *c)
 	return rc;
 }
 
+static bool is_sync_scheme(const char *scheme)
+{
+	static const char *const sync[] = {"sem", "sysvsem", "mutex", "cond",
+	                                   "rwlock", NULL};
+	return listed(sync, scheme);
+}
+
 int ipk_remove(const char *url)
 {
 	ipk__url u;
@@ -453,7 +460,9 @@ int ipk_remove(const char *url)
 		return rc;
 	bool known;
 	const struct ipk_transport *tp = ipk__lookup(u.scheme, &known);
-	if (tp == NULL)
+	if (tp == NULL && !known && is_sync_scheme(u.scheme))
+		rc = ipk_sync_remove(url); /* semaphores and locks are named too */
+	else if (tp == NULL)
 		rc = ipk__scheme_error(u.scheme, known);
 	else if ((rc = check_options(tp, &u)) < 0)
 		;
