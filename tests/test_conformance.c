@@ -138,8 +138,55 @@ static struct fixture fx_sysvmq = {
 	/* a queue has no connections: a receiver waits for the next sender */
 	false, true, true, true, "?"};
 
+/* mq: a small queue (depth 2) so parallel runs of the same user stay within
+   RLIMIT_MSGQUEUE; msgsize 64 KiB where the creator may exceed
+   fs.mqueue.msgsize_max (CAP_SYS_RESOURCE), else msgsize_max. The appended
+   "&maxmsg=1024" of the oversize case is a second maxmsg, which the first
+   (the depth) wins over. */
+static size_t mq_msgsize = 8192;
+
+static void mq_addrs(char *l, char *d, size_t cap, pid_t p)
+{
+	(void)p;
+	const char *name = qlog_mq("mq");
+	snprintf(l, cap, "mq:%s?msgsize=%zu&maxmsg=2", name, mq_msgsize);
+	snprintf(d, cap, "mq:%s", name);
+}
+
+static struct fixture fx_mq = {
+	"mq", MAILBOX, mq_addrs, 8192,
+	"larger than the test queue's msgsize",
+	/* a queue has no connections; a dialer sees the owner's unlink */
+	false, true, true,
+	/* the limit is the queue's msgsize, refused by the kernel at the sender
+	   (test_posixmq checks the error) */
+	false, "&"};
+
 __attribute__((constructor)) static void queue_limits(void)
 {
+	static char why_mq[128];
+	struct mq_attr big = {.mq_maxmsg = 2, .mq_msgsize = 65536};
+	const char *probe = qlog_mq("probe");
+	mqd_t q = mq_open(probe, O_RDWR | O_CREAT | O_EXCL, 0600, &big);
+	if (q != (mqd_t)-1) {
+		mq_close(q);
+		mq_unlink(probe);
+		mq_msgsize = 65536;
+	} else {
+		FILE *m = fopen("/proc/sys/fs/mqueue/msgsize_max", "r");
+		unsigned long v;
+		if (m != NULL && fscanf(m, "%lu", &v) == 1)
+			mq_msgsize = v;
+		if (m != NULL)
+			fclose(m);
+	}
+	fx_mq.max_size = mq_msgsize;
+	snprintf(why_mq, sizeof why_mq,
+	         "larger than the test queue's msgsize=%zu (fs.mqueue.msgsize_max, "
+	         "RLIMIT_MSGQUEUE)",
+	         mq_msgsize);
+	fx_mq.why = why_mq;
+
 	static char why_sysvmq[96];
 	FILE *f = fopen("/proc/sys/kernel/msgmax", "r");
 	unsigned long v;
@@ -643,6 +690,7 @@ CONFORMANCE(tcp6)
 CONFORMANCE(unixgram)
 /* queues and signals */
 CONFORMANCE(sysvmq)
+CONFORMANCE(mq)
 
 /* shared-memory rings */
 CONFORMANCE(shm)

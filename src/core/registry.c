@@ -18,6 +18,7 @@ extern const struct ipk_transport ipk__shm_transport;
 extern const struct ipk_transport ipk__sysvshm_transport;
 extern const struct ipk_transport ipk__mmap_transport;
 extern const struct ipk_transport ipk__sysvmq_transport;
+extern const struct ipk_transport ipk__mq_transport;
 
 static const struct scheme {
 	const char *name;
@@ -30,7 +31,7 @@ static const struct scheme {
 	{"unixgram", &ipk__unixgram_transport, NULL},
 	{"tcp", &ipk__tcp_transport, NULL},
 	{"sysvmq", &ipk__sysvmq_transport, NULL},
-	{"mq", NULL, "POSIX message queue (mq_open)"},
+	{"mq", &ipk__mq_transport, NULL},
 	{"signal", NULL, "real-time signal with a value (sigqueue, signalfd)"},
 	{"shm", &ipk__shm_transport, NULL},
 	{"sysvshm", &ipk__sysvshm_transport, NULL},
