@@ -162,8 +162,28 @@ static struct fixture fx_mq = {
 	   (test_posixmq checks the error) */
 	false, "&"};
 
+/* signal: the receiving process listens on its own signal; blocked from
+   start-up (below) so no thread of the test process can take it first */
+#define CONF_SIG "RTMIN+3"
+
+static void signal_addrs(char *l, char *d, size_t cap, pid_t p)
+{
+	snprintf(l, cap, "signal:self?sig=" CONF_SIG);
+	snprintf(d, cap, "signal:%d?sig=" CONF_SIG, (int)p);
+}
+
+static const struct fixture fx_signal = {
+	"signal", MAILBOX, signal_addrs, 8,
+	"a signal carries at most 8 bytes (its sigqueue value)",
+	/* no connection to see a sender leave; the receiver_exit case sends
+	   4 KiB messages, so test_signal.c checks that a sender sees the
+	   receiver close or exit (-EPIPE) */
+	false, false, false, false, "&"};
+
 __attribute__((constructor)) static void queue_limits(void)
 {
+	ipk_signal_block("signal:self?sig=" CONF_SIG);
+
 	static char why_mq[128];
 	struct mq_attr big = {.mq_maxmsg = 2, .mq_msgsize = 65536};
 	const char *probe = qlog_mq("probe");
@@ -691,6 +711,7 @@ CONFORMANCE(unixgram)
 /* queues and signals */
 CONFORMANCE(sysvmq)
 CONFORMANCE(mq)
+CONFORMANCE(signal)
 
 /* shared-memory rings */
 CONFORMANCE(shm)

@@ -19,6 +19,7 @@ extern const struct ipk_transport ipk__sysvshm_transport;
 extern const struct ipk_transport ipk__mmap_transport;
 extern const struct ipk_transport ipk__sysvmq_transport;
 extern const struct ipk_transport ipk__mq_transport;
+extern const struct ipk_transport ipk__signal_transport;
 
 static const struct scheme {
 	const char *name;
@@ -32,7 +33,7 @@ static const struct scheme {
 	{"tcp", &ipk__tcp_transport, NULL},
 	{"sysvmq", &ipk__sysvmq_transport, NULL},
 	{"mq", &ipk__mq_transport, NULL},
-	{"signal", NULL, "real-time signal with a value (sigqueue, signalfd)"},
+	{"signal", &ipk__signal_transport, NULL},
 	{"shm", &ipk__shm_transport, NULL},
 	{"sysvshm", &ipk__sysvshm_transport, NULL},
 	{"mmap", &ipk__mmap_transport, NULL},

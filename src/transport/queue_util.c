@@ -58,6 +58,8 @@ int ipk_queue_status(ipk_chan *c, ipk_queue_info *st)
 		return ipk__sysvmq_status(c, st);
 	if (c->tp == &ipk__mq_transport)
 		return ipk__mq_status(c, st);
+	if (c->tp == &ipk__signal_transport)
+		return ipk__signal_status(c, st);
 	return ipk__err(-EOPNOTSUPP,
 	                "%s: not a queue (ipk_queue_status works on sysvmq:, mq: "
 	                "and signal: channels)",
