@@ -199,7 +199,7 @@ static int recv_run(int argc, char **argv)
 
 const struct ipk_cmd cli_cmd_recv = {
 	.name = "recv",
-	.args = "URL [-n COUNT] [--timeout MS] [OPTIONS]",
+	.args = "URL [-n COUNT] [OPTIONS]",
 	.summary = "receive messages and print them",
 	.run = recv_run,
 	.help =

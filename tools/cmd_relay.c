@@ -197,8 +197,8 @@ static int relay_run(int argc, char **argv)
 
 const struct ipk_cmd cli_cmd_relay = {
 	.name = "relay",
-	.args = "[--listen-a] [--listen-b] URL_A URL_B",
-	.summary = "move messages from A to B (and back where B can receive)",
+	.args = "[-a] [-b] URL_A URL_B",
+	.summary = "move messages from one endpoint to another (and back)",
 	.run = relay_run,
 	.help =
 	"Messages received on A are sent to B, whole, with their metadata\n"
