@@ -320,6 +320,37 @@ finish $RECV
 expect_eq "relay -n 2 forwarded" $'1\n2' "$(cat "$TMP/out")"
 expect_gone "relay -n removed its FIFO" "$TMP/rc"
 
+# ------------------------------------------------------------ queues
+# (where built) messages wait in a persistent queue, then are picked by
+# type / come out by priority
+built() { run --help | grep -qE "^  $1 " && ! run --help | grep -E "^  $1 " | grep -q "not built"; }
+if built sysvmq; then
+	q=sysvmq:$(printf '0x7c%06x' $(($$ & 0xffffff)))
+	run send --listen --type 7 "$q?persist" seven 2>"$TMP/err"
+	expect_status "send --listen sysvmq?persist" 0 $? "$TMP/err"
+	run send --type 3 "$q" three
+	out=$(run recv --dial --type -5 -n 1 --meta "$q")
+	expect_eq "recv --type -5" $'# len=5 type=3 prio=0 pid=0 uid=0\nthree' "$out"
+	out=$(run recv --dial -n 1 "$q")
+	expect_eq "recv --type 0 takes the next" "seven" "$out"
+	run recv --dial --timeout 0 "$q" >/dev/null 2>"$TMP/err"
+	one_line "empty queue, --timeout 0" "$TMP/err" "no message waiting"
+	run rm "$q" 2>"$TMP/err"
+	expect_status "rm sysvmq" 0 $? "$TMP/err"
+	run rm "$q" 2>/dev/null
+	expect_status "rm sysvmq again" 1 $?
+fi
+if built mq; then
+	q=mq:/ipkt-$$-cli
+	run send --listen --prio 1 "$q?persist" low 2>"$TMP/err"
+	expect_status "send --listen mq?persist" 0 $? "$TMP/err"
+	run send --prio 5 "$q" high
+	out=$(run recv --dial -n 2 --meta "$q" | sed 's/ pid=.*//')
+	expect_eq "mq priority order" $'# len=4 type=0 prio=5\nhigh\n# len=3 type=0 prio=1\nlow' "$out"
+	run rm "$q" 2>"$TMP/err"
+	expect_status "rm mq" 0 $? "$TMP/err"
+fi
+
 # ------------------------------------------------------------ Ctrl-C
 start_ready "$TMP/out" 1 recv fifo:$TMP/int
 [ -p "$TMP/int" ] && ok || bad "recv did not create its FIFO"
