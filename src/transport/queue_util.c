@@ -32,11 +32,12 @@ int ipk__poll_backoff(unsigned *round, int64_t deadline)
 {
 	if (ipk__expired(deadline))
 		return ipk__timeout_err(deadline);
-	/* 20 us doubling to 1 ms: a message that arrives during a long wait is
-	   seen within about 1 ms, at a cost of ~1000 cheap wake-ups a second */
-	int64_t ns = 20000LL << (*round < 6 ? *round : 6);
-	if (ns > 1000000)
-		ns = 1000000;
+	/* 20 us doubling to 1 ms: a message that arrives soon is seen at once;
+	   then 2 ms after ~0.1 s and 5 ms after ~1 s of waiting, so a long wait
+	   costs a few hundred cheap wake-ups a second (bench/queue_wait.c) */
+	unsigned r = *round;
+	int64_t ns = r < 6 ? 20000LL << r : r < 110 ? 1000000 : r < 560 ? 2000000
+	                                                                 : 5000000;
 	(*round)++;
 	if (deadline != IPK__NEVER) {
 		int64_t left = deadline - ipk__now_ns();

@@ -8,9 +8,9 @@
 long ipk__read_long(const char *path, long dflt);
 
 /*
- * Wait a short, growing time (20 us doubling to 1 ms) for a mechanism the
- * kernel gives no timeout for, never past the deadline. Returns 0, or the
- * timeout error (without a message) once the deadline has passed.
+ * Wait a short, growing time (20 us doubling to 1 ms, later 2 and 5 ms) for
+ * a mechanism the kernel gives no timeout for, never past the deadline.
+ * Returns 0, or the timeout error (without a message) once it has passed.
  */
 int ipk__poll_backoff(unsigned *round, int64_t deadline);
 

@@ -7,11 +7,12 @@
  *
  * msgrcv/msgsnd have no timeout. A wait without limit blocks in the kernel;
  * a timed wait polls with IPC_NOWAIT, sleeping 20 us doubling to 1 ms between
- * tries (see bench/queue_wait.c for what that costs). The alternatives were
- * rejected: a timer signal that interrupts the call needs a signal number
- * and handler taken from the application, and a helper thread blocked in
- * msgrcv cannot be stopped without a signal either, while it would take
- * messages off the queue that nobody asked for.
+ * tries, 2 ms after ~0.1 s and 5 ms after ~1 s of waiting (bench/queue_wait.c
+ * measures what that costs). The alternatives were rejected: a timer signal
+ * that interrupts the call needs a signal number and handler taken from the
+ * application, and a helper thread blocked in msgrcv cannot be stopped
+ * without a signal either, while it would take messages off the queue that
+ * nobody asked for.
  *
  * The kernel gives no descriptor to poll, so ipk_fd() starts a helper thread
  * that watches the queue's message count (IPC_STAT, never taking anything)
@@ -389,6 +390,7 @@ static void *watch_main(void *arg)
 	struct watch *w = arg;
 	int64_t ns = 50000;
 	int last = -2;
+	unsigned still = 0; /* checks since the count last changed */
 	for (;;) {
 		int now = queued(w->id);
 		if (now < 0) {
@@ -400,9 +402,12 @@ static void *watch_main(void *arg)
 			return NULL;
 		}
 		watch_set(w, now > 0);
-		/* quick right after a change, settling to 2 ms while nothing moves */
-		ns = now != last ? 50000 : (ns * 2 > 2000000 ? 2000000 : ns * 2);
+		/* quick right after a change, settling to 1 ms, then 2 ms after
+		   ~0.1 s and 5 ms after ~1 s without one */
+		still = now != last ? 0 : still + 1;
 		last = now;
+		ns = still < 5 ? 50000LL << still : still < 110 ? 1000000
+		     : still < 560 ? 2000000 : 5000000;
 		struct pollfd p = {.fd = w->stop, .events = POLLIN};
 		struct timespec ts = {0, ns};
 		if (ppoll(&p, 1, &ts, NULL) > 0)
