@@ -194,9 +194,9 @@ int ipk_poll(ipk_pollitem *items, size_t n, int timeout_ms);
 size_t ipk_maxmsg(const ipk_chan *c);
 
 /*
- * The channel's address as a URL, with what the kernel chose filled in
- * (for example the port of "tcp://127.0.0.1:0"). Returns the length, or
- * -ENOBUFS if cap is too small.
+ * The address a peer dials to reach this channel, with what the kernel chose
+ * filled in (the port of "tcp://127.0.0.1:0") and the options that change
+ * the wire (?raw). Returns the length, or -ENOBUFS if cap is too small.
  */
 ssize_t ipk_address(const ipk_chan *c, char *buf, size_t cap);
 

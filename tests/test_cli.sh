@@ -138,17 +138,17 @@ failure() { # NAME PATTERN ARGS...: exit 1, one line matching PATTERN
 	expect_status "$name" 1 $? "$TMP/err"
 	one_line "$name" "$TMP/err" "$pat"
 }
-failure "address without scheme" "^ipckit: recv: .*no scheme" recv nocolon
-failure "unknown scheme" "^ipckit: recv: bogus:/x: unknown scheme 'bogus:'" recv bogus:/x
-failure "unknown scheme on send" "^ipckit: send: .*unknown scheme" send bogus:/x hi
+failure "address without scheme" "^ipckit: recv .*no scheme" recv nocolon
+failure "unknown scheme" "^ipckit: recv bogus:/x: unknown scheme 'bogus:'" recv bogus:/x
+failure "unknown scheme on send" "^ipckit: send .*unknown scheme" send bogus:/x hi
 failure "unknown option in address" "unknown option 'nope'" recv "fifo:$TMP/o?nope"
 expect_gone "bad option creates nothing" "$TMP/o"
 notbuilt=$(run --help | awk '/\[not built\]/ { sub(":", "", $1); print $1; exit }')
 if [ -n "$notbuilt" ]; then
 	failure "scheme not built ($notbuilt)" "not built" recv "$notbuilt:/ipkt-$$"
 fi
-failure "dial nothing" "^ipckit: send: fifo:.*no FIFO" send --timeout 300 fifo:$TMP/none hi
-failure "recv --dial with nothing there" "^ipckit: recv: fifo:.*no FIFO" recv --dial --timeout 300 fifo:$TMP/none
+failure "dial nothing" "^ipckit: send fifo:.*no FIFO" send --timeout 300 fifo:$TMP/none hi
+failure "recv --dial with nothing there" "^ipckit: recv fifo:.*no FIFO" recv --dial --timeout 300 fifo:$TMP/none
 
 # ------------------------------------------------------------ timeouts
 t0=$(date +%s%N)
@@ -377,14 +377,14 @@ expect_gone "rm removed the FIFO" "$TMP/rm1"
 run rm fifo:$TMP/rm1 fifo:$TMP/plain >/dev/null 2>"$TMP/err"
 expect_status "rm of missing and wrong-kind objects" 1 $?
 expect_eq "rm: one line per failed URL" 2 "$(wc -l <"$TMP/err")"
-grep -q "^ipckit: rm: fifo:$TMP/rm1: .*No such file" "$TMP/err" && ok ||
+grep -q "^ipckit: rm fifo:$TMP/rm1: .*No such file" "$TMP/err" && ok ||
 	bad "rm missing: $(cat "$TMP/err")"
-grep -q "^ipckit: rm: fifo:$TMP/plain: .*not a FIFO" "$TMP/err" && ok ||
+grep -q "^ipckit: rm fifo:$TMP/plain: .*not a FIFO" "$TMP/err" && ok ||
 	bad "rm wrong kind: $(cat "$TMP/err")"
 [ -f "$TMP/plain" ] && ok || bad "rm removed a regular file"
 run rm -f fifo:$TMP/rm1 2>"$TMP/err"
 expect_status "rm -f of a missing object" 0 $? "$TMP/err"
-failure "rm unknown scheme" "^ipckit: rm: bogus:x: unknown scheme" rm bogus:x
+failure "rm unknown scheme" "^ipckit: rm bogus:x: unknown scheme" rm bogus:x
 
 # ------------------------------------------------------------ demo
 # run directly (it bounds its own waits) so its pid names what it creates

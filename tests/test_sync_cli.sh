@@ -45,14 +45,14 @@ expect 0 "$CLI" sem create "$S" --value 2 --mode 0640
 [ "$(stat -c %a /dev/shm/sem.$tag-a)" = 640 ] || fail "mode is not 0640"
 expect 0 "$CLI" sem get "$S" && [ "$(out)" = 2 ] || fail "get: '$(out)' not 2"
 expect 1 "$CLI" sem create "$S"
-err_has "ipckit: sem create: $S: "
+err_has "ipckit: sem create $S: "
 err_has "already exists"
 expect 0 "$CLI" sem wait "$S"
 expect 0 "$CLI" sem wait "$S" --timeout 1000
 expect 0 "$CLI" sem get "$S" && [ "$(out)" = 0 ] || fail "get after waits"
 start=$(date +%s%N)
 expect 1 "$CLI" sem wait "$S" --timeout 300
-err_has "ipckit: sem wait: $S: timed out after 300 ms"
+err_has "ipckit: sem wait $S: timed out after 300 ms"
 [ $(( ($(date +%s%N) - start) / 1000000 )) -ge 300 ] || fail "wait returned early"
 expect 1 "$CLI" sem wait "$S" --timeout 0
 err_has "not waiting"
@@ -69,7 +69,7 @@ wait "$w" || fail "background waiter failed"
 expect 0 "$CLI" sem rm "$S"
 [ ! -e /dev/shm/sem.$tag-a ] || fail "rm left /dev/shm/sem.$tag-a"
 expect 1 "$CLI" sem get "$S"
-err_has "ipckit: sem get: $S: no semaphore"
+err_has "ipckit: sem get $S: no semaphore"
 expect 1 "$CLI" sem rm "$S"
 err_has "no semaphore"
 
@@ -147,7 +147,7 @@ hold() { # hold [OPTIONS]: the command reports its pid, then waits for "go"
 hold
 start=$(date +%s%N)
 expect 1 "$CLI" lock "$L" --timeout 300 -- true
-err_has "ipckit: lock: $L: timed out after 300 ms"
+err_has "ipckit: lock $L: timed out after 300 ms"
 [ $(( ($(date +%s%N) - start) / 1000000 )) -ge 300 ] || fail "lock timeout returned early"
 expect 1 "$CLI" lock "$L" --timeout 0 -- true
 err_has "not waiting"
@@ -196,7 +196,7 @@ err_has "missing COMMAND"
 expect 2 "$CLI" lock "$L" --timeout x -- true
 expect 2 "$CLI" lock "$L" --bogus -- true
 expect 1 "$CLI" lock /nonexistent-dir/x -- true
-err_has "ipckit: lock: /nonexistent-dir/x: "
+err_has "ipckit: lock /nonexistent-dir/x: "
 expect 0 "$CLI" help lock
 
 # ------------------------------------------------------------- leftovers

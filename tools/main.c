@@ -34,9 +34,11 @@ static const struct ipk_cmd *const commands[] = {
 int cli_fail(const char *cmd, const char *url, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "ipckit: %s: ", cmd);
+	/* one line: "ipckit: COMMAND URL: reason" */
 	if (url)
-		fprintf(stderr, "%s: ", url);
+		fprintf(stderr, "ipckit: %s %s: ", cmd, url);
+	else
+		fprintf(stderr, "ipckit: %s: ", cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

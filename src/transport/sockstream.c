@@ -8,12 +8,18 @@
 #include <poll.h>
 #include <unistd.h>
 
-static int start_stream(ipk_chan *c, int fd, enum ipk__framing framing,
-                        int64_t deadline)
+/* A peer that connected gets at least this long to send its SP header, so a
+ * non-blocking accept of a ready connection does not drop it. */
+#define HANDSHAKE_MIN_MS 2000
+
+static int start_stream(ipk_chan *c, int fd, int family,
+                        enum ipk__framing framing, int64_t deadline)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);
 	if (!c->raw) {
-		int rc = ipk__sp_handshake(fd, IPK__SP_PAIR0, deadline);
+		int64_t least = ipk__deadline(HANDSHAKE_MIN_MS);
+		int rc = ipk__sp_handshake(fd, IPK__SP_PAIR0,
+		                           deadline > least ? deadline : least);
 		if (rc < 0)
 			return rc;
 	}
@@ -21,6 +27,14 @@ static int start_stream(ipk_chan *c, int fd, enum ipk__framing framing,
 	                 c->maxmsg);
 	sc->lfd = -1;
 	sc->framing = framing;
+	if (family == AF_UNIX) { /* who is on the other end, for ipk_msginfo */
+		struct ucred cr;
+		socklen_t cl = sizeof cr;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0) {
+			sc->peer_pid = cr.pid;
+			sc->peer_uid = cr.uid;
+		}
+	}
 	return 0;
 }
 
@@ -54,7 +68,7 @@ int ipk__ss_accept(ipk_chan *l, ipk_chan *c, int64_t deadline)
 		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
 			tune(fd, ss.ss_family);
-			int rc = start_stream(c, fd, ls->framing, deadline);
+			int rc = start_stream(c, fd, ss.ss_family, ls->framing, deadline);
 			if (rc < 0)
 				close(fd);
 			/* a client that left before the handshake finished is not
@@ -94,7 +108,7 @@ int ipk__ss_dial(ipk_chan *c, int family, const struct sockaddr *sa,
 		}
 		if (err == 0) {
 			tune(fd, family);
-			rc = start_stream(c, fd, framing, deadline);
+			rc = start_stream(c, fd, family, framing, deadline);
 			if (rc < 0)
 				close(fd);
 			return rc;
@@ -122,6 +136,8 @@ ssize_t ipk__ss_send(ipk_chan *c, const void *buf, size_t len,
 ssize_t ipk__ss_recv(ipk_chan *c, ipk__rx *rx, int64_t deadline)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);
+	rx->info->pid = sc->peer_pid;
+	rx->info->uid = sc->peer_uid;
 	return ipk__stream_recv(&sc->s, rx, deadline);
 }
 

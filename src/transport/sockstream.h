@@ -13,6 +13,8 @@ struct ipk__sockchan {
 	bool owns_path;            /* unix: listener created this socket file */
 	dev_t dev;
 	ino_t ino;
+	pid_t peer_pid;            /* unix: the connected peer (SO_PEERCRED) */
+	uid_t peer_uid;
 };
 
 /* Listen on an already bound socket. */

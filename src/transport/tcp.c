@@ -100,7 +100,11 @@ static ssize_t tcp_address(const ipk_chan *c, char *buf, size_t cap)
 		port = ntohs(s4->sin_port);
 		fmt = "tcp://%s:%u";
 	}
+	/* the address a peer dials: a raw listener must be dialed raw; the
+	   other options are this end's own business */
 	int n = snprintf(buf, cap, fmt, host, port);
+	if (n >= 0 && c->raw && (size_t)n < cap)
+		n += snprintf(buf + n, cap - (size_t)n, "?raw");
 	if (n < 0 || (size_t)n >= cap)
 		return ipk__err(-ENOBUFS, "address needs %d bytes", n + 1);
 	return n;
