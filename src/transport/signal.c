@@ -116,7 +116,7 @@ static void signal_name(int signo, char *buf, size_t cap)
 	else if (signo > SIGRTMIN && signo <= SIGRTMAX)
 		snprintf(buf, cap, "SIGRTMIN+%d", signo - SIGRTMIN);
 	else
-		snprintf(buf, cap, "signal %d", signo);
+		snprintf(buf, cap, "SIG%d", signo);
 }
 
 static int bad_signal(ipk__url *u, const char *spec, const char *why)
@@ -607,6 +607,21 @@ static int sig_close(ipk_chan *c)
 	return 0;
 }
 
+/* A listener's address is the one peers dial: signal:PID?sig=NAME. */
+static ssize_t sig_address(const ipk_chan *c, char *buf, size_t cap)
+{
+	const struct sig_chan *s = ipk__priv(c);
+	char nm[32], text[96];
+	signal_name(s->signo, nm, sizeof nm);
+	int n = snprintf(text, sizeof text, "signal:%d?sig=%s",
+	                 c->role == IPK__OWNER ? (int)getpid() : (int)s->pid,
+	                 nm + 3);
+	if ((size_t)n + 1 > cap)
+		return ipk__err(-ENOBUFS, "address needs %d bytes", n + 1);
+	memcpy(buf, text, (size_t)n + 1);
+	return n;
+}
+
 int ipk__signal_status(ipk_chan *c, ipk_queue_info *st)
 {
 	struct sig_chan *s = ipk__priv(c);
@@ -668,5 +683,6 @@ const struct ipk_transport ipk__signal_transport = {
 	.recv = sig_recv,
 	.fd = sig_fd,
 	.pending = sig_pending,
+	.address = sig_address,
 	.close = sig_close,
 };
