@@ -543,6 +543,23 @@ Test(ring, doorbell_level_triggered)
 	ipk_close(rx);
 }
 
+Test(ring, doorbell_after_messages)
+{
+	/* messages that came before anyone asked for the fd make it readable */
+	char *url = ring_url("size=64K");
+	ipk_chan *rx = listen_on(url), *tx = dial_to(url);
+	cr_assert_eq(ipk_send(tx, "early", 5, 0), 5);
+	struct pollfd p = {.fd = ipk_fd(rx), .events = POLLIN};
+	cr_expect_eq(poll(&p, 1, 1000), 1, "a waiting message did not ring");
+	char buf[8];
+	cr_expect_eq(ipk_recv(rx, buf, sizeof buf, 0), 5);
+	ipk_close(tx);
+	p.revents = 0;
+	cr_expect_eq(poll(&p, 1, 1000), 1, "the producer leaving did not ring");
+	cr_expect_eq(ipk_recv(rx, buf, sizeof buf, 0), -EPIPE);
+	ipk_close(rx);
+}
+
 /* ------------------------------------------------- not a ring: EPROTO */
 
 static void write_region(const char *url, const void *bytes, size_t len)

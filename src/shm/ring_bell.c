@@ -139,7 +139,12 @@ int ipk__ring_fd(struct ipk__ring *r)
 		r->bell_rx = fd;
 	}
 	r->bell_nonce = nonce;
-	atomic_store_explicit(&my_slot(r)->bell, nonce, SC);
+	struct ipk__ring_slot *s = my_slot(r);
+	atomic_store_explicit(&s->bell, nonce, SC);
+	/* start armed with an empty doorbell: settle then rings it at once if
+	   messages came before anyone polled */
+	if (!atomic_exchange_explicit(&s->armed, 1, SC))
+		atomic_fetch_add_explicit(&r->h->rx_armed, 1, SC);
 	ipk__ring_bell_settle(r);
 	return r->bell_rx;
 }
