@@ -510,6 +510,14 @@ Test(spawn, poll_and_address)
 	ipk_close(c);
 }
 
+Test(spawn, odd_program_name)
+{
+	/* a name that is not a valid address still runs (and is not found) */
+	const char *argv[] = {"ipkt?=odd&&", NULL};
+	ipk_chan *c = NULL;
+	cr_assert_eq(ipk_spawn(&c, argv, NULL), -ENOENT, "%s", ipk_last_error());
+}
+
 /* A channel inherited across fork is let go in the child, not waited on. */
 Test(spawn, forked_copy_does_not_wait_or_kill)
 {

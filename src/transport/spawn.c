@@ -195,7 +195,11 @@ int ipk_spawn(ipk_chan **out, const char *const argv[],
 	}
 	memcpy(text, "spawn:", 6);
 	memcpy(text + 6, argv[0], n + 1);
+	/* the address is only for display: a name that does not parse as one
+	   ("a?=b") must not stop the program from running */
 	int rc = ipk__url_parse(&c->url, text);
+	if (rc < 0)
+		rc = ipk__url_parse(&c->url, "spawn:");
 	free(text);
 	if (rc < 0) {
 		ipk__chan_free(c);
