@@ -237,6 +237,8 @@ const char *ipk_scheme_summary(const char *scheme);
  *   A message over kernel.msgmax or the queue's msg_qbytes is -EMSGSIZE.
  *   A removed queue is -EPIPE. ipk_fd() is an eventfd kept by a helper
  *   thread (started on first use) that watches the queue's message count.
+ *   On sysvmq: and mq:, ipk_maxmsg() stays the channel's own limit; the
+ *   kernel's is max_msgsize in ipk_queue_info.
  *
  * mq:  POSIX message queue.
  *   mq:/name?maxmsg=N&msgsize=N  (maxmsg is the queue's depth in messages,
@@ -256,8 +258,9 @@ const char *ipk_scheme_summary(const char *scheme);
  *   senders racing each other can still coalesce. Received messages report
  *   the sender's pid and uid in ipk_msginfo (as the sender stated them:
  *   the kernel checks permission to signal, not these values) and the
- *   signal number in ipk_msginfo.type. A plain sigqueue() gives an 8-byte
- *   message holding its union sigval; kill(2) gives an empty message.
+ *   signal number in ipk_msginfo.type. A plain sigqueue() (or a timer's or
+ *   mq_notify's sigev_value) gives an 8-byte message holding the union
+ *   sigval; kill(2) gives an empty message.
  *   signalfd needs the signal blocked in every thread of the process: call
  *   ipk_signal_block() before creating threads.
  */

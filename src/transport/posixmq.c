@@ -355,6 +355,8 @@ static ssize_t hand_over(struct mq_chan *m, ipk__rx *rx)
 			         "message of %zu bytes does not fit the %zu-byte buffer "
 			         "(the channel keeps it for the next receive)",
 			         m->held_len, rx->cap);
+		else
+			m->held = false; /* over the channel limit, or no memory */
 		return err;
 	}
 	if (m->held_len > 0)

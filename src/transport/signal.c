@@ -348,10 +348,13 @@ static void decode(const struct signalfd_siginfo *si, struct held *h)
 	h->uid = (uid_t)si->ssi_uid;
 	h->signo = (int)si->ssi_signo;
 	uint64_t value = si->ssi_ptr;
-	if (si->ssi_code != SI_QUEUE) {
+	int code = si->ssi_code;
+	if (code != SI_QUEUE && code != SI_TIMER && code != SI_MESGQ &&
+	    code != SI_ASYNCIO) {
 		h->len = 0; /* kill(2), raise(3), the kernel: no value */
 		return;
 	}
+	/* sigqueue(3) and, from timers, mq_notify and AIO, their sigev_value */
 	unsigned e = (unsigned)si->ssi_errno;
 	h->len = (e & ~0xffu) == MARK && (e & 0xff) <= MAX_PAYLOAD ? (e & 0xff)
 	                                                          : MAX_PAYLOAD;
