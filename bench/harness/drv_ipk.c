@@ -72,8 +72,8 @@ static int ipk_prepare(struct bench_link *l)
 /* Inherited channels stay open and unused in the process that does not
  * need them: a close there could look to the peer like its reader left.
  * The echo's inbox exists before it reports ready, so the runner's dial
- * finds it at once. (A signal listener made before fork has the signal
- * blocked in both processes: none can arrive before its receiver is set.) */
+ * finds it at once. The runner's signal listener is made before fork, so
+ * the echo can dial it at once. */
 static int ipk_echo_open(struct bench_link *l)
 {
 	int rc;
@@ -88,6 +88,10 @@ static int ipk_echo_open(struct bench_link *l)
 			return rc;
 		return do_dial(l, &l->out, 0, 0);
 	case BENCH_SIGNAL:
+		/* one listener per signal and process: let go of the runner's
+		   (nothing is sent to us before we say we are ready) */
+		ipk_close(l->own[0]);
+		l->own[0] = NULL;
 		if ((rc = do_listen(l, &l->in, 1)) < 0)
 			return rc;
 		return do_dial(l, &l->out, 0, l->runner);
