@@ -27,6 +27,7 @@ struct peer {
 	char ours[256];  /* our address (listen or dial) */
 	char theirs[256]; /* nngcat's URL */
 	char file[256];  /* what nngcat sends */
+	char sock[256];  /* ipc: the socket path (nngcat leaves its own behind) */
 	ipk_chan *listener;
 };
 
@@ -78,6 +79,7 @@ static void setup_peer(struct peer *p, const char *scheme, enum side side)
 	snprintf(p->file, sizeof p->file, "%s", ipkt_path("nngdata"));
 	if (strcmp(scheme, "unix") == 0) {
 		const char *path = ipkt_path("nng.sock");
+		snprintf(p->sock, sizeof p->sock, "%s", path);
 		snprintf(p->ours, sizeof p->ours, "unix:%s", path);
 		snprintf(p->theirs, sizeof p->theirs, "ipc://%s", path);
 		if (side == WE_LISTEN)
@@ -152,6 +154,8 @@ static void exchange(const char *scheme, enum side side)
 	if (p.listener)
 		cr_assert_eq(ipk_close(p.listener), 0);
 	unlink(p.file);
+	if (p.sock[0])
+		unlink(p.sock);
 	free(payload);
 	free(want);
 	free(out);
