@@ -49,7 +49,7 @@ static const char bench_help[] =
 
 static int list_rows(void)
 {
-	printf("%-14s %-8s %-10s %s\n", "ROW", "KIND", "STATE", "ADDRESS (listen)");
+	printf("%-14s %-9s %-10s %s\n", "ROW", "KIND", "STATE", "ADDRESS (listen)");
 	for (size_t i = 0; i < bench_nrows; i++) {
 		const struct bench_row *r = &bench_rows[i];
 		const char *state = "ok";
@@ -57,7 +57,7 @@ static int list_rows(void)
 			state = "not built";
 		else if (!r->available)
 			state = "missing";
-		printf("%-14s %-8s %-10s %s%s\n", r->id, bench_kind_text(r->kind),
+		printf("%-14s %-9s %-10s %s%s\n", r->id, bench_kind_text(r->kind),
 		       state, r->listen ? r->listen : r->label,
 		       r->waits ? "  (wait=spin|hybrid|block)" : "");
 	}

@@ -168,4 +168,20 @@ void bench_write_text(FILE *out, const struct bench_report *rep)
 	absent(out, rep, SERIES_UNAVAILABLE, "unavailable");
 	fprintf(out, "busy-poll rows spin on a CPU while they wait; compare them "
 	        "with each other, not with blocking rows.\n");
+	int unsteady = 0;
+	for (int i = 0; i < rep->njobs; i++) {
+		const struct bench_result *r = &rep->results[i];
+		if (r->status == BENCH_OK &&
+		    ((r->has_lat && bench_spread(r->lat.runs, r->lat.nruns) > 50) ||
+		     (r->has_thr && bench_spread(r->thr.runs, r->thr.nruns) > 50)))
+			unsteady++;
+	}
+	if (unsteady && !rep->cfg.pin)
+		fprintf(out, "%d figures vary by more than 50%% from run to run, "
+		        "most often because the scheduler put\nthe two processes on "
+		        "one CPU in some runs and on two in others: --pin keeps them "
+		        "on two.\n", unsteady);
+	else if (unsteady)
+		fprintf(out, "%d figures vary by more than 50%% from run to run: the "
+		        "machine was busy; run again, or longer.\n", unsteady);
 }
