@@ -7,7 +7,7 @@
 #define _GNU_SOURCE
 #include "util.h"
 
-#include "sync_harness.h"
+#include "tsan_harness.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <ipckit.h>

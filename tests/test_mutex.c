@@ -6,7 +6,7 @@
 #define _GNU_SOURCE
 #include "util.h"
 
-#include "sync_harness.h"
+#include "tsan_harness.h"
 #include <dirent.h>
 #include <errno.h>
 #include <ipckit.h>
