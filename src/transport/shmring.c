@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define DEFAULT_SIZE ((size_t)1 << 20)
@@ -71,6 +72,18 @@ static int parse_opts(ipk_chan *c, struct ring_opts *o)
 	if (rc > 0)
 		o->spin_ns = (int64_t)spin_us * 1000;
 	return 0;
+}
+
+/* Map every page of the ring now: a ring cycles through all of its memory,
+   and a page fault in the middle of a message is a latency spike. */
+static void prefault(ipk_region *reg)
+{
+#ifdef MADV_POPULATE_WRITE
+	(void)madvise(ipk_region_addr(reg), ipk_region_size(reg),
+	              MADV_POPULATE_WRITE);
+#else
+	(void)reg;
+#endif
 }
 
 static void set_waiting(struct ipk__ring *r, const struct ring_opts *o)
@@ -167,6 +180,7 @@ static int ring_listen(ipk_chan *c)
 	}
 	set_waiting(&s->in, &o);
 	s->in.maxmsg = c->maxmsg;
+	prefault(s->region);
 	rc = ipk__ring_register(&s->in, c->url.text);
 	if (rc < 0) {
 		if (s->region->created)
@@ -204,6 +218,7 @@ static int ring_dial(ipk_chan *c, int64_t deadline)
 	}
 	rc = attach_existing(c, &s->out, IPK__RING_PRODUCER, deadline);
 	if (rc == 0) {
+		prefault(s->region);
 		set_waiting(&s->out, &o);
 		rc = ipk__ring_register(&s->out, c->url.text);
 	}
@@ -231,6 +246,7 @@ static int ring_pair(ipk_chan *a, ipk_chan *b)
 		free(refs);
 		return rc;
 	}
+	prefault(reg);
 	unsigned char *m = ipk_region_addr(reg);
 	const char *name = a->url.text;
 	/* ring 0 carries b -> a, ring 1 a -> b; registration waits for first

@@ -1,0 +1,571 @@
+/*
+ * ring_bench: what the shared-memory ring costs next to the hardware floor.
+ *
+ *   ring_bench [--pin A,B] [--reps N] [--quick]
+ *
+ * Prints, each as the median of --reps runs (default 7):
+ *   - the bare floor: two processes bouncing one shared cache line
+ *   - ring round trips (64-byte messages) with wait=spin, hybrid, block
+ *   - one-way streaming of 64-byte messages, copying and zero-copy
+ *   - memcpy bandwidth of 1 MiB buffers vs 1 MiB messages through the ring
+ *   - zero-copy round trips for 64 B .. 1 MiB (they should not grow), and
+ *     copying ones for comparison
+ * and the ratios the design aims for. Spin figures mean something only when
+ * the two processes run on different cores with nothing else on them: pin
+ * them (--pin 0,1) on an idle machine. It is a program that prints figures,
+ * not a test: it asserts nothing.
+ */
+#define _GNU_SOURCE
+#include <ipckit.h>
+
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RTT_RING ((size_t)64 << 10)
+
+static int cpu_a = -1, cpu_b = -1;
+static int reps = 7;
+static bool quick;
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void pin(int cpu)
+{
+	if (cpu < 0)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof set, &set) < 0)
+		perror("sched_setaffinity");
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "ring_bench: %s: %s\n", what, ipk_last_error());
+	exit(1);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Run fn(arg) in a child pinned to cpu_b; the parent is pinned to cpu_a. */
+static pid_t spawn(void (*fn)(void *), void *arg)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		exit(1);
+	}
+	if (pid == 0) {
+		pin(cpu_b);
+		fn(arg);
+		_exit(0);
+	}
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "ring_bench: child failed (status %#x)\n", st);
+		exit(1);
+	}
+}
+
+/* ------------------------------------------------ bare cache-line floor */
+
+struct line {
+	_Alignas(64) _Atomic uint64_t v;
+};
+
+static struct line *shared_line;
+static long floor_iters;
+
+static void line_peer(void *arg)
+{
+	(void)arg;
+	for (uint64_t i = 1; i < 2 * (uint64_t)floor_iters; i += 2) {
+		while (atomic_load_explicit(&shared_line->v, memory_order_acquire) != i)
+			__builtin_ia32_pause();
+		atomic_store_explicit(&shared_line->v, i + 1, memory_order_release);
+	}
+}
+
+/* ns per round trip of one cache line between two processes */
+static double cache_line_rtt(void)
+{
+	atomic_store(&shared_line->v, 0);
+	pid_t pid = spawn(line_peer, NULL);
+	/* warm up: let the child start spinning */
+	int64_t t0 = 0;
+	for (uint64_t i = 0; i < 2 * (uint64_t)floor_iters; i += 2) {
+		if (i == 2000)
+			t0 = now_ns();
+		atomic_store_explicit(&shared_line->v, i + 1, memory_order_release);
+		while (atomic_load_explicit(&shared_line->v, memory_order_acquire) != i + 2)
+			__builtin_ia32_pause();
+	}
+	double ns = (double)(now_ns() - t0) / (double)(floor_iters - 1000);
+	reap(pid);
+	return ns;
+}
+
+/* A bare 64-byte message each way: the payload fills one line and the
+   "it is there" flag sits in the next, the least any in-band signal costs
+   (two lines per message instead of one). */
+struct msg_slot {
+	_Alignas(64) unsigned char payload[64];
+	_Atomic uint64_t flag;
+};
+
+static struct msg_slot *msg_slots; /* [0] parent -> child, [1] back */
+
+static void msg_peer(void *arg)
+{
+	(void)arg;
+	unsigned char tmp[64];
+	for (uint64_t i = 1; i <= (uint64_t)floor_iters; i++) {
+		while (atomic_load_explicit(&msg_slots[0].flag, memory_order_acquire) != i)
+			__builtin_ia32_pause();
+		memcpy(tmp, msg_slots[0].payload, 64);
+		memcpy(msg_slots[1].payload, tmp, 64);
+		atomic_store_explicit(&msg_slots[1].flag, i, memory_order_release);
+	}
+}
+
+static double bare_msg_rtt(void)
+{
+	memset(msg_slots, 0, 2 * sizeof *msg_slots);
+	pid_t pid = spawn(msg_peer, NULL);
+	unsigned char tmp[64] = {0};
+	int64_t t0 = 0;
+	for (uint64_t i = 1; i <= (uint64_t)floor_iters; i++) {
+		if (i == 1001)
+			t0 = now_ns();
+		memcpy(msg_slots[0].payload, tmp, 64);
+		atomic_store_explicit(&msg_slots[0].flag, i, memory_order_release);
+		while (atomic_load_explicit(&msg_slots[1].flag, memory_order_acquire) != i)
+			__builtin_ia32_pause();
+		memcpy(tmp, msg_slots[1].payload, 64);
+	}
+	double ns = (double)(now_ns() - t0) / (double)(floor_iters - 1000);
+	reap(pid);
+	return ns;
+}
+
+/* ----------------------------------------------------- ring round trips */
+
+struct pp {
+	ipk_chan *a, *b;
+	long iters;
+	size_t len;
+	bool zero_copy;
+};
+
+/* one message each way; zero-copy touches only the first 8 bytes */
+static void pp_send(ipk_chan *c, const struct pp *p, uint64_t v)
+{
+	if (p->zero_copy) {
+		void *buf;
+		if (ipk_send_borrow(c, &buf, p->len, -1) < 0)
+			die("borrow");
+		memcpy(buf, &v, 8);
+		if (ipk_send_commit(c, p->len) < 0)
+			die("commit");
+	} else {
+		static _Thread_local unsigned char *buf;
+		static _Thread_local size_t cap;
+		if (cap < p->len) {
+			free(buf);
+			buf = calloc(1, p->len);
+			cap = p->len;
+		}
+		memcpy(buf, &v, 8);
+		if (ipk_send(c, buf, p->len, -1) < 0)
+			die("send");
+	}
+}
+
+static uint64_t pp_recv(ipk_chan *c, const struct pp *p)
+{
+	uint64_t v;
+	if (p->zero_copy) {
+		const void *buf;
+		if (ipk_recv_peek(c, &buf, -1) < 0)
+			die("peek");
+		memcpy(&v, buf, 8);
+		ipk_recv_release(c);
+	} else {
+		static _Thread_local unsigned char *buf;
+		static _Thread_local size_t cap;
+		if (cap < p->len) {
+			free(buf);
+			buf = malloc(p->len);
+			cap = p->len;
+		}
+		if (ipk_recv(c, buf, cap, -1) < 0)
+			die("recv");
+		memcpy(&v, buf, 8);
+	}
+	return v;
+}
+
+static void pp_peer(void *arg)
+{
+	struct pp *p = arg;
+	ipk_close(p->a);
+	for (long i = 0; i < p->iters; i++)
+		pp_send(p->b, p, pp_recv(p->b, p) + 1);
+	ipk_close(p->b);
+}
+
+/* ns per round trip through a ring pair */
+static double ring_rtt(const char *wait, size_t len, bool zero_copy, long iters)
+{
+	char url[128];
+	/* small enough to stay in the caches: latency, not memory, is measured */
+	size_t size = len * 4 + RTT_RING;
+	snprintf(url, sizeof url, "shm:?size=%zu&wait=%s", size, wait);
+	struct pp p = {.iters = iters, .len = len, .zero_copy = zero_copy};
+	if (ipk_pair(url, &p.a, &p.b) < 0)
+		die("pair");
+	pid_t pid = spawn(pp_peer, &p);
+	ipk_close(p.b);
+	long warm = iters / 10;
+	int64_t t0 = 0;
+	for (long i = 0; i < iters; i++) {
+		if (i == warm)
+			t0 = now_ns();
+		pp_send(p.a, &p, (uint64_t)i);
+		if (pp_recv(p.a, &p) != (uint64_t)i + 1) {
+			fprintf(stderr, "ring_bench: ping-pong out of step\n");
+			exit(1);
+		}
+	}
+	double ns = (double)(now_ns() - t0) / (double)(iters - warm);
+	ipk_close(p.a);
+	reap(pid);
+	return ns;
+}
+
+/* ------------------------------------------------------------ streaming */
+
+struct stream {
+	ipk_chan *a, *b;
+	long count;
+	size_t len;
+	bool zero_copy;
+	int go[2];
+};
+
+static void stream_producer(void *arg)
+{
+	struct stream *s = arg;
+	ipk_close(s->a);
+	char c;
+	if (read(s->go[0], &c, 1) != 1)
+		_exit(2);
+	unsigned char *buf = calloc(1, s->len);
+	for (long i = 0; i < s->count; i++) {
+		if (s->zero_copy) {
+			void *p;
+			if (ipk_send_borrow(s->b, &p, s->len, -1) < 0)
+				die("borrow");
+			memcpy(p, &i, sizeof i);
+			if (ipk_send_commit(s->b, s->len) < 0)
+				die("commit");
+		} else {
+			memcpy(buf, &i, sizeof i);
+			if (ipk_send(s->b, buf, s->len, -1) < 0)
+				die("send");
+		}
+	}
+	free(buf);
+	ipk_close(s->b);
+}
+
+/* messages per second, one way */
+static double stream_rate(size_t len, bool zero_copy, long count,
+                          size_t ring_size, double *bytes_per_s)
+{
+	char url[128];
+	snprintf(url, sizeof url, "shm:?size=%zu&wait=spin", ring_size);
+	struct stream s = {.count = count, .len = len, .zero_copy = zero_copy};
+	if (ipk_pair(url, &s.a, &s.b) < 0)
+		die("pair");
+	if (pipe(s.go) < 0)
+		die("pipe");
+	pid_t pid = spawn(stream_producer, &s);
+	ipk_close(s.b);
+	unsigned char *buf = malloc(len);
+	memset(buf, 0, len);
+	if (write(s.go[1], "g", 1) != 1)
+		die("write");
+	/* the clock starts after two laps of the ring: steady state */
+	long warm = (long)(2 * ring_size / (len + 16)) + 1;
+	if (warm > count / 4)
+		warm = count / 4;
+	int64_t t0 = 0;
+	for (long i = 0; i < count; i++) {
+		if (i == warm)
+			t0 = now_ns();
+		if (zero_copy) {
+			const void *p;
+			if (ipk_recv_peek(s.a, &p, -1) < 0)
+				die("peek");
+			ipk_recv_release(s.a);
+		} else if (ipk_recv(s.a, buf, len, -1) < 0) {
+			die("recv");
+		}
+	}
+	double secs = (double)(now_ns() - t0) / 1e9;
+	free(buf);
+	ipk_close(s.a);
+	close(s.go[0]);
+	close(s.go[1]);
+	reap(pid);
+	if (bytes_per_s)
+		*bytes_per_s = (double)(count - warm) * (double)len / secs;
+	return (double)(count - warm) / secs;
+}
+
+/* The same 1 MiB hand-over without the ring: two shared 1 MiB buffers,
+   the producer copies in, the consumer copies out, a flag per buffer. What
+   the hardware gives for moving data between two cores' caches. */
+struct handover {
+	_Atomic uint64_t full[2];
+	long count;
+	size_t len;
+	unsigned char *buf[2];
+};
+
+static void handover_producer(void *arg)
+{
+	struct handover *h = arg;
+	unsigned char *src = malloc(h->len);
+	memset(src, 3, h->len);
+	for (long i = 0; i < h->count; i++) {
+		int b = (int)(i & 1);
+		while (atomic_load_explicit(&h->full[b], memory_order_acquire))
+			__builtin_ia32_pause();
+		memcpy(h->buf[b], src, h->len);
+		atomic_store_explicit(&h->full[b], 1, memory_order_release);
+	}
+	free(src);
+}
+
+static double handover_bw(size_t len, long count)
+{
+	struct handover *h = mmap(NULL, sizeof *h + 2 * len + 128,
+	                          PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	                          -1, 0);
+	if (h == MAP_FAILED)
+		die("mmap");
+	h->count = count;
+	h->len = len;
+	h->buf[0] = (unsigned char *)h + 4096;
+	h->buf[1] = h->buf[0] + len;
+	unsigned char *dst = malloc(len);
+	memset(dst, 1, len);
+	pid_t pid = spawn(handover_producer, h);
+	int64_t t0 = 0;
+	for (long i = 0; i < count; i++) {
+		int b = (int)(i & 1);
+		if (i == 4) /* both buffers touched once by both sides */
+			t0 = now_ns();
+		while (!atomic_load_explicit(&h->full[b], memory_order_acquire))
+			__builtin_ia32_pause();
+		memcpy(dst, h->buf[b], len);
+		atomic_store_explicit(&h->full[b], 0, memory_order_release);
+	}
+	double bw = (double)(count - 4) * (double)len /
+	            ((double)(now_ns() - t0) / 1e9);
+	reap(pid);
+	free(dst);
+	munmap(h, sizeof *h + 2 * len + 128);
+	return bw;
+}
+
+/* memcpy bandwidth for buffers of len bytes (bytes copied per second) */
+static double memcpy_bw(size_t len)
+{
+	unsigned char *a = malloc(len), *b = malloc(len);
+	memset(a, 1, len);
+	memset(b, 2, len);
+	long n = quick ? 500 : 2000;
+	for (int i = 0; i < 20; i++)
+		memcpy(b, a, len);
+	int64_t t0 = now_ns();
+	for (long i = 0; i < n; i++) {
+		memcpy(i & 1 ? a : b, i & 1 ? b : a, len);
+		__asm__ __volatile__("" ::: "memory");
+	}
+	double bw = (double)n * (double)len / ((double)(now_ns() - t0) / 1e9);
+	free(a);
+	free(b);
+	return bw;
+}
+
+/* ------------------------------------------------------------- driver */
+
+#define MEASURE(out, expr)                                \
+	do {                                                  \
+		double v_[64];                                    \
+		for (int r_ = 0; r_ < reps; r_++)                 \
+			v_[r_] = (expr);                              \
+		out = median(v_, reps);                           \
+	} while (0)
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: ring_bench [--pin A,B] [--reps N] [--quick]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--pin") == 0 && i + 1 < argc) {
+			if (sscanf(argv[++i], "%d,%d", &cpu_a, &cpu_b) != 2)
+				usage();
+		} else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
+			reps = atoi(argv[++i]);
+			if (reps < 1 || reps > 64)
+				usage();
+		} else if (strcmp(argv[i], "--quick") == 0) {
+			quick = true;
+		} else {
+			usage();
+		}
+	}
+	pin(cpu_a);
+	shared_line = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	msg_slots = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shared_line == MAP_FAILED || msg_slots == MAP_FAILED)
+		die("mmap");
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	double load[1] = {0};
+	if (getloadavg(load, 1) < 0)
+		load[0] = -1;
+	printf("ring_bench: ipckit %s, %ld CPUs online, load average %.2f, "
+	       "%s, medians of %d runs\n",
+	       ipk_version(), online, load[0],
+	       cpu_a >= 0 ? "pinned" : "not pinned (--pin A,B to pin)", reps);
+	if (cpu_a >= 0)
+		printf("  parent on CPU %d, peer on CPU %d\n", cpu_a, cpu_b);
+	printf("  spin figures need the two processes on different, otherwise "
+	       "idle cores\n\n");
+
+	long k = quick ? 1 : 4;
+	/* the four latencies are taken back to back in each run, so each run's
+	   ratios compare figures measured under the same conditions (a shared
+	   host moves vCPUs around between runs) */
+	floor_iters = 20000 * k;
+	double fl[64], bm[64], sp[64], hy[64], bl[64], r_sp[64], r_hy[64];
+	for (int r = 0; r < reps; r++) {
+		fl[r] = cache_line_rtt();
+		bm[r] = bare_msg_rtt();
+		sp[r] = ring_rtt("spin", 64, false, 20000 * k);
+		hy[r] = ring_rtt("hybrid", 64, false, 20000 * k);
+		bl[r] = ring_rtt("block", 64, false, 2000 * k);
+		r_sp[r] = sp[r] / fl[r];
+		r_hy[r] = hy[r] / sp[r];
+	}
+	double best_fl = fl[0], best_sp = sp[0], best_bm = bm[0];
+	for (int r = 1; r < reps; r++) {
+		best_fl = fl[r] < best_fl ? fl[r] : best_fl;
+		best_bm = bm[r] < best_bm ? bm[r] : best_bm;
+		best_sp = sp[r] < best_sp ? sp[r] : best_sp;
+	}
+	double floor_ns = median(fl, reps), spin_ns = median(sp, reps);
+	double hybrid_ns = median(hy, reps), block_ns = median(bl, reps);
+	printf("round trip, 64-byte messages, %zu KiB rings (ns)      median "
+	       "    best\n", (size_t)RTT_RING >> 10);
+	printf("  bare: one cache line bounced            %8.0f %8.0f\n",
+	       floor_ns, best_fl);
+	printf("  bare: 64-byte payload line + flag line  %8.0f %8.0f\n",
+	       median(bm, reps), best_bm);
+	printf("  ring wait=spin                          %8.0f %8.0f   %.2fx the "
+	       "cache line (target <= 1.5x)\n", spin_ns, best_sp,
+	       median(r_sp, reps));
+	printf("  ring wait=hybrid                        %8.0f %8s   %.2fx spin "
+	       "(target <= 2x)\n", hybrid_ns, "", median(r_hy, reps));
+	printf("  ring wait=block                         %8.0f %8s   %.0fx spin "
+	       "(a futex wake each way)\n\n", block_ns, "", block_ns / spin_ns);
+
+	double copy_rate, zc_rate;
+	long n64 = 5000000 * k / 2;
+	MEASURE(copy_rate, stream_rate(64, false, n64, 4 << 20, NULL));
+	MEASURE(zc_rate, stream_rate(64, true, n64, 4 << 20, NULL));
+	printf("one-way streaming, 64-byte messages (million messages/s)\n");
+	printf("  copying (ipk_send/ipk_recv)  %8.1f   (target >= 20)\n",
+	       copy_rate / 1e6);
+	printf("  zero-copy (borrow/peek)      %8.1f\n\n", zc_rate / 1e6);
+
+	double mbw, ring_bw;
+	MEASURE(mbw, memcpy_bw(1 << 20));
+	double v[64];
+	for (int r = 0; r < reps; r++)
+		stream_rate(1 << 20, false, quick ? 500 : 2000, 8 << 20, &v[r]);
+	ring_bw = median(v, reps);
+	double hbw;
+	MEASURE(hbw, handover_bw(1 << 20, quick ? 500 : 2000));
+	printf("1 MiB messages (GB/s)\n");
+	printf("  memcpy, 1 MiB buffers, one process   %8.2f\n", mbw / 1e9);
+	printf("  bare hand-over between two processes %8.2f   (two 1 MiB "
+	       "buffers, copy in, copy out)\n", hbw / 1e9);
+	printf("  ring, copying                        %8.2f   %.0f%% of memcpy "
+	       "(target >= 70%%), %.0f%% of the bare hand-over\n\n",
+	       ring_bw / 1e9, 100 * ring_bw / mbw, 100 * ring_bw / hbw);
+
+	static const size_t sizes[] = {64, 4096, 65536, 1 << 20};
+	double zc[4], cp[4];
+	printf("round trip by size, wait=spin (ns)\n");
+	printf("  %10s %12s %12s\n", "bytes", "zero-copy", "copying");
+	for (int i = 0; i < 4; i++) {
+		long iters = sizes[i] >= 65536 ? 3000 * k : 20000 * k;
+		MEASURE(zc[i], ring_rtt("spin", sizes[i], true, iters));
+		MEASURE(cp[i], ring_rtt("spin", sizes[i], false, iters));
+		printf("  %10zu %12.0f %12.0f\n", sizes[i], zc[i], cp[i]);
+	}
+	double lo = zc[0], hi = zc[0];
+	for (int i = 1; i < 4; i++) {
+		lo = zc[i] < lo ? zc[i] : lo;
+		hi = zc[i] > hi ? zc[i] : hi;
+	}
+	printf("  zero-copy: largest/smallest %.2fx across 64 B..1 MiB "
+	       "(size-independent means ~1x)\n", hi / lo);
+	return 0;
+}
