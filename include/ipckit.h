@@ -405,9 +405,16 @@ int ipk_region_remove(ipk_region *r);
  *                  default 50, then sleep)
  *   ?proj=N        sysvshm: ftok project id
  * A message that can never fit is -EMSGSIZE naming the capacity. Payloads
- * are 16-byte aligned. A crashed peer is seen within the caller's timeout
- * (-EPIPE); a restarted one re-attaches (a listener takes over a ring whose
- * consumer died) and continues. Peers must share a pid namespace.
+ * are 16-byte aligned. When every producer has gone (closed or died) and
+ * the ring is empty, receiving is -EPIPE until another producer dials; when
+ * the consumers have gone, sending is -EPIPE (a crashed consumer is noticed
+ * once the ring is full). Crashes are seen within the caller's timeout; a
+ * restarted peer re-attaches (a listener takes over a ring whose consumer
+ * died) and continues. ipk_fd() on a receiving ring is a doorbell socket,
+ * readable when a receive would not block (free of cost until first asked
+ * for). The last live consumer to close removes the ring unless ?persist.
+ * A channel handle is for one thread at a time; processes sharing a ring
+ * must share a pid namespace. docs/shm.md has the design.
  */
 
 /*
