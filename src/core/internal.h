@@ -202,6 +202,7 @@ typedef struct ipk__stream {
 	int rfd, wfd;          /* may be equal; -1 when closed */
 	enum ipk__framing framing;
 	bool sock;             /* use send(MSG_NOSIGNAL) */
+	bool percall;          /* fds block; "don't wait" is said per call */
 	bool eof;              /* peer closed its sending side */
 	bool broken;           /* framing lost (oversize, bad type): refuse I/O */
 	size_t maxmsg;
@@ -219,8 +220,16 @@ typedef struct ipk__stream {
 	pid_t bpid; /* process whose send left the backlog */
 } ipk__stream;
 
+/* What the descriptors are: it decides how "don't wait" is asked for. */
+enum ipk__fdkind {
+	IPK__FD_SOCK,  /* MSG_DONTWAIT per call */
+	IPK__FD_PIPE,  /* anonymous pipe: RWF_NOWAIT per call where the kernel has it */
+	IPK__FD_OTHER, /* FIFO, terminal: O_NONBLOCK, waits go through poll */
+};
+
 void ipk__stream_init(ipk__stream *s, int rfd, int wfd,
-                      enum ipk__framing framing, bool sock, size_t maxmsg);
+                      enum ipk__framing framing, enum ipk__fdkind kind,
+                      size_t maxmsg);
 ssize_t ipk__stream_send(ipk__stream *s, const void *buf, size_t len,
                          int64_t deadline);
 ssize_t ipk__stream_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline);

@@ -12,10 +12,12 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -27,15 +29,97 @@ static size_t hdr_len(const ipk__stream *s)
 	return s->framing == IPK__FRAME_SPIPC ? 9 : 8;
 }
 
+static void set_blocking(int fd, bool on)
+{
+	int fl = fd < 0 ? -1 : fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, on ? fl & ~O_NONBLOCK : fl | O_NONBLOCK);
+}
+
+/*
+ * A pipe holds 64 KiB by default: a 64 KiB message plus its header would take
+ * two wake-ups of the reader. Room for a few large messages costs nothing
+ * until used (pages are taken as data is written). Best effort: a user over
+ * fs.pipe-user-pages-soft keeps the default.
+ */
+#define PIPE_ROOM (256 * 1024)
+
+static void grow_pipe(int fd)
+{
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+	    fcntl(fd, F_GETPIPE_SZ) < PIPE_ROOM)
+		fcntl(fd, F_SETPIPE_SZ, PIPE_ROOM);
+}
+
 void ipk__stream_init(ipk__stream *s, int rfd, int wfd,
-                      enum ipk__framing framing, bool sock, size_t maxmsg)
+                      enum ipk__framing framing, enum ipk__fdkind kind,
+                      size_t maxmsg)
 {
 	memset(s, 0, sizeof *s);
 	s->rfd = rfd;
 	s->wfd = wfd;
 	s->framing = framing;
-	s->sock = sock;
+	s->sock = kind == IPK__FD_SOCK;
 	s->maxmsg = maxmsg;
+	/*
+	 * A call that waits forever blocks in the kernel: one system call, as a
+	 * hand-written loop makes, instead of read, EAGAIN, poll, read. Calls
+	 * with a timeout say "don't wait" per call and poll. Sockets and
+	 * anonymous pipes can; FIFOs and terminals cannot (no RWF_NOWAIT), so
+	 * they stay O_NONBLOCK and every wait goes through poll.
+	 */
+	s->percall = kind != IPK__FD_OTHER;
+	if (kind != IPK__FD_SOCK) {
+		grow_pipe(rfd);
+		grow_pipe(wfd);
+	}
+	set_blocking(rfd, s->percall);
+	if (wfd != rfd)
+		set_blocking(wfd, s->percall);
+}
+
+/* The kernel cannot say "don't wait" per call here: O_NONBLOCK for good. */
+static void fall_back(ipk__stream *s)
+{
+	s->percall = false;
+	set_blocking(s->rfd, false);
+	if (s->wfd != s->rfd)
+		set_blocking(s->wfd, false);
+}
+
+static ssize_t io_read(ipk__stream *s, void *buf, size_t len, int64_t deadline)
+{
+	if (!s->percall || deadline == IPK__NEVER)
+		return read(s->rfd, buf, len);
+	if (s->sock)
+		return recv(s->rfd, buf, len, MSG_DONTWAIT);
+	struct iovec v = {buf, len};
+	ssize_t n = preadv2(s->rfd, &v, 1, -1, RWF_NOWAIT);
+	if (n < 0 && errno == EOPNOTSUPP) {
+		fall_back(s);
+		return read(s->rfd, buf, len);
+	}
+	return n;
+}
+
+static ssize_t io_writev(ipk__stream *s, struct iovec *iov, int cnt,
+                         int64_t deadline)
+{
+	bool dontwait = s->percall && deadline != IPK__NEVER;
+	if (s->sock) {
+		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+		return sendmsg(s->wfd, &mh,
+		               MSG_NOSIGNAL | (dontwait ? MSG_DONTWAIT : 0));
+	}
+	if (!dontwait)
+		return writev(s->wfd, iov, cnt);
+	ssize_t n = pwritev2(s->wfd, iov, cnt, -1, RWF_NOWAIT);
+	if (n < 0 && errno == EOPNOTSUPP) {
+		fall_back(s);
+		return writev(s->wfd, iov, cnt);
+	}
+	return n;
 }
 
 static void put_be64(unsigned char *p, uint64_t v)
@@ -50,15 +134,6 @@ static uint64_t get_be64(const unsigned char *p)
 	for (int i = 0; i < 8; i++)
 		v = v << 8 | p[i];
 	return v;
-}
-
-static ssize_t do_writev(ipk__stream *s, struct iovec *iov, int iovcnt)
-{
-	if (s->sock) {
-		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
-		return sendmsg(s->wfd, &mh, MSG_NOSIGNAL);
-	}
-	return writev(s->wfd, iov, iovcnt);
 }
 
 static int peer_gone(void)
@@ -80,10 +155,8 @@ int ipk__stream_flush(ipk__stream *s, int64_t deadline)
 	if (s->boff < s->blen && s->bpid != getpid())
 		drop_backlog(s);
 	while (s->boff < s->blen) {
-		ssize_t n = s->sock ? send(s->wfd, s->backlog + s->boff,
-		                           s->blen - s->boff, MSG_NOSIGNAL)
-		                    : write(s->wfd, s->backlog + s->boff,
-		                            s->blen - s->boff);
+		struct iovec v = {s->backlog + s->boff, s->blen - s->boff};
+		ssize_t n = io_writev(s, &v, 1, deadline);
 		if (n > 0) {
 			s->boff += (size_t)n;
 			continue;
@@ -132,7 +205,7 @@ ssize_t ipk__stream_send(ipk__stream *s, const void *buf, size_t len,
 		size_t boff = done > hl ? done - hl : 0;
 		if (len > boff)
 			iov[cnt++] = (struct iovec){(char *)buf + boff, len - boff};
-		ssize_t n = do_writev(s, iov, cnt);
+		ssize_t n = io_writev(s, iov, cnt, deadline);
 		if (n >= 0) {
 			done += (size_t)n;
 			continue;
@@ -184,7 +257,8 @@ static int fill(ipk__stream *s, int64_t deadline)
 		s->in_off = 0;
 	}
 	for (;;) {
-		ssize_t n = read(s->rfd, s->in + s->in_len, INBUF_SIZE - s->in_len);
+		ssize_t n = io_read(s, s->in + s->in_len, INBUF_SIZE - s->in_len,
+		                    deadline);
 		if (n > 0) {
 			s->in_len += (size_t)n;
 			return 0;
@@ -219,7 +293,7 @@ static ssize_t recv_raw(ipk__stream *s, ipk__rx *rx, int64_t deadline)
 	if (dst == NULL)
 		return err;
 	for (;;) {
-		ssize_t n = read(s->rfd, dst, want);
+		ssize_t n = io_read(s, dst, want, deadline);
 		if (n > 0)
 			return n;
 		if (n == 0) {
@@ -301,7 +375,7 @@ ssize_t ipk__stream_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline)
 		}
 		/* large remainder: read it straight into place */
 		ssize_t n = s->len - s->got >= INBUF_SIZE
-		                    ? read(s->rfd, dst + s->got, s->len - s->got)
+		                    ? io_read(s, dst + s->got, s->len - s->got, deadline)
 		                    : -2;
 		if (n > 0) {
 			s->got += (size_t)n;

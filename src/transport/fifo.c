@@ -80,7 +80,7 @@ static int fifo_listen(ipk_chan *c)
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
 	ipk__stream_init(&f->s, rfd, -1, c->raw ? IPK__FRAME_RAW : IPK__FRAME_LEN64,
-	                 false, c->maxmsg);
+	                 IPK__FD_OTHER, c->maxmsg);
 	return 0;
 }
 
@@ -104,7 +104,7 @@ static int fifo_dial(ipk_chan *c, int64_t deadline)
 			}
 			ipk__stream_init(&f->s, -1, fd,
 			                 c->raw ? IPK__FRAME_RAW : IPK__FRAME_LEN64,
-			                 false, c->maxmsg);
+			                 IPK__FD_OTHER, c->maxmsg);
 			return 0;
 		}
 		if (errno == EINTR)

@@ -25,8 +25,8 @@ static int pipe_pair(ipk_chan *a, ipk_chan *b)
 	}
 	enum ipk__framing f = a->raw ? IPK__FRAME_RAW : IPK__FRAME_LEN64;
 	struct pipe_chan *pa = ipk__priv(a), *pb = ipk__priv(b);
-	ipk__stream_init(&pa->s, ba[0], ab[1], f, false, a->maxmsg);
-	ipk__stream_init(&pb->s, ab[0], ba[1], f, false, b->maxmsg);
+	ipk__stream_init(&pa->s, ba[0], ab[1], f, IPK__FD_PIPE, a->maxmsg);
+	ipk__stream_init(&pb->s, ab[0], ba[1], f, IPK__FD_PIPE, b->maxmsg);
 	return 0;
 }
 

@@ -23,7 +23,7 @@ static int start_stream(ipk_chan *c, int fd, int family,
 		if (rc < 0)
 			return rc;
 	}
-	ipk__stream_init(&sc->s, fd, fd, c->raw ? IPK__FRAME_RAW : framing, true,
+	ipk__stream_init(&sc->s, fd, fd, c->raw ? IPK__FRAME_RAW : framing, IPK__FD_SOCK,
 	                 c->maxmsg);
 	sc->lfd = -1;
 	sc->framing = framing;

@@ -228,7 +228,7 @@ int ipk_spawn(ipk_chan **out, const char *const argv[],
 			ipk__chan_free(c);
 			return rc;
 		}
-		ipk__stream_init(&sp->s, m, m, f, false, c->maxmsg);
+		ipk__stream_init(&sp->s, m, m, f, IPK__FD_OTHER, c->maxmsg);
 	} else {
 		int in[2], outp[2];
 		if ((rc = make_pipe(in)) < 0) {
@@ -258,7 +258,7 @@ int ipk_spawn(ipk_chan **out, const char *const argv[],
 			ipk__chan_free(c);
 			return rc;
 		}
-		ipk__stream_init(&sp->s, outp[0], in[1], f, false, c->maxmsg);
+		ipk__stream_init(&sp->s, outp[0], in[1], f, IPK__FD_PIPE, c->maxmsg);
 	}
 	/* without pidfd (old kernels) waits fall back to polling */
 	sp->pidfd = (int)syscall(SYS_pidfd_open, sp->pid, 0);

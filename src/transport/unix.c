@@ -158,8 +158,8 @@ static int unix_pair(ipk_chan *a, ipk_chan *b)
 	/* both ends are ours: no handshake needed, same framing as connected */
 	enum ipk__framing f = a->raw ? IPK__FRAME_RAW : IPK__FRAME_SPIPC;
 	struct ipk__sockchan *sa = ipk__priv(a), *sb = ipk__priv(b);
-	ipk__stream_init(&sa->s, sv[0], sv[0], f, true, a->maxmsg);
-	ipk__stream_init(&sb->s, sv[1], sv[1], f, true, b->maxmsg);
+	ipk__stream_init(&sa->s, sv[0], sv[0], f, IPK__FD_SOCK, a->maxmsg);
+	ipk__stream_init(&sb->s, sv[1], sv[1], f, IPK__FD_SOCK, b->maxmsg);
 	sa->lfd = sb->lfd = -1;
 	return 0;
 }
