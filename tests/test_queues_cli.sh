@@ -29,6 +29,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
 run() { timeout -s INT -k 5 60 "$CLI" "$@"; }
+ex() { local prog=$1; shift; timeout -s INT -k 5 60 "$EX/$prog" "$@"; }
 
 # A System V key and a POSIX queue name unique to this run.
 nkey=0
@@ -59,7 +60,10 @@ start_ready() {
 	read -r -t 30 -u "$RFD" ADDR || ADDR=
 }
 
-key_exists() { grep -qiE "^ *$(($1)) " /proc/sysvipc/msg; }
+# /proc/sysvipc/msg prints keys as signed ints
+key_signed() { local v=$(($1 & 0xffffffff)); echo $((v > 0x7fffffff ? v - 0x100000000 : v)); }
+key_exists() { awk -v k="$(key_signed "$1")" '$1 == k {f = 1} END {exit !f}' /proc/sysvipc/msg; }
+py() { timeout -k 5 30 /usr/bin/python3 "$@"; }
 
 # ------------------------------------------------------------- sysvmq
 
@@ -81,7 +85,9 @@ grep -q "does not exist" "$TMP/e1" && ok || bad "missing ftok path: $(cat "$TMP/
 id=$(ipcmk -Q -p 0600 2>/dev/null | awk '{print $NF}')
 if [ -n "$id" ]; then
 	ids+=("$id")
-	key=$(awk -v id="$id" '$2 == id {printf "0x%08x", $1}' /proc/sysvipc/msg)
+	key=$(awk -v id="$id" '$2 == id {print $1}' /proc/sysvipc/msg)
+	key=$(printf '0x%08x' $((key & 0xffffffff)))
+	[ "$key" != 0x00000000 ] && ok || bad "no key for ipcmk's queue $id"
 	for t in 7 4 2; do run send "sysvmq:$key" --type "$t" "type $t" || bad "send type $t"; done
 	out=$(run recv --dial "sysvmq:$key" --type -5 -n 1 --meta)
 	[ "$out" = $'# len=6 type=2 prio=0 pid=0 uid=0\ntype 2' ] && ok ||
@@ -95,20 +101,24 @@ if [ -n "$id" ]; then
 	key_exists "$key" && ok || bad "a dialer removed the ipcmk queue"
 
 	# Python's sysv_ipc as a peer, both ways (when it is installed)
-	if /usr/bin/python3 -c 'import sysv_ipc' 2>/dev/null; then
-		/usr/bin/python3 - "$key" <<'EOF' || bad "python sent"
+	if py -c 'import sysv_ipc' 2>/dev/null; then
+		py - "$key" <<'EOF' || bad "python sent"
 import sys, sysv_ipc
-q = sysv_ipc.MessageQueue(int(sys.argv[1], 16))
+k = int(sys.argv[1], 16)
+assert k != 0  # 0 would make a new private queue
+q = sysv_ipc.MessageQueue(k)
 q.send(b"from python", type=9)
 EOF
 		out=$(run recv --dial "sysvmq:$key" --type 9 -n 1 --meta)
 		[ "$out" = $'# len=11 type=9 prio=0 pid=0 uid=0\nfrom python' ] && ok ||
 			bad "python message: $out"
 		run send "sysvmq:$key" --type 4 "to python" || bad "send to python"
-		out=$(/usr/bin/python3 - "$key" <<'EOF'
+		out=$(py - "$key" <<'EOF'
 import sys, sysv_ipc
-q = sysv_ipc.MessageQueue(int(sys.argv[1], 16))
-msg, t = q.receive(type=4)
+k = int(sys.argv[1], 16)
+assert k != 0  # 0 would make a new private queue
+q = sysv_ipc.MessageQueue(k)
+msg, t = q.receive(block=False, type=4)
 print(msg.decode(), t)
 EOF
 )
@@ -204,30 +214,30 @@ grep -qE "no process|exited" "$TMP/e6" && ok || bad "exited receiver: $(cat "$TM
 # ------------------------------------------------------------- examples
 
 new_key
-"$EX/sysv_msg_server" "sysvmq:$KEY" >"$TMP/srv" 2>&1 &
+ex sysv_msg_server "sysvmq:$KEY" >"$TMP/srv" 2>&1 &
 srv=$!
 pids+=("$srv")
 for _ in $(seq 100); do grep -q ready "$TMP/srv" && break; sleep 0.05; done
-out=$("$EX/sysv_msg_client" "sysvmq:$KEY" hello "typed world")
+out=$(ex sysv_msg_client "sysvmq:$KEY" hello "typed world")
 [ "$out" = $'HELLO\nTYPED WORLD' ] && ok || bad "sysv_msg_client: $out"
 # two clients at once each get only their own replies (reply by type)
-"$EX/sysv_msg_client" "sysvmq:$KEY" $(seq -f a%g 1 50) >"$TMP/c1" &
+ex sysv_msg_client "sysvmq:$KEY" $(seq -f a%g 1 50) >"$TMP/c1" &
 c1=$!
-"$EX/sysv_msg_client" "sysvmq:$KEY" $(seq -f b%g 1 50) >"$TMP/c2" &
+ex sysv_msg_client "sysvmq:$KEY" $(seq -f b%g 1 50) >"$TMP/c2" &
 c2=$!
 wait "$c1" && wait "$c2" || bad "concurrent clients failed"
 [ "$(tr '\n' ' ' <"$TMP/c1")" = "$(seq -f A%g 1 50 | tr '\n' ' ')" ] && ok || bad "client 1 got others' replies"
 [ "$(tr '\n' ' ' <"$TMP/c2")" = "$(seq -f B%g 1 50 | tr '\n' ' ')" ] && ok || bad "client 2 got others' replies"
-"$EX/sysv_msg_client" "sysvmq:$KEY" quit >/dev/null || bad "quit"
+ex sysv_msg_client "sysvmq:$KEY" quit >/dev/null || bad "quit"
 wait "$srv" && ok || bad "sysv_msg_server failed: $(cat "$TMP/srv")"
 key_exists "$KEY" && bad "sysv_msg_server left $KEY" || ok
 
 new_name
-out=$("$EX/posix_mq_prio" "$NAME")
+out=$(ex posix_mq_prio "$NAME")
 want=$'6 jobs queued (75 bytes), depth 8, msgsize 64\npriority 9: page the on-call\npriority 5: resize image\npriority 5: send digest\npriority 1: rotate logs\npriority 1: compress backup\npriority 0: defragment'
 [ "$out" = "$want" ] && ok || bad "posix_mq_prio: $out"
 
-out=$("$EX/signal_value") && ok || bad "signal_value failed"
+out=$(ex signal_value) && ok || bad "signal_value failed"
 [[ $out == *"child: 5 values, sum 110"* && $out == *"answer 110 from pid"*"expected 110"* ]] && ok ||
 	bad "signal_value printed: $out"
 
