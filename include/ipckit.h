@@ -262,7 +262,8 @@ const char *ipk_scheme_summary(const char *scheme);
  *   mq_notify's sigev_value) gives an 8-byte message holding the union
  *   sigval; kill(2) gives an empty message.
  *   signalfd needs the signal blocked in every thread of the process: call
- *   ipk_signal_block() before creating threads.
+ *   ipk_signal_block() before creating threads (ipk_listen refuses with
+ *   -EINVAL, naming the thread, when another thread does not block it).
  */
 
 /* State of a queue as the kernel reports it. Fields a mechanism lacks are 0. */

@@ -10,6 +10,7 @@
  * blocked beforehand listen in a forked child, which has one thread.
  */
 #define _GNU_SOURCE
+#include "queue_check.h"
 #include "util.h"
 
 #include <criterion/criterion.h>
@@ -559,4 +560,48 @@ Test(signal, threads_created_after_blocking)
 	close(stop[0]);
 	ipk_close(d);
 	ipk_close(l);
+}
+
+static void *unblocked_thread(void *arg)
+{
+	int fd = *(int *)arg;
+	char x;
+	(void)!read(fd, &x, 1);
+	return NULL;
+}
+
+Test(signal, listen_refuses_when_a_thread_does_not_block)
+{
+	int stop[2];
+	cr_assert_eq(pipe(stop), 0);
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, unblocked_thread, &stop[0]), 0);
+	ipk_chan *l = NULL;
+	cr_expect_eq(ipk_listen(&l, "signal:self?sig=RTMIN+7"), -EINVAL);
+	cr_expect(strstr(ipk_last_error(), "ipk_signal_block") != NULL, "%s",
+	          ipk_last_error());
+	close(stop[1]);
+	pthread_join(th, NULL);
+	close(stop[0]);
+}
+
+Test(signal, library_threads_take_no_signals)
+{
+	/* a System V queue's ipk_fd() starts a helper thread; it must not be
+	   a thread a signal could be delivered to */
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		char url[64];
+		snprintf(url, sizeof url, "sysvmq:0x%08x", qlog_key(0x60000000u));
+		ipk_chan *q = NULL;
+		if (ipk_listen(&q, url) < 0 || ipk_fd(q) < 0)
+			_exit(3);
+		ipk_chan *l = NULL;
+		int rc = ipk_listen(&l, "signal:self?sig=" SIG_CHILD);
+		ipk_close(l);
+		ipk_close(q);
+		_exit(rc == 0 ? 0 : 4);
+	}
+	cr_expect_eq(wait_child(pid), 0, "the helper thread does not block signals");
 }

@@ -22,6 +22,7 @@
 #include "queue_util.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -266,6 +267,40 @@ static long pending_limit(pid_t pid)
 
 /* ---------------------------------------------------------------- listen */
 
+static void unregister(struct sig_chan *s)
+{
+	pthread_mutex_lock(&used_mu);
+	used &= ~bit(s->signo);
+	pthread_mutex_unlock(&used_mu);
+}
+
+/* A thread of this process that does not block signo, or 0. A signal sent
+   to the process may go to such a thread instead of the signalfd. */
+static pid_t unblocking_thread(int signo)
+{
+	DIR *d = opendir("/proc/self/task");
+	if (d == NULL)
+		return 0;
+	pid_t found = 0, self = gettid();
+	struct dirent *e;
+	while (found == 0 && (e = readdir(d)) != NULL) {
+		pid_t tid = (pid_t)atoi(e->d_name);
+		if (tid <= 0 || tid == self)
+			continue;
+		char path[64];
+		snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* it has just exited */
+		struct proc_status ps;
+		if (read_status(fd, &ps) == 0 && !(ps.blocked & bit(signo)))
+			found = tid;
+		close(fd);
+	}
+	closedir(d);
+	return found;
+}
+
 static int sig_listen(ipk_chan *c)
 {
 	struct sig_chan *s = ipk__priv(c);
@@ -291,6 +326,15 @@ static int sig_listen(ipk_chan *c)
 	if (taken)
 		return ipk__err(-EADDRINUSE, "%s already has a listener in this process",
 		                nm);
+	pid_t other = unblocking_thread(s->signo);
+	if (other != 0) {
+		unregister(s);
+		return ipk__err(-EINVAL,
+		                "thread %d of this process does not block %s, so the "
+		                "signal could go there instead of to the listener: "
+		                "call ipk_signal_block() before creating threads",
+		                (int)other, nm);
+	}
 	sigset_t set, old;
 	sigemptyset(&set);
 	sigaddset(&set, s->signo);
@@ -302,21 +346,13 @@ static int sig_listen(ipk_chan *c)
 		rc = ipk__errno(-errno, "signalfd for %s", nm);
 		if (!s->was_blocked)
 			pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-		pthread_mutex_lock(&used_mu);
-		used &= ~bit(s->signo);
-		pthread_mutex_unlock(&used_mu);
+		unregister(s);
 		return rc;
 	}
 	c->role = IPK__OWNER;
 	return 0;
 }
 
-static void unregister(struct sig_chan *s)
-{
-	pthread_mutex_lock(&used_mu);
-	used &= ~bit(s->signo);
-	pthread_mutex_unlock(&used_mu);
-}
 
 static ssize_t hand_over(struct sig_chan *s, ipk__rx *rx)
 {

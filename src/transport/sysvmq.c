@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -461,7 +462,12 @@ static int watch_start(struct sysvmq_chan *q)
 		return rc;
 	}
 	pthread_mutex_init(&w->mu, NULL);
+	/* the helper takes no signals: they stay the application's threads' */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int e = pthread_create(&w->th, NULL, watch_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e != 0) {
 		pthread_mutex_destroy(&w->mu);
 		close(w->efd);
