@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "queue_check.h"
+#include "tsan_harness.h" /* the ipk_fd helper thread: runnable under TSan */
 #include "util.h"
 
 #include <criterion/criterion.h>
