@@ -562,9 +562,14 @@ Test(signal, threads_created_after_blocking)
 	ipk_close(l);
 }
 
+static int started[2];
+
 static void *unblocked_thread(void *arg)
 {
 	int fd = *(int *)arg;
+	/* a new thread runs with every signal blocked until the C library
+	   gives it its creator's mask: say when that is done */
+	(void)!write(started[1], "s", 1);
 	char x;
 	(void)!read(fd, &x, 1);
 	return NULL;
@@ -574,8 +579,11 @@ Test(signal, listen_refuses_when_a_thread_does_not_block)
 {
 	int stop[2];
 	cr_assert_eq(pipe(stop), 0);
+	cr_assert_eq(pipe(started), 0);
 	pthread_t th;
 	cr_assert_eq(pthread_create(&th, NULL, unblocked_thread, &stop[0]), 0);
+	char x;
+	cr_assert_eq(read(started[0], &x, 1), 1);
 	ipk_chan *l = NULL;
 	cr_expect_eq(ipk_listen(&l, "signal:self?sig=RTMIN+7"), -EINVAL);
 	cr_expect(strstr(ipk_last_error(), "ipk_signal_block") != NULL, "%s",
@@ -583,6 +591,8 @@ Test(signal, listen_refuses_when_a_thread_does_not_block)
 	close(stop[1]);
 	pthread_join(th, NULL);
 	close(stop[0]);
+	close(started[0]);
+	close(started[1]);
 }
 
 Test(signal, library_threads_take_no_signals)
