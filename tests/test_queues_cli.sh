@@ -89,9 +89,11 @@ if [ -n "$id" ]; then
 	key=$(printf '0x%08x' $((key & 0xffffffff)))
 	[ "$key" != 0x00000000 ] && ok || bad "no key for ipcmk's queue $id"
 	for t in 7 4 2; do run send "sysvmq:$key" --type "$t" "type $t" || bad "send type $t"; done
-	out=$(run recv --dial "sysvmq:$key" --type -5 -n 1 --meta)
+	# recv listens by default, and attaches to a queue that exists already
+	out=$(run recv "sysvmq:$key" --type -5 -n 1 --meta)
 	[ "$out" = $'# len=6 type=2 prio=0 pid=0 uid=0\ntype 2' ] && ok ||
 		bad "--type -5 gave: $out"
+	grep -q " $id " /proc/sysvipc/msg && ok || bad "recv removed a queue it did not create"
 	out=$(run recv --dial "sysvmq:$key" --type 7 -n 1)
 	[ "$out" = "type 7" ] && ok || bad "--type 7 gave: $out"
 	out=$(run recv --dial "sysvmq:$key" -n 1 --timeout 0)

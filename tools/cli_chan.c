@@ -178,6 +178,8 @@ int cli_end_open(struct cli_end *e, int timeout_ms, bool print_address)
 		return cli_dial(&e->chan, e->url, timeout_ms);
 	ipk_chan *l;
 	int rc = ipk_listen(&l, e->url);
+	if (rc == -EEXIST && e->or_attach) /* a queue someone else made */
+		return cli_dial(&e->chan, e->url, timeout_ms);
 	if (rc < 0)
 		return rc;
 	if (print_address) {

@@ -44,6 +44,7 @@ ssize_t cli_send(ipk_chan *c, const void *buf, size_t len,
 struct cli_end {
 	const char *url;
 	bool listen;        /* create the endpoint instead of dialing it */
+	bool or_attach;     /* listen, but attach if the object already exists */
 	ipk_chan *listener; /* unix:/tcp: listener we accept on, else NULL */
 	ipk_chan *chan;     /* the channel messages go over, NULL until ready */
 };

@@ -139,7 +139,7 @@ static int recv_run(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN); /* a closed stdout is reported, not fatal */
 	cli_catch_signals();
-	struct cli_end e = {.url = url, .listen = !o.dial};
+	struct cli_end e = {.url = url, .listen = !o.dial, .or_attach = !o.dial};
 	rc = cli_end_open(&e, o.timeout, o.print_address);
 	if (rc < 0) {
 		if (rc == -ETIMEDOUT || rc == -EAGAIN)
@@ -204,10 +204,12 @@ const struct ipk_cmd cli_cmd_recv = {
 	.run = recv_run,
 	.help =
 	"By default recv LISTENS: it creates the endpoint (the FIFO, socket,\n"
-	"queue...) and removes it again when it exits. On unix: and tcp: it\n"
-	"accepts one connection at a time and takes the next one when a peer\n"
-	"leaves, until COUNT messages have arrived. Use --dial to attach to an\n"
-	"endpoint that already exists (a queue, or a 'send --listen' peer).\n"
+	"queue...) and removes it again when it exits. A queue or ring that\n"
+	"already exists (made by another program, ipcmk -Q...) is attached to\n"
+	"instead, and left in place. On unix: and tcp: it accepts one\n"
+	"connection at a time and takes the next one when a peer leaves, until\n"
+	"COUNT messages have arrived. Use --dial to attach only, never create\n"
+	"(a 'send --listen' peer).\n"
 	"\n"
 	"Each message is written to stdout followed by a newline. Output is\n"
 	"binary-safe: message bytes are written as they are.\n"
