@@ -243,7 +243,35 @@ ssize_t ipk__stream_send(ipk__stream *s, const void *buf, size_t len,
 	return (ssize_t)len;
 }
 
-/* Read what is there into the read-ahead buffer: >0 bytes, or error. */
+/*
+ * Read at least one byte, waiting until the deadline: the count, or an
+ * error (-EPIPE when the peer closed, saying so if a message was under way).
+ */
+static ssize_t read_some(ipk__stream *s, void *buf, size_t len,
+                         int64_t deadline)
+{
+	for (;;) {
+		ssize_t n = io_read(s, buf, len, deadline);
+		if (n > 0)
+			return n;
+		if (n == 0 || errno == ECONNRESET) {
+			s->eof = true;
+			if (s->have_len || s->in_len > s->in_off)
+				return ipk__err(-EPIPE, "peer closed the channel in the "
+				                        "middle of a message");
+			return peer_gone();
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return ipk__errno(-errno, "read");
+		int rc = ipk__wait_fd(s->rfd, POLLIN, deadline);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+/* Read what is there into the read-ahead buffer: 0, or an error. */
 static int fill(ipk__stream *s, int64_t deadline)
 {
 	if (s->in == NULL) {
@@ -256,30 +284,12 @@ static int fill(ipk__stream *s, int64_t deadline)
 		s->in_len -= s->in_off;
 		s->in_off = 0;
 	}
-	for (;;) {
-		ssize_t n = io_read(s, s->in + s->in_len, INBUF_SIZE - s->in_len,
-		                    deadline);
-		if (n > 0) {
-			s->in_len += (size_t)n;
-			return 0;
-		}
-		if (n == 0) {
-			s->eof = true;
-			return s->in_len || s->have_len
-			               ? ipk__err(-EPIPE, "peer closed the channel in the "
-			                                  "middle of a message")
-			               : peer_gone();
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == ECONNRESET)
-			return peer_gone();
-		if (errno != EAGAIN)
-			return ipk__errno(-errno, "read");
-		int rc = ipk__wait_fd(s->rfd, POLLIN, deadline);
-		if (rc < 0)
-			return rc;
-	}
+	ssize_t n = read_some(s, s->in + s->in_len, INBUF_SIZE - s->in_len,
+	                      deadline);
+	if (n < 0)
+		return (int)n;
+	s->in_len += (size_t)n;
+	return 0;
 }
 
 static ssize_t recv_raw(ipk__stream *s, ipk__rx *rx, int64_t deadline)
@@ -292,24 +302,7 @@ static ssize_t recv_raw(ipk__stream *s, ipk__rx *rx, int64_t deadline)
 	void *dst = ipk__rx_reserve(rx, want, &err);
 	if (dst == NULL)
 		return err;
-	for (;;) {
-		ssize_t n = io_read(s, dst, want, deadline);
-		if (n > 0)
-			return n;
-		if (n == 0) {
-			s->eof = true;
-			return peer_gone();
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == ECONNRESET)
-			return peer_gone();
-		if (errno != EAGAIN)
-			return ipk__errno(-errno, "read");
-		int rc = ipk__wait_fd(s->rfd, POLLIN, deadline);
-		if (rc < 0)
-			return rc;
-	}
+	return read_some(s, dst, want, deadline);
 }
 
 /* The peer broke the framing: stop reading this stream for good. */
@@ -373,33 +366,24 @@ ssize_t ipk__stream_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline)
 			s->got += take;
 			continue;
 		}
-		/* large remainder: read it straight into place */
-		ssize_t n = s->len - s->got >= INBUF_SIZE
-		                    ? io_read(s, dst + s->got, s->len - s->got, deadline)
-		                    : -2;
-		if (n > 0) {
-			s->got += (size_t)n;
+		/* a large remainder is read straight into place */
+		bool direct = s->len - s->got >= INBUF_SIZE;
+		ssize_t n = direct ? read_some(s, dst + s->got, s->len - s->got,
+		                               deadline)
+		                   : fill(s, deadline);
+		if (n >= 0) {
+			if (direct)
+				s->got += (size_t)n;
 			continue;
 		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno != EAGAIN && errno != ECONNRESET)
-			return ipk__errno(-errno, "read");
-		if (n == 0 || (n == -1 && errno == ECONNRESET)) {
-			s->eof = true;
-			return ipk__err(-EPIPE, "peer closed the channel in the middle "
-			                        "of a message");
+		if ((n == -ETIMEDOUT || n == -EAGAIN) && s->got > 0) {
+			/* keep what arrived for the next call */
+			s->part = malloc(s->got);
+			if (s->part == NULL)
+				return break_stream(s, ipk__err(-ENOMEM, "out of memory"));
+			memcpy(s->part, dst, s->got);
 		}
-		rc = n == -2 ? fill(s, deadline) : ipk__wait_fd(s->rfd, POLLIN, deadline);
-		if (rc < 0) {
-			if ((rc == -ETIMEDOUT || rc == -EAGAIN) && s->got > 0) {
-				s->part = malloc(s->got);
-				if (s->part == NULL)
-					return break_stream(s, ipk__err(-ENOMEM, "out of memory"));
-				memcpy(s->part, dst, s->got);
-			}
-			return rc;
-		}
+		return n;
 	}
 	s->have_len = false;
 	return (ssize_t)s->len;
