@@ -21,26 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int wait_child(pid_t pid)
-{
-	int st;
-	cr_assert(waitpid(pid, &st, 0) == pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void await(int fd)
-{
-	char b;
-	cr_assert_eq(read(fd, &b, 1), 1);
-}
-
 /* Every test makes at most a few files: their paths are kept to remove. */
 static char made[8][256];
 static int nmade;
@@ -81,9 +61,9 @@ Test(flock, exclusive_excludes_other_handles)
 	             "a second handle in the same process is excluded");
 	cr_assert(strstr(ipk_last_error(), "whole file"), "%s", ipk_last_error());
 	cr_assert_eq(ipk_flock_lock(b, IPK_FLOCK_SHARED, 0, 0, 0), -EAGAIN);
-	int64_t t0 = now_ms();
+	int64_t t0 = ipkt_now_ms();
 	cr_assert_eq(ipk_flock_lock(b, 0, 0, 0, 150), -ETIMEDOUT);
-	cr_assert_geq(now_ms() - t0, 150);
+	cr_assert_geq(ipkt_now_ms() - t0, 150);
 	cr_assert(strstr(ipk_last_error(), "timed out"), "%s", ipk_last_error());
 	cr_assert_eq(ipk_flock_unlock(a, 0, 0), 0);
 	cr_assert_eq(ipk_flock_lock(b, 0, 0, 0, 0), 0);
@@ -211,7 +191,7 @@ Test(flock, mutual_exclusion_processes)
 		if ((pids[p] = fork()) == 0)
 			_exit(bump(path, ITERS, p % 3));
 	for (int p = 0; p < PROCS; p++)
-		cr_assert_eq(wait_child(pids[p]), 0);
+		cr_assert_eq(ipkt_wait_child(pids[p]), 0);
 	char buf[32] = "";
 	cr_assert_gt(pread(ipk_flock_fd(f), buf, sizeof buf - 1, 0), 0);
 	cr_assert_eq(atol(buf), (long)PROCS * ITERS);
@@ -284,10 +264,10 @@ Test(flock, killed_holder_releases)
 		pause();
 		_exit(0);
 	}
-	await(p[0]);
+	ipkt_await(p[0]);
 	cr_assert_eq(ipk_flock_lock(f, 0, 0, 0, 0), -EAGAIN);
 	kill(pid, SIGKILL);
-	cr_assert_eq(wait_child(pid), 128 + SIGKILL);
+	cr_assert_eq(ipkt_wait_child(pid), 128 + SIGKILL);
 	cr_assert_eq(ipk_flock_lock(f, 0, 0, 0, 10000), 0, "%s", ipk_last_error());
 	ipk_flock_close(f);
 	close(p[0]);
@@ -330,12 +310,12 @@ Test(flock, blocking_wait_is_woken)
 		(void)!write(p[1], "x", 1);
 		_exit(ipk_flock_lock(c, IPK_FLOCK_SHARED, 0, 0, -1) == 0 ? 0 : 1);
 	}
-	await(p[0]);
+	ipkt_await(p[0]);
 	struct stat st;
 	cr_assert_eq(fstat(ipk_flock_fd(f), &st), 0);
 	await_blocked(st.st_ino);
 	cr_assert_eq(ipk_flock_unlock(f, 0, 0), 0);
-	cr_assert_eq(wait_child(pid), 0);
+	cr_assert_eq(ipkt_wait_child(pid), 0);
 	ipk_flock_close(f);
 	close(p[0]);
 	close(p[1]);

@@ -8,7 +8,6 @@
 #include "util.h"
 
 #include "tsan_harness.h"
-#include <dirent.h>
 #include <errno.h>
 #include <ipckit.h>
 #include <pthread.h>
@@ -21,54 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void *shared(size_t n)
-{
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-	               -1, 0);
-	cr_assert(p != MAP_FAILED);
-	return p;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int wait_child(pid_t pid)
-{
-	int st;
-	cr_assert(waitpid(pid, &st, 0) == pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void await(int fd)
-{
-	char b;
-	cr_assert_eq(read(fd, &b, 1), 1);
-}
-
-static void check_clean(void)
-{
-	char tag[64];
-	snprintf(tag, sizeof tag, "ipkt-%d-", (int)getpid());
-	DIR *d = opendir("/dev/shm");
-	cr_assert(d != NULL);
-	struct dirent *e;
-	char left[256] = "";
-	while ((e = readdir(d)) != NULL)
-		if (strstr(e->d_name, tag)) {
-			snprintf(left, sizeof left, "%s", e->d_name);
-			char p[512];
-			snprintf(p, sizeof p, "/dev/shm/%s", e->d_name);
-			unlink(p);
-		}
-	closedir(d);
-	cr_assert(left[0] == '\0', "test left /dev/shm/%s behind", left);
-}
-
-TestSuite(rwlock, .fini = check_clean, .timeout = 120);
+TestSuite(rwlock, .fini = ipkt_check_dev_shm, .timeout = 120);
 
 struct area {
 	ipk_rwlock rw;
@@ -96,16 +48,16 @@ static void kill_holder(struct area *x, bool wr)
 		pause();
 		_exit(0);
 	}
-	await(p[0]);
+	ipkt_await(p[0]);
 	kill(pid, SIGKILL);
-	cr_assert_eq(wait_child(pid), 128 + SIGKILL);
+	cr_assert_eq(ipkt_wait_child(pid), 128 + SIGKILL);
 	close(p[0]);
 	close(p[1]);
 }
 
 Test(rwlock, basics_and_errors)
 {
-	struct area *x = shared(sizeof *x);
+	struct area *x = ipkt_shared(sizeof *x);
 	cr_assert_eq(ipk_rwlock_rdlock(&x->rw, 0), -EINVAL, "not initialised");
 	cr_assert_eq(ipk_rwlock_init(&x->rw), 0);
 	cr_assert_eq(ipk_rwlock_unlock(&x->rw), -EPERM);
@@ -129,7 +81,7 @@ Test(rwlock, basics_and_errors)
 
 Test(rwlock, readers_share_writers_exclude)
 {
-	struct area *x = shared(sizeof *x);
+	struct area *x = ipkt_shared(sizeof *x);
 	cr_assert_eq(ipk_rwlock_init(&x->rw), 0);
 	int p[2], q[2];
 	cr_assert_eq(pipe(p), 0);
@@ -144,20 +96,20 @@ Test(rwlock, readers_share_writers_exclude)
 		ipk_rwlock_unlock(&x->rw);
 		_exit(0);
 	}
-	await(p[0]);
+	ipkt_await(p[0]);
 	cr_assert_eq(ipk_rwlock_rdlock(&x->rw, 0), 0, "readers share");
 	cr_assert_eq(ipk_rwlock_unlock(&x->rw), 0);
 	cr_assert_eq(ipk_rwlock_wrlock(&x->rw, 0), -EAGAIN);
-	int64_t t0 = now_ms();
+	int64_t t0 = ipkt_now_ms();
 	cr_assert_eq(ipk_rwlock_wrlock(&x->rw, 150), -ETIMEDOUT);
-	cr_assert_geq(now_ms() - t0, 150);
+	cr_assert_geq(ipkt_now_ms() - t0, 150);
 	cr_assert(strstr(ipk_last_error(), "readers hold"), "%s", ipk_last_error());
 	/* after a writer gave up, readers still get in */
 	cr_assert_eq(ipk_rwlock_rdlock(&x->rw, 0), 0);
 	cr_assert_eq(ipk_rwlock_unlock(&x->rw), 0);
 	(void)!write(q[1], "x", 1);
 	cr_assert_eq(ipk_rwlock_wrlock(&x->rw, 60000), 0);
-	cr_assert_eq(wait_child(pid), 0);
+	cr_assert_eq(ipkt_wait_child(pid), 0);
 
 	/* a writer keeps readers and writers out */
 	pid = fork();
@@ -167,7 +119,7 @@ Test(rwlock, readers_share_writers_exclude)
 		int r3 = ipk_rwlock_rdlock(&x->rw, 100);
 		_exit(r1 == -EAGAIN && r2 == -EAGAIN && r3 == -ETIMEDOUT ? 0 : 1);
 	}
-	cr_assert_eq(wait_child(pid), 0);
+	cr_assert_eq(ipkt_wait_child(pid), 0);
 	cr_assert_eq(ipk_rwlock_unlock(&x->rw), 0);
 	munmap(x, sizeof *x);
 }
@@ -222,14 +174,14 @@ static int worker(struct area *x, int id, int iters)
 Test(rwlock, hammer_processes)
 {
 	enum { PROCS = 4, ITERS = 4000 };
-	struct area *x = shared(sizeof *x);
+	struct area *x = ipkt_shared(sizeof *x);
 	cr_assert_eq(ipk_rwlock_init(&x->rw), 0);
 	pid_t pids[PROCS];
 	for (int p = 0; p < PROCS; p++)
 		if ((pids[p] = fork()) == 0)
 			_exit(worker(x, p, ITERS));
 	for (int p = 0; p < PROCS; p++)
-		cr_assert_eq(wait_child(pids[p]), 0);
+		cr_assert_eq(ipkt_wait_child(pids[p]), 0);
 	cr_assert_eq(x->bad, 0);
 	cr_assert_eq(x->a, x->b);
 	cr_assert_eq(x->a, (long)PROCS * ITERS / 4);
@@ -251,7 +203,7 @@ static void *thread_worker(void *p)
 
 Test(rwlock, hammer_threads)
 {
-	struct area *x = shared(sizeof *x);
+	struct area *x = ipkt_shared(sizeof *x);
 	cr_assert_eq(ipk_rwlock_init(&x->rw), 0);
 	pthread_t th[4];
 	struct tharg a[4];
@@ -270,7 +222,7 @@ Test(rwlock, hammer_threads)
 
 Test(rwlock, dead_reader_is_forgotten)
 {
-	struct area *x = shared(sizeof *x);
+	struct area *x = ipkt_shared(sizeof *x);
 	cr_assert_eq(ipk_rwlock_init(&x->rw), 0);
 	kill_holder(x, false);
 	cr_assert_eq(ipk_rwlock_wrlock(&x->rw, 10000), 0, "%s", ipk_last_error());
@@ -287,7 +239,7 @@ Test(rwlock, dead_reader_is_forgotten)
 
 Test(rwlock, dead_writer_reported_to_reader)
 {
-	struct area *x = shared(sizeof *x);
+	struct area *x = ipkt_shared(sizeof *x);
 	cr_assert_eq(ipk_rwlock_init(&x->rw), 0);
 	kill_holder(x, true);
 	cr_assert_eq(ipk_rwlock_rdlock(&x->rw, 10000), -EOWNERDEAD);
@@ -296,7 +248,7 @@ Test(rwlock, dead_writer_reported_to_reader)
 	pid_t pid = fork();
 	if (pid == 0)
 		_exit(ipk_rwlock_rdlock(&x->rw, 0) == -EAGAIN ? 0 : 1);
-	cr_assert_eq(wait_child(pid), 0);
+	cr_assert_eq(ipkt_wait_child(pid), 0);
 	x->b = x->a; /* the repair */
 	cr_assert_eq(ipk_rwlock_consistent(&x->rw), 0);
 	cr_assert_eq(ipk_rwlock_unlock(&x->rw), 0);
@@ -309,15 +261,15 @@ Test(rwlock, dead_writer_reported_to_reader)
 
 Test(rwlock, dead_writer_not_repaired)
 {
-	struct area *x = shared(sizeof *x);
+	struct area *x = ipkt_shared(sizeof *x);
 	cr_assert_eq(ipk_rwlock_init(&x->rw), 0);
 	kill_holder(x, true);
 	cr_assert_eq(ipk_rwlock_wrlock(&x->rw, 10000), -EOWNERDEAD);
 	cr_assert_eq(ipk_rwlock_unlock(&x->rw), 0);
-	int64_t t0 = now_ms();
+	int64_t t0 = ipkt_now_ms();
 	cr_assert_eq(ipk_rwlock_rdlock(&x->rw, -1), -ENOTRECOVERABLE);
 	cr_assert_eq(ipk_rwlock_wrlock(&x->rw, -1), -ENOTRECOVERABLE);
-	cr_assert_lt(now_ms() - t0, 5000);
+	cr_assert_lt(ipkt_now_ms() - t0, 5000);
 	cr_assert(strstr(ipk_last_error(), "not recoverable"), "%s",
 	          ipk_last_error());
 	cr_assert_eq(ipk_rwlock_init(&x->rw), 0);
@@ -328,7 +280,7 @@ Test(rwlock, dead_writer_not_repaired)
 
 Test(rwlock, recoverer_that_dies_hands_on)
 {
-	struct area *x = shared(sizeof *x);
+	struct area *x = ipkt_shared(sizeof *x);
 	cr_assert_eq(ipk_rwlock_init(&x->rw), 0);
 	kill_holder(x, true);
 	/* the next holder is told, and dies before repairing */
@@ -342,9 +294,9 @@ Test(rwlock, recoverer_that_dies_hands_on)
 		pause();
 		_exit(0);
 	}
-	await(p[0]);
+	ipkt_await(p[0]);
 	kill(pid, SIGKILL);
-	cr_assert_eq(wait_child(pid), 128 + SIGKILL);
+	cr_assert_eq(ipkt_wait_child(pid), 128 + SIGKILL);
 	cr_assert_eq(ipk_rwlock_wrlock(&x->rw, 10000), -EOWNERDEAD);
 	cr_assert_eq(ipk_rwlock_consistent(&x->rw), 0);
 	cr_assert_eq(ipk_rwlock_unlock(&x->rw), 0);
@@ -365,7 +317,7 @@ static void *hold_read(void *p)
 
 Test(rwlock, reader_slots_run_out)
 {
-	struct area *x = shared(sizeof *x);
+	struct area *x = ipkt_shared(sizeof *x);
 	cr_assert_eq(ipk_rwlock_init(&x->rw), 0);
 	pthread_t t[IPK_RWLOCK_READERS];
 	for (int i = 0; i < IPK_RWLOCK_READERS; i++)
@@ -394,7 +346,7 @@ Test(rwlock, named)
 	ipk_rwlock *rw;
 	cr_assert_eq(ipk_rwlock_open(&rw, url, IPK_SYNC_CREATE | IPK_SYNC_EXCL),
 	             0, "%s", ipk_last_error());
-	struct area *x = shared(sizeof *x);
+	struct area *x = ipkt_shared(sizeof *x);
 	pid_t pids[3];
 	for (int p = 0; p < 3; p++)
 		if ((pids[p] = fork()) == 0) {
@@ -415,7 +367,7 @@ Test(rwlock, named)
 			_exit(ipk_rwlock_close(h));
 		}
 	for (int p = 0; p < 3; p++)
-		cr_assert_eq(wait_child(pids[p]), 0);
+		cr_assert_eq(ipkt_wait_child(pids[p]), 0);
 	cr_assert_eq(x->bad, 0);
 	cr_assert_eq(ipk_rwlock_wrlock(rw, 0), 0);
 	cr_assert_eq(ipk_rwlock_wrlock(rw, 0), -EDEADLK);

@@ -7,7 +7,6 @@
 #include "util.h"
 
 #include "tsan_harness.h"
-#include <dirent.h>
 #include <errno.h>
 #include <ipckit.h>
 #include <pthread.h>
@@ -23,54 +22,7 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static void *shared(size_t n)
-{
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-	               -1, 0);
-	cr_assert(p != MAP_FAILED);
-	return p;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int wait_child(pid_t pid)
-{
-	int st;
-	cr_assert(waitpid(pid, &st, 0) == pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void await(int fd)
-{
-	char b;
-	cr_assert_eq(read(fd, &b, 1), 1);
-}
-
-static void check_clean(void)
-{
-	char tag[64];
-	snprintf(tag, sizeof tag, "ipkt-%d-", (int)getpid());
-	DIR *d = opendir("/dev/shm");
-	cr_assert(d != NULL);
-	struct dirent *e;
-	char left[256] = "";
-	while ((e = readdir(d)) != NULL)
-		if (strstr(e->d_name, tag)) {
-			snprintf(left, sizeof left, "%s", e->d_name);
-			char p[512];
-			snprintf(p, sizeof p, "/dev/shm/%s", e->d_name);
-			unlink(p);
-		}
-	closedir(d);
-	cr_assert(left[0] == '\0', "test left /dev/shm/%s behind", left);
-}
-
-TestSuite(mutex, .fini = check_clean, .timeout = 120);
+TestSuite(mutex, .fini = ipkt_check_dev_shm, .timeout = 120);
 
 struct counter {
 	long value;
@@ -103,7 +55,7 @@ struct area {
 
 Test(mutex, basics_and_errors)
 {
-	struct area *a = shared(sizeof *a);
+	struct area *a = ipkt_shared(sizeof *a);
 	cr_assert_eq(ipk_mutex_lock(&a->m, 0), -EINVAL, "not initialised");
 	cr_assert(strstr(ipk_last_error(), "not initialised"), "%s",
 	          ipk_last_error());
@@ -126,7 +78,7 @@ Test(mutex, basics_and_errors)
 
 Test(mutex, held_elsewhere_timeout)
 {
-	struct area *a = shared(sizeof *a);
+	struct area *a = ipkt_shared(sizeof *a);
 	cr_assert_eq(ipk_mutex_init(&a->m), 0);
 	int p[2], q[2];
 	cr_assert_eq(pipe(p), 0);
@@ -141,23 +93,23 @@ Test(mutex, held_elsewhere_timeout)
 		ipk_mutex_unlock(&a->m);
 		_exit(0);
 	}
-	await(p[0]);
+	ipkt_await(p[0]);
 	cr_assert_eq(ipk_mutex_trylock(&a->m), -EAGAIN);
-	int64_t t0 = now_ms();
+	int64_t t0 = ipkt_now_ms();
 	cr_assert_eq(ipk_mutex_lock(&a->m, 150), -ETIMEDOUT);
-	cr_assert_geq(now_ms() - t0, 150);
+	cr_assert_geq(ipkt_now_ms() - t0, 150);
 	cr_assert(strstr(ipk_last_error(), "timed out"), "%s", ipk_last_error());
 	(void)!write(q[1], "x", 1);
 	cr_assert_eq(ipk_mutex_lock(&a->m, 60000), 0);
 	cr_assert_eq(ipk_mutex_unlock(&a->m), 0);
-	cr_assert_eq(wait_child(pid), 0);
+	cr_assert_eq(ipkt_wait_child(pid), 0);
 	munmap(a, sizeof *a);
 }
 
 Test(mutex, mutual_exclusion_processes)
 {
 	enum { PROCS = 4, ITERS = 5000 };
-	struct area *a = shared(sizeof *a);
+	struct area *a = ipkt_shared(sizeof *a);
 	cr_assert_eq(ipk_mutex_init(&a->m), 0);
 	pid_t pids[PROCS];
 	for (int p = 0; p < PROCS; p++)
@@ -177,7 +129,7 @@ Test(mutex, mutual_exclusion_processes)
 			_exit(0);
 		}
 	for (int p = 0; p < PROCS; p++)
-		cr_assert_eq(wait_child(pids[p]), 0);
+		cr_assert_eq(ipkt_wait_child(pids[p]), 0);
 	cr_assert_eq(a->n.value, (long)PROCS * ITERS);
 	cr_assert_eq(a->n.overlap, 0);
 	munmap(a, sizeof *a);
@@ -197,7 +149,7 @@ static void *thread_hammer(void *p)
 
 Test(mutex, mutual_exclusion_threads)
 {
-	struct area *a = shared(sizeof *a);
+	struct area *a = ipkt_shared(sizeof *a);
 	cr_assert_eq(ipk_mutex_init(&a->m), 0);
 	pthread_t t[4];
 	for (int i = 0; i < 4; i++)
@@ -226,16 +178,16 @@ static void kill_holder(struct area *a)
 		pause();
 		_exit(0);
 	}
-	await(p[0]);
+	ipkt_await(p[0]);
 	kill(pid, SIGKILL);
-	cr_assert_eq(wait_child(pid), 128 + SIGKILL);
+	cr_assert_eq(ipkt_wait_child(pid), 128 + SIGKILL);
 	close(p[0]);
 	close(p[1]);
 }
 
 Test(mutex, owner_death_recovered)
 {
-	struct area *a = shared(sizeof *a);
+	struct area *a = ipkt_shared(sizeof *a);
 	cr_assert_eq(ipk_mutex_init(&a->m), 0);
 	kill_holder(a);
 	cr_assert_eq(ipk_mutex_lock(&a->m, 10000), -EOWNERDEAD);
@@ -251,15 +203,15 @@ Test(mutex, owner_death_recovered)
 
 Test(mutex, owner_death_not_repaired)
 {
-	struct area *a = shared(sizeof *a);
+	struct area *a = ipkt_shared(sizeof *a);
 	cr_assert_eq(ipk_mutex_init(&a->m), 0);
 	kill_holder(a);
 	cr_assert_eq(ipk_mutex_trylock(&a->m), -EOWNERDEAD, "trylock sees it too");
 	cr_assert_eq(ipk_mutex_unlock(&a->m), 0);
-	int64_t t0 = now_ms();
+	int64_t t0 = ipkt_now_ms();
 	cr_assert_eq(ipk_mutex_lock(&a->m, -1), -ENOTRECOVERABLE,
 	             "an unrecoverable mutex never hangs");
-	cr_assert_lt(now_ms() - t0, 5000);
+	cr_assert_lt(ipkt_now_ms() - t0, 5000);
 	cr_assert(strstr(ipk_last_error(), "not recoverable"), "%s",
 	          ipk_last_error());
 	cr_assert_eq(ipk_mutex_lock(&a->m, 100), -ENOTRECOVERABLE);
@@ -274,12 +226,12 @@ Test(mutex, owner_death_not_repaired)
 Test(mutex, hammer_while_a_holder_dies)
 {
 	enum { PROCS = 3, ITERS = 20000 };
-	struct area *a = shared(sizeof *a);
+	struct area *a = ipkt_shared(sizeof *a);
 	struct ctl {
 		int stop;    /* asks the victim to stop inside the lock */
 		int stopped; /* it did: it holds the lock, update half-done */
 		int repairs;
-	} *r = shared(sizeof *r);
+	} *r = ipkt_shared(sizeof *r);
 	cr_assert_eq(ipk_mutex_init(&a->m), 0);
 	pid_t victim = fork();
 	if (victim == 0) {
@@ -325,9 +277,9 @@ Test(mutex, hammer_while_a_holder_dies)
 	while (!__atomic_load_n(&r->stopped, __ATOMIC_ACQUIRE))
 		sched_yield();
 	kill(victim, SIGKILL);
-	cr_assert_eq(wait_child(victim), 128 + SIGKILL);
+	cr_assert_eq(ipkt_wait_child(victim), 128 + SIGKILL);
 	for (int p = 0; p < PROCS; p++)
-		cr_assert_eq(wait_child(pids[p]), 0);
+		cr_assert_eq(ipkt_wait_child(pids[p]), 0);
 	/* the workers may all have finished before the victim stopped */
 	int rc = ipk_mutex_lock(&a->m, 10000);
 	cr_assert(rc == 0 || rc == -EOWNERDEAD, "%d", rc);
@@ -355,7 +307,7 @@ Test(mutex, named)
 	cr_assert_eq(stat(path, &st), 0, "%s", path);
 	cr_assert_eq(st.st_mode & 0777, 0640);
 
-	struct counter *c = shared(sizeof *c);
+	struct counter *c = ipkt_shared(sizeof *c);
 	pid_t pids[3];
 	for (int p = 0; p < 3; p++)
 		if ((pids[p] = fork()) == 0) {
@@ -371,7 +323,7 @@ Test(mutex, named)
 			_exit(ipk_mutex_close(h) == 0 ? 0 : 5);
 		}
 	for (int p = 0; p < 3; p++)
-		cr_assert_eq(wait_child(pids[p]), 0);
+		cr_assert_eq(ipkt_wait_child(pids[p]), 0);
 	cr_assert_eq(c->value, 6000);
 	cr_assert_eq(c->overlap, 0);
 
@@ -417,9 +369,9 @@ Test(mutex, named_bad_input)
 	cr_assert(f != NULL);
 	fclose(f);
 	snprintf(url + strlen(url), sizeof url - strlen(url), "?timeout=200");
-	int64_t t0 = now_ms();
+	int64_t t0 = ipkt_now_ms();
 	cr_assert_eq(ipk_mutex_open(&m, url, IPK_SYNC_CREATE), -ETIMEDOUT);
-	cr_assert_geq(now_ms() - t0, 200);
+	cr_assert_geq(ipkt_now_ms() - t0, 200);
 	cr_assert(strstr(ipk_last_error(), "never initialised"), "%s",
 	          ipk_last_error());
 	cr_assert_eq(ipk_sync_remove(url), 0);
@@ -430,7 +382,7 @@ Test(mutex, named_bad_input)
 Test(mutex, cond_producer_consumer_processes)
 {
 	enum { ITEMS = 3000 };
-	struct area *a = shared(sizeof *a);
+	struct area *a = ipkt_shared(sizeof *a);
 	cr_assert_eq(ipk_mutex_init(&a->m), 0);
 	cr_assert_eq(ipk_cond_init(&a->c), 0);
 	pid_t consumer = fork();
@@ -456,19 +408,19 @@ Test(mutex, cond_producer_consumer_processes)
 		ipk_cond_signal(&a->c);
 		ipk_mutex_unlock(&a->m);
 	}
-	cr_assert_eq(wait_child(consumer), 0);
+	cr_assert_eq(ipkt_wait_child(consumer), 0);
 	munmap(a, sizeof *a);
 }
 
 Test(mutex, cond_timeout)
 {
-	struct area *a = shared(sizeof *a);
+	struct area *a = ipkt_shared(sizeof *a);
 	cr_assert_eq(ipk_mutex_init(&a->m), 0);
 	cr_assert_eq(ipk_cond_init(&a->c), 0);
 	cr_assert_eq(ipk_mutex_lock(&a->m, 0), 0);
-	int64_t t0 = now_ms();
+	int64_t t0 = ipkt_now_ms();
 	cr_assert_eq(ipk_cond_wait(&a->c, &a->m, 150), -ETIMEDOUT);
-	cr_assert_geq(now_ms() - t0, 150);
+	cr_assert_geq(ipkt_now_ms() - t0, 150);
 	cr_assert_eq(ipk_cond_wait(&a->c, &a->m, 0), -EAGAIN);
 	cr_assert_eq(ipk_mutex_unlock(&a->m), 0, "held again after the timeout");
 	if (!IPKT_TSAN)
@@ -499,7 +451,7 @@ static void *bcast_waiter(void *p)
 
 Test(mutex, cond_broadcast_threads)
 {
-	struct area *a = shared(sizeof *a);
+	struct area *a = ipkt_shared(sizeof *a);
 	cr_assert_eq(ipk_mutex_init(&a->m), 0);
 	cr_assert_eq(ipk_cond_init(&a->c), 0);
 	pthread_t t[5];
@@ -522,7 +474,7 @@ Test(mutex, cond_broadcast_threads)
 /* A waiter killed while waiting does not swallow the next signal. */
 Test(mutex, cond_dead_waiter_does_not_eat_signal)
 {
-	struct area *a = shared(sizeof *a);
+	struct area *a = ipkt_shared(sizeof *a);
 	cr_assert_eq(ipk_mutex_init(&a->m), 0);
 	cr_assert_eq(ipk_cond_init(&a->c), 0);
 	pid_t w[2];
@@ -545,17 +497,17 @@ Test(mutex, cond_dead_waiter_does_not_eat_signal)
 		sched_yield();
 	}
 	kill(w[0], SIGKILL);
-	cr_assert_eq(wait_child(w[0]), 128 + SIGKILL);
+	cr_assert_eq(ipkt_wait_child(w[0]), 128 + SIGKILL);
 	a->done = 1;
 	ipk_cond_signal(&a->c); /* one signal: must reach the live waiter */
 	ipk_mutex_unlock(&a->m);
-	cr_assert_eq(wait_child(w[1]), 0);
+	cr_assert_eq(ipkt_wait_child(w[1]), 0);
 	munmap(a, sizeof *a);
 }
 
 Test(mutex, cond_relock_reports_owner_death)
 {
-	struct area *a = shared(sizeof *a);
+	struct area *a = ipkt_shared(sizeof *a);
 	cr_assert_eq(ipk_mutex_init(&a->m), 0);
 	cr_assert_eq(ipk_cond_init(&a->c), 0);
 	int p[2];
@@ -575,7 +527,7 @@ Test(mutex, cond_relock_reports_owner_death)
 	cr_assert_eq(rc, -EOWNERDEAD, "%s", ipk_last_error());
 	cr_assert_eq(ipk_mutex_consistent(&a->m), 0);
 	cr_assert_eq(ipk_mutex_unlock(&a->m), 0);
-	cr_assert_eq(wait_child(pid), 128 + SIGKILL);
+	cr_assert_eq(ipkt_wait_child(pid), 128 + SIGKILL);
 	munmap(a, sizeof *a);
 }
 
@@ -589,7 +541,7 @@ Test(mutex, cond_named)
 	cr_assert_eq(ipk_cond_open(&c, curl, IPK_SYNC_CREATE), 0, "%s",
 	             ipk_last_error());
 	cr_assert_eq(ipk_mutex_open(&m, murl, IPK_SYNC_CREATE), 0);
-	int *flag = shared(sizeof *flag);
+	int *flag = ipkt_shared(sizeof *flag);
 	pid_t pid = fork();
 	if (pid == 0) {
 		ipk_cond *cc;
@@ -606,7 +558,7 @@ Test(mutex, cond_named)
 	while (!*flag)
 		cr_assert_eq(ipk_cond_wait(c, m, 60000), 0);
 	ipk_mutex_unlock(m);
-	cr_assert_eq(wait_child(pid), 0);
+	cr_assert_eq(ipkt_wait_child(pid), 0);
 	cr_assert_eq(ipk_cond_close(c), 0);
 	cr_assert_eq(ipk_mutex_close(m), 0);
 	cr_assert_eq(ipk_sync_remove(curl), 0);

@@ -7,7 +7,6 @@
 #include "util.h"
 
 #include "tsan_harness.h"
-#include <dirent.h>
 #include <errno.h>
 #include <ipckit.h>
 #include <limits.h>
@@ -25,53 +24,11 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static void *shared(size_t n)
-{
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-	               -1, 0);
-	cr_assert(p != MAP_FAILED);
-	return p;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Nothing of ours may stay in /dev/shm. */
-static void check_clean(void)
-{
-	char tag[64];
-	snprintf(tag, sizeof tag, "ipkt-%d-", (int)getpid());
-	DIR *d = opendir("/dev/shm");
-	cr_assert(d != NULL);
-	struct dirent *e;
-	char left[256] = "";
-	while ((e = readdir(d)) != NULL)
-		if (strstr(e->d_name, tag)) {
-			snprintf(left, sizeof left, "%s", e->d_name);
-			char p[512];
-			snprintf(p, sizeof p, "/dev/shm/%s", e->d_name);
-			unlink(p);
-		}
-	closedir(d);
-	cr_assert(left[0] == '\0', "test left /dev/shm/%s behind", left);
-}
-
-TestSuite(sem, .fini = check_clean, .timeout = 120);
+TestSuite(sem, .fini = ipkt_check_dev_shm, .timeout = 120);
 
 static void sem_url(char *buf, size_t cap, const char *tag, const char *opts)
 {
 	snprintf(buf, cap, "sem:%s%s", ipkt_name(tag), opts ? opts : "");
-}
-
-static int wait_child(pid_t pid)
-{
-	int st;
-	cr_assert(waitpid(pid, &st, 0) == pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 /* ------------------------------------------------------------- tests */
@@ -212,9 +169,9 @@ Test(sem, trywait_and_timeout)
 	cr_assert_eq(ipk_sem_open(&s, url, IPK_SYNC_CREATE | IPK_SYNC_EXCL, 0), 0);
 	cr_assert_eq(ipk_sem_trywait(s), -EAGAIN);
 	cr_assert(strstr(ipk_last_error(), "is zero"), "%s", ipk_last_error());
-	int64_t t0 = now_ms();
+	int64_t t0 = ipkt_now_ms();
 	cr_assert_eq(ipk_sem_wait(s, 150), -ETIMEDOUT);
-	cr_assert_geq(now_ms() - t0, 150);
+	cr_assert_geq(ipkt_now_ms() - t0, 150);
 	cr_assert(strstr(ipk_last_error(), "timed out"), "%s", ipk_last_error());
 	cr_assert_eq(ipk_sem_post(s), 0);
 	cr_assert_eq(ipk_sem_wait(s, 150), 0);
@@ -251,7 +208,7 @@ Test(sem, wakes_waiter_in_other_process)
 		_exit(rc == 0 ? 0 : 1);
 	}
 	cr_assert_eq(ipk_sem_post(s), 0);
-	cr_assert_eq(wait_child(pid), 0);
+	cr_assert_eq(ipkt_wait_child(pid), 0);
 	cr_assert_eq(ipk_sem_value(s), 0);
 	ipk_sem_unlink(s);
 	ipk_sem_close(s);
@@ -280,7 +237,7 @@ static void critical(struct counter *c)
 
 static void hammer_procs(const char *url, ipk_sem *unnamed)
 {
-	struct counter *c = shared(sizeof *c);
+	struct counter *c = ipkt_shared(sizeof *c);
 	pid_t pids[PROCS];
 	for (int p = 0; p < PROCS; p++) {
 		pids[p] = fork();
@@ -309,7 +266,7 @@ static void hammer_procs(const char *url, ipk_sem *unnamed)
 		}
 	}
 	for (int p = 0; p < PROCS; p++)
-		cr_assert_eq(wait_child(pids[p]), 0);
+		cr_assert_eq(ipkt_wait_child(pids[p]), 0);
 	cr_assert_eq(c->value, (long)PROCS * ITERS);
 	cr_assert_eq(c->overlap, 0);
 	munmap(c, sizeof *c);
@@ -329,7 +286,7 @@ Test(sem, mutual_exclusion_named)
 
 Test(sem, mutual_exclusion_unnamed)
 {
-	void *mem = shared(IPK_SEM_MEM_SIZE);
+	void *mem = ipkt_shared(IPK_SEM_MEM_SIZE);
 	ipk_sem *s;
 	cr_assert_eq(ipk_sem_init_at(&s, mem, 1), 0, "%s", ipk_last_error());
 	cr_assert_eq(ipk_sem_created(s), 1);
@@ -403,7 +360,7 @@ Test(sem, mutual_exclusion_threads)
 	ipk_sem_unlink(s);
 	ipk_sem_close(s);
 
-	void *mem = shared(IPK_SEM_MEM_SIZE);
+	void *mem = ipkt_shared(IPK_SEM_MEM_SIZE);
 	cr_assert_eq(ipk_sem_init_at(&s, mem, 1), 0);
 	hammer_threads(s);
 	ipk_sem_unlink(s);

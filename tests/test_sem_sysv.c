@@ -85,35 +85,6 @@ static void check_clean(void)
 
 TestSuite(sysvsem, .fini = check_clean, .timeout = 180);
 
-static void *shared(size_t n)
-{
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-	               -1, 0);
-	cr_assert(p != MAP_FAILED);
-	return p;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int wait_child(pid_t pid)
-{
-	int st;
-	cr_assert(waitpid(pid, &st, 0) == pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-/* Block until the child writes its byte (it holds what it was told to). */
-static void await(int fd)
-{
-	char b;
-	cr_assert_eq(read(fd, &b, 1), 1);
-}
-
 /* Poll the kernel's waiter count (no sleeping for a fixed time). */
 static void await_waiters(ipk_sem *s, unsigned num, int ndec, int nzero)
 {
@@ -299,9 +270,9 @@ Test(sysvsem, atomic_multi_op_and_timeout)
 	/* take both or neither: #1 is zero, so nothing may change */
 	ipk_semop both[2] = {{0, -1, 0}, {1, -1, 0}};
 	cr_assert_eq(ipk_semset_op(s, both, 2, 0), -EAGAIN);
-	int64_t t0 = now_ms();
+	int64_t t0 = ipkt_now_ms();
 	cr_assert_eq(ipk_semset_op(s, both, 2, 200), -ETIMEDOUT);
-	cr_assert_geq(now_ms() - t0, 200);
+	cr_assert_geq(ipkt_now_ms() - t0, 200);
 	cr_assert(strstr(ipk_last_error(), "timed out"), "%s", ipk_last_error());
 	cr_assert_eq(ipk_semset_get(s, 0), 1, "semaphore 0 must be untouched");
 
@@ -311,9 +282,9 @@ Test(sysvsem, atomic_multi_op_and_timeout)
 	cr_assert_eq(ipk_semset_get(s, 0), 0);
 	cr_assert_eq(ipk_semset_get(s, 1), 0);
 	cr_assert_eq(ipk_sem_trywait(s), -EAGAIN);
-	t0 = now_ms();
+	t0 = ipkt_now_ms();
 	cr_assert_eq(ipk_sem_wait(s, 150), -ETIMEDOUT);
-	cr_assert_geq(now_ms() - t0, 150);
+	cr_assert_geq(ipkt_now_ms() - t0, 150);
 	cr_assert_eq(ipk_sem_unlink(s), 0);
 	ipk_sem_close(s);
 }
@@ -336,7 +307,7 @@ Test(sysvsem, wait_for_zero)
 	await_waiters(s, 0, 0, 1);
 	cr_assert_eq(ipk_sem_wait(s, 0), 0);
 	cr_assert_eq(ipk_sem_wait(s, 0), 0);
-	cr_assert_eq(wait_child(pid), 0);
+	cr_assert_eq(ipkt_wait_child(pid), 0);
 	cr_assert_eq(ipk_sem_unlink(s), 0);
 	ipk_sem_close(s);
 }
@@ -358,10 +329,10 @@ static void killed_holder(const char *url, bool undo_expected)
 		pause();
 		_exit(0);
 	}
-	await(p[0]);
+	ipkt_await(p[0]);
 	cr_assert_eq(ipk_sem_value(s), 0);
 	kill(pid, SIGKILL);
-	cr_assert_eq(wait_child(pid), 128 + SIGKILL);
+	cr_assert_eq(ipkt_wait_child(pid), 128 + SIGKILL);
 	if (undo_expected) {
 		cr_assert_eq(ipk_sem_wait(s, 10000), 0, "%s", ipk_last_error());
 		cr_assert_eq(ipk_sem_post(s), 0);
@@ -402,14 +373,14 @@ Test(sysvsem, undo_per_operation)
 		ipk_semop take = {0, -1, IPK_SEMOP_UNDO};
 		_exit(ipk_semset_op(s, &take, 1, 0) == 0 ? 0 : 1);
 	}
-	cr_assert_eq(wait_child(pid), 0);
+	cr_assert_eq(ipkt_wait_child(pid), 0);
 	cr_assert_eq(ipk_sem_value(s), 1, "the child's exit undid its wait");
 	pid = fork();
 	if (pid == 0) {
 		ipk_semop take = {0, -1, 0};
 		_exit(ipk_semset_op(s, &take, 1, 0) == 0 ? 0 : 1);
 	}
-	cr_assert_eq(wait_child(pid), 0);
+	cr_assert_eq(ipkt_wait_child(pid), 0);
 	cr_assert_eq(ipk_sem_value(s), 0, "no undo: the wait stays");
 	cr_assert_eq(ipk_sem_unlink(s), 0);
 	ipk_sem_close(s);
@@ -428,7 +399,7 @@ Test(sysvsem, removed_while_waiting)
 	}
 	await_waiters(s, 0, 1, 0);
 	cr_assert_eq(ipk_sync_remove(url), 0);
-	cr_assert_eq(wait_child(pid), 0);
+	cr_assert_eq(ipkt_wait_child(pid), 0);
 	ipk_sem_close(s);
 }
 
@@ -456,7 +427,7 @@ Test(sysvsem, mutual_exclusion_processes)
 	key_url(url, sizeof url, new_key(), NULL);
 	ipk_sem *s;
 	cr_assert_eq(ipk_sem_open(&s, url, IPK_SYNC_CREATE | IPK_SYNC_EXCL, 1), 0);
-	struct counter *c = shared(sizeof *c);
+	struct counter *c = ipkt_shared(sizeof *c);
 	pid_t pids[PROCS];
 	for (int p = 0; p < PROCS; p++) {
 		if ((pids[p] = fork()) == 0) {
@@ -474,7 +445,7 @@ Test(sysvsem, mutual_exclusion_processes)
 		}
 	}
 	for (int p = 0; p < PROCS; p++)
-		cr_assert_eq(wait_child(pids[p]), 0);
+		cr_assert_eq(ipkt_wait_child(pids[p]), 0);
 	cr_assert_eq(c->value, (long)PROCS * ITERS);
 	cr_assert_eq(c->overlap, 0);
 	cr_assert_eq(ipk_sem_value(s), 1);
@@ -541,9 +512,9 @@ Test(sysvsem, opener_waits_for_creator)
 	cr_assert_geq(id, 0);
 
 	ipk_sem *s;
-	int64_t t0 = now_ms();
+	int64_t t0 = ipkt_now_ms();
 	cr_assert_eq(ipk_sem_open(&s, url, IPK_SYNC_CREATE, 1), -ETIMEDOUT);
-	cr_assert_geq(now_ms() - t0, 300);
+	cr_assert_geq(ipkt_now_ms() - t0, 300);
 	cr_assert(strstr(ipk_last_error(), "never initialised"), "%s",
 	          ipk_last_error());
 	key_url(url, sizeof url, key, "?timeout=0");
@@ -568,7 +539,7 @@ Test(sysvsem, opener_waits_for_creator)
 	int v = -1;
 	cr_assert_eq(read(p[0], &v, sizeof v), (ssize_t)sizeof v);
 	cr_assert_eq(v, 5);
-	cr_assert_eq(wait_child(pid), 0);
+	cr_assert_eq(ipkt_wait_child(pid), 0);
 	close(p[0]);
 	close(p[1]);
 	semctl(id, 0, IPC_RMID);
@@ -587,7 +558,7 @@ Test(sysvsem, init_race_many_processes)
 		int created[PROCS];
 		int failed[PROCS];
 		struct counter c;
-	} *st = shared(sizeof *st);
+	} *st = ipkt_shared(sizeof *st);
 	for (int r = 0; r < ROUNDS; r++) {
 		memset(st, 0, sizeof *st);
 		char url[128];
@@ -621,8 +592,8 @@ Test(sysvsem, init_race_many_processes)
 		close(gate[1]);
 		int creators = 0;
 		for (int p = 0; p < PROCS; p++) {
-			cr_assert_eq(wait_child(pids[p]), 0, "round %d process %d: %d", r,
-			             p, st->failed[p]);
+			cr_assert_eq(ipkt_wait_child(pids[p]), 0, "round %d process %d: %d",
+			             r, p, st->failed[p]);
 			creators += st->created[p];
 		}
 		cr_assert_eq(creators, 1, "round %d: %d creators", r, creators);

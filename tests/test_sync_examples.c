@@ -20,9 +20,7 @@ static char ex[1024];
 
 static void setup(void)
 {
-	const char *b = getenv("IPK_BUILD");
-	cr_assert(b != NULL, "IPK_BUILD is not set (run through ctest)");
-	snprintf(ex, sizeof ex, "%s/examples", b);
+	snprintf(ex, sizeof ex, "%s/examples", ipkt_env("IPK_BUILD"));
 }
 
 static int sysv_sets(void)

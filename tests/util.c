@@ -2,11 +2,15 @@
 #include "util.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static _Thread_local char namebuf[4][256];
@@ -80,4 +84,52 @@ int ipkt_sh(const char *fmt, ...)
 	if (st == -1 || !WIFEXITED(st))
 		return -1;
 	return WEXITSTATUS(st);
+}
+
+int ipkt_wait_child(pid_t pid)
+{
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		cr_assert_eq(errno, EINTR);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void ipkt_await(int fd)
+{
+	char b;
+	cr_assert_eq(read(fd, &b, 1), 1);
+}
+
+void *ipkt_shared(size_t n)
+{
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	               -1, 0);
+	cr_assert(p != MAP_FAILED);
+	return p;
+}
+
+int64_t ipkt_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ipkt_check_dev_shm(void)
+{
+	char tag[64];
+	snprintf(tag, sizeof tag, "ipkt-%d-", (int)getpid());
+	DIR *d = opendir("/dev/shm");
+	cr_assert(d != NULL);
+	struct dirent *e;
+	char left[256] = "";
+	while ((e = readdir(d)) != NULL)
+		if (strstr(e->d_name, tag)) {
+			snprintf(left, sizeof left, "%s", e->d_name);
+			char p[512];
+			snprintf(p, sizeof p, "/dev/shm/%s", e->d_name);
+			unlink(p);
+		}
+	closedir(d);
+	cr_assert(left[0] == '\0', "test left /dev/shm/%s behind", left);
 }

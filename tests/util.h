@@ -19,4 +19,17 @@ const char *ipkt_env(const char *name);
 /* Run a shell command, return its exit status (or -1). */
 int ipkt_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Exit status of a child (waitpid, EINTR retried); 128 + N if signal N
+   killed it. */
+int ipkt_wait_child(pid_t pid);
+/* Block until a child writes its byte to fd (it holds what it was told to). */
+void ipkt_await(int fd);
+/* n bytes of anonymous memory shared with forked children. */
+void *ipkt_shared(size_t n);
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t ipkt_now_ms(void);
+/* Suite .fini: nothing of this process (ipkt-<pid>-*) may stay in
+   /dev/shm; what did is removed and fails the test. */
+void ipkt_check_dev_shm(void);
+
 #endif
