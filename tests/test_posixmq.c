@@ -38,22 +38,6 @@ static const char *new_addr(const char *opts)
 	return addr;
 }
 
-static ipk_chan *listen_ok(const char *url)
-{
-	ipk_chan *c = NULL;
-	int rc = ipk_listen(&c, url);
-	cr_assert_eq(rc, 0, "listen %s: %s", url, ipk_last_error());
-	return c;
-}
-
-static ipk_chan *dial_ok(const char *url)
-{
-	ipk_chan *c = NULL;
-	int rc = ipk_dial(&c, url, 2000);
-	cr_assert_eq(rc, 0, "dial %s: %s", url, ipk_last_error());
-	return c;
-}
-
 static const char *plain(void)
 {
 	static char u[128];
@@ -82,22 +66,6 @@ static void expect(ipk_chan *c, const char *text, unsigned prio)
 	             prio);
 }
 
-static int wait_child(pid_t pid)
-{
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		cr_assert_eq(errno, EINTR);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static double ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
-	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 static long sysctl(const char *n)
 {
 	char path[96];
@@ -116,8 +84,8 @@ static long sysctl(const char *n)
 
 Test(mq, priorities_order_and_report)
 {
-	ipk_chan *l = listen_ok(new_addr("maxmsg=4&msgsize=64"));
-	ipk_chan *d = dial_ok(plain());
+	ipk_chan *l = ipkt_listen_ok(new_addr("maxmsg=4&msgsize=64"));
+	ipk_chan *d = ipkt_dial_ok(plain());
 	send_prio(d, "low", 1);
 	send_prio(d, "high-a", 7);
 	send_prio(d, "mid", 3);
@@ -136,10 +104,10 @@ Test(mq, priorities_order_and_report)
 
 Test(mq, default_priority_option)
 {
-	ipk_chan *l = listen_ok(new_addr("maxmsg=4&msgsize=64"));
+	ipk_chan *l = ipkt_listen_ok(new_addr("maxmsg=4&msgsize=64"));
 	char url[200];
 	snprintf(url, sizeof url, "%s?prio=9", plain());
-	ipk_chan *d = dial_ok(url);
+	ipk_chan *d = ipkt_dial_ok(url);
 	cr_expect_eq(ipk_send(d, "nine", 4, 0), 4);
 	send_prio(d, "two", 2);
 	expect(l, "nine", 9);
@@ -150,10 +118,10 @@ Test(mq, default_priority_option)
 
 Test(mq, address_forms)
 {
-	ipk_chan *l = listen_ok(new_addr("maxmsg=2&msgsize=32"));
+	ipk_chan *l = ipkt_listen_ok(new_addr("maxmsg=2&msgsize=32"));
 	char url[200];
 	snprintf(url, sizeof url, "mq://%s", name + 1);
-	ipk_chan *d = dial_ok(url);
+	ipk_chan *d = ipkt_dial_ok(url);
 	send_prio(d, "x", 0);
 	expect(l, "x", 0);
 	ipk_close(d);
@@ -213,13 +181,13 @@ Test(mq, rlimit_msgqueue_is_named)
 			_exit(5);
 		_exit(strstr(ipk_last_error(), "RLIMIT_MSGQUEUE=4096") ? 0 : 6);
 	}
-	cr_expect_eq(wait_child(pid), 0);
+	cr_expect_eq(ipkt_wait_child(pid), 0);
 }
 
 Test(mq, message_over_msgsize)
 {
-	ipk_chan *l = listen_ok(new_addr("maxmsg=2&msgsize=100"));
-	ipk_chan *d = dial_ok(plain());
+	ipk_chan *l = ipkt_listen_ok(new_addr("maxmsg=2&msgsize=100"));
+	ipk_chan *d = ipkt_dial_ok(plain());
 	char big[101] = {0};
 	cr_expect_eq(ipk_send(d, big, sizeof big, 0), -EMSGSIZE);
 	cr_expect(strstr(ipk_last_error(), "msgsize=100") != NULL, "%s",
@@ -234,15 +202,15 @@ Test(mq, message_over_msgsize)
 
 Test(mq, full_queue_and_timeouts)
 {
-	ipk_chan *l = listen_ok(new_addr("maxmsg=1&msgsize=16"));
+	ipk_chan *l = ipkt_listen_ok(new_addr("maxmsg=1&msgsize=16"));
 	char b[16];
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cr_expect_eq(ipk_recv(l, b, sizeof b, 0), -EAGAIN);
-	cr_expect_lt(ms_since(&t0), 50.0);
+	cr_expect_lt(ipkt_ms_since(&t0), 50.0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cr_expect_eq(ipk_recv(l, b, sizeof b, 90), -ETIMEDOUT);
-	cr_expect_geq(ms_since(&t0), 89.0);
+	cr_expect_geq(ipkt_ms_since(&t0), 89.0);
 
 	cr_expect_eq(ipk_send(l, "a", 1, 0), 1);
 	cr_expect_eq(ipk_send(l, "b", 1, 0), -EAGAIN);
@@ -250,7 +218,7 @@ Test(mq, full_queue_and_timeouts)
 	          ipk_last_error());
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cr_expect_eq(ipk_send(l, "b", 1, 90), -ETIMEDOUT);
-	cr_expect_geq(ms_since(&t0), 89.0);
+	cr_expect_geq(ipkt_ms_since(&t0), 89.0);
 	ipk_close(l);
 }
 
@@ -258,7 +226,7 @@ Test(mq, full_queue_and_timeouts)
 
 Test(mq, plain_mq_send_receive_peer)
 {
-	ipk_chan *l = listen_ok(new_addr("maxmsg=4&msgsize=128"));
+	ipk_chan *l = ipkt_listen_ok(new_addr("maxmsg=4&msgsize=128"));
 	int taken[2];
 	cr_assert_eq(pipe(taken), 0);
 	pid_t pid = fork();
@@ -287,7 +255,7 @@ Test(mq, plain_mq_send_receive_peer)
 	cr_assert_eq(write(taken[1], "t", 1), 1);
 	close(taken[1]);
 	send_prio(l, "reply", 2);
-	cr_expect_eq(wait_child(pid), 0);
+	cr_expect_eq(ipkt_wait_child(pid), 0);
 	ipk_close(l);
 }
 
@@ -295,7 +263,7 @@ Test(mq, plain_mq_send_receive_peer)
 
 Test(mq, small_buffer_keeps_the_message)
 {
-	ipk_chan *l = listen_ok(new_addr("maxmsg=2&msgsize=64"));
+	ipk_chan *l = ipkt_listen_ok(new_addr("maxmsg=2&msgsize=64"));
 	send_prio(l, "0123456789", 4);
 	char small[4];
 	cr_expect_eq(ipk_recv(l, small, sizeof small, 0), -ENOBUFS);
@@ -317,7 +285,7 @@ Test(mq, small_buffer_keeps_the_message)
 
 Test(mq, native_pollable_descriptor)
 {
-	ipk_chan *l = listen_ok(new_addr("maxmsg=2&msgsize=32"));
+	ipk_chan *l = ipkt_listen_ok(new_addr("maxmsg=2&msgsize=32"));
 	int fd = ipk_fd(l);
 	cr_assert_geq(fd, 0);
 	struct pollfd p = {.fd = fd, .events = POLLIN | POLLOUT};
@@ -332,7 +300,7 @@ Test(mq, native_pollable_descriptor)
 
 Test(mq, attributes)
 {
-	ipk_chan *l = listen_ok(new_addr("maxmsg=3&msgsize=48"));
+	ipk_chan *l = ipkt_listen_ok(new_addr("maxmsg=3&msgsize=48"));
 	send_prio(l, "12345", 1);
 	send_prio(l, "678", 1);
 	ipk_queue_info st;
@@ -357,7 +325,7 @@ Test(mq, attributes)
 Test(mq, mode_despite_umask_and_other_users)
 {
 	mode_t old = umask(077);
-	ipk_chan *l = listen_ok(new_addr("maxmsg=2&msgsize=32&mode=0622"));
+	ipk_chan *l = ipkt_listen_ok(new_addr("maxmsg=2&msgsize=32&mode=0622"));
 	umask(old);
 	ipk_queue_info st;
 	cr_assert_eq(ipk_queue_status(l, &st), 0);
@@ -384,10 +352,10 @@ Test(mq, mode_despite_umask_and_other_users)
 		ipk_close(d);
 		_exit(0);
 	}
-	cr_expect_eq(wait_child(pid), 0, "write-only dialer");
+	cr_expect_eq(ipkt_wait_child(pid), 0, "write-only dialer");
 	ipk_close(l);
 
-	l = listen_ok(new_addr("maxmsg=2&msgsize=32"));
+	l = ipkt_listen_ok(new_addr("maxmsg=2&msgsize=32"));
 	snprintf(url, sizeof url, "%s", plain());
 	pid = fork();
 	cr_assert_neq(pid, -1);
@@ -399,7 +367,8 @@ Test(mq, mode_despite_umask_and_other_users)
 			_exit(4);
 		_exit(strstr(ipk_last_error(), "not accessible") ? 0 : 5);
 	}
-	cr_expect_eq(wait_child(pid), 0, "dial by another user of a 0600 queue");
+	cr_expect_eq(ipkt_wait_child(pid), 0,
+	             "dial by another user of a 0600 queue");
 	ipk_close(l);
 }
 
@@ -407,7 +376,7 @@ Test(mq, mode_despite_umask_and_other_users)
 
 Test(mq, exclusive_create_and_dial_waits)
 {
-	ipk_chan *l = listen_ok(new_addr("maxmsg=2&msgsize=32"));
+	ipk_chan *l = ipkt_listen_ok(new_addr("maxmsg=2&msgsize=32"));
 	ipk_chan *again = NULL;
 	cr_expect_eq(ipk_listen(&again, addr), -EEXIST);
 	cr_expect(strstr(ipk_last_error(), "already exists") != NULL);
@@ -417,35 +386,14 @@ Test(mq, exclusive_create_and_dial_waits)
 	new_addr("maxmsg=2&msgsize=32");
 	cr_expect_eq(ipk_dial(&d, plain(), 0), -ENOENT);
 	cr_expect(strstr(ipk_last_error(), "no POSIX queue") != NULL);
-	char url[200], lurl[200];
-	snprintf(url, sizeof url, "%s", plain());
-	snprintf(lurl, sizeof lurl, "%s", addr);
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1);
-	if (pid == 0) {
-		struct timespec ts = {0, 100 * 1000000};
-		nanosleep(&ts, NULL);
-		ipk_chan *c = NULL;
-		if (ipk_listen(&c, lurl) < 0)
-			_exit(3);
-		char b[8];
-		ssize_t n = ipk_recv(c, b, sizeof b, 5000);
-		ipk_close(c);
-		_exit(n == 2 ? 0 : 4);
-	}
-	int rc = ipk_dial(&d, url, 5000);
-	cr_expect_eq(rc, 0, "%s", ipk_last_error());
-	if (rc == 0) {
-		cr_expect_eq(ipk_send(d, "ok", 2, 1000), 2);
-		ipk_close(d);
-	}
-	cr_expect_eq(wait_child(pid), 0);
+	/* a dial waits for the queue to appear */
+	ipkt_dial_waits(addr, plain());
 	cr_expect(!mq_exists(name));
 }
 
 Test(mq, persist_and_remove)
 {
-	ipk_chan *l = listen_ok(new_addr("maxmsg=2&msgsize=32&persist"));
+	ipk_chan *l = ipkt_listen_ok(new_addr("maxmsg=2&msgsize=32&persist"));
 	ipk_close(l);
 	cr_expect(mq_exists(name), "?persist queue was removed");
 	cr_expect_eq(ipk_remove(plain()), 0, "%s", ipk_last_error());
@@ -455,8 +403,8 @@ Test(mq, persist_and_remove)
 
 Test(mq, dialer_sees_owner_leave)
 {
-	ipk_chan *l = listen_ok(new_addr("maxmsg=2&msgsize=32"));
-	ipk_chan *d = dial_ok(plain());
+	ipk_chan *l = ipkt_listen_ok(new_addr("maxmsg=2&msgsize=32"));
+	ipk_chan *d = ipkt_dial_ok(plain());
 	send_prio(l, "last words", 0);
 	ipk_close(l);
 	cr_expect(!mq_exists(name));
@@ -471,7 +419,7 @@ Test(mq, dialer_sees_owner_leave)
 
 Test(mq, blocked_dialer_wakes_when_owner_leaves)
 {
-	ipk_chan *l = listen_ok(new_addr("maxmsg=2&msgsize=32"));
+	ipk_chan *l = ipkt_listen_ok(new_addr("maxmsg=2&msgsize=32"));
 	char url[200];
 	snprintf(url, sizeof url, "%s", plain());
 	int ready[2];
@@ -492,5 +440,5 @@ Test(mq, blocked_dialer_wakes_when_owner_leaves)
 	cr_assert_eq(read(ready[0], &x, 1), 0);
 	close(ready[0]);
 	ipk_close(l);
-	cr_expect_eq(wait_child(pid), 0);
+	cr_expect_eq(ipkt_wait_child(pid), 0);
 }

@@ -38,14 +38,6 @@ __attribute__((constructor)) static void block_early(void)
 	ipk_signal_block("signal:self?sig=USR1");
 }
 
-static ipk_chan *listen_ok(const char *url)
-{
-	ipk_chan *c = NULL;
-	int rc = ipk_listen(&c, url);
-	cr_assert_eq(rc, 0, "listen %s: %s", url, ipk_last_error());
-	return c;
-}
-
 static ipk_chan *dial_pid(pid_t pid, const char *sig, int timeout)
 {
 	char url[64];
@@ -56,27 +48,11 @@ static ipk_chan *dial_pid(pid_t pid, const char *sig, int timeout)
 	return c;
 }
 
-static int wait_child(pid_t pid)
-{
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		cr_assert_eq(errno, EINTR);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static double ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
-	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 /* ------------------------------------------------------------- payload */
 
 Test(signal, payload_lengths_sender_and_type)
 {
-	ipk_chan *l = listen_ok("signal:self?sig=" SIG_MAIN);
+	ipk_chan *l = ipkt_listen_ok("signal:self?sig=" SIG_MAIN);
 	ipk_chan *d = dial_pid(getpid(), SIG_MAIN, 1000);
 	unsigned char msg[9] = "abcdefgh";
 	for (size_t len = 0; len <= 8; len++)
@@ -102,7 +78,7 @@ Test(signal, payload_lengths_sender_and_type)
 
 Test(signal, small_buffer_keeps_the_message)
 {
-	ipk_chan *l = listen_ok("signal:self?sig=" SIG_MAIN);
+	ipk_chan *l = ipkt_listen_ok("signal:self?sig=" SIG_MAIN);
 	ipk_chan *d = dial_pid(getpid(), SIG_MAIN, 1000);
 	cr_assert_eq(ipk_send(d, "12345678", 8, 0), 8);
 	char small[4], big[8];
@@ -121,7 +97,7 @@ Test(signal, small_buffer_keeps_the_message)
 
 Test(signal, realtime_signals_queue_in_order)
 {
-	ipk_chan *l = listen_ok("signal:self?sig=" SIG_MAIN);
+	ipk_chan *l = ipkt_listen_ok("signal:self?sig=" SIG_MAIN);
 	pid_t me = getpid();
 	pid_t pid = fork();
 	cr_assert_neq(pid, -1);
@@ -136,7 +112,8 @@ Test(signal, realtime_signals_queue_in_order)
 				_exit(4);
 		_exit(0);
 	}
-	cr_expect_eq(wait_child(pid), 0, "all 500 were accepted before any was read");
+	cr_expect_eq(ipkt_wait_child(pid), 0,
+	             "all 500 were accepted before any was read");
 	for (uint32_t i = 0; i < 500; i++) {
 		uint32_t v;
 		ipk_msginfo mi = {0};
@@ -151,7 +128,7 @@ Test(signal, realtime_signals_queue_in_order)
 
 Test(signal, plain_sigqueue_and_kill_senders)
 {
-	ipk_chan *l = listen_ok("signal:self?sig=" SIG_MAIN);
+	ipk_chan *l = ipkt_listen_ok("signal:self?sig=" SIG_MAIN);
 	pid_t me = getpid();
 	pid_t pid = fork();
 	cr_assert_neq(pid, -1);
@@ -162,7 +139,7 @@ Test(signal, plain_sigqueue_and_kill_senders)
 			_exit(3);
 		_exit(kill(me, SIGRTMIN + 4) < 0 ? 4 : 0);
 	}
-	cr_assert_eq(wait_child(pid), 0);
+	cr_assert_eq(ipkt_wait_child(pid), 0);
 	unsigned char got[8];
 	ipk_msginfo mi = {0};
 	cr_assert_eq(ipk_recvmsg(l, got, sizeof got, &mi, 1000), 8,
@@ -224,7 +201,8 @@ Test(signal, plain_sa_siginfo_receiver)
 	cr_expect_eq(ipk_send(d, &value, sizeof value, 1000), 4, "%s",
 	             ipk_last_error());
 	close(done[1]);
-	cr_expect_eq(wait_child(pid), 0, "the handler did not see the value");
+	cr_expect_eq(ipkt_wait_child(pid), 0,
+	             "the handler did not see the value");
 	ipk_close(d);
 }
 
@@ -293,7 +271,7 @@ Test(signal, sender_sees_receiver_close)
 	cr_expect(strstr(ipk_last_error(), "not listening") != NULL, "%s",
 	          ipk_last_error());
 	close(to);
-	cr_expect_eq(wait_child(pid), 0, "the child was killed");
+	cr_expect_eq(ipkt_wait_child(pid), 0, "the child was killed");
 	close(from);
 	ipk_close(d);
 }
@@ -312,7 +290,7 @@ Test(signal, sender_sees_receiver_exit)
 	/* a zombie first, then gone altogether: both are -EPIPE */
 	cr_expect_eq(ipk_send(d, "z", 1, 0), -EPIPE);
 	cr_expect(strstr(ipk_last_error(), "exited") != NULL, "%s", ipk_last_error());
-	cr_expect_eq(wait_child(pid), 0);
+	cr_expect_eq(ipkt_wait_child(pid), 0);
 	cr_expect_eq(ipk_send(d, "z", 1, 0), -EPIPE);
 	close(from);
 	ipk_close(d);
@@ -347,7 +325,7 @@ Test(signal, dial_waits_for_a_listener)
 	close(go[1]);
 	cr_assert_eq(ipk_dial(&d, url, 5000), 0, "%s", ipk_last_error());
 	cr_expect_eq(ipk_send(d, "hi", 2, 1000), 2);
-	cr_expect_eq(wait_child(pid), 0);
+	cr_expect_eq(ipkt_wait_child(pid), 0);
 	ipk_close(d);
 }
 
@@ -357,7 +335,7 @@ Test(signal, dial_nonexistent_process)
 	cr_assert_neq(pid, -1);
 	if (pid == 0)
 		_exit(0);
-	wait_child(pid); /* a pid that surely is gone now */
+	ipkt_wait_child(pid); /* a pid that surely is gone now */
 	char url[64];
 	snprintf(url, sizeof url, "signal:%d", (int)pid);
 	ipk_chan *d = NULL;
@@ -368,7 +346,7 @@ Test(signal, dial_nonexistent_process)
 
 Test(signal, standard_signals_do_not_coalesce)
 {
-	ipk_chan *l = listen_ok("signal:self?sig=USR1");
+	ipk_chan *l = ipkt_listen_ok("signal:self?sig=USR1");
 	ipk_chan *d = dial_pid(getpid(), "SIGUSR1", 1000);
 	cr_expect_eq(ipk_send(d, "1", 1, 0), 1);
 	/* still pending: a second one would be lost, so it is refused */
@@ -386,7 +364,7 @@ Test(signal, standard_signals_do_not_coalesce)
 
 Test(signal, standard_signal_sender_waits_for_receiver)
 {
-	ipk_chan *l = listen_ok("signal:self?sig=USR1");
+	ipk_chan *l = ipkt_listen_ok("signal:self?sig=USR1");
 	pid_t me = getpid();
 	pid_t pid = fork();
 	cr_assert_neq(pid, -1);
@@ -407,7 +385,7 @@ Test(signal, standard_signal_sender_waits_for_receiver)
 		             ipk_last_error());
 		cr_assert_eq(b[0], i, "#%d arrived as #%d", i, b[0]);
 	}
-	cr_expect_eq(wait_child(pid), 0);
+	cr_expect_eq(ipkt_wait_child(pid), 0);
 	ipk_close(l);
 }
 
@@ -464,9 +442,10 @@ Test(signal, full_queue_is_an_error_not_a_loss)
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cr_expect_eq(ipk_send(d, "x", 1, 60), -ETIMEDOUT);
-	cr_expect_geq(ms_since(&t0), 59.0);
+	cr_expect_geq(ipkt_ms_since(&t0), 59.0);
 	cr_assert_eq(write(to, "g", 1), 1);
-	cr_expect_eq(wait_child(pid), 0, "the receiver did not get exactly 4");
+	cr_expect_eq(ipkt_wait_child(pid), 0,
+	             "the receiver did not get exactly 4");
 	close(to);
 	close(from);
 	ipk_close(d);
@@ -476,7 +455,7 @@ Test(signal, full_queue_is_an_error_not_a_loss)
 
 Test(signal, pollable_and_status)
 {
-	ipk_chan *l = listen_ok("signal:self?sig=" SIG_MAIN);
+	ipk_chan *l = ipkt_listen_ok("signal:self?sig=" SIG_MAIN);
 	int fd = ipk_fd(l);
 	cr_assert_geq(fd, 0);
 	struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -518,13 +497,13 @@ Test(signal, addresses)
 	cr_expect_eq(ipk_signal_block("signal:self?sig=SIGRTMAX-1"), SIGRTMAX - 1);
 	cr_expect_eq(ipk_signal_block("signal:self?sig=usr2"), SIGUSR2);
 	/* one listener per signal in a process */
-	ipk_chan *l = listen_ok("signal:self?sig=" SIG_MAIN);
+	ipk_chan *l = ipkt_listen_ok("signal:self?sig=" SIG_MAIN);
 	cr_expect_eq(ipk_listen(&c, "signal:self?sig=" SIG_MAIN), -EADDRINUSE);
 	ipk_close(l);
-	l = listen_ok("signal:self?sig=" SIG_MAIN);
+	l = ipkt_listen_ok("signal:self?sig=" SIG_MAIN);
 	ipk_close(l);
 	/* the listener does not send, a dialer does not receive */
-	l = listen_ok("signal:self?sig=" SIG_MAIN);
+	l = ipkt_listen_ok("signal:self?sig=" SIG_MAIN);
 	cr_expect_eq(ipk_send(l, "x", 1, 0), -EOPNOTSUPP);
 	ipk_close(l);
 }
@@ -545,7 +524,7 @@ Test(signal, threads_created_after_blocking)
 	pthread_t th[3];
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(pthread_create(&th[i], NULL, idle_thread, &stop[0]), 0);
-	ipk_chan *l = listen_ok("signal:self?sig=" SIG_MAIN);
+	ipk_chan *l = ipkt_listen_ok("signal:self?sig=" SIG_MAIN);
 	ipk_chan *d = dial_pid(getpid(), SIG_MAIN, 1000);
 	for (int i = 0; i < 50; i++)
 		cr_assert_eq(ipk_send(d, &i, 1, 1000), 1);
@@ -613,5 +592,6 @@ Test(signal, library_threads_take_no_signals)
 		ipk_close(q);
 		_exit(rc == 0 ? 0 : 4);
 	}
-	cr_expect_eq(wait_child(pid), 0, "the helper thread does not block signals");
+	cr_expect_eq(ipkt_wait_child(pid), 0,
+	             "the helper thread does not block signals");
 }

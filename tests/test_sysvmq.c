@@ -45,22 +45,6 @@ static unsigned addr_key(const char *a)
 	return (unsigned)strtoul(strchr(a, ':') + 1, NULL, 16);
 }
 
-static ipk_chan *listen_ok(const char *url)
-{
-	ipk_chan *c = NULL;
-	int rc = ipk_listen(&c, url);
-	cr_assert_eq(rc, 0, "listen %s: %s", url, ipk_last_error());
-	return c;
-}
-
-static ipk_chan *dial_ok(const char *url)
-{
-	ipk_chan *c = NULL;
-	int rc = ipk_dial(&c, url, 2000);
-	cr_assert_eq(rc, 0, "dial %s: %s", url, ipk_last_error());
-	return c;
-}
-
 static void send_type(ipk_chan *c, const char *text, long type)
 {
 	ipk_msginfo mi = {.type = type};
@@ -84,22 +68,6 @@ static void expect(ipk_chan *c, long sel, int flags, const char *text,
 	             mi.type, type);
 }
 
-static double ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
-	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
-static int wait_child(pid_t pid)
-{
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		cr_assert_eq(errno, EINTR);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 /* ------------------------------------------------------------ addresses */
 
 Test(sysvmq, ftok_path_and_proj)
@@ -115,14 +83,14 @@ Test(sysvmq, ftok_path_and_proj)
 	snprintf(text, sizeof text, "0x%08x", (unsigned)key);
 	qlog("sysvmq", text);
 
-	ipk_chan *l = listen_ok(url);
+	ipk_chan *l = ipkt_listen_ok(url);
 	cr_expect(sysv_key_exists((unsigned)key), "ftok(%s, 102) key not used", path);
 	/* the same path with another proj is another queue */
 	char other[256];
 	snprintf(other, sizeof other, "sysvmq:%s?proj=103", path);
 	ipk_chan *d = NULL;
 	cr_expect_eq(ipk_dial(&d, other, 0), -ENOENT);
-	d = dial_ok(url);
+	d = ipkt_dial_ok(url);
 	send_type(d, "by ftok", 1);
 	expect(l, 0, 0, "by ftok", 1);
 	ipk_close(d);
@@ -173,8 +141,8 @@ Test(sysvmq, queue_made_by_ipcmk)
 
 	char url[64];
 	snprintf(url, sizeof url, "sysvmq:0x%08x", key);
-	ipk_chan *a = dial_ok(url);
-	ipk_chan *b = dial_ok(url);
+	ipk_chan *a = ipkt_dial_ok(url);
+	ipk_chan *b = ipkt_dial_ok(url);
 	send_type(a, "to b", 7);
 	expect(b, 7, 0, "to b", 7);
 	send_type(b, "to a", 8);
@@ -191,8 +159,8 @@ Test(sysvmq, queue_made_by_ipcmk)
 
 Test(sysvmq, selectors_as_msgrcv)
 {
-	ipk_chan *l = listen_ok(new_addr());
-	ipk_chan *d = dial_ok(addr);
+	ipk_chan *l = ipkt_listen_ok(new_addr());
+	ipk_chan *d = ipkt_dial_ok(addr);
 	send_type(d, "five", 5);
 	send_type(d, "three", 3);
 	send_type(d, "one", 1);
@@ -216,7 +184,7 @@ Test(sysvmq, selectors_as_msgrcv)
 
 Test(sysvmq, send_types_checked)
 {
-	ipk_chan *l = listen_ok(new_addr());
+	ipk_chan *l = ipkt_listen_ok(new_addr());
 	ipk_msginfo mi = {.type = -2};
 	cr_expect_eq(ipk_sendmsg(l, "x", 1, &mi, 0), -EINVAL);
 	cr_expect(strstr(ipk_last_error(), "type") != NULL, "%s", ipk_last_error());
@@ -233,10 +201,10 @@ Test(sysvmq, default_type_option)
 {
 	char url[160];
 	snprintf(url, sizeof url, "%s?type=4", new_addr());
-	ipk_chan *l = listen_ok(url);
+	ipk_chan *l = ipkt_listen_ok(url);
 	char other[160];
 	snprintf(other, sizeof other, "%s", addr);
-	ipk_chan *d = dial_ok(other);
+	ipk_chan *d = ipkt_dial_ok(other);
 	send_type(d, "one", 1);
 	cr_expect_eq(ipk_send(l, "four", 4, 0), 4); /* ?type=4 sends type 4 */
 	/* and receives only type 4 by default */
@@ -248,7 +216,7 @@ Test(sysvmq, default_type_option)
 
 Test(sysvmq, noerror_truncates_and_small_buffer_keeps)
 {
-	ipk_chan *l = listen_ok(new_addr());
+	ipk_chan *l = ipkt_listen_ok(new_addr());
 	send_type(l, "0123456789", 2);
 	char buf[4];
 	/* too small: -ENOBUFS and the message stays */
@@ -269,7 +237,7 @@ Test(sysvmq, noerror_truncates_and_small_buffer_keeps)
 
 Test(sysvmq, recv_alloc_takes_a_full_size_message)
 {
-	ipk_chan *l = listen_ok(new_addr());
+	ipk_chan *l = ipkt_listen_ok(new_addr());
 	size_t max = 0, len;
 	FILE *f = fopen("/proc/sys/kernel/msgmax", "r");
 	cr_assert_not_null(f);
@@ -293,7 +261,7 @@ Test(sysvmq, recv_alloc_takes_a_full_size_message)
 
 Test(sysvmq, over_msgmax_names_the_limit)
 {
-	ipk_chan *l = listen_ok(new_addr());
+	ipk_chan *l = ipkt_listen_ok(new_addr());
 	ipk_queue_info st;
 	cr_assert_eq(ipk_queue_status(l, &st), 0);
 	size_t len = st.max_msgsize + 1;
@@ -311,7 +279,7 @@ Test(sysvmq, full_queue_names_msgmnb)
 {
 	char url[160];
 	snprintf(url, sizeof url, "%s?qbytes=100", new_addr());
-	ipk_chan *l = listen_ok(url);
+	ipk_chan *l = ipkt_listen_ok(url);
 	char buf[100] = {0};
 	cr_expect_eq(ipk_send(l, buf, 60, 0), 60);
 	cr_expect_eq(ipk_send(l, buf, 60, 0), -EAGAIN);
@@ -322,7 +290,7 @@ Test(sysvmq, full_queue_names_msgmnb)
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cr_expect_eq(ipk_send(l, buf, 60, 80), -ETIMEDOUT);
-	cr_expect_geq(ms_since(&t0), 79.0);
+	cr_expect_geq(ipkt_ms_since(&t0), 79.0);
 	/* larger than the whole queue: it could never fit */
 	cr_expect_eq(ipk_send(l, buf, 0, 0), 0);
 	char *big = calloc(1, 200);
@@ -337,8 +305,8 @@ Test(sysvmq, receiver_limit_discards_oversize)
 {
 	char url[160];
 	snprintf(url, sizeof url, "%s?maxmsg=16", new_addr());
-	ipk_chan *l = listen_ok(url);
-	ipk_chan *d = dial_ok(addr);
+	ipk_chan *l = ipkt_listen_ok(url);
+	ipk_chan *d = ipkt_dial_ok(addr);
 	char big[64] = {0};
 	cr_assert_eq(ipk_send(d, big, sizeof big, 0), (ssize_t)sizeof big);
 	send_type(d, "small", 1);
@@ -355,14 +323,14 @@ Test(sysvmq, receiver_limit_discards_oversize)
 
 Test(sysvmq, timeouts)
 {
-	ipk_chan *l = listen_ok(new_addr());
+	ipk_chan *l = ipkt_listen_ok(new_addr());
 	char buf[8];
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cr_expect_eq(ipk_recv(l, buf, sizeof buf, 0), -EAGAIN);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cr_expect_eq(ipk_recv(l, buf, sizeof buf, 100), -ETIMEDOUT);
-	double el = ms_since(&t0);
+	double el = ipkt_ms_since(&t0);
 	cr_expect_geq(el, 99.0, "woke after %.1f ms", el);
 	/* a message that arrives during a timed wait is taken */
 	pid_t pid = fork();
@@ -376,13 +344,13 @@ Test(sysvmq, timeouts)
 		_exit(ipk_send(d, "late", 4, 1000) == 4 ? 0 : 4);
 	}
 	cr_expect_eq(ipk_recv(l, buf, sizeof buf, 10000), 4, "%s", ipk_last_error());
-	cr_expect_eq(wait_child(pid), 0);
+	cr_expect_eq(ipkt_wait_child(pid), 0);
 	ipk_close(l);
 }
 
 Test(sysvmq, blocked_receiver_sees_removal)
 {
-	ipk_chan *l = listen_ok(new_addr());
+	ipk_chan *l = ipkt_listen_ok(new_addr());
 	pid_t pid = fork();
 	cr_assert_neq(pid, -1);
 	if (pid == 0) {
@@ -408,14 +376,14 @@ Test(sysvmq, blocked_receiver_sees_removal)
 		usleep(2000);
 	}
 	cr_expect_eq(ipk_close(l), 0);
-	cr_expect_eq(wait_child(pid), 0);
+	cr_expect_eq(ipkt_wait_child(pid), 0);
 }
 
 /* --------------------------------------------------------- plain peers */
 
 Test(sysvmq, plain_msgsnd_msgrcv_peer)
 {
-	ipk_chan *l = listen_ok(new_addr());
+	ipk_chan *l = ipkt_listen_ok(new_addr());
 	key_t key = (key_t)addr_key(addr);
 	pid_t pid = fork();
 	cr_assert_neq(pid, -1);
@@ -443,7 +411,7 @@ Test(sysvmq, plain_msgsnd_msgrcv_peer)
 	char buf[8];
 	ipk_msginfo mi = {.type = 44};
 	cr_expect_eq(ipk_recvmsg(l, buf, sizeof buf, &mi, 5000), 0);
-	cr_expect_eq(wait_child(pid), 0);
+	cr_expect_eq(ipkt_wait_child(pid), 0);
 	ipk_close(l);
 }
 
@@ -451,7 +419,7 @@ Test(sysvmq, plain_msgsnd_msgrcv_peer)
 
 Test(sysvmq, created_0600_and_widened_by_mode)
 {
-	ipk_chan *l = listen_ok(new_addr());
+	ipk_chan *l = ipkt_listen_ok(new_addr());
 	ipk_queue_info st;
 	cr_assert_eq(ipk_queue_status(l, &st), 0);
 	cr_expect_eq(st.mode, 0600, "mode %04o", st.mode);
@@ -472,12 +440,12 @@ Test(sysvmq, created_0600_and_widened_by_mode)
 				_exit(4);
 			_exit(strstr(ipk_last_error(), "mode 0600") ? 0 : 5);
 		}
-		cr_expect_eq(wait_child(pid), 0, "dial by another user");
+		cr_expect_eq(ipkt_wait_child(pid), 0, "dial by another user");
 	}
 	ipk_close(l);
 
 	snprintf(url, sizeof url, "%s?mode=0622", new_addr());
-	l = listen_ok(url);
+	l = ipkt_listen_ok(url);
 	cr_assert_eq(ipk_queue_status(l, &st), 0);
 	cr_expect_eq(st.mode, 0622, "mode %04o", st.mode);
 	if (geteuid() == 0) {
@@ -502,7 +470,7 @@ Test(sysvmq, created_0600_and_widened_by_mode)
 			ipk_close(d);
 			_exit(0);
 		}
-		cr_expect_eq(wait_child(pid), 0, "write-only dialer");
+		cr_expect_eq(ipkt_wait_child(pid), 0, "write-only dialer");
 	}
 	ipk_close(l);
 }
@@ -511,7 +479,7 @@ Test(sysvmq, created_0600_and_widened_by_mode)
 
 Test(sysvmq, exclusive_create_and_dial_waits)
 {
-	ipk_chan *l = listen_ok(new_addr());
+	ipk_chan *l = ipkt_listen_ok(new_addr());
 	ipk_chan *again = NULL;
 	cr_expect_eq(ipk_listen(&again, addr), -EEXIST);
 	cr_expect(strstr(ipk_last_error(), "already exists") != NULL);
@@ -521,36 +489,15 @@ Test(sysvmq, exclusive_create_and_dial_waits)
 	cr_expect_eq(ipk_dial(&d, new_addr(), 0), -ENOENT);
 	cr_expect(strstr(ipk_last_error(), "no System V queue") != NULL);
 	/* a dial waits for the queue to appear */
-	char url[160];
-	snprintf(url, sizeof url, "%s", addr);
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1);
-	if (pid == 0) {
-		struct timespec ts = {0, 100 * 1000000};
-		nanosleep(&ts, NULL);
-		ipk_chan *c = NULL;
-		if (ipk_listen(&c, url) < 0)
-			_exit(3);
-		char b[8];
-		ssize_t n = ipk_recv(c, b, sizeof b, 5000);
-		ipk_close(c);
-		_exit(n == 2 ? 0 : 4);
-	}
-	int rc = ipk_dial(&d, url, 5000);
-	cr_expect_eq(rc, 0, "%s", ipk_last_error());
-	if (rc == 0) {
-		cr_expect_eq(ipk_send(d, "ok", 2, 1000), 2);
-		ipk_close(d);
-	}
-	cr_expect_eq(wait_child(pid), 0);
-	cr_expect(!sysv_key_exists(addr_key(url)));
+	ipkt_dial_waits(addr, addr);
+	cr_expect(!sysv_key_exists(addr_key(addr)));
 }
 
 Test(sysvmq, persist_and_remove)
 {
 	char url[160];
 	snprintf(url, sizeof url, "%s?persist", new_addr());
-	ipk_chan *l = listen_ok(url);
+	ipk_chan *l = ipkt_listen_ok(url);
 	ipk_close(l);
 	cr_expect(sysv_key_exists(addr_key(addr)), "?persist queue was removed");
 	cr_expect_eq(ipk_remove(addr), 0, "%s", ipk_last_error());
@@ -560,8 +507,8 @@ Test(sysvmq, persist_and_remove)
 
 Test(sysvmq, sender_after_removal_gets_epipe)
 {
-	ipk_chan *l = listen_ok(new_addr());
-	ipk_chan *d = dial_ok(addr);
+	ipk_chan *l = ipkt_listen_ok(new_addr());
+	ipk_chan *d = ipkt_dial_ok(addr);
 	ipk_close(l);
 	cr_expect_eq(ipk_send(d, "x", 1, 0), -EPIPE);
 	cr_expect(strstr(ipk_last_error(), "removed") != NULL);
@@ -580,7 +527,7 @@ static bool readable(int fd, int ms)
 
 Test(sysvmq, pollable_descriptor)
 {
-	ipk_chan *l = listen_ok(new_addr());
+	ipk_chan *l = ipkt_listen_ok(new_addr());
 	int fd = ipk_fd(l);
 	cr_assert_geq(fd, 0, "%s", ipk_last_error());
 	cr_expect_eq(ipk_fd(l), fd, "the descriptor changes");
@@ -594,7 +541,7 @@ Test(sysvmq, pollable_descriptor)
 		int id = msgget(key, 0);
 		_exit(id >= 0 && msgsnd(id, &m, 3, 0) == 0 ? 0 : 3);
 	}
-	cr_expect_eq(wait_child(pid), 0);
+	cr_expect_eq(ipkt_wait_child(pid), 0);
 	cr_expect(readable(fd, 5000), "not readable with a message queued");
 	ipk_pollitem it = {.chan = l, .events = IPK_POLLIN};
 	cr_expect_eq(ipk_poll(&it, 1, 1000), 1);
@@ -612,8 +559,8 @@ Test(sysvmq, pollable_descriptor)
 
 Test(sysvmq, pollable_descriptor_sees_removal)
 {
-	ipk_chan *l = listen_ok(new_addr());
-	ipk_chan *d = dial_ok(addr);
+	ipk_chan *l = ipkt_listen_ok(new_addr());
+	ipk_chan *d = ipkt_dial_ok(addr);
 	int fd = ipk_fd(d);
 	cr_assert_geq(fd, 0);
 	ipk_close(l);
@@ -627,7 +574,7 @@ Test(sysvmq, pollable_descriptor_sees_removal)
 
 Test(sysvmq, status_fields)
 {
-	ipk_chan *l = listen_ok(new_addr());
+	ipk_chan *l = ipkt_listen_ok(new_addr());
 	time_t before = time(NULL);
 	pid_t pid = fork();
 	cr_assert_neq(pid, -1);
@@ -640,7 +587,7 @@ Test(sysvmq, status_fields)
 		              ? 0
 		              : 4);
 	}
-	cr_assert_eq(wait_child(pid), 0);
+	cr_assert_eq(ipkt_wait_child(pid), 0);
 	ipk_queue_info st;
 	cr_assert_eq(ipk_queue_status(l, &st), 0, "%s", ipk_last_error());
 	cr_expect_str_eq(st.scheme, "sysvmq");

@@ -115,6 +115,14 @@ int64_t ipkt_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+double ipkt_ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
 void ipkt_check_dev_shm(void)
 {
 	char tag[64];
@@ -132,4 +140,45 @@ void ipkt_check_dev_shm(void)
 		}
 	closedir(d);
 	cr_assert(left[0] == '\0', "test left /dev/shm/%s behind", left);
+}
+
+ipk_chan *ipkt_listen_ok(const char *url)
+{
+	ipk_chan *c = NULL;
+	int rc = ipk_listen(&c, url);
+	cr_assert_eq(rc, 0, "listen %s: %s", url, ipk_last_error());
+	return c;
+}
+
+ipk_chan *ipkt_dial_ok(const char *url)
+{
+	ipk_chan *c = NULL;
+	int rc = ipk_dial(&c, url, 2000);
+	cr_assert_eq(rc, 0, "dial %s: %s", url, ipk_last_error());
+	return c;
+}
+
+void ipkt_dial_waits(const char *listen_url, const char *dial_url)
+{
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		struct timespec ts = {0, 100 * 1000000};
+		nanosleep(&ts, NULL);
+		ipk_chan *c = NULL;
+		if (ipk_listen(&c, listen_url) < 0)
+			_exit(3);
+		char b[8];
+		ssize_t n = ipk_recv(c, b, sizeof b, 5000);
+		ipk_close(c);
+		_exit(n == 2 ? 0 : 4);
+	}
+	ipk_chan *d = NULL;
+	int rc = ipk_dial(&d, dial_url, 5000);
+	cr_expect_eq(rc, 0, "%s", ipk_last_error());
+	if (rc == 0) {
+		cr_expect_eq(ipk_send(d, "ok", 2, 1000), 2);
+		ipk_close(d);
+	}
+	cr_expect_eq(ipkt_wait_child(pid), 0);
 }

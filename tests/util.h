@@ -2,9 +2,11 @@
 #ifndef IPK_TEST_UTIL_H
 #define IPK_TEST_UTIL_H
 
+#include <ipckit.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* A name unique to this process and call: "/tmp/ipkt-<pid>-<n>-<tag>". */
 const char *ipkt_path(const char *tag);
@@ -28,8 +30,19 @@ void ipkt_await(int fd);
 void *ipkt_shared(size_t n);
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t ipkt_now_ms(void);
+/* Milliseconds elapsed since t0 (taken with CLOCK_MONOTONIC). */
+double ipkt_ms_since(const struct timespec *t0);
 /* Suite .fini: nothing of this process (ipkt-<pid>-*) may stay in
    /dev/shm; what did is removed and fails the test. */
 void ipkt_check_dev_shm(void);
+
+/* A listening channel, or the test fails with the library's message. */
+ipk_chan *ipkt_listen_ok(const char *url);
+/* A channel dialed within 2 s, or the test fails with the message. */
+ipk_chan *ipkt_dial_ok(const char *url);
+/* A dial waits for its endpoint: a child listens on listen_url 100 ms
+   later and takes one message, which the dial of dial_url, begun before,
+   must deliver (failures are reported with cr_expect). */
+void ipkt_dial_waits(const char *listen_url, const char *dial_url);
 
 #endif
