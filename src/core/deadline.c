@@ -89,6 +89,12 @@ int ipk__backoff(unsigned *round, int64_t deadline)
 	if (ns > 10000000)
 		ns = 10000000;
 	(*round)++;
+	ipk__nap(ns, deadline);
+	return 0;
+}
+
+void ipk__nap(int64_t ns, int64_t deadline)
+{
 	if (deadline != IPK__NEVER) {
 		int64_t left = deadline - ipk__now_ns();
 		if (left < ns)
@@ -97,5 +103,4 @@ int ipk__backoff(unsigned *round, int64_t deadline)
 	struct timespec ts = {ns / 1000000000, ns % 1000000000};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-	return 0;
 }

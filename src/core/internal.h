@@ -50,6 +50,8 @@ int ipk__wait_fd(int fd, short events, int64_t deadline);
 
 /* Sleep a short, growing time when waiting on something without an fd. */
 int ipk__backoff(unsigned *round, int64_t deadline);
+/* Sleep ns, never past the deadline (EINTR resumes): the step of a backoff. */
+void ipk__nap(int64_t ns, int64_t deadline);
 
 /* ------------------------------------------------------------ addresses */
 

@@ -39,14 +39,7 @@ int ipk__poll_backoff(unsigned *round, int64_t deadline)
 	int64_t ns = r < 6 ? 20000LL << r : r < 110 ? 1000000 : r < 560 ? 2000000
 	                                                                 : 5000000;
 	(*round)++;
-	if (deadline != IPK__NEVER) {
-		int64_t left = deadline - ipk__now_ns();
-		if (left < ns)
-			ns = left > 0 ? left : 0;
-	}
-	struct timespec ts = {ns / 1000000000, ns % 1000000000};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	ipk__nap(ns, deadline);
 	return 0;
 }
 
