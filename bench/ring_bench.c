@@ -2,6 +2,7 @@
  * ring_bench: what the shared-memory ring costs next to the hardware floor.
  *
  *   ring_bench [--pin A,B] [--reps N] [--quick]
+ *              [--only latency|stream|bandwidth|sizes]
  *
  * Prints, each as the median of --reps runs (default 7):
  *   - the bare floor: two processes bouncing one shared cache line
@@ -37,6 +38,12 @@
 static int cpu_a = -1, cpu_b = -1;
 static int reps = 7;
 static bool quick;
+static const char *only; /* one section, or NULL for all */
+
+static bool section(const char *name)
+{
+	return only == NULL || strcmp(only, name) == 0;
+}
 
 static int64_t now_ns(void)
 {
@@ -448,8 +455,101 @@ static double memcpy_bw(size_t len)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ring_bench [--pin A,B] [--reps N] [--quick]\n");
+	fprintf(stderr, "usage: ring_bench [--pin A,B] [--reps N] [--quick] "
+	                "[--only latency|stream|bandwidth|sizes]\n");
 	exit(2);
+}
+
+/* Latencies: the four are taken back to back in each run, so each run's
+   ratios compare figures measured under the same conditions (a shared host
+   moves vCPUs around between runs). */
+static void latency_section(long k)
+{
+	double fl[64] = {0}, bm[64] = {0}, sp[64] = {0}, hy[64] = {0}, bl[64] = {0};
+	double r_sp[64] = {0}, r_hy[64] = {0};
+	floor_iters = 20000 * k;
+	for (int r = 0; r < reps; r++) {
+		fl[r] = cache_line_rtt();
+		bm[r] = bare_msg_rtt();
+		sp[r] = ring_rtt("spin", 64, false, 20000 * k);
+		hy[r] = ring_rtt("hybrid", 64, false, 20000 * k);
+		bl[r] = ring_rtt("block", 64, false, 2000 * k);
+		r_sp[r] = sp[r] / fl[r];
+		r_hy[r] = hy[r] / sp[r];
+	}
+	double best_fl = fl[0], best_sp = sp[0], best_bm = bm[0];
+	for (int r = 1; r < reps; r++) {
+		best_fl = fl[r] < best_fl ? fl[r] : best_fl;
+		best_bm = bm[r] < best_bm ? bm[r] : best_bm;
+		best_sp = sp[r] < best_sp ? sp[r] : best_sp;
+	}
+	double spin_ns = median(sp, reps);
+	double block_ns = median(bl, reps);
+	printf("round trip, 64-byte messages, %zu KiB rings (ns)      median "
+	       "    best\n", (size_t)RTT_RING >> 10);
+	printf("  bare: one cache line bounced            %8.0f %8.0f\n",
+	       median(fl, reps), best_fl);
+	printf("  bare: 64-byte payload line + flag line  %8.0f %8.0f\n",
+	       median(bm, reps), best_bm);
+	printf("  ring wait=spin                          %8.0f %8.0f   %.2fx the "
+	       "cache line (target <= 1.5x)\n", spin_ns, best_sp,
+	       median(r_sp, reps));
+	printf("  ring wait=hybrid                        %8.0f %8s   %.2fx spin "
+	       "(target <= 2x)\n", median(hy, reps), "", median(r_hy, reps));
+	printf("  ring wait=block                         %8.0f %8s   %.0fx spin "
+	       "(a futex wake each way)\n\n", block_ns, "", block_ns / spin_ns);
+}
+
+static void stream_section(long k)
+{
+	double copy_rate, zc_rate;
+	long n64 = 5000000 * k / 2;
+	MEASURE(copy_rate, stream_rate(64, false, n64, 4 << 20, NULL));
+	MEASURE(zc_rate, stream_rate(64, true, n64, 4 << 20, NULL));
+	printf("one-way streaming, 64-byte messages, 4 MiB ring "
+	       "(million messages/s)\n");
+	printf("  copying (ipk_send/ipk_recv)  %8.1f   (target >= 20)\n",
+	       copy_rate / 1e6);
+	printf("  zero-copy (borrow/peek)      %8.1f\n\n", zc_rate / 1e6);
+}
+
+static void bandwidth_section(void)
+{
+	long n = quick ? 500 : 2000;
+	double mbw, hbw, v[64] = {0};
+	MEASURE(mbw, memcpy_bw(1 << 20));
+	MEASURE(hbw, handover_bw(1 << 20, n));
+	for (int r = 0; r < reps; r++)
+		stream_rate(1 << 20, false, n, 8 << 20, &v[r]);
+	double ring_bw = median(v, reps);
+	printf("1 MiB messages, 8 MiB ring (GB/s)\n");
+	printf("  memcpy, 1 MiB buffers, one process   %8.2f\n", mbw / 1e9);
+	printf("  bare hand-over between two processes %8.2f   (two 1 MiB "
+	       "buffers, copy in, copy out)\n", hbw / 1e9);
+	printf("  ring, copying                        %8.2f   %.0f%% of memcpy "
+	       "(target >= 70%%), %.0f%% of the bare hand-over\n\n",
+	       ring_bw / 1e9, 100 * ring_bw / mbw, 100 * ring_bw / hbw);
+}
+
+static void sizes_section(long k)
+{
+	static const size_t sizes[] = {64, 4096, 65536, 1 << 20};
+	double zc[4], cp[4];
+	printf("round trip by size, wait=spin (ns)\n");
+	printf("  %10s %12s %12s\n", "bytes", "zero-copy", "copying");
+	for (int i = 0; i < 4; i++) {
+		long iters = sizes[i] >= 65536 ? 3000 * k : 20000 * k;
+		MEASURE(zc[i], ring_rtt("spin", sizes[i], true, iters));
+		MEASURE(cp[i], ring_rtt("spin", sizes[i], false, iters));
+		printf("  %10zu %12.0f %12.0f\n", sizes[i], zc[i], cp[i]);
+	}
+	double lo = zc[0], hi = zc[0];
+	for (int i = 1; i < 4; i++) {
+		lo = zc[i] < lo ? zc[i] : lo;
+		hi = zc[i] > hi ? zc[i] : hi;
+	}
+	printf("  zero-copy: largest/smallest %.2fx across 64 B..1 MiB "
+	       "(size-independent means ~1x)\n", hi / lo);
 }
 
 int main(int argc, char **argv)
@@ -464,6 +564,11 @@ int main(int argc, char **argv)
 				usage();
 		} else if (strcmp(argv[i], "--quick") == 0) {
 			quick = true;
+		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+			only = argv[++i];
+			if (strcmp(only, "latency") && strcmp(only, "stream") &&
+			    strcmp(only, "bandwidth") && strcmp(only, "sizes"))
+				usage();
 		} else {
 			usage();
 		}
@@ -487,85 +592,14 @@ int main(int argc, char **argv)
 		printf("  parent on CPU %d, peer on CPU %d\n", cpu_a, cpu_b);
 	printf("  spin figures need the two processes on different, otherwise "
 	       "idle cores\n\n");
-
 	long k = quick ? 1 : 4;
-	/* the four latencies are taken back to back in each run, so each run's
-	   ratios compare figures measured under the same conditions (a shared
-	   host moves vCPUs around between runs) */
-	floor_iters = 20000 * k;
-	double fl[64], bm[64], sp[64], hy[64], bl[64], r_sp[64], r_hy[64];
-	for (int r = 0; r < reps; r++) {
-		fl[r] = cache_line_rtt();
-		bm[r] = bare_msg_rtt();
-		sp[r] = ring_rtt("spin", 64, false, 20000 * k);
-		hy[r] = ring_rtt("hybrid", 64, false, 20000 * k);
-		bl[r] = ring_rtt("block", 64, false, 2000 * k);
-		r_sp[r] = sp[r] / fl[r];
-		r_hy[r] = hy[r] / sp[r];
-	}
-	double best_fl = fl[0], best_sp = sp[0], best_bm = bm[0];
-	for (int r = 1; r < reps; r++) {
-		best_fl = fl[r] < best_fl ? fl[r] : best_fl;
-		best_bm = bm[r] < best_bm ? bm[r] : best_bm;
-		best_sp = sp[r] < best_sp ? sp[r] : best_sp;
-	}
-	double floor_ns = median(fl, reps), spin_ns = median(sp, reps);
-	double hybrid_ns = median(hy, reps), block_ns = median(bl, reps);
-	printf("round trip, 64-byte messages, %zu KiB rings (ns)      median "
-	       "    best\n", (size_t)RTT_RING >> 10);
-	printf("  bare: one cache line bounced            %8.0f %8.0f\n",
-	       floor_ns, best_fl);
-	printf("  bare: 64-byte payload line + flag line  %8.0f %8.0f\n",
-	       median(bm, reps), best_bm);
-	printf("  ring wait=spin                          %8.0f %8.0f   %.2fx the "
-	       "cache line (target <= 1.5x)\n", spin_ns, best_sp,
-	       median(r_sp, reps));
-	printf("  ring wait=hybrid                        %8.0f %8s   %.2fx spin "
-	       "(target <= 2x)\n", hybrid_ns, "", median(r_hy, reps));
-	printf("  ring wait=block                         %8.0f %8s   %.0fx spin "
-	       "(a futex wake each way)\n\n", block_ns, "", block_ns / spin_ns);
-
-	double copy_rate, zc_rate;
-	long n64 = 5000000 * k / 2;
-	MEASURE(copy_rate, stream_rate(64, false, n64, 4 << 20, NULL));
-	MEASURE(zc_rate, stream_rate(64, true, n64, 4 << 20, NULL));
-	printf("one-way streaming, 64-byte messages (million messages/s)\n");
-	printf("  copying (ipk_send/ipk_recv)  %8.1f   (target >= 20)\n",
-	       copy_rate / 1e6);
-	printf("  zero-copy (borrow/peek)      %8.1f\n\n", zc_rate / 1e6);
-
-	double mbw, ring_bw;
-	MEASURE(mbw, memcpy_bw(1 << 20));
-	double v[64];
-	for (int r = 0; r < reps; r++)
-		stream_rate(1 << 20, false, quick ? 500 : 2000, 8 << 20, &v[r]);
-	ring_bw = median(v, reps);
-	double hbw;
-	MEASURE(hbw, handover_bw(1 << 20, quick ? 500 : 2000));
-	printf("1 MiB messages (GB/s)\n");
-	printf("  memcpy, 1 MiB buffers, one process   %8.2f\n", mbw / 1e9);
-	printf("  bare hand-over between two processes %8.2f   (two 1 MiB "
-	       "buffers, copy in, copy out)\n", hbw / 1e9);
-	printf("  ring, copying                        %8.2f   %.0f%% of memcpy "
-	       "(target >= 70%%), %.0f%% of the bare hand-over\n\n",
-	       ring_bw / 1e9, 100 * ring_bw / mbw, 100 * ring_bw / hbw);
-
-	static const size_t sizes[] = {64, 4096, 65536, 1 << 20};
-	double zc[4], cp[4];
-	printf("round trip by size, wait=spin (ns)\n");
-	printf("  %10s %12s %12s\n", "bytes", "zero-copy", "copying");
-	for (int i = 0; i < 4; i++) {
-		long iters = sizes[i] >= 65536 ? 3000 * k : 20000 * k;
-		MEASURE(zc[i], ring_rtt("spin", sizes[i], true, iters));
-		MEASURE(cp[i], ring_rtt("spin", sizes[i], false, iters));
-		printf("  %10zu %12.0f %12.0f\n", sizes[i], zc[i], cp[i]);
-	}
-	double lo = zc[0], hi = zc[0];
-	for (int i = 1; i < 4; i++) {
-		lo = zc[i] < lo ? zc[i] : lo;
-		hi = zc[i] > hi ? zc[i] : hi;
-	}
-	printf("  zero-copy: largest/smallest %.2fx across 64 B..1 MiB "
-	       "(size-independent means ~1x)\n", hi / lo);
+	if (section("latency"))
+		latency_section(k);
+	if (section("stream"))
+		stream_section(k);
+	if (section("bandwidth"))
+		bandwidth_section();
+	if (section("sizes"))
+		sizes_section(k);
 	return 0;
 }

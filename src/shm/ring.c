@@ -901,9 +901,35 @@ static int too_big(const struct ipk__ring *r, size_t len)
 	                ipk__ring_max_message(r->cap, r->mpmc));
 }
 
+/* SPSC with room to spare and nothing unusual: the payload address for a
+   message of len bytes at the tail (no waiting, no skip), or NULL for the
+   general path. */
+static inline unsigned char *spsc_fast_room(struct ipk__ring *r, size_t len)
+{
+	if (r->mpmc || r->borrowed || !registered_here(r) || len > r->cap / 2)
+		return NULL;
+	uint64_t rec = rec_for(len), t = r->tail, idx = p_idx(t);
+	if (rec > r->cap - idx ||
+	    p_dist(r, t, r->head_cache) + rec + REC_HDR > r->cap)
+		return NULL; /* a skip, or the cached head is stale */
+	struct ipk__ring_hdr *h = r->h;
+	if (atomic_load_explicit(&h->rx_ever, ACQ) &&
+	    atomic_load_explicit(&h->nrx, ACQ) == 0)
+		return NULL; /* the general path reports the consumer gone */
+	r->bpos = t;
+	return r->data + idx + REC_HDR;
+}
+
 ssize_t ipk__ring_borrow(struct ipk__ring *r, void **buf, size_t len,
                          int64_t deadline)
 {
+	unsigned char *p = spsc_fast_room(r, len);
+	if (p != NULL) {
+		r->borrowed = true;
+		r->blen = len;
+		*buf = p;
+		return (ssize_t)len;
+	}
 	if (r->borrowed)
 		return ipk__err(-EBUSY, "ring %s: the previous borrow is not "
 		                        "committed", r->name);
@@ -954,33 +980,16 @@ int ipk__ring_abort(struct ipk__ring *r)
 	return 0;
 }
 
-/* SPSC with room to spare and nothing unusual: one function, no waiting. */
-static inline bool spsc_fast_send(struct ipk__ring *r, const void *buf,
-                                  size_t len)
-{
-	if (r->mpmc || r->borrowed || !registered_here(r) ||
-	    len > r->cap / 2)
-		return false;
-	uint64_t rec = rec_for(len), t = r->tail, idx = p_idx(t);
-	if (rec > r->cap - idx ||
-	    p_dist(r, t, r->head_cache) + rec + REC_HDR > r->cap)
-		return false; /* a skip, or the cached head is stale: slow path */
-	struct ipk__ring_hdr *h = r->h;
-	if (atomic_load_explicit(&h->rx_ever, ACQ) &&
-	    atomic_load_explicit(&h->nrx, ACQ) == 0)
-		return false; /* the slow path reports the consumer gone */
-	if (len)
-		memcpy(r->data + idx + REC_HDR, buf, len);
-	r->bpos = t;
-	spsc_commit(r, len);
-	return true;
-}
-
 ssize_t ipk__ring_send(struct ipk__ring *r, const void *buf, size_t len,
                        int64_t deadline)
 {
-	if (spsc_fast_send(r, buf, len))
+	unsigned char *p = spsc_fast_room(r, len);
+	if (p != NULL) {
+		if (len)
+			memcpy(p, buf, len);
+		spsc_commit(r, len);
 		return (ssize_t)len;
+	}
 	void *dst;
 	ssize_t n = ipk__ring_borrow(r, &dst, len, deadline);
 	if (n < 0)
@@ -1023,12 +1032,37 @@ static int drop_oversize(struct ipk__ring *r)
 	                r->name, len, r->maxmsg);
 }
 
+/* SPSC with a message waiting, nothing held and no doorbell to tend:
+   locate it without the general path. 1 found, 0 take the general path. */
+static inline int spsc_fast_locate(struct ipk__ring *r)
+{
+	if (r->mpmc || r->have || r->bell_rx >= 0 || !registered_here(r))
+		return 0;
+	uint64_t hd = r->head, idx = p_idx(hd);
+	uint64_t w = atomic_load_explicit(rec_word(r, hd), ACQ);
+	uint64_t len = w_len(w);
+	if (w_state(w) != ST_COMMITTED || len > r->cap - idx - REC_HDR ||
+	    len > r->maxmsg)
+		return 0; /* empty, a skip, or something to report */
+	r->have = true;
+	r->mpos = hd;
+	r->mlen = (size_t)len;
+	r->mrec = rec_for(len);
+	r->mpid = 0;
+	return 1;
+}
+
 ssize_t ipk__ring_peek(struct ipk__ring *r, const void **buf,
                        int64_t deadline)
 {
 	if (r->lent)
 		return ipk__err(-EBUSY, "ring %s: the peeked message is not "
 		                        "released", r->name);
+	if (spsc_fast_locate(r)) {
+		r->lent = true;
+		*buf = r->data + p_idx(r->mpos) + REC_HDR;
+		return (ssize_t)r->mlen;
+	}
 	int rc = locate_wait(r, deadline);
 	if (rc <= 0) {
 		if (r->bell_rx >= 0)
@@ -1061,34 +1095,20 @@ int ipk__ring_release(struct ipk__ring *r)
 	return 0;
 }
 
-/* SPSC with a message waiting, nothing held and no doorbell to tend:
-   take it in one go. 1 done, 0 take the slow path. */
-static inline int spsc_fast_recv(struct ipk__ring *r, ipk__rx *rx,
-                                 ssize_t *n)
-{
-	if (r->mpmc || r->have || r->lent || r->bell_rx >= 0 ||
-	    !registered_here(r))
-		return 0;
-	uint64_t hd = r->head, idx = p_idx(hd);
-	uint64_t w = atomic_load_explicit(rec_word(r, hd), ACQ);
-	uint64_t len = w_len(w);
-	if (w_state(w) != ST_COMMITTED || len > r->cap - idx - REC_HDR ||
-	    len > r->maxmsg || len > rx->maxmsg || rx->buf == NULL ||
-	    len > rx->cap)
-		return 0; /* empty, a skip, or something to report */
-	if (len)
-		memcpy(rx->buf, r->data + idx + REC_HDR, len);
-	rx->info->pid = 0;
-	spsc_set_head(r, p_add(r, hd, rec_for(len)));
-	*n = (ssize_t)len;
-	return 1;
-}
-
 ssize_t ipk__ring_recv(struct ipk__ring *r, ipk__rx *rx, int64_t deadline)
 {
-	ssize_t n;
-	if (spsc_fast_recv(r, rx, &n))
-		return n;
+	if (!r->lent && spsc_fast_locate(r)) {
+		size_t len = r->mlen;
+		if (len <= rx->maxmsg && rx->buf != NULL && len <= rx->cap) {
+			if (len)
+				memcpy(rx->buf, r->data + p_idx(r->mpos) + REC_HDR, len);
+			rx->info->pid = 0;
+			r->have = false;
+			spsc_set_head(r, p_add(r, r->mpos, r->mrec));
+			return (ssize_t)len;
+		}
+		/* the general path below reports or allocates */
+	}
 	if (r->lent)
 		return ipk__err(-EBUSY, "ring %s: the peeked message is not "
 		                        "released", r->name);
