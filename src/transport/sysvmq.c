@@ -281,12 +281,7 @@ static int sysvmq_dial(ipk_chan *c, int64_t deadline)
 			break;
 		if (errno != ENOENT)
 			return ipk__errno(-errno, "msgget(0x%08x)", (unsigned)q->key);
-		if (ipk__expired(deadline))
-			return ipk__err(-ENOENT,
-			                "no System V queue with key 0x%08x (is a listener "
-			                "running? 'ipcs -q' lists the queues)",
-			                (unsigned)q->key);
-		if ((rc = ipk__backoff(&round, deadline)) < 0)
+		if (ipk__expired(deadline) || ipk__backoff(&round, deadline) < 0)
 			return ipk__err(-ENOENT,
 			                "no System V queue with key 0x%08x (is a listener "
 			                "running? 'ipcs -q' lists the queues)",
