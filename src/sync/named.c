@@ -59,6 +59,9 @@ const char *ipk__named_label(const void *obj, const char *what, char *buf,
 	return buf;
 }
 
+/* Options a named mutex, cond or rwlock address takes (open and remove). */
+static const char *const accepted[] = {"mode", "timeout", NULL};
+
 static int shm_name(ipk__url *u, int kind, char *out, size_t cap)
 {
 	size_t prefix = strlen("ipk-.") + strlen(kind_names[kind]);
@@ -125,7 +128,6 @@ int ipk__named_open(const char *url, int kind, size_t size, int flags,
 	                                                  : "ipk_rwlock_open");
 	if (rc < 0)
 		return rc;
-	static const char *const accepted[] = {"mode", "timeout", NULL};
 	ipk__url u;
 	struct ipk__sync_opts o;
 	char name[NAME_MAX + 2];
@@ -246,7 +248,6 @@ int ipk__named_close(void *obj, int kind)
 
 int ipk__named_remove(ipk__url *u, int kind)
 {
-	static const char *const accepted[] = {"mode", "timeout", NULL};
 	struct ipk__sync_opts o;
 	char name[NAME_MAX + 2];
 	int rc;

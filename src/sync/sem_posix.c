@@ -52,12 +52,21 @@ static int open_failed(const char *name, int err, long value)
 	}
 }
 
-int ipk__psem_open(ipk_sem *s, ipk__url *u, int flags, int initial)
+/* Options and name of an address: open and remove read it alike. */
+static int parse(ipk__url *u, struct ipk__sync_opts *o)
 {
 	static const char *const accepted[] = {"mode", "value", NULL};
+	int rc = ipk__sync_opts(u, accepted, o);
+	if (rc < 0)
+		return rc;
+	return ipk__sync_name(u, NAME_LIMIT, "semaphore");
+}
+
+int ipk__psem_open(ipk_sem *s, ipk__url *u, int flags, int initial)
+{
 	struct ipk__sync_opts o;
-	int rc = ipk__sync_opts(u, accepted, &o);
-	if (rc < 0 || (rc = ipk__sync_name(u, NAME_LIMIT, "semaphore")) < 0)
+	int rc = parse(u, &o);
+	if (rc < 0)
 		return rc;
 	long value = o.has_value ? o.value : initial;
 	if (value > SEM_VALUE_MAX)
@@ -181,10 +190,9 @@ int ipk__psem_close(ipk_sem *s)
 
 int ipk__psem_remove(ipk__url *u)
 {
-	static const char *const accepted[] = {"mode", "value", NULL};
 	struct ipk__sync_opts o;
-	int rc = ipk__sync_opts(u, accepted, &o);
-	if (rc < 0 || (rc = ipk__sync_name(u, NAME_LIMIT, "semaphore")) < 0)
+	int rc = parse(u, &o);
+	if (rc < 0)
 		return rc;
 	ipk_sem s = {.kind = IPK__SEM_POSIX};
 	snprintf(s.name, sizeof s.name, "%s", u->rest);

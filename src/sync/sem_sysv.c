@@ -169,15 +169,24 @@ static int stat_set(int id, struct semid_ds *ds)
 	return ds->sem_otime != 0;
 }
 
-int ipk__ssem_open(ipk_sem *s, ipk__url *u, int flags, int initial)
+/* Options and target of an address: open and remove read it alike. */
+static int parse(ipk__url *u, struct ipk__sync_opts *o, struct target *t)
 {
 	static const char *const accepted[] = {"mode", "value", "n", "proj",
 	                                       "undo", "timeout", NULL};
+	int rc = ipk__sync_opts(u, accepted, o);
+	if (rc < 0)
+		return rc;
+	return resolve(u, o->proj, t);
+}
+
+int ipk__ssem_open(ipk_sem *s, ipk__url *u, int flags, int initial)
+{
 	struct ipk__sync_opts o;
 	struct target t;
 	char what[80];
-	int rc = ipk__sync_opts(u, accepted, &o);
-	if (rc < 0 || (rc = resolve(u, o.proj, &t)) < 0)
+	int rc = parse(u, &o, &t);
+	if (rc < 0)
 		return rc;
 	describe(&t, what, sizeof what);
 	long value = o.has_value ? o.value : initial;
@@ -373,13 +382,11 @@ int ipk__ssem_unlink(ipk_sem *s)
 
 int ipk__ssem_remove(ipk__url *u)
 {
-	static const char *const accepted[] = {"mode", "value", "n", "proj",
-	                                       "undo", "timeout", NULL};
 	struct ipk__sync_opts o;
 	struct target t;
 	char what[80];
-	int rc = ipk__sync_opts(u, accepted, &o);
-	if (rc < 0 || (rc = resolve(u, o.proj, &t)) < 0)
+	int rc = parse(u, &o, &t);
+	if (rc < 0)
 		return rc;
 	if (t.kind == PRIVATE)
 		return ipk__err(-EINVAL,
