@@ -86,6 +86,16 @@ static int timer_expired_err(const struct timer *t)
 	return t->timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
 }
 
+/* The next wait of a sliced call: milliseconds (>= 0), or CLI_STOPPED when
+   a signal asked us to stop, or the timeout's error once the timer ran out. */
+static int timer_next(const struct timer *t, int slice)
+{
+	if (cli_stopped)
+		return CLI_STOPPED;
+	int ms = timer_slice(t, slice);
+	return ms < 0 ? timer_expired_err(t) : ms;
+}
+
 static bool is_timeout(long rc)
 {
 	return rc == -ETIMEDOUT || rc == -EAGAIN;
@@ -112,11 +122,9 @@ int cli_accept(ipk_chan *l, ipk_chan **out, int timeout_ms)
 {
 	struct timer t = timer_start(timeout_ms);
 	for (;;) {
-		if (cli_stopped)
-			return CLI_STOPPED;
-		int slice = timer_slice(&t, SLICE_MS);
+		int slice = timer_next(&t, SLICE_MS);
 		if (slice < 0)
-			return timer_expired_err(&t);
+			return slice;
 		/* accept only once a connection waits: an accept whose wait runs
 		   out during the handshake would drop that peer */
 		ipk_pollitem it = {.chan = l, .events = IPK_POLLIN};
@@ -141,11 +149,9 @@ ssize_t cli_recv(ipk_chan *c, void **buf, ipk_msginfo *info, int timeout_ms)
 {
 	struct timer t = timer_start(timeout_ms);
 	for (;;) {
-		if (cli_stopped)
-			return CLI_STOPPED;
-		int slice = timer_slice(&t, SLICE_MS);
+		int slice = timer_next(&t, SLICE_MS);
 		if (slice < 0)
-			return timer_expired_err(&t);
+			return slice;
 		ssize_t n = ipk_recv_alloc(c, buf, info, slice);
 		if (n >= 0 || !is_timeout(n) || slice == 0)
 			return n;
@@ -157,11 +163,9 @@ ssize_t cli_send(ipk_chan *c, const void *buf, size_t len,
 {
 	struct timer t = timer_start(timeout_ms);
 	for (;;) {
-		if (cli_stopped)
-			return CLI_STOPPED;
-		int slice = timer_slice(&t, SLICE_MS);
+		int slice = timer_next(&t, SLICE_MS);
 		if (slice < 0)
-			return timer_expired_err(&t);
+			return slice;
 		/* on timeout nothing was sent, so trying again is safe */
 		ssize_t n = ipk_sendmsg(c, buf, len, info, slice);
 		if (n >= 0 || !is_timeout(n) || slice == 0)
