@@ -173,6 +173,28 @@ static void x_axis(FILE *out, const struct logscale *s, double top,
 	fputs("</text>\n", out);
 }
 
+static void svg_open(FILE *out, double width, double height, const char *what)
+{
+	fprintf(out, "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" "
+	        "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+	        "role=\"img\" aria-label=\"%s\">\n",
+	        width, height, width, height, what);
+}
+
+/* One colour per message size, in a row from x = left at height y. */
+static void size_legend(FILE *out, double left, double y, const size_t *sizes,
+                        int nsizes)
+{
+	for (int k = 0; k < nsizes; k++) {
+		char t[32];
+		double x = left + k * 90;
+		fprintf(out, "<rect x=\"%.1f\" y=\"%.0f\" width=\"12\" height=\"10\" "
+		        "fill=\"%s\" />\n", x, y, size_colors[k % NSIZECOLORS]);
+		fprintf(out, "<text x=\"%.1f\" y=\"%.0f\" class=\"tick\">%s</text>\n",
+		        x + 16, y + 9, bench_size_text(sizes[k], t, sizeof t));
+	}
+}
+
 /* ----------------------------------------------------------- latency */
 
 static void latency_chart(FILE *out, const struct bench_report *rep,
@@ -199,19 +221,9 @@ static void latency_chart(FILE *out, const struct bench_report *rep,
 	double height = top + rows * band + 50;
 	struct logscale s = {.x0 = left, .x1 = left + width};
 	log_domain(&s, vmin * 0.8, vmax * 1.2);
-	fprintf(out, "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" "
-	        "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-	        "role=\"img\" aria-label=\"round-trip latency per transport\">\n",
-	        left + width + 30, height, left + width + 30, height);
-	/* legend: one colour per size */
-	for (int k = 0; k < nsizes; k++) {
-		char t[32];
-		double x = left + k * 90;
-		fprintf(out, "<rect x=\"%.1f\" y=\"10\" width=\"12\" height=\"10\" "
-		        "fill=\"%s\" />\n", x, size_colors[k % NSIZECOLORS]);
-		fprintf(out, "<text x=\"%.1f\" y=\"19\" class=\"tick\">%s</text>\n",
-		        x + 16, bench_size_text(sizes[k], t, sizeof t));
-	}
+	svg_open(out, left + width + 30, height,
+	         "round-trip latency per transport");
+	size_legend(out, left, 10, sizes, nsizes);
 	fprintf(out, "<text x=\"%.1f\" y=\"19\" class=\"tick\">bar: p50, "
 	        "whisker: p99</text>\n", left + nsizes * 90);
 	x_axis(out, &s, top, top + rows * band, "round trip, microseconds (log scale)");
@@ -287,10 +299,7 @@ static void throughput_chart(FILE *out, const struct bench_report *rep,
 	if (lx1 <= lx0)
 		lx0 -= 1, lx1 += 1;
 #define XPOS(sz) (left + 10 + (log2((double)(sz)) - lx0) / (lx1 - lx0) * (pw - 20))
-	fprintf(out, "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" "
-	        "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-	        "role=\"img\" aria-label=\"throughput against message size\">\n",
-	        width, height, width, height);
+	svg_open(out, width, height, "throughput against message size");
 	for (double e = ys.lo; e <= ys.hi + 1e-9; e++) {
 		double y = log_px(&ys, pow(10, e));
 		char lab[32];
@@ -380,6 +389,15 @@ static bool same_pair(const struct bench_report *rep,
 	           rep->results[b->reference].series;
 }
 
+/* Is ratio k the first of its pair of series (one chart row per pair)? */
+static bool first_of_pair(const struct bench_report *rep, int k)
+{
+	for (int p = 0; p < k; p++)
+		if (same_pair(rep, &rep->ratios[k], &rep->ratios[p]))
+			return false;
+	return true;
+}
+
 static void ratio_chart(FILE *out, const struct bench_report *rep,
                         const size_t *sizes, int nsizes)
 {
@@ -387,10 +405,7 @@ static void ratio_chart(FILE *out, const struct bench_report *rep,
 	int rows = 0;
 	for (int k = 0; k < rep->nratios; k++) {
 		const struct bench_ratio *x = &rep->ratios[k];
-		bool first = true;
-		for (int p = 0; p < k && first; p++)
-			first = !same_pair(rep, x, &rep->ratios[p]);
-		rows += first;
+		rows += first_of_pair(rep, k);
 		if (x->value < vmin)
 			vmin = x->value;
 		if (x->value > vmax)
@@ -401,18 +416,8 @@ static void ratio_chart(FILE *out, const struct bench_report *rep,
 	double height = top + rows * band + 50;
 	struct logscale s = {.x0 = left, .x1 = left + width};
 	log_domain(&s, vmin * 0.9, vmax * 1.1);
-	fprintf(out, "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" "
-	        "width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-	        "role=\"img\" aria-label=\"ratios between figures\">\n",
-	        left + width + 30, height, left + width + 30, height);
-	for (int k = 0; k < nsizes; k++) {
-		char t[32];
-		double x = left + k * 90;
-		fprintf(out, "<rect x=\"%.1f\" y=\"6\" width=\"12\" height=\"10\" "
-		        "fill=\"%s\" />\n", x, size_colors[k % NSIZECOLORS]);
-		fprintf(out, "<text x=\"%.1f\" y=\"15\" class=\"tick\">%s</text>\n",
-		        x + 16, bench_size_text(sizes[k], t, sizeof t));
-	}
+	svg_open(out, left + width + 30, height, "ratios between figures");
+	size_legend(out, left, 6, sizes, nsizes);
 	x_axis(out, &s, top, top + rows * band,
 	       "ratio (log scale; 1 = the same figure)");
 	double one = log_px(&s, 1);
@@ -420,12 +425,9 @@ static void ratio_chart(FILE *out, const struct bench_report *rep,
 	        "class=\"one\" />\n", one, top - 4, one, top + rows * band);
 	int row = 0;
 	for (int k = 0; k < rep->nratios; k++) {
-		const struct bench_ratio *x = &rep->ratios[k];
-		bool first = true;
-		for (int p = 0; p < k && first; p++)
-			first = !same_pair(rep, x, &rep->ratios[p]);
-		if (!first)
+		if (!first_of_pair(rep, k))
 			continue;
+		const struct bench_ratio *x = &rep->ratios[k];
 		double y = top + row * band;
 		const struct bench_series *a = &rep->series[rep->results[x->subject].series];
 		const struct bench_series *b = &rep->series[rep->results[x->reference].series];
@@ -471,6 +473,15 @@ static void td(FILE *out, const char *s)
 	fputs("</td>", out);
 }
 
+/* The rest of a table row for a figure that was not measured. */
+static void skip_cells(FILE *out, const struct bench_result *r, int ncols)
+{
+	fprintf(out, "<td colspan=\"%d\" class=\"skip\">%s: ", ncols,
+	        bench_status_text(r->status));
+	esc(out, r->reason);
+	fputs("</td></tr>\n", out);
+}
+
 static void latency_table(FILE *out, const struct bench_report *rep)
 {
 	fputs("<table>\n<thead><tr><th>transport</th><th>size</th><th>p50</th>"
@@ -486,10 +497,7 @@ static void latency_table(FILE *out, const struct bench_report *rep)
 		td(out, se->label);
 		td(out, bench_size_text(r->size, t, sizeof t));
 		if (!lat_ok(r)) {
-			fprintf(out, "<td colspan=\"7\" class=\"skip\">%s: ",
-			        bench_status_text(r->status));
-			esc(out, r->reason);
-			fputs("</td></tr>\n", out);
+			skip_cells(out, r, 7);
 			continue;
 		}
 		bench_fmt_spread(bench_spread(r->lat.runs, r->lat.nruns), f, sizeof f);
@@ -522,10 +530,7 @@ static void throughput_table(FILE *out, const struct bench_report *rep)
 		td(out, se->label);
 		td(out, bench_size_text(r->size, t, sizeof t));
 		if (!thr_ok(r)) {
-			fprintf(out, "<td colspan=\"3\" class=\"skip\">%s: ",
-			        bench_status_text(r->status));
-			esc(out, r->reason);
-			fputs("</td></tr>\n", out);
+			skip_cells(out, r, 3);
 			continue;
 		}
 		bench_fmt_spread(bench_spread(r->thr.runs, r->thr.nruns), f, sizeof f);
