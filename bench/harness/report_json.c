@@ -44,6 +44,19 @@ static void jarr(FILE *out, const double *v, int n)
 	fputc(']', out);
 }
 
+/* The next member of an object: , "key": value */
+static void kstr(FILE *out, const char *key, const char *s)
+{
+	fprintf(out, ", \"%s\": ", key);
+	jstr(out, s);
+}
+
+static void knum(FILE *out, const char *key, double v)
+{
+	fprintf(out, ", \"%s\": ", key);
+	jnum(out, v);
+}
+
 static const char *state_text(enum bench_state s)
 {
 	return s == SERIES_RUN ? "measured"
@@ -56,30 +69,19 @@ static void series(FILE *out, const struct bench_config *cfg,
 	const struct bench_row *r = s->row;
 	fputs("    {\"id\": ", out);
 	jstr(out, s->id);
-	fputs(", \"row\": ", out);
-	jstr(out, r->id);
-	fputs(", \"kind\": ", out);
-	jstr(out, bench_kind_text(r->kind));
-	fputs(", \"label\": ", out);
-	jstr(out, s->label);
-	fputs(", \"scheme\": ", out);
-	jstr(out, r->kind == BENCH_IPCKIT ? r->scheme : NULL);
-	fputs(", \"wait\": ", out);
-	jstr(out, s->wait);
+	kstr(out, "row", r->id);
+	kstr(out, "kind", bench_kind_text(r->kind));
+	kstr(out, "label", s->label);
+	kstr(out, "scheme", r->kind == BENCH_IPCKIT ? r->scheme : NULL);
+	kstr(out, "wait", s->wait);
 	fprintf(out, ", \"busy_poll\": %s, \"pinned\": %s",
 	        s->busy ? "true" : "false", bench_pinned(cfg, s) ? "true" : "false");
-	fputs(", \"listen\": ", out);
-	jstr(out, r->listen);
-	fputs(", \"dial\": ", out);
-	jstr(out, r->dial);
-	fputs(", \"baseline\": ", out);
-	jstr(out, r->baseline);
-	fputs(", \"versus\": ", out);
-	jstr(out, r->versus);
-	fputs(", \"state\": ", out);
-	jstr(out, state_text(s->state));
-	fputs(", \"reason\": ", out);
-	jstr(out, s->state == SERIES_RUN ? NULL : s->reason);
+	kstr(out, "listen", r->listen);
+	kstr(out, "dial", r->dial);
+	kstr(out, "baseline", r->baseline);
+	kstr(out, "versus", r->versus);
+	kstr(out, "state", state_text(s->state));
+	kstr(out, "reason", s->state == SERIES_RUN ? NULL : s->reason);
 	fputc('}', out);
 }
 
@@ -88,25 +90,19 @@ static void result(FILE *out, const struct bench_report *rep,
 {
 	fputs("    {\"series\": ", out);
 	jstr(out, rep->series[r->series].id);
-	fprintf(out, ", \"size\": %zu, \"status\": ", r->size);
-	jstr(out, bench_status_text(r->status));
-	fputs(", \"reason\": ", out);
-	jstr(out, r->status == BENCH_OK ? NULL : r->reason);
+	fprintf(out, ", \"size\": %zu", r->size);
+	kstr(out, "status", bench_status_text(r->status));
+	kstr(out, "reason", r->status == BENCH_OK ? NULL : r->reason);
 	fputs(",\n     \"latency\": ", out);
 	if (r->status == BENCH_OK && r->has_lat) {
 		const struct bench_lat *l = &r->lat;
-		fputs("{\"unit\": \"us\", \"rtt_p50\": ", out);
-		jnum(out, l->p50);
-		fputs(", \"rtt_p99\": ", out);
-		jnum(out, l->p99);
-		fputs(", \"rtt_p999\": ", out);
-		jnum(out, l->p999);
-		fputs(", \"rtt_max\": ", out);
-		jnum(out, l->max);
-		fputs(", \"one_way_p50\": ", out);
-		jnum(out, l->p50 / 2);
-		fputs(", \"spread_pct\": ", out);
-		jnum(out, bench_spread(l->runs, l->nruns));
+		fputs("{\"unit\": \"us\"", out);
+		knum(out, "rtt_p50", l->p50);
+		knum(out, "rtt_p99", l->p99);
+		knum(out, "rtt_p999", l->p999);
+		knum(out, "rtt_max", l->max);
+		knum(out, "one_way_p50", l->p50 / 2);
+		knum(out, "spread_pct", bench_spread(l->runs, l->nruns));
 		fputs(", \"runs_p50\": ", out);
 		jarr(out, l->runs, l->nruns);
 		fprintf(out, ", \"samples\": %ld, \"batch\": %d}", l->samples,
@@ -119,14 +115,12 @@ static void result(FILE *out, const struct bench_report *rep,
 		const struct bench_thr *t = &r->thr;
 		fputs("{\"msgs_per_s\": ", out);
 		jnum(out, t->rate);
-		fputs(", \"mib_per_s\": ", out);
-		jnum(out, bench_mib(r));
-		fputs(", \"spread_pct\": ", out);
-		jnum(out, bench_spread(t->runs, t->nruns));
+		knum(out, "mib_per_s", bench_mib(r));
+		knum(out, "spread_pct", bench_spread(t->runs, t->nruns));
 		fputs(", \"runs_msgs_per_s\": ", out);
 		jarr(out, t->runs, t->nruns);
-		fprintf(out, ", \"messages\": %ld, \"seconds\": ", t->messages);
-		jnum(out, t->seconds);
+		fprintf(out, ", \"messages\": %ld", t->messages);
+		knum(out, "seconds", t->seconds);
 		fputc('}', out);
 	} else {
 		fputs("null", out);
@@ -142,24 +136,20 @@ void bench_write_json(FILE *out, const struct bench_report *rep)
 	jstr(out, ipk_version());
 	fputs(",\n  \"host\": {\"kernel\": ", out);
 	jstr(out, h->kernel);
-	fputs(", \"machine\": ", out);
-	jstr(out, h->machine);
-	fputs(", \"cpu\": ", out);
-	jstr(out, h->cpu);
-	fprintf(out, ", \"cpus\": %ld, \"started\": ", h->cpus);
-	jstr(out, h->started);
+	kstr(out, "machine", h->machine);
+	kstr(out, "cpu", h->cpu);
+	fprintf(out, ", \"cpus\": %ld", h->cpus);
+	kstr(out, "started", h->started);
 	fputs("},\n  \"config\": {", out);
 	fprintf(out, "\"quick\": %s, \"sizes\": [", c->quick ? "true" : "false");
 	for (int i = 0; i < c->nsizes; i++)
 		fprintf(out, "%s%zu", i ? ", " : "", c->sizes[i]);
 	fprintf(out, "], \"repetitions\": %d, \"warmup_runs\": 1, "
-	        "\"iterations\": %ld, \"seconds_per_measurement\": ",
-	        c->reps, c->iterations);
-	jnum(out, c->seconds);
+	        "\"iterations\": %ld", c->reps, c->iterations);
+	knum(out, "seconds_per_measurement", c->seconds);
 	fprintf(out, ", \"pin_all\": %s, \"cpus\": [%d, %d]",
 	        c->pin ? "true" : "false", c->cpu[0], c->cpu[1]);
-	fputs(", \"transports\": ", out);
-	jstr(out, c->transports);
+	kstr(out, "transports", c->transports);
 	fputs("},\n  \"elapsed_s\": ", out);
 	jnum(out, rep->elapsed);
 	fprintf(out, ",\n  \"interrupted\": %s,\n  \"series\": [\n",
@@ -180,14 +170,12 @@ void bench_write_json(FILE *out, const struct bench_report *rep)
 		const struct bench_result *b = &rep->results[x->reference];
 		bool lat = x->metric == BENCH_LATENCY;
 		fprintf(out, "    {\"metric\": \"%s\", \"figure\": \"%s\", "
-		        "\"size\": %zu, \"subject\": ",
+		        "\"size\": %zu",
 		        lat ? "latency" : "throughput",
 		        lat ? "rtt_p50" : "msgs_per_s", a->size);
-		jstr(out, rep->series[a->series].id);
-		fputs(", \"reference\": ", out);
-		jstr(out, rep->series[b->series].id);
-		fputs(", \"value\": ", out);
-		jnum(out, x->value);
+		kstr(out, "subject", rep->series[a->series].id);
+		kstr(out, "reference", rep->series[b->series].id);
+		knum(out, "value", x->value);
 		fputs(i + 1 < rep->nratios ? "},\n" : "}\n", out);
 	}
 	fputs("  ]\n}\n", out);
