@@ -302,6 +302,10 @@ extern const struct bench_driver bench_raw_pipe, bench_raw_fifo,
 	bench_raw_unix, bench_raw_unixgram, bench_raw_tcp, bench_raw_sysvmq,
 	bench_raw_mq, bench_raw_signal;
 extern const struct bench_driver bench_nng_driver, bench_zmq_driver;
+/* peers.c: the echo's listen address (or a failure recorded in l), and the
+   cleanup of an ipc:// socket file */
+int bench_peer_url(struct bench_link *l, char *url, size_t cap);
+void bench_peer_cleanup(const struct bench_job *j);
 extern const struct bench_driver bench_cacheline_driver, bench_memcpy_driver;
 
 /* limits (limits.c) */

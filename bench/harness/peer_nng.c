@@ -11,7 +11,6 @@
 #include <nng/protocol/pair0/pair.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 static int nng_failed(struct bench_link *l, const char *what, int rv)
 {
@@ -40,11 +39,8 @@ static int open_socket(struct bench_link *l)
 static int nng_echo_open(struct bench_link *l)
 {
 	char url[BENCH_ADDR];
-	int rc = bench_expand(l->job->s->row->listen, l->job, 0, 0, NULL, url,
-	                      sizeof url);
-	if (rc < 0)
-		return bench_fail(l, rc, "bad address template");
-	if ((rc = open_socket(l)) < 0)
+	int rc = bench_peer_url(l, url, sizeof url);
+	if (rc < 0 || (rc = open_socket(l)) < 0)
 		return rc;
 	nng_listener lst;
 	int rv = nng_listener_create(&lst, sock_of(l), url);
@@ -96,19 +92,11 @@ static void nng_bclose(struct bench_link *l)
 	l->handle = 0;
 }
 
-static void nng_cleanup(const struct bench_job *j)
-{
-	char url[BENCH_ADDR];
-	if (bench_expand(j->s->row->listen, j, 0, 0, NULL, url, sizeof url) == 0 &&
-	    strncmp(url, "ipc://", 6) == 0)
-		unlink(url + 6);
-}
-
 const struct bench_driver bench_nng_driver = {
 	.echo_open = nng_echo_open,
 	.runner_open = nng_runner_open,
 	.send = nng_bsend,
 	.recv = nng_brecv,
 	.close = nng_bclose,
-	.cleanup = nng_cleanup,
+	.cleanup = bench_peer_cleanup,
 };

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <zmq.h>
 
 static int zmq_failed(struct bench_link *l, const char *what)
@@ -35,11 +34,8 @@ static int open_socket(struct bench_link *l)
 static int zmq_echo_open(struct bench_link *l)
 {
 	char url[BENCH_ADDR];
-	int rc = bench_expand(l->job->s->row->listen, l->job, 0, 0, NULL, url,
-	                      sizeof url);
-	if (rc < 0)
-		return bench_fail(l, rc, "bad address template");
-	if ((rc = open_socket(l)) < 0)
+	int rc = bench_peer_url(l, url, sizeof url);
+	if (rc < 0 || (rc = open_socket(l)) < 0)
 		return rc;
 	if (zmq_bind(l->sock, url) != 0)
 		return zmq_failed(l, "bind");
@@ -88,19 +84,11 @@ static void zmq_bclose(struct bench_link *l)
 	l->sock = l->ctx = NULL;
 }
 
-static void zmq_cleanup(const struct bench_job *j)
-{
-	char url[BENCH_ADDR];
-	if (bench_expand(j->s->row->listen, j, 0, 0, NULL, url, sizeof url) == 0 &&
-	    strncmp(url, "ipc://", 6) == 0)
-		unlink(url + 6);
-}
-
 const struct bench_driver bench_zmq_driver = {
 	.echo_open = zmq_echo_open,
 	.runner_open = zmq_runner_open,
 	.send = zmq_bsend,
 	.recv = zmq_brecv,
 	.close = zmq_bclose,
-	.cleanup = zmq_cleanup,
+	.cleanup = bench_peer_cleanup,
 };
