@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "util.h"
 
+#include "sync_util.h"
 #include "tsan_harness.h"
 #include <errno.h>
 #include <ipckit.h>
@@ -23,23 +24,6 @@
 /* ------------------------------------------------------------ helpers */
 
 TestSuite(mutex, .fini = ipkt_check_dev_shm, .timeout = 120);
-
-struct counter {
-	long value;
-	int inside;
-	int overlap;
-};
-
-static void critical(struct counter *c)
-{
-	if (__atomic_add_fetch(&c->inside, 1, __ATOMIC_RELAXED) != 1)
-		__atomic_store_n(&c->overlap, 1, __ATOMIC_RELAXED);
-	long v = c->value;
-	if ((v & 63) == 0)
-		sched_yield();
-	c->value = v + 1;
-	__atomic_sub_fetch(&c->inside, 1, __ATOMIC_RELAXED);
-}
 
 struct area {
 	ipk_mutex m;

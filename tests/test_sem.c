@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "util.h"
 
+#include "sync_util.h"
 #include "tsan_harness.h"
 #include <errno.h>
 #include <ipckit.h>
@@ -215,23 +216,6 @@ Test(sem, wakes_waiter_in_other_process)
 }
 
 /* Several processes increment a plain counter under the semaphore. */
-struct counter {
-	long value;
-	int inside; /* how many are in the critical section: must stay <= 1 */
-	int overlap;
-};
-
-static void critical(struct counter *c)
-{
-	if (__atomic_add_fetch(&c->inside, 1, __ATOMIC_RELAXED) != 1)
-		__atomic_store_n(&c->overlap, 1, __ATOMIC_RELAXED);
-	long v = c->value;
-	if ((v & 63) == 0)
-		sched_yield(); /* widen the window a broken lock would show */
-	c->value = v + 1;
-	__atomic_sub_fetch(&c->inside, 1, __ATOMIC_RELAXED);
-}
-
 #define PROCS 4
 #define ITERS 3000
 

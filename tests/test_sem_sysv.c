@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "util.h"
 
+#include "sync_util.h"
 #include "tsan_harness.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -401,23 +402,6 @@ Test(sysvsem, removed_while_waiting)
 	cr_assert_eq(ipk_sync_remove(url), 0);
 	cr_assert_eq(ipkt_wait_child(pid), 0);
 	ipk_sem_close(s);
-}
-
-struct counter {
-	long value;
-	int inside;
-	int overlap;
-};
-
-static void critical(struct counter *c)
-{
-	if (__atomic_add_fetch(&c->inside, 1, __ATOMIC_RELAXED) != 1)
-		__atomic_store_n(&c->overlap, 1, __ATOMIC_RELAXED);
-	long v = c->value;
-	if ((v & 63) == 0)
-		sched_yield();
-	c->value = v + 1;
-	__atomic_sub_fetch(&c->inside, 1, __ATOMIC_RELAXED);
 }
 
 Test(sysvsem, mutual_exclusion_processes)
