@@ -91,6 +91,11 @@ static void overview(FILE *out)
 	for (const char *const *s = ipk_schemes(); *s; s++)
 		fprintf(out, "  %-9s %s%s\n", *s, ipk_scheme_summary(*s),
 		        ipk_scheme_built(*s) ? "" : " [not built]");
+	fprintf(out,
+	        "\nsynchronisation objects (ipckit sem, ipckit rm):\n"
+	        "  sem:/name          POSIX named semaphore\n"
+	        "  sysvsem:0xKEY      System V semaphore set (or sysvsem:/path?proj=N&n=K)\n"
+	        "  mutex: cond: rwlock:/name  robust locks in shared memory\n");
 	fprintf(out, "\nExit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
