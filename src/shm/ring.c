@@ -32,6 +32,9 @@ _Static_assert(offsetof(struct ipk__ring_hdr, slots) == 768, "header layout");
 #define ST_SKIP 5u      /* filler to the end of the lap */
 #define OWNER_SHIFT 40
 
+/* Pause loops spent waiting before the clock is read. */
+#define QUICK_SPINS 64
+
 /* How often a waiter looks at whether its peers still live. */
 #define CHECK_NS ((int64_t)50 * 1000000)
 
@@ -594,6 +597,20 @@ static int wait_for(struct ipk__ring *r, int64_t deadline)
 	return 0;
 }
 
+/* A peer that is only a little behind is waited for here, without the
+   clock reads and peer checks of the general wait: true if ready. */
+static bool quick_wait(struct ipk__ring *r)
+{
+	if (r->wait == IPK__WAIT_BLOCK)
+		return false;
+	for (int i = 0; i < QUICK_SPINS; i++) {
+		if (ready(r))
+			return true;
+		ipk__cpu_relax();
+	}
+	return false;
+}
+
 /* -------------------------------------------------------------- SPSC */
 
 static ssize_t spsc_borrow(struct ipk__ring *r, void **buf, size_t len,
@@ -611,12 +628,14 @@ static ssize_t spsc_borrow(struct ipk__ring *r, void **buf, size_t len,
 			if (used > r->cap)
 				return corrupt(r, "consumer position", r->head_cache);
 			if (used + need + REC_HDR > r->cap) {
+				r->want_space = need;
+				if (deadline != IPK__NOW && quick_wait(r))
+					continue;
 				int rc = check_peers(r, true);
 				if (rc < 0)
 					return rc;
 				if (deadline == IPK__NOW)
 					return ipk__err(-EAGAIN, "ring %s is full", r->name);
-				r->want_space = need;
 				if ((rc = wait_for(r, deadline)) < 0)
 					return rc;
 				continue;
@@ -1008,10 +1027,16 @@ static int locate_wait(struct ipk__ring *r, int64_t deadline)
 	int rc = ensure_registered(r);
 	if (rc < 0)
 		return rc;
+	bool quick = deadline != IPK__NOW;
 	for (;;) {
 		rc = r->mpmc ? mpmc_locate(r) : spsc_locate(r);
 		if (rc != 0)
 			return rc;
+		if (quick) {
+			quick = false;
+			if (quick_wait(r))
+				continue;
+		}
 		if ((rc = check_peers(r, true)) < 0)
 			return rc;
 		if (deadline == IPK__NOW)
