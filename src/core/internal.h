@@ -242,6 +242,16 @@ int ipk__stream_close(ipk__stream *s, int linger_ms);
 
 /* SP (nanomsg scalability protocols) connection header for PAIR v0. */
 #define IPK__SP_PAIR0 0x10
+
+/* An exchange of SP connection headers, advanced without blocking. */
+struct ipk__sphs {
+	int fd;
+	unsigned sent, got;
+	unsigned char theirs[8];
+};
+/* One step: 1 done, 0 waiting for the peer, < 0 failed (message set). */
+int ipk__sp_step(struct ipk__sphs *h, uint16_t proto);
+/* The whole exchange, waiting until the deadline. */
 int ipk__sp_handshake(int fd, uint16_t proto, int64_t deadline);
 
 #endif /* IPK_INTERNAL_H */

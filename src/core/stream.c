@@ -419,48 +419,59 @@ int ipk__stream_close(ipk__stream *s, int linger_ms)
 	return rc;
 }
 
-int ipk__sp_handshake(int fd, uint16_t proto, int64_t deadline)
+int ipk__sp_step(struct ipk__sphs *h, uint16_t proto)
 {
-	unsigned char mine[8] = {0, 'S', 'P', 0, (unsigned char)(proto >> 8),
-	                         (unsigned char)proto, 0, 0};
-	unsigned char theirs[8];
-	size_t sent = 0, got = 0;
-	while (sent < 8 || got < 8) {
-		if (sent < 8) {
-			ssize_t n = send(fd, mine + sent, 8 - sent, MSG_NOSIGNAL);
-			if (n > 0)
-				sent += (size_t)n;
-			else if (n < 0 && errno != EAGAIN && errno != EINTR)
-				return errno == EPIPE || errno == ECONNRESET
-				               ? ipk__err(-EPIPE, "peer closed during the SP handshake")
-				               : ipk__errno(-errno, "SP handshake send");
-		}
-		if (got < 8) {
-			ssize_t n = recv(fd, theirs + got, 8 - got, 0);
-			if (n > 0)
-				got += (size_t)n;
-			else if (n == 0)
-				return ipk__err(-EPIPE, "peer closed during the SP handshake");
-			else if (errno != EAGAIN && errno != EINTR)
-				return errno == ECONNRESET
-				               ? ipk__err(-EPIPE, "peer closed during the SP handshake")
-				               : ipk__errno(-errno, "SP handshake receive");
-		}
-		if (sent < 8 || got < 8) {
-			int rc = ipk__wait_fd(fd, sent < 8 ? POLLOUT | POLLIN : POLLIN,
-			                      deadline);
-			if (rc < 0)
-				return rc;
-		}
+	const unsigned char mine[8] = {0, 'S', 'P', 0, (unsigned char)(proto >> 8),
+	                               (unsigned char)proto, 0, 0};
+	while (h->sent < 8) {
+		ssize_t n = send(h->fd, mine + h->sent, 8u - h->sent,
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0)
+			h->sent += (unsigned)n;
+		else if (errno == EAGAIN)
+			break;
+		else if (errno != EINTR)
+			return errno == EPIPE || errno == ECONNRESET
+			               ? ipk__err(-EPIPE, "peer closed during the SP handshake")
+			               : ipk__errno(-errno, "SP handshake send");
 	}
-	if (theirs[0] != 0 || theirs[1] != 'S' || theirs[2] != 'P' ||
-	    theirs[3] != 0 || theirs[6] != 0 || theirs[7] != 0)
+	while (h->got < 8) {
+		ssize_t n = recv(h->fd, h->theirs + h->got, 8u - h->got, MSG_DONTWAIT);
+		if (n > 0)
+			h->got += (unsigned)n;
+		else if (n == 0 || errno == ECONNRESET)
+			return ipk__err(-EPIPE, "peer closed during the SP handshake");
+		else if (errno == EAGAIN)
+			return 0;
+		else if (errno != EINTR)
+			return ipk__errno(-errno, "SP handshake receive");
+	}
+	if (h->sent < 8)
+		return 0;
+	const unsigned char *t = h->theirs;
+	if (t[0] != 0 || t[1] != 'S' || t[2] != 'P' || t[3] != 0 || t[6] != 0 ||
+	    t[7] != 0)
 		return ipk__err(-EPROTO, "peer does not speak the SP protocol "
 		                         "(bad connection header)");
-	uint16_t peer = (uint16_t)(theirs[4] << 8 | theirs[5]);
+	uint16_t peer = (uint16_t)(t[4] << 8 | t[5]);
 	if (peer != proto)
 		return ipk__err(-EPROTO,
 		                "peer speaks SP protocol 0x%x, not PAIR v0 (0x%x)",
 		                peer, proto);
-	return 0;
+	return 1;
+}
+
+int ipk__sp_handshake(int fd, uint16_t proto, int64_t deadline)
+{
+	struct ipk__sphs h = {.fd = fd};
+	for (;;) {
+		int rc = ipk__sp_step(&h, proto);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+		rc = ipk__wait_fd(fd, h.sent < 8 ? POLLOUT | POLLIN : POLLIN,
+		                  deadline);
+		if (rc < 0)
+			return ipk__err(rc, "the peer did not complete the SP handshake "
+			                    "in time");
+	}
 }

@@ -6,26 +6,20 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
-/* A peer that connected gets at least this long to send its SP header, so a
- * non-blocking accept of a ready connection does not drop it. */
-#define HANDSHAKE_MIN_MS 2000
+/* How long an accepted peer has to send its SP header before it is dropped. */
+#define HANDSHAKE_MS 5000
 
-static int start_stream(ipk_chan *c, int fd, int family,
-                        enum ipk__framing framing, int64_t deadline)
+/* The connection is up (and its handshake done): make it c's stream. */
+static void start_stream(ipk_chan *c, int fd, int family,
+                         enum ipk__framing framing)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);
-	if (!c->raw) {
-		int64_t least = ipk__deadline(HANDSHAKE_MIN_MS);
-		int rc = ipk__sp_handshake(fd, IPK__SP_PAIR0,
-		                           deadline > least ? deadline : least);
-		if (rc < 0)
-			return rc;
-	}
-	ipk__stream_init(&sc->s, fd, fd, c->raw ? IPK__FRAME_RAW : framing, IPK__FD_SOCK,
-	                 c->maxmsg);
-	sc->lfd = -1;
+	ipk__stream_init(&sc->s, fd, fd, c->raw ? IPK__FRAME_RAW : framing,
+	                 IPK__FD_SOCK, c->maxmsg);
+	sc->lfd = sc->epfd = -1;
 	sc->framing = framing;
 	if (family == AF_UNIX) { /* who is on the other end, for ipk_msginfo */
 		struct ucred cr;
@@ -35,7 +29,6 @@ static int start_stream(ipk_chan *c, int fd, int family,
 			sc->peer_uid = cr.uid;
 		}
 	}
-	return 0;
 }
 
 static void tune(int fd, int family)
@@ -51,38 +44,124 @@ int ipk__ss_listen(ipk_chan *c, int fd, enum ipk__framing framing)
 	struct ipk__sockchan *sc = ipk__priv(c);
 	if (listen(fd, SOMAXCONN) < 0)
 		return ipk__errno(-errno, "listen");
+	/* the pollable fd covers new connections and handshakes under way */
+	sc->epfd = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+	if (sc->epfd < 0 || epoll_ctl(sc->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int rc = ipk__errno(-errno, "epoll");
+		if (sc->epfd >= 0)
+			close(sc->epfd);
+		return rc;
+	}
 	c->role = IPK__LISTENER;
 	sc->lfd = fd;
 	sc->framing = framing;
+	sc->npend = 0;
 	sc->s.rfd = sc->s.wfd = -1;
 	return 0;
 }
 
-int ipk__ss_accept(ipk_chan *l, ipk_chan *c, int64_t deadline)
+static void drop_pending(struct ipk__sockchan *ls, int i, bool close_fd)
+{
+	epoll_ctl(ls->epfd, EPOLL_CTL_DEL, ls->pend[i].hs.fd, NULL);
+	if (close_fd)
+		close(ls->pend[i].hs.fd);
+	ls->pend[i] = ls->pend[--ls->npend];
+}
+
+/* Take what the kernel has queued: >= 0 an fd ready to use (raw), -EAGAIN
+ * when nothing is queued or the pending list is full, or an error. */
+static int take_new(ipk_chan *l, int *family)
 {
 	struct ipk__sockchan *ls = ipk__priv(l);
-	for (;;) {
+	while (ls->npend < IPK__MAX_PENDING) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof ss;
 		int fd = accept4(ls->lfd, (struct sockaddr *)&ss, &sl,
 		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd >= 0) {
-			tune(fd, ss.ss_family);
-			int rc = start_stream(c, fd, ss.ss_family, ls->framing, deadline);
-			if (rc < 0)
-				close(fd);
-			/* a client that left before the handshake finished is not
-			   this caller's error: wait for the next one */
-			if (rc == -EPIPE)
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			return rc;
-		}
-		if (errno == EINTR || errno == ECONNABORTED)
-			continue;
-		if (errno != EAGAIN)
+			if (errno == EAGAIN)
+				return -EAGAIN;
 			return ipk__errno(-errno, "accept");
-		int rc = ipk__wait_fd(ls->lfd, POLLIN, deadline);
-		if (rc < 0)
+		}
+		tune(fd, ss.ss_family);
+		if (l->raw) { /* plain bytes: nothing to exchange first */
+			*family = ss.ss_family;
+			return fd;
+		}
+		struct ipk__pending *p = &ls->pend[ls->npend];
+		*p = (struct ipk__pending){.hs = {.fd = fd},
+		                           .family = ss.ss_family,
+		                           .expires = ipk__deadline(HANDSHAKE_MS)};
+		struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+		if (epoll_ctl(ls->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			return ipk__errno(-errno, "epoll_ctl");
+		}
+		ls->npend++;
+	}
+	return -EAGAIN;
+}
+
+/* Advance every handshake: the fd of one that finished, or -EAGAIN. Peers
+ * that fail (a port scanner, a client that left) or stay silent too long
+ * are dropped without troubling the caller. */
+static int step_pending(struct ipk__sockchan *ls, int *family,
+                        int64_t *next_expiry)
+{
+	int64_t now = ipk__now_ns();
+	*next_expiry = IPK__NEVER;
+	for (int i = 0; i < ls->npend;) {
+		struct ipk__pending *p = &ls->pend[i];
+		int rc = ipk__sp_step(&p->hs, IPK__SP_PAIR0);
+		if (rc > 0) {
+			int fd = p->hs.fd;
+			*family = p->family;
+			drop_pending(ls, i, false);
+			return fd;
+		}
+		if (rc < 0 || now >= p->expires) {
+			drop_pending(ls, i, true);
+			continue;
+		}
+		if (p->expires < *next_expiry)
+			*next_expiry = p->expires;
+		i++;
+	}
+	return -EAGAIN;
+}
+
+/*
+ * Connections whose handshake is under way wait in the listener, each with
+ * its own time limit, so a silent or foreign client never holds up the
+ * others and a non-blocking accept never drops a connection that is
+ * merely slow: it is there for the next call (and the listener's fd, an
+ * epoll set, wakes the caller when its header arrives).
+ */
+int ipk__ss_accept(ipk_chan *l, ipk_chan *c, int64_t deadline)
+{
+	struct ipk__sockchan *ls = ipk__priv(l);
+	for (;;) {
+		int family = 0;
+		int fd = take_new(l, &family);
+		int64_t expiry = IPK__NEVER;
+		if (fd == -EAGAIN)
+			fd = step_pending(ls, &family, &expiry);
+		if (fd >= 0) {
+			start_stream(c, fd, family, ls->framing);
+			return 0;
+		}
+		if (fd != -EAGAIN)
+			return fd;
+		if (ipk__expired(deadline))
+			return ipk__err(ipk__timeout_err(deadline),
+			                "no connection to accept on %s", l->url.text);
+		/* wake for a new connection, a header, or a handshake's expiry */
+		int64_t until = expiry < deadline ? expiry : deadline;
+		int rc = ipk__wait_fd(ls->epfd, POLLIN, until);
+		if (rc < 0 && until == deadline)
 			return ipk__err(rc, "no connection to accept on %s", l->url.text);
 	}
 }
@@ -108,10 +187,13 @@ int ipk__ss_dial(ipk_chan *c, int family, const struct sockaddr *sa,
 		}
 		if (err == 0) {
 			tune(fd, family);
-			rc = start_stream(c, fd, family, framing, deadline);
-			if (rc < 0)
+			rc = c->raw ? 0 : ipk__sp_handshake(fd, IPK__SP_PAIR0, deadline);
+			if (rc < 0) {
 				close(fd);
-			return rc;
+				return rc;
+			}
+			start_stream(c, fd, family, framing);
+			return 0;
 		}
 		close(fd);
 		/* nobody listening yet: keep trying until the deadline */
@@ -144,7 +226,7 @@ ssize_t ipk__ss_recv(ipk_chan *c, ipk__rx *rx, int64_t deadline)
 int ipk__ss_fd(const ipk_chan *c)
 {
 	const struct ipk__sockchan *sc = ipk__priv(c);
-	return c->role == IPK__LISTENER ? sc->lfd : sc->s.rfd;
+	return c->role == IPK__LISTENER ? sc->epfd : sc->s.rfd;
 }
 
 int ipk__ss_pending(const ipk_chan *c)
@@ -168,9 +250,13 @@ int ipk__ss_close(ipk_chan *c)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);
 	if (c->role == IPK__LISTENER) {
+		while (sc->npend > 0)
+			drop_pending(sc, 0, true);
 		if (sc->lfd >= 0)
 			close(sc->lfd);
-		sc->lfd = -1;
+		if (sc->epfd >= 0)
+			close(sc->epfd);
+		sc->lfd = sc->epfd = -1;
 		return 0;
 	}
 	return ipk__stream_close(&sc->s, c->linger_ms);

@@ -6,9 +6,21 @@
 
 #include <sys/socket.h>
 
+/* Connections a listener accepted whose SP handshake is not done yet. */
+#define IPK__MAX_PENDING 16
+
+struct ipk__pending {
+	struct ipk__sphs hs;
+	int family;
+	int64_t expires; /* a peer silent this long is dropped */
+};
+
 struct ipk__sockchan {
 	ipk__stream s;
 	int lfd;                  /* listener socket, else -1 */
+	int epfd;                 /* listener: lfd + pending handshakes */
+	struct ipk__pending pend[IPK__MAX_PENDING];
+	int npend;
 	enum ipk__framing framing; /* framing when not raw */
 	bool owns_path;            /* unix: listener created this socket file */
 	dev_t dev;

@@ -160,7 +160,7 @@ static int unix_pair(ipk_chan *a, ipk_chan *b)
 	struct ipk__sockchan *sa = ipk__priv(a), *sb = ipk__priv(b);
 	ipk__stream_init(&sa->s, sv[0], sv[0], f, IPK__FD_SOCK, a->maxmsg);
 	ipk__stream_init(&sb->s, sv[1], sv[1], f, IPK__FD_SOCK, b->maxmsg);
-	sa->lfd = sb->lfd = -1;
+	sa->lfd = sb->lfd = sa->epfd = sb->epfd = -1;
 	return 0;
 }
 
