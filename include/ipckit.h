@@ -76,7 +76,11 @@ typedef struct ipk_chan ipk_chan;
  */
 int ipk_listen(ipk_chan **out, const char *url);
 
-/* Attach to an existing endpoint, waiting up to timeout_ms for it. */
+/*
+ * Attach to an existing endpoint, waiting up to timeout_ms for it. A tcp:
+ * host name is resolved before the wait starts (the resolver has no
+ * timeout): use numeric addresses where it may stall.
+ */
 int ipk_dial(ipk_chan **out, const char *url, int timeout_ms);
 
 /* Accept one connection on a listener (unix:, tcp:). -EOPNOTSUPP elsewhere. */

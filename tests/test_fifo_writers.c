@@ -131,3 +131,57 @@ Test(fifo_writers, mixed_sizes_around_pipe_buf, .timeout = 600)
 {
 	run(1000, size_mixed);
 }
+
+/* One dialed channel shared across fork: two children write through the
+   same open file description, whose flock they would share; each writer
+   process gets its own, so their messages still never interleave. */
+Test(fifo_writers, writers_sharing_one_channel_across_fork, .timeout = 600)
+{
+	char url[300];
+	snprintf(url, sizeof url, "fifo:%s", ipkt_path("shared"));
+	ipk_chan *rx, *tx;
+	cr_assert_eq(ipk_listen(&rx, url), 0, "%s", ipk_last_error());
+	cr_assert_eq(ipk_dial(&tx, url, 5000), 0, "%s", ipk_last_error());
+	enum { COUNT = 20, LEN = 1 << 20 };
+	pid_t pids[2];
+	for (uint32_t w = 0; w < 2; w++) {
+		pids[w] = fork();
+		cr_assert_neq(pids[w], -1);
+		if (pids[w] == 0) {
+			ipk_close(rx);
+			unsigned char *buf = malloc(LEN);
+			for (uint32_t s = 0; s < COUNT; s++) {
+				make_msg(buf, LEN, w, s);
+				if (ipk_send(tx, buf, LEN, 60000) != LEN) {
+					fprintf(stderr, "writer %u: %s\n", w, ipk_last_error());
+					_exit(4);
+				}
+			}
+			_exit(ipk_close(tx) == 0 ? 0 : 5);
+		}
+	}
+	ipk_close(tx);
+	unsigned char *buf = malloc(LEN), *want = malloc(LEN);
+	uint32_t next[2] = {0};
+	for (int k = 0; k < 2 * COUNT; k++) {
+		ssize_t n = ipk_recv(rx, buf, LEN, 60000);
+		cr_assert_eq(n, LEN, "message %d: %zd (%s)", k, n, ipk_last_error());
+		uint32_t w, s;
+		memcpy(&w, buf, 4);
+		memcpy(&s, buf + 4, 4);
+		cr_assert_lt(w, 2u, "interleaved: writer id %u", w);
+		cr_assert_eq(s, next[w], "writer %u: got #%u, expected #%u", w, s, next[w]);
+		make_msg(want, LEN, w, s);
+		cr_assert(memcmp(buf, want, LEN) == 0,
+		          "writer %u #%u mixed with another message", w, s);
+		next[w]++;
+	}
+	for (int w = 0; w < 2; w++) {
+		int st;
+		cr_assert_eq(waitpid(pids[w], &st, 0), pids[w]);
+		cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "writer %d: %#x", w, st);
+	}
+	free(buf);
+	free(want);
+	cr_assert_eq(ipk_close(rx), 0);
+}

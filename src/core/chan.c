@@ -65,9 +65,10 @@ static int check_options(const struct ipk_transport *tp, const ipk__url *u)
 		list[0] = '\0';
 		for (size_t s = 0; s < 2; s++)
 			for (const char *const *o = sets[s]; o && *o; o++)
-				off += (size_t)snprintf(list + off, sizeof list - off,
-				                        "%s%s", off ? ", " : "", *o);
-		if (tp->streams)
+				if (off < sizeof list)
+					off += (size_t)snprintf(list + off, sizeof list - off,
+					                        "%s%s", off ? ", " : "", *o);
+		if (tp->streams && off < sizeof list)
 			snprintf(list + off, sizeof list - off, ", raw");
 		return ipk__err(-EINVAL,
 		                "address '%s': unknown option '%s' for %s: "

@@ -294,8 +294,10 @@ static int fill(ipk__stream *s, int64_t deadline)
 
 static ssize_t recv_raw(ipk__stream *s, ipk__rx *rx, int64_t deadline)
 {
-	size_t want = rx->alloc ? (rx->maxmsg < RAW_CHUNK ? rx->maxmsg : RAW_CHUNK)
-	                        : rx->cap;
+	/* raw bytes have no message size: read what fits, within the limit */
+	size_t want = rx->alloc ? RAW_CHUNK : rx->cap;
+	if (want > rx->maxmsg)
+		want = rx->maxmsg;
 	if (want == 0)
 		return ipk__err(-ENOBUFS, "zero-length buffer");
 	int err = 0;

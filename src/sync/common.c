@@ -47,7 +47,7 @@ int ipk__sync_opts(ipk__url *u, const char *const *accepted,
 			continue;
 		char list[128] = "";
 		size_t off = 0;
-		for (const char *const *a = accepted; *a; a++)
+		for (const char *const *a = accepted; *a && off < sizeof list; a++)
 			off += (size_t)snprintf(list + off, sizeof list - off, "%s%s",
 			                        off ? ", " : "", *a);
 		return ipk__err(-EINVAL,

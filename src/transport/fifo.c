@@ -21,6 +21,7 @@ struct fifo_chan {
 	ipk__stream s;
 	int keep_fd;    /* listener: its own write end */
 	bool locked;    /* writer holds the flock (a message is in flight) */
+	pid_t opener;   /* writer: the process whose open the fd is */
 	dev_t dev;
 	ino_t ino;
 };
@@ -42,7 +43,8 @@ static int fifo_listen(ipk_chan *c)
 		return rc;
 	ipk__ignore_sigpipe();
 	c->role = IPK__OWNER;
-	if (mkfifo(path, c->mode) < 0) {
+	bool made = mkfifo(path, c->mode) == 0;
+	if (!made) {
 		if (errno != EEXIST)
 			return ipk__errno(-errno, "mkfifo %s", path);
 		struct stat st;
@@ -62,26 +64,33 @@ static int fifo_listen(ipk_chan *c)
 			return ipk__errno(-errno, "open %s", path);
 	}
 	/* mkfifo honours the umask; the mode asked for is the mode we want */
-	if (chmod(path, c->mode) < 0)
-		return ipk__errno(-errno, "chmod %s", path);
-	int rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (rfd < 0)
-		return ipk__errno(-errno, "open %s", path);
-	f->keep_fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	int rfd = -1;
+	f->keep_fd = -1;
 	struct stat st;
-	if (f->keep_fd < 0 || fstat(rfd, &st) < 0) {
+	if (chmod(path, c->mode) < 0) {
+		rc = ipk__errno(-errno, "chmod %s", path);
+		goto fail;
+	}
+	rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (rfd >= 0)
+		f->keep_fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (rfd < 0 || f->keep_fd < 0 || fstat(rfd, &st) < 0) {
 		rc = ipk__errno(-errno, "open %s", path);
-		close(rfd);
-		if (f->keep_fd >= 0)
-			close(f->keep_fd);
-		unlink(path);
-		return rc;
+		goto fail;
 	}
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
 	ipk__stream_init(&f->s, rfd, -1, c->raw ? IPK__FRAME_RAW : IPK__FRAME_LEN64,
 	                 IPK__FD_OTHER, c->maxmsg);
 	return 0;
+fail:
+	if (rfd >= 0)
+		close(rfd);
+	if (f->keep_fd >= 0)
+		close(f->keep_fd);
+	if (made)
+		unlink(path);
+	return rc;
 }
 
 static int fifo_dial(ipk_chan *c, int64_t deadline)
@@ -105,6 +114,7 @@ static int fifo_dial(ipk_chan *c, int64_t deadline)
 			ipk__stream_init(&f->s, -1, fd,
 			                 c->raw ? IPK__FRAME_RAW : IPK__FRAME_LEN64,
 			                 IPK__FD_OTHER, c->maxmsg);
+			f->opener = getpid();
 			return 0;
 		}
 		if (errno == EINTR)
@@ -151,6 +161,28 @@ static void unlock_if_done(struct fifo_chan *f)
 	}
 }
 
+/*
+ * The per-message flock belongs to the open file description, which a child
+ * shares with its parent after fork: both would hold "the" lock at once. A
+ * writer in another process than the one that opened the FIFO opens it
+ * again, so its lock is its own.
+ */
+static int own_description(ipk_chan *c, struct fifo_chan *f)
+{
+	if (f->opener == getpid())
+		return 0;
+	int fd = open(c->url.rest, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENXIO ? ipk__err(-EPIPE, "FIFO %s has no reader",
+		                                 c->url.rest)
+		                      : ipk__errno(-errno, "open %s", c->url.rest);
+	close(f->s.wfd); /* our copy only: the parent's stays open */
+	f->s.wfd = fd;
+	f->opener = getpid();
+	f->locked = false;
+	return 0;
+}
+
 static ssize_t fifo_send(ipk_chan *c, const void *buf, size_t len,
                          const ipk_msginfo *info, int64_t deadline)
 {
@@ -159,7 +191,10 @@ static ssize_t fifo_send(ipk_chan *c, const void *buf, size_t len,
 	if (c->role == IPK__OWNER)
 		return ipk__err(-EOPNOTSUPP,
 		                "fifo: the listener receives; dial the FIFO to send");
-	int rc = lock(f, deadline);
+	int rc = own_description(c, f);
+	if (rc < 0)
+		return rc;
+	rc = lock(f, deadline);
 	if (rc < 0)
 		return rc;
 	ssize_t n = ipk__stream_send(&f->s, buf, len, deadline);

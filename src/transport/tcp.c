@@ -67,10 +67,20 @@ static int tcp_dial(ipk_chan *c, int64_t deadline)
 	int rc = resolve(c, false, &res);
 	if (rc < 0)
 		return rc;
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		/* the last address gets the whole wait; earlier ones one try */
+	int left = 0;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+		left++;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next, left--) {
+		/* an equal share of the time left for each address (a second each
+		   when there is no limit); the last one gets all that remains */
+		int64_t until = deadline;
+		if (ai->ai_next && deadline != IPK__NOW) {
+			int64_t now = ipk__now_ns();
+			until = deadline == IPK__NEVER ? now + 1000000000
+			                               : now + (deadline - now) / left;
+		}
 		rc = ipk__ss_dial(c, ai->ai_family, ai->ai_addr, ai->ai_addrlen,
-		                  IPK__FRAME_LEN64, ai->ai_next ? IPK__NOW : deadline);
+		                  IPK__FRAME_LEN64, until);
 		if (rc == 0)
 			break;
 	}

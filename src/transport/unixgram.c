@@ -31,7 +31,7 @@ static void tune(ipk_chan *c, int fd)
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
 	/* ask for room for the largest message; the kernel caps at wmem_max */
-	int want = c->maxmsg > (1 << 30) ? 1 << 30 : (int)c->maxmsg * 2;
+	int want = c->maxmsg > (1 << 29) ? 1 << 30 : (int)c->maxmsg * 2;
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
 }
