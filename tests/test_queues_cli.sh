@@ -243,6 +243,23 @@ out=$(ex signal_value) && ok || bad "signal_value failed"
 [[ $out == *"child: 5 values, sum 110"* && $out == *"answer 110 from pid"*"expected 110"* ]] && ok ||
 	bad "signal_value printed: $out"
 
+# ----------------------------------------------- relay into a queue
+
+# relay from a socket into a queue: the message stays in the queue for its
+# consumer, and is not read back out of it and returned to the sender
+new_name
+run send --listen --timeout 5000 "mq:$NAME?persist" seed >/dev/null 2>&1 ||
+	bad "could not create $NAME"
+run recv --dial "mq:$NAME" -n 1 --timeout 1000 >/dev/null || bad "drain seed"
+start_ready "$TMP/relay.out" relay --listen-a "unix:$TMP/relay.sock" "mq:$NAME"
+relay=$PID
+out=$(printf 'hello\n' | run send --timeout 5000 "unix:$TMP/relay.sock" 2>&1) ||
+	bad "send through relay: $out"
+out=$(run recv --dial "mq:$NAME" -n 1 --timeout 5000) && [ "$out" = hello ] && ok ||
+	bad "relayed message not in the queue: '$out'"
+kill "$relay" 2>/dev/null; wait "$relay" 2>/dev/null
+run rm "mq:$NAME" >/dev/null 2>&1
+
 # ------------------------------------------------------ nothing left over
 
 for k in "${keys[@]}"; do key_exists "$k" && bad "System V queue $k left behind"; done

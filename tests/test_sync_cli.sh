@@ -199,6 +199,13 @@ expect 1 "$CLI" lock /nonexistent-dir/x -- true
 err_has "ipckit: lock /nonexistent-dir/x: "
 expect 0 "$CLI" help lock
 
+# started with SIGCHLD ignored (inherited across exec), lock still sees its
+# command exit instead of waiting forever with the lock held
+timeout 10 python3 -c 'import os, signal, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+os.execv(sys.argv[1], sys.argv[1:])' "$CLI" lock "$L" -- true ||
+	fail "lock with SIGCHLD ignored did not finish"
+
 # ------------------------------------------------------------- leftovers
 ls /dev/shm | grep -q "^sem\.$tag-" && fail "semaphores left in /dev/shm"
 awk -v k="$(( key ))" 'NR>1 && $1 == k { found=1 } END { exit !found }' \

@@ -175,6 +175,18 @@ ssize_t cli_send(ipk_chan *c, const void *buf, size_t len,
 
 /* ---------------------------------------------------------- endpoints */
 
+/* Queues and rings: objects that outlive their creator and that a receiver
+ * may attach to. (A path that exists as something else is an error.) */
+static bool shared_object(const char *url)
+{
+	static const char *const schemes[] = {"sysvmq:", "mq:", "shm:",
+	                                      "sysvshm:", "mmap:"};
+	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+		if (strncmp(url, schemes[i], strlen(schemes[i])) == 0)
+			return true;
+	return false;
+}
+
 int cli_end_open(struct cli_end *e, int timeout_ms, bool print_address)
 {
 	e->listener = e->chan = NULL;
@@ -182,8 +194,8 @@ int cli_end_open(struct cli_end *e, int timeout_ms, bool print_address)
 		return cli_dial(&e->chan, e->url, timeout_ms);
 	ipk_chan *l;
 	int rc = ipk_listen(&l, e->url);
-	if (rc == -EEXIST && e->or_attach) /* a queue someone else made */
-		return cli_dial(&e->chan, e->url, timeout_ms);
+	if (rc == -EEXIST && e->or_attach && shared_object(e->url))
+		return cli_dial(&e->chan, e->url, timeout_ms); /* someone else's */
 	if (rc < 0)
 		return rc;
 	if (print_address) {

@@ -139,11 +139,9 @@ const char *object_orphan_reason(const struct ipc_object *o)
 		if (o->count == 0 && !pid_alive(o->pids[0]) && !pid_alive(o->pids[1]))
 			return "no attachment, creator and last user gone";
 		return NULL;
-	case OBJ_SYSVMQ:
-		if (o->count == 0 && o->pids[0] == 0 && o->pids[1] == 0)
-			return "empty and never used";
-		return NULL;
 	default:
+		/* a queue or a named object tells nothing of whether someone
+		   still needs it (an empty queue may have a receiver waiting) */
 		return NULL;
 	}
 }

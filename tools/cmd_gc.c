@@ -7,7 +7,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/msg.h>
 #include <sys/shm.h>
 
 struct gc_state {
@@ -21,14 +20,11 @@ static int remove_object(const struct ipc_object *o)
 {
 	int rc = -1;
 	switch (o->kind) {
-	case OBJ_SYSVMQ:
-		rc = msgctl(o->id, IPC_RMID, NULL);
-		break;
 	case OBJ_SYSVSHM:
 		rc = shmctl(o->id, IPC_RMID, NULL);
 		break;
 	default:
-		errno = ENOTSUP; /* never flagged: named objects have no owner state */
+		errno = ENOTSUP; /* never flagged: nothing tells they are unused */
 		break;
 	}
 	return rc < 0 ? -errno : 0;
@@ -71,6 +67,7 @@ static int gc_run(int argc, char **argv)
 	                                     {0, 0, 0, 0}};
 	int ch;
 	optind = 1;
+	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
 		if (ch == 'f')
 			st.force = true;
@@ -90,14 +87,14 @@ static int gc_run(int argc, char **argv)
 
 const struct ipk_cmd cli_cmd_gc = {
 	"gc", "[--force] [KEY|PATH...]",
-	"remove System V objects that nobody uses any more",
+	"remove System V shared memory that nobody uses any more",
 	"Finds System V shared memory segments with no attachment whose creator\n"
-	"and last user have exited, and System V message queues that are empty\n"
-	"and were never used, and removes them with IPC_RMID. Without --force\n"
-	"it only lists what it would remove. Named POSIX objects are never\n"
-	"collected: nothing tells whether someone still needs them. With KEY\n"
-	"arguments (0x1234abcd, as 'ipckit ls' prints them) only those objects\n"
-	"are considered.\n\n"
+	"and last user have exited, the classic leak, and removes them with\n"
+	"IPC_RMID. Without --force it only lists what it would remove. Queues,\n"
+	"semaphores and named POSIX objects are never collected: nothing tells\n"
+	"whether someone still needs them (an empty queue may have a receiver\n"
+	"waiting). With KEY arguments (0x1234abcd, as 'ipckit ls' prints them)\n"
+	"only those segments are considered.\n\n"
 	"options:\n"
 	"  -f, --force   remove instead of listing\n\n"
 	"Exit status: 0; 1 if a removal failed; 2 on a usage error.\n",

@@ -35,6 +35,11 @@ static int run(const char *path, ipk_flock *f, bool pass_lock, char **argv)
 	mask = fwd;
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, &old);
+	/* SIGCHLD ignored (inherited across exec) would have the kernel reap
+	   the command without telling: waiting for it must see it exit */
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigemptyset(&dfl.sa_mask);
+	sigaction(SIGCHLD, &dfl, NULL);
 	int report[2]; /* the child tells why exec failed, if it did */
 	if (pipe2(report, O_CLOEXEC) < 0)
 		return cli_fail("lock", path, "pipe: %s", strerror(errno));

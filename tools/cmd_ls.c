@@ -86,6 +86,7 @@ static int ls_run(int argc, char **argv)
 	                                     {0, 0, 0, 0}};
 	int ch;
 	optind = 1;
+	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "ok:", opts, NULL)) != -1) {
 		if (ch == 'o')
 			st.orphans = true;
@@ -119,7 +120,7 @@ const struct ipk_cmd cli_cmd_ls = {
 	"when mounted), each by its ipckit address (for 'ipckit rm'), with id,\n"
 	"owner, mode, size and use. Objects nobody can use (permission 0) or\n"
 	"nobody will (a segment with no attachment whose creator and last user\n"
-	"are gone, a queue never used) are flagged with '!!'.\n\n"
+	"are gone) are flagged with '!!'.\n\n"
 	"options:\n"
 	"  --kind KIND   only sysvmq, sysvshm, sysvsem, shm, sem, mq, mutex,\n"
 	"                cond or rwlock\n"

@@ -48,6 +48,17 @@ static int probe(struct side *s)
 	return cli_fail("relay", s->end.url, "%s", ipk_last_error());
 }
 
+/* Does a send on this address reach a peer, rather than an object the same
+ * channel also receives from? (unix:, tcp: connections; unixgram: answers) */
+static bool conversation(const char *url)
+{
+	static const char *const schemes[] = {"unix:", "tcp:", "unixgram:"};
+	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+		if (strncmp(url, schemes[i], strlen(schemes[i])) == 0)
+			return true;
+	return false;
+}
+
 /* Forward one message; GO_ON, or the exit status. */
 static int forward(struct side *to, const void *buf, size_t len,
                    ipk_msginfo *info)
@@ -186,6 +197,11 @@ static int relay_run(int argc, char **argv)
 	}
 	for (int i = 0; i < 2 && status == GO_ON; i++)
 		status = probe(&sides[i]);
+	/* both ways only between conversations: a mailbox side (queue, FIFO,
+	   ring) would hand back what relay itself just put into it */
+	if (status == GO_ON && sides[0].receives && sides[1].receives &&
+	    !(conversation(sides[0].end.url) && conversation(sides[1].end.url)))
+		sides[1].receives = false;
 	if (status == GO_ON)
 		status = pump(sides, count);
 	for (int i = 0; i < 2; i++) {
@@ -202,9 +218,11 @@ const struct ipk_cmd cli_cmd_relay = {
 	.run = relay_run,
 	.help =
 	"Messages received on A are sent to B, whole, with their metadata\n"
-	"(sysvmq type, mq priority). Where both ends can receive (unix:, tcp:,\n"
-	"unixgram:, queues) messages from B go to A as well; a send-only end\n"
-	"(a FIFO or signal dialer) is only written to.\n"
+	"(sysvmq type, mq priority). When both ends are conversations (unix:,\n"
+	"tcp:, unixgram:) messages from B go to A as well. With a mailbox on\n"
+	"either side (a queue, FIFO or ring, which relay would read its own\n"
+	"messages back from) only A to B is relayed; a send-only end (a FIFO or\n"
+	"signal dialer) as A makes it B to A.\n"
 	"\n"
 	"Each side DIALS its address by default (an existing endpoint: a recv\n"
 	"or server that listens). --listen-a / --listen-b make relay create\n"
