@@ -220,7 +220,7 @@ const char *const *ipk_schemes(void);
 int ipk_scheme_built(const char *scheme);
 const char *ipk_scheme_summary(const char *scheme);
 
-/* ------------------------------- message queues and signals: status */
+/* -------------------------------------- message queues and signals */
 /*
  * sysvmq:  System V message queue (docs/queues.md has the details).
  *   sysvmq:/path?proj=N  key from ftok(path, N); the path must exist;
@@ -307,8 +307,7 @@ int ipk_queue_stat(const char *url, ipk_queue_info *st);
  */
 int ipk_signal_block(const char *url);
 
-/* ------------------------------- shared memory: regions and rings */
-/* (shm:, sysvshm:, mmap:, anonymous regions; ring zero-copy API) */
+/* --------------------------------- shared memory: regions and rings */
 
 /*
  * Regions: raw shared memory at a plain address, as classic programs use it
@@ -463,8 +462,7 @@ typedef struct ipk_ringinfo {
 /* Ring state of a ring channel (-EOPNOTSUPP for other channels). */
 int ipk_ring_info(const ipk_chan *c, ipk_ringinfo *info);
 
-/* ------------------------------- synchronisation */
-/* (semaphores, robust mutex/cond/rwlock, file locks) */
+/* -------------------------------------------------- synchronisation */
 
 /*
  * Semaphores, robust locks in shared memory and file locks, for use between
