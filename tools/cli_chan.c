@@ -104,17 +104,28 @@ static bool is_timeout(long rc)
 int cli_dial(ipk_chan **out, const char *url, int timeout_ms)
 {
 	struct timer t = timer_start(timeout_ms);
+	bool told = false;
 	for (;;) {
 		if (cli_stopped)
 			return CLI_STOPPED;
 		int slice = timer_slice(&t, DIAL_SLICE_MS);
+		int64_t began = now_ns();
 		int rc = ipk_dial(out, url, slice < 0 ? 0 : slice);
 		if (rc == 0)
 			return 0;
-		/* nobody there yet: the library says so once its wait is over */
-		bool retry = is_timeout(rc) || rc == -ENOENT || rc == -ECONNREFUSED;
+		/* nobody there yet: the library says so once its wait is over. An
+		   answer that comes at once (an ftok path that does not exist) is
+		   not about waiting: report it. */
+		bool waited = now_ns() - began >= (int64_t)slice * 1000000 / 2;
+		bool retry = is_timeout(rc) ||
+		             ((rc == -ENOENT || rc == -ECONNREFUSED) && waited);
 		if (!retry || slice <= 0 || timer_slice(&t, 1) < 0)
 			return rc;
+		if (!told && isatty(STDERR_FILENO)) { /* a person may be waiting */
+			fprintf(stderr, "ipckit: waiting for %s to appear (Ctrl-C to "
+			                "stop; --timeout MS to give up)\n", url);
+			told = true;
+		}
 	}
 }
 
