@@ -141,6 +141,9 @@ typedef struct ipk_msginfo {
 	pid_t pid;     /* out: sender's pid where the mechanism tells, else 0 */
 	uid_t uid;     /* out: sender's uid where the mechanism tells */
 	int flags;     /* in: IPK_MSG_* */
+	uint64_t missed; /* out: publish/subscribe: messages this subscriber
+	                    lost just before this one (it fell a lap behind a
+	                    shared-memory publisher with slow=drop); else 0 */
 } ipk_msginfo;
 
 #define IPK_MSG_EXCEPT 0x1  /* sysvmq: receive the first message NOT of type */
