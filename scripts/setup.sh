@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libcriterion-dev nng-utils libnng-dev
-      libzmq3-dev util-linux python3 python3-sysv-ipc procps)
+      libzmq3-dev util-linux python3 python3-sysv-ipc procps socat)
 
 missing=()
 for p in "${pkgs[@]}"; do
