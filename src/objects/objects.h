@@ -79,7 +79,8 @@ size_t ipk__procidx_holders(const struct ipk__procidx *x, int how,
  * A recorded process: with a start time (clock ticks since boot) it is
  * alive only if that pid has that start time. With since (seconds since the
  * epoch, System V records) a process with that pid that started after since
- * is another one. Neither: existence alone is not proof (IPK_PID_UNKNOWN).
+ * (plus 2 s of slack) is another one. Neither: existence alone is not
+ * proof (IPK_PID_UNKNOWN). A pid that is not there is dead.
  */
 int ipk__pid_state(pid_t pid, uint64_t start, int64_t since);
 

@@ -208,8 +208,8 @@ static double boot_time(void)
 	       (double)(real.tv_nsec - boot.tv_nsec) / 1e9;
 }
 
-/* Seconds of slack between the kernel's System V times and a process start
-   time computed from the boot clock: inside it nothing is proven. */
+/* Seconds of slack between the kernel's System V times (whole seconds) and
+   a process start time computed from the boot clock. */
 #define SINCE_SLACK 2.0
 
 int ipk__pid_state(pid_t pid, uint64_t start, int64_t since)
@@ -228,12 +228,11 @@ int ipk__pid_state(pid_t pid, uint64_t start, int64_t since)
 	if (hz <= 0)
 		return IPK_PID_UNKNOWN;
 	double started = boot_time() + (double)now / (double)hz;
-	/* started after the kernel recorded the pid: another process */
-	if (started > (double)since + SINCE_SLACK)
-		return IPK_PID_DEAD;
-	/* running since before that moment: pids are unique among live
-	   processes, so it is the one that was recorded */
-	if (started < (double)since - SINCE_SLACK)
-		return IPK_PID_ALIVE;
-	return IPK_PID_UNKNOWN;
+	/* started after the kernel recorded the pid: another process. A
+	   process running since before that moment is the one recorded (pids
+	   are unique among live processes); one that started within the slack
+	   may be, and counts as alive: a doubt keeps objects, never removes
+	   them. */
+	return started > (double)since + SINCE_SLACK ? IPK_PID_DEAD
+	                                             : IPK_PID_ALIVE;
 }

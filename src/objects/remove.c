@@ -219,8 +219,8 @@ int ipk__obj_probe(ipk__url *u, struct ipk__obj *out)
 		if (path[0] == '@' || path[0] == '\0' || lstat(path, &st) < 0)
 			rc = 0; /* the transport says what is wrong */
 		else if (region && want_file)
-			rc = ipk__err(-EINVAL, "mmap: removes only ipckit rings; %s is a "
-			              "file: remove it with rm(1)", path);
+			rc = ipk__err(-EINVAL, "mmap: removes only ipckit rings, never a "
+			              "regular file such as %s (use rm(1))", path);
 		else if (want_fifo ? !S_ISFIFO(st.st_mode)
 		         : want_file ? !S_ISREG(st.st_mode)
 		                     : !S_ISSOCK(st.st_mode))
@@ -252,7 +252,7 @@ static int refuse_live(const struct ipk__obj *o, const char *what)
 {
 	const ipk_object *p = &o->pub;
 	char who[96] = "";
-	if (p->nholders > 0)
+	if (p->nholders > 0 && strstr(o->why, "pid") == NULL)
 		snprintf(who, sizeof who, " (pid %d%s)", (int)p->holders[0],
 		         p->nholders > 1 ? " and others" : "");
 	return ipk__err(-EBUSY, "%s is in use: %s%s; not removing it (force "

@@ -38,7 +38,13 @@ static int private_mount(void)
 		mnt = (int)syscall(SYS_fsmount, fs, 1 /* FSMOUNT_CLOEXEC */, 0);
 	int err = errno;
 	close(fs);
-	return mnt >= 0 ? mnt : -err;
+	if (mnt < 0)
+		return -err;
+	/* the mount's descriptor is O_PATH: open its root to read it */
+	int dir = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	err = errno;
+	close(mnt);
+	return dir >= 0 ? dir : -err;
 #else
 	return -ENOSYS;
 #endif
