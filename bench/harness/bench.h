@@ -43,6 +43,7 @@ enum bench_topo {
 struct bench_link;
 struct bench_job;
 struct bench_result;
+struct bench_report;
 struct bench_row;
 
 /* How a row's messages move. Every message of a job is job->size bytes. */
@@ -78,6 +79,9 @@ struct bench_row {
 	const char *dial;
 	bool waits;         /* has ?wait=spin|hybrid|block */
 	bool lat, thr;      /* which measurements apply */
+	bool busy;          /* spins while it waits (references) */
+	/* its own message sizes (0-terminated), measured instead of --sizes */
+	const size_t *sizes;
 	/* largest message (0: no limit of its own); why says which limit */
 	size_t (*limit)(char *why, size_t cap);
 	const struct bench_driver *drv;
@@ -139,6 +143,7 @@ struct bench_job {
 	size_t ring;        /* ring capacity for shared-memory rows */
 	long maxmsg;        /* queue depth for mq */
 	bool run;           /* false: the result is already decided (skipped) */
+	int batch;          /* round trips per timed latency sample */
 	struct bench_hist *hist; /* shared with the runners of every round */
 };
 
@@ -187,6 +192,29 @@ struct bench_host {
 	char started[32];   /* UTC, ISO 8601 */
 };
 
+/* The cache-line floor, measured at the start and at the end of a run:
+ * which way the two CPUs are placed (sharing a cache or not) decides what
+ * every shared-memory figure can be. */
+#define BENCH_SPLIT_NS 200 /* a round trip at or above this: split caches */
+struct bench_floor {
+	bool ok;
+	double rtt_ns;          /* median round trip of one cache line */
+	char reason[BENCH_REASON]; /* when not ok */
+};
+enum bench_placement { PLACE_UNKNOWN, PLACE_SHARED, PLACE_SPLIT };
+enum bench_placement bench_placement_of(const struct bench_floor *f);
+/* "shared-cache", "split", "unknown" */
+const char *bench_placement_id(enum bench_placement p);
+/* "shared cache", "split caches", "unknown" */
+const char *bench_placement_text(enum bench_placement p);
+/* Did the placement change between the start and the end of the run? */
+bool bench_placement_changed(const struct bench_report *rep);
+/* "shared cache (cache-line round trip 66 ns at the start, 64 ns at the
+   end; ...)" or "CHANGED during the run: ..." */
+const char *bench_placement_line(const struct bench_report *rep, char *buf,
+                                 size_t cap);
+#define BENCH_PLACEMENT_WARNING                                             	"the two CPUs moved between a shared cache and split caches during "   	"the run: figures taken before and after the move are not "           	"comparable (run again)"
+
 struct bench_report {
 	struct bench_config cfg;
 	struct bench_host host;
@@ -196,9 +224,10 @@ struct bench_report {
 	struct bench_result *results; /* one per job, same index */
 	int njobs;
 	struct bench_ratio *ratios;
-	int nratios;
+	int nratios, ratios_cap;
 	double elapsed;
 	bool interrupted;
+	struct bench_floor floor[2]; /* at the start, at the end */
 };
 
 /* One process's side of a job. Drivers keep their state here. */
@@ -222,6 +251,11 @@ struct bench_link {
 	/* peers */
 	void *ctx, *sock;
 	uint32_t handle;
+	/* references: a shared mapping made before fork */
+	void *map;
+	size_t maplen;
+	uint64_t seq;
+	unsigned txi, rxi;
 };
 
 /* ---- plan.c */
@@ -306,7 +340,14 @@ extern const struct bench_driver bench_nng_driver, bench_zmq_driver;
    cleanup of an ipc:// socket file */
 int bench_peer_url(struct bench_link *l, char *url, size_t cap);
 void bench_peer_cleanup(const struct bench_job *j);
-extern const struct bench_driver bench_cacheline_driver, bench_memcpy_driver;
+extern const struct bench_driver bench_cacheline_driver, bench_memcpy_driver,
+	bench_handover_driver;
+/* Round trips per timed sample for a series at a size: rows that answer
+   without a system call are timed in batches, like the cache line. */
+#define BENCH_BATCH 64
+/* from this size on a ring's rate is compared with the hand-over */
+#define BENCH_LARGE 65536
+int bench_batch_for(const struct bench_series *s, size_t size);
 
 /* limits (limits.c) */
 size_t bench_limit_unixgram(char *why, size_t cap);

@@ -37,6 +37,9 @@
 	 .lat = true, .thr = true, .limit = limit_, .drv = drv_,                  \
 	 .available = true}
 
+/* one cache line, whatever the sizes */
+static const size_t line_sizes[] = {64, 0};
+
 const struct bench_row bench_rows[] = {
 	/* ipckit, one row per scheme */
 	IPK("pipe", BENCH_PAIR, "pipe:", NULL, false, NULL, "raw-pipe"),
@@ -93,8 +96,11 @@ const struct bench_row bench_rows[] = {
 
 	/* the hardware floor */
 	{.id = "ref-cacheline", .kind = BENCH_REF, .scheme = NULL,
-	 .label = "ref shared cache line", .lat = true,
-	 .drv = &bench_cacheline_driver, .available = true},
+	 .label = "ref shared cache line", .lat = true, .busy = true,
+	 .sizes = line_sizes, .drv = &bench_cacheline_driver, .available = true},
+	{.id = "ref-handover", .kind = BENCH_REF, .scheme = NULL,
+	 .label = "ref hand-over via shm", .lat = true, .thr = true,
+	 .busy = true, .drv = &bench_handover_driver, .available = true},
 	{.id = "ref-memcpy", .kind = BENCH_REF, .scheme = NULL,
 	 .label = "ref memcpy", .thr = true, .drv = &bench_memcpy_driver,
 	 .available = true},

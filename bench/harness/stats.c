@@ -114,7 +114,8 @@ static void add(struct bench_report *rep, enum bench_metric m, int subject,
 	bool have = m == BENCH_LATENCY ? a->has_lat && b->has_lat
 	                               : a->has_thr && b->has_thr;
 	double den = have ? bench_figure(b, m) : 0;
-	if (!have || den <= 0 || bench_figure(a, m) <= 0)
+	if (!have || den <= 0 || bench_figure(a, m) <= 0 ||
+	    rep->nratios >= rep->ratios_cap)
 		return;
 	struct bench_ratio *x = &rep->ratios[rep->nratios++];
 	x->metric = m;
@@ -128,7 +129,8 @@ void bench_ratios(struct bench_report *rep)
 	free(rep->ratios);
 	rep->nratios = 0;
 	/* at most a handful per result */
-	rep->ratios = calloc((size_t)rep->njobs * 4 + 1, sizeof *rep->ratios);
+	rep->ratios_cap = rep->njobs * 8 + 1;
+	rep->ratios = calloc((size_t)rep->ratios_cap, sizeof *rep->ratios);
 	if (rep->ratios == NULL)
 		return;
 	for (int i = 0; i < rep->njobs; i++) {
@@ -143,9 +145,19 @@ void bench_ratios(struct bench_report *rep)
 			add(rep, BENCH_THROUGHPUT, i, b);
 		}
 		if (row->kind == BENCH_IPCKIT && row->waits) {
-			if (s->busy)
+			/* a spinning ring against the floors that spin too; every
+			   ring's rate for large messages against copying them through
+			   shared memory between two processes (two slots: small
+			   messages need a ring's many), and against one process's
+			   memcpy */
+			int hand = find_result(rep, "ref-handover", NULL, r->size);
+			if (s->busy) {
 				add(rep, BENCH_LATENCY, i,
 				    find_result(rep, "ref-cacheline", NULL, r->size));
+				add(rep, BENCH_LATENCY, i, hand);
+			}
+			if (r->size >= BENCH_LARGE)
+				add(rep, BENCH_THROUGHPUT, i, hand);
 			add(rep, BENCH_THROUGHPUT, i,
 			    find_result(rep, "ref-memcpy", NULL, r->size));
 		}
