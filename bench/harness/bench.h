@@ -86,7 +86,9 @@ struct bench_row {
 	size_t (*limit)(char *why, size_t cap);
 	const struct bench_driver *drv;
 	const char *baseline; /* raw row an ipckit row is compared with */
-	const char *versus;   /* peer rows: the ipckit row they are compared with */
+	/* peer rows: the series they are compared with, space-separated series
+	   ids ("unix", "shm:block mq"); ratio = that series / this peer */
+	const char *versus;
 	bool available;       /* peers: library found at build time */
 	const char *missing;  /* why not available */
 };
@@ -94,6 +96,11 @@ struct bench_row {
 extern const struct bench_row bench_rows[];
 extern const size_t bench_nrows;
 const struct bench_row *bench_row_find(const char *id);
+/* The next series id of a versus list into id; NULL at the end:
+   for (p = row->versus; (p = bench_versus_next(p, id, sizeof id));) */
+const char *bench_versus_next(const char *list, char *id, size_t cap);
+/* Does a peer's versus list name a series of this row (any waiting mode)? */
+bool bench_versus_row(const struct bench_row *peer, const char *row_id);
 
 enum bench_state { SERIES_RUN, SERIES_NOT_BUILT, SERIES_UNAVAILABLE };
 
@@ -335,7 +342,8 @@ extern const struct bench_driver bench_ipk_driver;
 extern const struct bench_driver bench_raw_pipe, bench_raw_fifo,
 	bench_raw_unix, bench_raw_unixgram, bench_raw_tcp, bench_raw_sysvmq,
 	bench_raw_mq, bench_raw_signal;
-extern const struct bench_driver bench_nng_driver, bench_zmq_driver;
+extern const struct bench_driver bench_nng_driver, bench_zmq_driver,
+	bench_bipc_driver;
 /* peers.c: the echo's listen address (or a failure recorded in l), and the
    cleanup of an ipc:// socket file */
 int bench_peer_url(struct bench_link *l, char *url, size_t cap);

@@ -193,7 +193,7 @@ static int select_rows(const struct bench_config *cfg, struct pick *picks,
 				const struct bench_row *o = &bench_rows[k];
 				if ((o->kind == BENCH_RAW && r->baseline &&
 				     strcmp(o->id, r->baseline) == 0) ||
-				    (o->kind == BENCH_PEER && strcmp(o->versus, r->id) == 0) ||
+				    (o->kind == BENCH_PEER && bench_versus_row(o, r->id)) ||
 				    o->kind == BENCH_REF)
 					picks[k].row = true;
 			}

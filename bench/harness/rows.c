@@ -26,6 +26,14 @@
 #define ZMQ_OK false
 #endif
 
+#ifdef IPK_BENCH_BIPC
+#define BIPC_DRV &bench_bipc_driver
+#define BIPC_OK true
+#else
+#define BIPC_DRV NULL
+#define BIPC_OK false
+#endif
+
 #define IPK(id_, topo_, listen_, dial_, waits_, limit_, base_)               \
 	{.id = id_, .kind = BENCH_IPCKIT, .scheme = id_, .label = id_ ":",        \
 	 .topo = topo_, .listen = listen_, .dial = dial_, .waits = waits_,        \
@@ -93,6 +101,12 @@ const struct bench_row bench_rows[] = {
 	 .dial = "ipc:///tmp/{name}.zmq", .lat = true, .thr = true,
 	 .drv = ZMQ_DRV, .versus = "unix", .available = ZMQ_OK,
 	 .missing = "libzmq was not found when ipckit was built"},
+	{.id = "bipc-mq", .kind = BENCH_PEER, .scheme = "shm",
+	 .label = "Boost.Interprocess message_queue", .listen = "{name}",
+	 .dial = "{name}", .lat = true, .thr = true, .drv = BIPC_DRV,
+	 .versus = "shm:block mq", .available = BIPC_OK,
+	 .missing = "a C++ compiler or Boost.Interprocess (libboost-dev) was "
+	            "not found when ipckit was built"},
 
 	/* the hardware floor */
 	{.id = "ref-cacheline", .kind = BENCH_REF, .scheme = NULL,
@@ -107,6 +121,29 @@ const struct bench_row bench_rows[] = {
 };
 
 const size_t bench_nrows = sizeof bench_rows / sizeof bench_rows[0];
+
+const char *bench_versus_next(const char *list, char *id, size_t cap)
+{
+	if (list == NULL)
+		return NULL;
+	list += strspn(list, " ");
+	size_t n = strcspn(list, " ");
+	if (n == 0)
+		return NULL;
+	snprintf(id, cap, "%.*s", (int)n, list);
+	return list + n;
+}
+
+bool bench_versus_row(const struct bench_row *peer, const char *row_id)
+{
+	char id[64];
+	for (const char *p = peer->versus; (p = bench_versus_next(p, id, sizeof id));) {
+		id[strcspn(id, ":")] = '\0';
+		if (strcmp(id, row_id) == 0)
+			return true;
+	}
+	return false;
+}
 
 const struct bench_row *bench_row_find(const char *id)
 {

@@ -297,8 +297,7 @@ static int *execution_order(const struct bench_report *rep)
 			if (row->baseline)
 				push(rep, order, &n, queued, sizes[k], row->baseline);
 			for (size_t p = 0; p < bench_nrows; p++)
-				if (bench_rows[p].versus &&
-				    strcmp(bench_rows[p].versus, row->id) == 0)
+				if (bench_versus_row(&bench_rows[p], row->id))
 					push(rep, order, &n, queued, sizes[k], bench_rows[p].id);
 		}
 		push(rep, order, &n, queued, sizes[k], NULL);

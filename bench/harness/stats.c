@@ -104,6 +104,18 @@ static int find_result(const struct bench_report *rep, const char *row,
 	return -1;
 }
 
+static int find_series(const struct bench_report *rep, const char *id,
+                       size_t size)
+{
+	for (int i = 0; i < rep->njobs; i++) {
+		const struct bench_result *r = &rep->results[i];
+		if (r->status == BENCH_OK && r->size == size &&
+		    strcmp(rep->series[r->series].id, id) == 0)
+			return i;
+	}
+	return -1;
+}
+
 static void add(struct bench_report *rep, enum bench_metric m, int subject,
                 int reference)
 {
@@ -161,8 +173,10 @@ void bench_ratios(struct bench_report *rep)
 			add(rep, BENCH_THROUGHPUT, i,
 			    find_result(rep, "ref-memcpy", NULL, r->size));
 		}
-		if (row->kind == BENCH_PEER && row->versus) {
-			int x = find_result(rep, row->versus, NULL, r->size);
+		char id[64];
+		for (const char *p = row->kind == BENCH_PEER ? row->versus : NULL;
+		     (p = bench_versus_next(p, id, sizeof id));) {
+			int x = find_series(rep, id, r->size);
 			add(rep, BENCH_LATENCY, x, i);
 			add(rep, BENCH_THROUGHPUT, x, i);
 		}
