@@ -168,6 +168,30 @@ inner() {
 		check "$kind: ipckit, ipcs and lsipc count alike" \
 			"$n_ipcs $n_ipcs" "$n_ipk $n_lsipc"
 	done
+	# private System V objects: listed as @ID, usable and removable so
+	read -r mid qid < <(/usr/bin/python3 -c '
+import sysv_ipc
+m = sysv_ipc.SharedMemory(sysv_ipc.IPC_PRIVATE, sysv_ipc.IPC_CREX, size=4096)
+q = sysv_ipc.MessageQueue(sysv_ipc.IPC_PRIVATE, sysv_ipc.IPC_CREX)
+m.detach()
+print(m.id, q.id)')
+	"$CLI" ls --json >$W/ids.json
+	check "a private segment is listed by id" "sysvshm:@$mid?region orphan" \
+		"$(jq -r ".objects[] | select(.id == $mid and .kind == \"sysvshm\") | \"\(.address) \(.state)\"" $W/ids.json)"
+	check "a private queue is listed by id" "sysvmq:@$qid" \
+		"$(jq -r ".objects[] | select(.id == $qid and .kind == \"sysvmq\") | .address" $W/ids.json)"
+	"$CLI" send --timeout 5000 "sysvmq:@$qid" by-id >/dev/null &&
+		check "a message through sysvmq:@ID" "by-id" \
+			"$("$CLI" recv --dial -n 1 --timeout 5000 "sysvmq:@$qid")" ||
+		bad "send sysvmq:@$qid"
+	seg=$(jq -r '.objects[] | select(.address == "sysvshm:0x7e570012") | .id' $W/final.json)
+	"$CLI" send --timeout 5000 "sysvshm:@$seg" to-the-ring >/dev/null && ok ||
+		bad "send to a ring by id, sysvshm:@$seg"
+	out=$("$CLI" rm "sysvshm:@$mid" 2>&1) && bad "rm sysvshm:@$mid removed a plain segment" ||
+		{ grep -q "?region" <<<"$out" && ok || bad "rm sysvshm:@$mid: $out"; }
+	"$CLI" rm "sysvshm:@$mid?region" "sysvmq:@$qid" && ok || bad "rm by id"
+	check "rm by id removed them" "" \
+		"$(grep -E "^ *[0-9]+ +($mid|$qid) " /proc/sysvipc/shm /proc/sysvipc/msg)"
 	kill_all
 }
 
