@@ -169,12 +169,13 @@ inner() {
 			"$n_ipcs $n_ipcs" "$n_ipk $n_lsipc"
 	done
 	# private System V objects: listed as @ID, usable and removable so
-	read -r mid qid < <(/usr/bin/python3 -c '
+	# (the maker has exited once its output is read: it is not a live user)
+	read -r mid qid <<<"$(/usr/bin/python3 -c '
 import sysv_ipc
 m = sysv_ipc.SharedMemory(sysv_ipc.IPC_PRIVATE, sysv_ipc.IPC_CREX, size=4096)
 q = sysv_ipc.MessageQueue(sysv_ipc.IPC_PRIVATE, sysv_ipc.IPC_CREX)
 m.detach()
-print(m.id, q.id)')
+print(m.id, q.id)')"
 	"$CLI" ls --json >$W/ids.json
 	check "a private segment is listed by id" "sysvshm:@$mid?region orphan" \
 		"$(jq -r ".objects[] | select(.id == $mid and .kind == \"sysvshm\") | \"\(.address) \(.state)\"" $W/ids.json)"
