@@ -80,7 +80,7 @@ PROTOTYPES = [
     ("ipk_send_abort", c_int, [chan_p], "Loan.abort"),
     ("ipk_recv_peek", c_ssize_t, [chan_p, POINTER(c_void_p), c_int],
      "Channel.recv_view"),
-    ("ipk_recv_release", c_int, [chan_p], "MessageView._give_back"),
+    ("ipk_recv_release", c_int, [chan_p], "zerocopy.settle_rx"),
     ("ipk_ring_info", c_int, [chan_p, ringinfo_p], "Channel.ring_info"),
     # synchronisation
     ("ipk_sync_remove", c_int, [c_char_p], "sync_remove"),
@@ -106,7 +106,7 @@ PROTOTYPES = [
                                    POINTER(c_int)], "Semaphore.waiters"),
     ("ipk_semset_id", c_int, [sem_p], "Semaphore.id"),
     ("ipk_mutex_init", c_int, [c_void_p], "Mutex.init"),
-    ("ipk_mutex_lock", c_int, [c_void_p, c_int], "Mutex.acquire"),
+    ("ipk_mutex_lock", c_int, [c_void_p, c_int], "Mutex.lock"),
     ("ipk_mutex_trylock", c_int, [c_void_p], "Mutex.trylock"),
     ("ipk_mutex_consistent", c_int, [c_void_p], "Mutex.consistent"),
     ("ipk_mutex_unlock", c_int, [c_void_p], "Mutex.release"),

@@ -52,7 +52,13 @@ class Pinned:
         v = _Py_buffer()
         # raises TypeError/BufferError for non-buffers and
         # non-contiguous or read-only (when writable) ones
-        _get(obj, ctypes.byref(v), _PyBUF_WRITABLE if writable else 0)
+        try:
+            _get(obj, ctypes.byref(v), _PyBUF_WRITABLE if writable else 0)
+        except BufferError as e:
+            if writable:  # as socket.recv_into says it
+                raise TypeError("a writable bytes-like object is required, "
+                                "not %r (%s)" % (type(obj).__name__, e))
+            raise
         self._view = v
 
     def __enter__(self):

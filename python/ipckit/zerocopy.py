@@ -65,8 +65,9 @@ class Loan:
 
     ``view`` is a writable memoryview of ``size`` bytes. commit(n) sends
     its first n bytes; abort() gives the space back unsent (as does
-    dropping the Loan). As a context manager the block gets the view;
-    leaving it commits the whole size, or aborts when the block raised.
+    dropping the Loan, once no view of the space is left). As a context
+    manager the block gets the view; leaving it commits the whole size, or
+    aborts when the block raised.
     """
 
     __slots__ = ("_chan", "_win", "size")
@@ -145,9 +146,13 @@ class Loan:
         return self.size
 
     def __del__(self):
-        if getattr(self, "_win", None) is not None:
+        # dropped unfinished: abort once the views handed out are gone
+        w = getattr(self, "_win", None)
+        if w is not None:
+            w.view = None  # ours only: a view still held elsewhere lives on
             try:
-                self.abort()
+                if not w.in_use() and self._chan._tx is w:
+                    settle_tx(self._chan)
             except Exception:
                 pass
 
@@ -156,10 +161,12 @@ class MessageView:
     """A received ring message in place (see Channel.recv_view).
 
     ``view`` is a read-only memoryview of the message. release() (or
-    leaving the ``with`` block, which gives the view, or dropping this
-    object) makes ``view`` unusable and lets the producer reuse the space;
-    if slices or arrays of it are still alive, the space is kept until they
-    are gone and given back at the channel's next call.
+    leaving the ``with`` block, which gives the view) makes ``view``
+    unusable and lets the producer reuse the space; if slices or arrays of
+    it are still alive, the space is kept until they are gone and given
+    back at the channel's next call. Dropping this object without release()
+    keeps the views that are still referenced valid, and gives the space
+    back once they are gone (``data = chan.recv_view().view`` works).
     """
 
     __slots__ = ("_chan", "_win", "nbytes")
@@ -215,9 +222,13 @@ class MessageView:
         self.release()
 
     def __del__(self):
+        # dropped unreleased: give the space back once the views handed out
+        # (``chan.recv_view().view`` kept by the caller) are gone
         w = getattr(self, "_win", None)
-        if w is not None and w.view is not None:
+        if w is not None:
+            w.view = None  # ours only: a view still held elsewhere lives on
             try:
-                self.release()
+                if not w.in_use() and self._chan._rx is w:
+                    settle_rx(self._chan)
             except Exception:
                 pass
