@@ -93,17 +93,12 @@ class Window:
 
     def _cut(self):
         # every memoryview of the memory descends from one made here; each
-        # such family holds one reference to _mem while any member lives
-        whole = memoryview(self._mem)
-        flat = whole.cast("B")  # ctypes says "<B"; plain bytes compare as "B"
-        whole.release()
-        cut = flat[:self._n]
-        flat.release()
-        if not self._readonly:
-            return cut
-        ro = cut.toreadonly()
-        cut.release()
-        return ro
+        # such family holds one reference to _mem while any member lives.
+        # ctypes says "<B"; cast to plain "B" so bytes compare and assign.
+        # (The intermediate views die with this expression.)
+        if self._readonly:
+            return memoryview(self._mem).cast("B")[:self._n].toreadonly()
+        return memoryview(self._mem).cast("B")[:self._n]
 
     def close(self):
         """Release our view; True if no other view of the memory is left

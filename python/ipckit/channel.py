@@ -85,8 +85,8 @@ class Channel:
     listener removes the object it created (unless ?persist).
     """
 
-    __slots__ = ("_h", "_ring", "_scratch", "_ptr", "_rx", "_tx",
-                 "__weakref__")
+    __slots__ = ("_h", "_ring", "_scratch", "_smv", "_cap", "_ptr", "_rx",
+                 "_tx", "__weakref__")
 
     def __init__(self, handle):
         self._h = handle
@@ -187,25 +187,32 @@ class Channel:
         t = -1 if timeout is None else ms(timeout)
         if self._rx is not None:
             settle_rx(self)
-        if self._ring:
+        buf = self._scratch
+        if buf is None:
+            buf = self._make_scratch()
+        n = _recv(h, buf, self._cap, t)
+        if n >= 0:
+            return self._smv[:n].tobytes()
+        if n != _ENOBUFS:
+            raise error(n)
+        if self._ring:  # larger than the buffer: one copy out of the ring
             ptr = self._ptr
             n = _peek(h, _byref(ptr), t)
             if n < 0:
                 raise error(n)
             try:
-                return _string_at(ptr.value, n) if n else b""
+                return _string_at(ptr.value, n)
             finally:
                 check(lib.ipk_recv_release(h))
-        buf = self._scratch
-        if buf is None:
-            buf = self._scratch = ctypes.create_string_buffer(
-                min(_SCRATCH, max(1, self.maxmsg)))
-        n = _recv(h, buf, len(buf), t)
-        if n >= 0:
-            return _string_at(buf, n)
-        if n == _ENOBUFS:
-            return self._recv_alloc(h, None, t)
-        raise error(n)
+        return self._recv_alloc(h, None, t)
+
+    def _make_scratch(self):
+        # small messages are received here and copied out once; larger ones
+        # are copied out of the ring in place, or allocated by the library
+        self._cap = min(_SCRATCH, max(1, self.maxmsg))
+        self._scratch = ctypes.create_string_buffer(self._cap)
+        self._smv = memoryview(self._scratch).cast("B")
+        return self._scratch
 
     def _recv_alloc(self, h, info, t):
         ptr = ctypes.c_void_p()
@@ -229,11 +236,10 @@ class Channel:
         info.type, info.flags = type, flags
         buf = self._scratch
         if buf is None:
-            buf = self._scratch = ctypes.create_string_buffer(
-                min(_SCRATCH, max(1, self.maxmsg)))
-        n = _recvmsg(h, buf, len(buf), _byref(info), t)
+            buf = self._make_scratch()
+        n = _recvmsg(h, buf, self._cap, _byref(info), t)
         if n >= 0:
-            return _message(_string_at(buf, n), info)
+            return _message(self._smv[:n].tobytes(), info)
         if n != _ENOBUFS:
             raise error(n)
         info = ipk_msginfo()
