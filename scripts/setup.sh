@@ -5,7 +5,8 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang libclang-rt-dev libcriterion-dev
       nng-utils libnng-dev
-      libzmq3-dev util-linux python3 python3-sysv-ipc procps)
+      libzmq3-dev g++ libboost-dev
+      util-linux python3 python3-sysv-ipc procps)
 
 missing=()
 for p in "${pkgs[@]}"; do
