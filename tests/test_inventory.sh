@@ -87,21 +87,23 @@ inner() {
 			else live+=("$HELD"); live_urls+=("$u"); fi
 		done
 	done
+	# queues made with ?persist whose listener dies: orphans gc keeps
+	local -a kept=("sysvmq:0x7e570003" "mq:/inv-p")
+	for u in "sysvmq:0x7e570003?persist" "mq:/inv-p?persist"; do
+		hold "$u" || return
+		dead+=("$HELD")
+	done
 	# what ls names them: no options, a dead datagram socket's type is
 	# not known any more (nothing is bound to tell it)
 	bare() { sed -e 's/?.*//'; }
-	exp_all=$(printf '%s\n' "${dead_urls[@]}" "${live_urls[@]}" | bare | sort)
+	exp_all=$(printf '%s\n' "${dead_urls[@]}" "${live_urls[@]}" "${kept[@]}" | bare | sort)
 	exp_dead=$(printf '%s\n' "${dead_urls[@]}" | bare |
 		sed -e 's#^unixgram:\(.*/d\.dg\)$#unix:\1#' | sort)
 	exp_live=$(printf '%s\n' "${live_urls[@]}" | bare | sort)
-	# System V queues have no owner record yet: nothing proves whether a
-	# queue's listener lives, so queues are 'unknown' (docs/inventory.md)
-	exp_live_proven=$(grep -v '^sysvmq:' <<<"$exp_live")
 
 	"$CLI" ls --path $W --json >$W/before.json || bad "ls --json"
 	check "every object is listed" "$exp_all" "$(addresses <$W/before.json)"
-	check "every object with a live holder is live" \
-		"$(printf '%s\n' "${dead_urls[@]}" "${live_urls[@]}" | bare | grep -v '^sysvmq:' | sort)" \
+	check "every object with a live holder is live" "$exp_all" \
 		"$(jq -r '.objects[] | select(.state == "live") | .address' $W/before.json | sort)"
 
 	for p in "${dead[@]}"; do kill -9 "$p"; done
@@ -112,14 +114,12 @@ inner() {
 	"$CLI" ls --path $W --json >$W/after.json || bad "ls --json after kill"
 	"$CLI" ls --path $W --orphans --json >$W/orphans.json
 
-	# a killed listener's queue is 'unknown' too, never an orphan
-	exp_orphans=$(grep -v '^sysvmq:' <<<"$exp_dead")
+	exp_orphans=$exp_dead
 	check "ls --orphans lists exactly the objects whose holder died" \
-		"$exp_orphans" "$(addresses <$W/orphans.json)"
-	check "the dead holders' queue is unknown, not orphan" \
-		"unknown" "$(jq -r '.objects[] | select(.address == "sysvmq:0x7e570001") | .state' $W/after.json)"
+		"$(printf '%s\n' "$exp_dead" "${kept[@]}" | sort)" \
+		"$(addresses <$W/orphans.json)"
 	check "every live object stays live" \
-		"$exp_live_proven" \
+		"$exp_live" \
 		"$(jq -r '.objects[] | select(.state == "live") | .address' $W/after.json | sort)"
 	# the schema documented in docs/cli.md holds for both listings
 	for f in before after orphans; do
@@ -132,17 +132,22 @@ inner() {
 		"$exp_orphans" "$(gc_addresses "would remove" <$W/dry.txt)"
 	check "gc --dry-run removes nothing" "$(addresses <$W/after.json)" \
 		"$("$CLI" ls --path $W --json | addresses)"
-	grep -q "^kept sysvmq sysvmq:0x7e570001: unknown" $W/dry.txt && ok ||
-		bad "gc does not say why it keeps the unknown queue: $(cat $W/dry.txt)"
+	for k in "${kept[@]}"; do
+		grep -q "^kept [a-z]* $k: made with ?persist" $W/dry.txt && ok ||
+			bad "gc does not say it keeps $k (?persist): $(cat $W/dry.txt)"
+	done
+	check "a dead listener's queue names it as gone" \
+		"orphan false" \
+		"$(jq -r '.objects[] | select(.address == "sysvmq:0x7e570001") | "\(.state) \(.creator.alive)"' $W/after.json)"
 
 	"$CLI" gc --path $W >$W/gc.txt || bad "gc failed: $(cat $W/gc.txt)"
 	check "gc removes exactly the orphans" \
 		"$exp_orphans" "$(gc_addresses removed <$W/gc.txt)"
 	"$CLI" ls --path $W --json >$W/final.json
-	check "after gc: the live objects and the unknown queues remain" \
-		"$(printf '%s\nsysvmq:0x7e570001\n' "$exp_live" | sort)" \
+	check "after gc: the live objects and the kept ones remain" \
+		"$(printf '%s\n' "$exp_live" "${kept[@]}" | sort)" \
 		"$(addresses <$W/final.json)"
-	check "after gc: every live object is still live" "$exp_live_proven" \
+	check "after gc: every live object is still live" "$exp_live" \
 		"$(jq -r '.objects[] | select(.state == "live") | .address' $W/final.json | sort)"
 	# and still works: a message reaches the live ring, FIFO and queue
 	for u in "shm:/inv-l" "fifo:$W/l.fifo" "mq:/inv-l"; do
@@ -192,7 +197,7 @@ print(m.id, q.id)')"
 		{ grep -q "?region" <<<"$out" && ok || bad "rm sysvshm:@$mid: $out"; }
 	"$CLI" rm "sysvshm:@$mid?region" "sysvmq:@$qid" && ok || bad "rm by id"
 	check "rm by id removed them" "" \
-		"$(grep -E "^ *[0-9]+ +($mid|$qid) " /proc/sysvipc/shm /proc/sysvipc/msg)"
+		"$(awk -v id=$mid '$2 == id' /proc/sysvipc/shm; awk -v id=$qid '$2 == id' /proc/sysvipc/msg)"
 	kill_all
 }
 

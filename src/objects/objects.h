@@ -25,6 +25,7 @@ struct ipk__obj {
 	/* identity, so that removal removes this object and no later one */
 	uint64_t dev, ino;  /* files (System V: ino is the id) */
 	uint64_t sock_ino;  /* a bound socket's own inode */
+	uid_t cuid;         /* System V creator; mq: the file's owner */
 	bool is_ring;       /* holds a valid ipckit ring header */
 	bool plain;         /* a region without ipckit header */
 	bool wrong_size;    /* sem.* not the size of a semaphore */
@@ -131,6 +132,8 @@ void ipk__scan_files(struct ipk__scanctx *c);
 /* One object each: a /dev/shm entry, a queue in the mqueue directory dfd,
    a FIFO, socket file or mmap: ring file. */
 void ipk__scan_devshm_one(struct ipk__scanctx *c, const char *name);
+/* A /dev/shm file that is ipckit's bookkeeping, not an object. */
+bool ipk__devshm_internal(const char *name);
 void ipk__scan_mqueue_one(struct ipk__scanctx *c, int dfd, const char *name);
 void ipk__scan_files_one(struct ipk__scanctx *c, const char *path);
 /* Look inside a System V segment (attaching to it) to tell a ring. */

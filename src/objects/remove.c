@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "objects.h"
+#include "../core/owner.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -166,7 +167,12 @@ int ipk__obj_probe(ipk__url *u, struct ipk__obj *out)
 			snprintf(prefix, sizeof prefix, "sem.");
 		else if (strcmp(s, "shm") != 0)
 			snprintf(prefix, sizeof prefix, "ipk-%s.", s);
-		if (posix_name(u, prefix, name, sizeof name)) {
+		if (posix_name(u, prefix, name, sizeof name) &&
+		    ipk__devshm_internal(name)) {
+			rc = ipk__err(-EINVAL, "/dev/shm/%s is ipckit's record of a "
+			              "queue's owner, not an object; not removing it",
+			              name);
+		} else if (posix_name(u, prefix, name, sizeof name)) {
 			char path[320];
 			snprintf(path, sizeof path, "/dev/shm/%s", name);
 			struct stat st;
@@ -289,6 +295,14 @@ static int unlink_object(const struct ipk__obj *o)
 		if (e == EINVAL || e == EIDRM)
 			e = ENOENT;
 		return ipk__errno(-e, "removing %s", o->address);
+	}
+	/* a queue's owner record goes with it */
+	if (strcmp(k, "sysvmq") == 0 && p->key > 0) {
+		char name[16];
+		snprintf(name, sizeof name, "0x%08x", (unsigned)(uint32_t)p->key);
+		ipk__owner_forget("sysvmq", name, o->cuid, (uint64_t)p->id);
+	} else if (strcmp(k, "mq") == 0) {
+		ipk__owner_forget("mq", o->address + strlen("mq:"), o->cuid, o->ino);
 	}
 	return 0;
 }

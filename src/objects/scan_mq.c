@@ -7,10 +7,12 @@
  */
 #define _GNU_SOURCE
 #include "objects.h"
+#include "../core/owner.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <mqueue.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,13 +121,35 @@ void ipk__scan_mqueue_one(struct ipk__scanctx *c, int dfd, const char *name)
 		p->last.pid = notify_pid;
 		p->last.state = ipk__pid_state(notify_pid, 0, 0);
 	}
-	p->persist = 0;
+	o->cuid = st.st_uid;
+	/* the listener's owner record (src/core/owner.h) */
+	char qname[NAME_MAX + 2];
+	snprintf(qname, sizeof qname, "/%s", name);
+	struct ipk__owner rec;
+	enum ipk__owner_state owner =
+		ipk__owner_check("mq", qname, st.st_uid, (uint64_t)st.st_ino, &rec);
+	/* a queue no ipckit listener made: nothing says it is not kept */
+	p->persist = owner == IPK__OWNER_NONE ? -1 : rec.persist ? 1 : 0;
+	if (owner != IPK__OWNER_NONE && rec.pid > 0) {
+		p->creator.pid = rec.pid;
+		p->creator.state = owner == IPK__OWNER_ALIVE ? IPK_PID_ALIVE
+		                                             : IPK_PID_DEAD;
+	}
 	if (p->nholders > 0) {
 		/* ipk__obj_judge: live */
+	} else if (owner == IPK__OWNER_ALIVE) {
+		p->state = IPK_OBJ_LIVE;
+		snprintf(o->why, sizeof o->why, "its listener, pid %d, is alive",
+		         (int)rec.pid);
 	} else if (notify_pid > 0 && p->last.state != IPK_PID_DEAD) {
 		p->state = IPK_OBJ_LIVE;
 		snprintf(o->why, sizeof o->why,
 		         "pid %d waits for its notification", notify_pid);
+	} else if (owner == IPK__OWNER_DEAD) {
+		p->state = IPK_OBJ_ORPHAN;
+		snprintf(o->why, sizeof o->why, "%s",
+		         rec.pid > 0 ? "its listener is gone and nobody has it open"
+		                     : "its listener closed it and kept it (?persist)");
 	} else if (c->procs->unreadable > 0) {
 		p->attached = -1;
 		snprintf(o->why, sizeof o->why,

@@ -152,6 +152,12 @@ int ipk__obj_region_file(struct ipk__obj *o, const char *path, int fd,
 	return rc;
 }
 
+bool ipk__devshm_internal(const char *name)
+{
+	/* the owner records of queues (src/core/owner.h) are not objects */
+	return strncmp(name, ".ipk-owner.", strlen(".ipk-owner.")) == 0;
+}
+
 void ipk__scan_devshm_one(struct ipk__scanctx *c, const char *name)
 {
 	char path[300];
@@ -266,8 +272,8 @@ void ipk__scan_devshm(struct ipk__scanctx *c)
 	}
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.' || (e->d_name[1] != '\0' &&
-		                            strcmp(e->d_name, "..") != 0))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+		    !ipk__devshm_internal(e->d_name))
 			ipk__scan_devshm_one(c, e->d_name);
 	closedir(d);
 }

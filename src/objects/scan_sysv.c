@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "objects.h"
+#include "../core/owner.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -69,23 +70,53 @@ static void one_queue(struct ipk__scanctx *c, const char *line)
 	p->bytes = cbytes;
 	p->size = (uint64_t)cbytes;
 	p->changed = ctime;
+	o->cuid = cuid;
 	address(o, "sysvmq", (uint32_t)key, id);
 	snprintf(o->use, sizeof o->use, "%lld msgs, %lld B", qnum, cbytes);
+	/* the listener's owner record (src/core/owner.h) */
+	char name[16];
+	snprintf(name, sizeof name, "0x%08x", (unsigned)(uint32_t)key);
+	struct ipk__owner rec;
+	enum ipk__owner_state owner =
+		key != 0 ? ipk__owner_check("sysvmq", name, cuid, (uint64_t)id, &rec)
+		         : IPK__OWNER_NONE;
 	/* the last to operate: the later of last send and last receive */
 	bool send_last = stime >= rtime;
 	p->last.pid = send_last ? lspid : lrpid;
 	p->last.state = ipk__pid_state(p->last.pid, 0, send_last ? stime : rtime);
 	int s_state = ipk__pid_state(lspid, 0, stime);
 	int r_state = ipk__pid_state(lrpid, 0, rtime);
-	if (s_state == IPK_PID_ALIVE || r_state == IPK_PID_ALIVE) {
+	if (owner != IPK__OWNER_NONE) {
+		p->persist = rec.persist ? 1 : 0;
+		if (rec.pid > 0) {
+			p->creator.pid = rec.pid;
+			p->creator.state = owner == IPK__OWNER_ALIVE ? IPK_PID_ALIVE
+			                                             : IPK_PID_DEAD;
+		}
+	}
+	if (owner == IPK__OWNER_ALIVE) {
+		p->state = IPK_OBJ_LIVE;
+		snprintf(o->why, sizeof o->why, "its listener, pid %d, is alive",
+		         (int)rec.pid);
+	} else if (s_state == IPK_PID_ALIVE || r_state == IPK_PID_ALIVE) {
 		p->state = IPK_OBJ_LIVE;
 		snprintf(o->why, sizeof o->why, "its last %s, pid %d, is alive",
 		         s_state == IPK_PID_ALIVE ? "sender" : "receiver",
 		         s_state == IPK_PID_ALIVE ? lspid : lrpid);
+	} else if (owner == IPK__OWNER_DEAD) {
+		p->state = IPK_OBJ_ORPHAN;
+		if (rec.pid > 0)
+			snprintf(o->why, sizeof o->why,
+			         "its listener, pid %d, is gone, and so are its last "
+			         "sender and receiver", (int)rec.pid);
+		else
+			snprintf(o->why, sizeof o->why,
+			         "its listener closed it and kept it (?persist)");
 	} else {
 		p->state = IPK_OBJ_UNKNOWN;
 		snprintf(o->why, sizeof o->why,
-		         "no owner recorded: a process may still wait on it");
+		         "no ipckit listener recorded as its owner: a process may "
+		         "still wait on it");
 	}
 	ipk__obj_judge(o);
 }
