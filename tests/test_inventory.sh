@@ -160,6 +160,11 @@ inner() {
 		{ grep -q "pid" <<<"$out" && ok || bad "rm does not name the holder: $out"; }
 	out=$("$CLI" rm "fifo:$W/l.fifo" 2>&1) && bad "rm removed a live FIFO" || ok
 	out=$("$CLI" rm "unix:$W/l.sock" 2>&1) && bad "rm removed a live socket" || ok
+	for u in sysvmq:0x7e570002 mq:/inv-l; do
+		out=$("$CLI" rm "$u" 2>&1) && bad "rm removed $u, whose listener lives" ||
+			{ grep -q "pid [0-9]" <<<"$out" && ok ||
+				bad "rm $u does not name its listener: $out"; }
+	done
 	"$CLI" rm --force "fifo:$W/l.fifo" && [ ! -e $W/l.fifo ] && ok ||
 		bad "rm --force of a live FIFO"
 

@@ -94,24 +94,24 @@ static void one_queue(struct ipk__scanctx *c, const char *line)
 			                                             : IPK_PID_DEAD;
 		}
 	}
+	/* an ipckit listener's record decides: the queue is its mailbox */
 	if (owner == IPK__OWNER_ALIVE) {
 		p->state = IPK_OBJ_LIVE;
 		snprintf(o->why, sizeof o->why, "its listener, pid %d, is alive",
 		         (int)rec.pid);
+	} else if (owner == IPK__OWNER_DEAD) {
+		p->state = IPK_OBJ_ORPHAN;
+		if (rec.pid > 0)
+			snprintf(o->why, sizeof o->why, "its listener, pid %d, is gone",
+			         (int)rec.pid);
+		else
+			snprintf(o->why, sizeof o->why,
+			         "its listener closed it and kept it (?persist)");
 	} else if (s_state == IPK_PID_ALIVE || r_state == IPK_PID_ALIVE) {
 		p->state = IPK_OBJ_LIVE;
 		snprintf(o->why, sizeof o->why, "its last %s, pid %d, is alive",
 		         s_state == IPK_PID_ALIVE ? "sender" : "receiver",
 		         s_state == IPK_PID_ALIVE ? lspid : lrpid);
-	} else if (owner == IPK__OWNER_DEAD) {
-		p->state = IPK_OBJ_ORPHAN;
-		if (rec.pid > 0)
-			snprintf(o->why, sizeof o->why,
-			         "its listener, pid %d, is gone, and so are its last "
-			         "sender and receiver", (int)rec.pid);
-		else
-			snprintf(o->why, sizeof o->why,
-			         "its listener closed it and kept it (?persist)");
 	} else {
 		p->state = IPK_OBJ_UNKNOWN;
 		snprintf(o->why, sizeof o->why,
