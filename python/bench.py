@@ -14,7 +14,8 @@ and 1 MiB messages:
                            produced in and read from the ring; each side
                            touches the first 8 bytes
   ipckit unix:             ipckit.pair("unix:")
-  multiprocessing.Pipe     send_bytes()/recv_bytes()
+  multiprocessing.Pipe     send_bytes()/recv_bytes() (a socketpair)
+    Pipe(duplex=False) x2  the same over two one-way pipes
   multiprocessing.Queue    put()/get() of bytes
   shared_memory + Lock     one multiprocessing.shared_memory buffer handed
                            back and forth with two Locks; the receiver copies
@@ -130,6 +131,26 @@ def pipe_setup(size):
     return {"p": a, "c": b}
 
 
+def oneway_setup(size):
+    # two one-way pipes (os.pipe underneath) instead of one socketpair
+    r1, w1 = CTX.Pipe(duplex=False)
+    r2, w2 = CTX.Pipe(duplex=False)
+    return {"p": w1, "p_in": r2, "c_in": r1, "c_out": w2}
+
+
+def oneway_rt(st, payload):
+    st["p"].send_bytes(payload)
+    st["p_in"].recv_bytes()
+
+
+def oneway_child(st, size):
+    while True:
+        m = st["c_in"].recv_bytes()
+        if not m:
+            return
+        st["c_out"].send_bytes(m)
+
+
 def pipe_rt(st, payload):
     st["p"].send_bytes(payload)
     st["p"].recv_bytes()
@@ -227,6 +248,8 @@ MECHANISMS = [
     ("ipckit unix:", unix_setup, ring_rt, ring_child, send_empty, close_pair),
     ("multiprocessing.Pipe", pipe_setup, pipe_rt, pipe_child, pipe_stop,
      close_pair),
+    ("  Pipe(duplex=False) x2", oneway_setup, oneway_rt, oneway_child,
+     pipe_stop, None),
     ("multiprocessing.Queue", queue_setup, queue_rt, queue_child, queue_stop,
      None),
     ("shared_memory + Lock", shm_setup, shm_rt, shm_child, shm_stop,

@@ -40,6 +40,47 @@ thread)
 esac
 
 cd "$tmp"
-env -u IPCKIT_LIB PYTHONPATH="$site" IPK_PY_PREFIX="$prefix" \
-	PYTHONDONTWRITEBYTECODE=1 \
-	"$PY" -m unittest discover -s "$IPK_SOURCE/python/tests" -v
+export PYTHONPATH="$site" PYTHONDONTWRITEBYTECODE=1
+unset IPCKIT_LIB
+IPK_PY_PREFIX="$prefix" "$PY" -m unittest discover -s "$IPK_SOURCE/python/tests" -v
+
+# the tutorial of docs/python.md: a C producer built against the install
+# (pkg-config), frames read in place by the Python consumer
+ex="$IPK_SOURCE/python/examples"
+pc=$(find "$prefix" -name ipckit.pc)
+libdir=$(dirname "$(dirname "$pc")")
+extra=()
+[ "$san" = address ] && extra=(-fsanitize=address,undefined)
+PKG_CONFIG_PATH=$(dirname "$pc") cc -std=c11 -Wall -Wextra -Werror "${extra[@]}" \
+	"$ex/frames_producer.c" -o "$tmp/frames_producer" \
+	$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags --libs ipckit)
+ring="shm:/ipkpy-tutorial-$$"
+"$PY" "$ex/frames_consumer.py" "$ring" 40 >"$tmp/consumer.out" 2>&1 &
+consumer=$!
+for _ in $(seq 1 200); do
+	grep -q listening "$tmp/consumer.out" 2>/dev/null && break
+	kill -0 "$consumer" 2>/dev/null || break
+	sleep 0.05
+done
+LD_LIBRARY_PATH="$libdir" "$tmp/frames_producer" "$ring" 40 >"$tmp/producer.out" ||
+	{ echo "FAIL: frames_producer"; cat "$tmp/producer.out"; kill "$consumer"; exit 1; }
+wait "$consumer" || { echo "FAIL: frames_consumer"; cat "$tmp/consumer.out"; exit 1; }
+# sum over frames s < 40 and samples i < 65536 of s + i
+want="frames_consumer: 40 frames of 65536 samples, sum 85949153280"
+grep -q "^$want" "$tmp/consumer.out" ||
+	{ echo "FAIL: frames_consumer printed:"; cat "$tmp/consumer.out"; exit 1; }
+[ ! -e "/dev/shm/ipkpy-tutorial-$$" ] || { echo "FAIL: the tutorial ring was left behind"; exit 1; }
+echo "ok: tutorial: C producer -> Python consumer, frames read in place"
+
+"$PY" "$ex/robust_counter.py" >"$tmp/counter.out" ||
+	{ echo "FAIL: robust_counter.py"; cat "$tmp/counter.out"; exit 1; }
+echo "ok: robust_counter.py: $(tail -n 1 "$tmp/counter.out")"
+if "$PY" -c 'import numpy' 2>/dev/null; then
+	"$PY" "$ex/numpy_zero_copy.py" >"$tmp/numpy.out" ||
+		{ echo "FAIL: numpy_zero_copy.py"; cat "$tmp/numpy.out"; exit 1; }
+	grep -q "frame 19: .*mean of rows 1.. = 19 (no copy)" "$tmp/numpy.out" ||
+		{ echo "FAIL: numpy_zero_copy.py printed:"; cat "$tmp/numpy.out"; exit 1; }
+	echo "ok: numpy_zero_copy.py"
+else
+	echo "SKIP: numpy_zero_copy.py (no python3-numpy)"
+fi
