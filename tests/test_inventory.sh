@@ -106,6 +106,11 @@ inner() {
 	check "every object with a live holder is live" "$exp_all" \
 		"$(jq -r '.objects[] | select(.state == "live") | .address' $W/before.json | sort)"
 
+	check "--kind picks one kind" "fifo:$W/d.fifo fifo:$W/l.fifo" \
+		"$("$CLI" ls --kind fifo --json | addresses | tr '\n' ' ' | sed 's/ $//')"
+	check "--user root: all of them" "$exp_all" "$("$CLI" ls --path $W --user root --json | addresses)"
+	check "--user nobody: none of them" "" "$("$CLI" ls --path $W --user nobody --json | addresses)"
+
 	for p in "${dead[@]}"; do kill -9 "$p"; done
 	for p in "${dead[@]}"; do wait "$p" 2>/dev/null; done
 
