@@ -17,6 +17,7 @@ from ._errors import (Error, Exists, NotFound, NotRecoverable, OwnerDead,
                       PeerGone, PermissionDenied, Timeout, WouldBlock)
 from ._lib import lib as _cdll
 from . import aio
+from . import objects
 from .channel import (MSG_EXCEPT, MSG_NOERROR, POLLIN, POLLOUT, Channel,
                       Message, QueueInfo, RingInfo, dial, listen, pair, poll,
                       queue_stat, remove, scheme_built, scheme_summary,
@@ -50,7 +51,7 @@ __version__ = version()
 
 __all__ = [
     "Error", "Exists", "NotFound", "NotRecoverable", "OwnerDead", "PeerGone",
-    "PermissionDenied", "Timeout", "WouldBlock", "aio", "MSG_EXCEPT",
+    "PermissionDenied", "Timeout", "WouldBlock", "aio", "objects", "MSG_EXCEPT",
     "MSG_NOERROR", "POLLIN", "POLLOUT", "Channel", "Message", "QueueInfo",
     "RingInfo", "dial", "listen", "pair", "poll", "queue_stat", "remove",
     "scheme_built", "scheme_summary", "schemes", "signal_block", "spawn",

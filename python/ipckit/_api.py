@@ -15,7 +15,8 @@ A C function that Python should not have goes into LEFT_OUT with the reason.
 from ctypes import (POINTER, c_char_p, c_int, c_int64, c_size_t,
                     c_ssize_t, c_uint, c_void_p)
 
-from ._types import (chan_p, flock_p, msginfo_p, pollitem_p, queue_info_p,
+from ._types import (chan_p, flock_p, limit_p, msginfo_p, object_p,
+                     objscan_opts_p, objscan_p, pollitem_p, queue_info_p,
                      region_p, regioninfo_p, ringinfo_p, sem_p, semop_p,
                      spawn_opts_p)
 
@@ -54,6 +55,7 @@ PROTOTYPES = [
      "Channel.address"),
     ("ipk_close", c_int, [chan_p], "Channel.close"),
     ("ipk_remove", c_int, [c_char_p], "remove"),
+    ("ipk_remove_flags", c_int, [c_char_p, c_int], "remove"),
     ("ipk_schemes", POINTER(c_char_p), [], "schemes"),
     ("ipk_scheme_built", c_int, [c_char_p], "scheme_built"),
     ("ipk_scheme_summary", c_char_p, [c_char_p], "scheme_summary"),
@@ -140,6 +142,17 @@ PROTOTYPES = [
      "FileLock.unlock"),
     ("ipk_flock_fd", c_int, [flock_p], "FileLock.fileno"),
     ("ipk_flock_close", c_int, [flock_p], "FileLock.close"),
+    # the inventory
+    ("ipk_objects_open", c_int, [POINTER(objscan_p), objscan_opts_p],
+     "objects.Scan.__init__"),
+    ("ipk_objects_next", object_p, [objscan_p], "objects.Scan.__init__"),
+    ("ipk_objects_note", c_char_p, [objscan_p, c_size_t],
+     "objects.Scan.__init__"),
+    ("ipk_objects_close", None, [objscan_p], "objects.Scan.close"),
+    ("ipk_objstate_name", c_char_p, [c_int], "objects.state_name"),
+    ("ipk_object_remove", c_int, [object_p, c_int], "objects.Scan.remove"),
+    ("ipk_objects_setns", c_int, [c_pid_t], "objects.setns"),
+    ("ipk_limits", c_ssize_t, [limit_p, c_size_t], "objects.limits"),
 ]
 
 # C functions deliberately without a Python counterpart: name -> reason.

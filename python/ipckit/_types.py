@@ -95,6 +95,42 @@ class ipk_rwlock(Structure):
     _fields_ = [("opaque", c_uint64 * 400)]
 
 
+class ipk_objscan(_Opaque):
+    pass
+
+
+class ipk_objpid(Structure):
+    _fields_ = [("pid", c_pid_t), ("state", c_int)]
+
+
+class ipk_object(Structure):
+    _fields_ = [("kind", c_char_p), ("address", c_char_p), ("path", c_char_p),
+                ("detail", c_char_p), ("use", c_char_p), ("state", c_int),
+                ("why", c_char_p), ("persist", c_int), ("id", c_long),
+                ("key", c_long), ("uid", c_uid_t), ("gid", c_gid_t),
+                ("mode", c_uint), ("size", c_uint64), ("messages", c_int64),
+                ("bytes", c_int64), ("attached", c_int64),
+                ("producers", c_int), ("consumers", c_int),
+                ("value", c_int64), ("count", c_int64),
+                ("creator", ipk_objpid), ("last", ipk_objpid),
+                ("nholders", c_size_t), ("holders", c_pid_t * 8),
+                ("changed", c_int64)]
+
+
+class ipk_objscan_opts(Structure):
+    _fields_ = [("kind", c_char_p), ("paths", POINTER(c_char_p)),
+                ("flags", c_int)]
+
+
+class ipk_limit(Structure):
+    _fields_ = [("name", c_char_p), ("what", c_char_p), ("value", c_int64),
+                ("used", c_int64), ("unit", c_char_p), ("raise", c_char_p)]
+
+
+objscan_p = POINTER(ipk_objscan)
+object_p = POINTER(ipk_object)
+objscan_opts_p = POINTER(ipk_objscan_opts)
+limit_p = POINTER(ipk_limit)
 msginfo_p = POINTER(ipk_msginfo)
 pollitem_p = POINTER(ipk_pollitem)
 queue_info_p = POINTER(ipk_queue_info)
@@ -107,4 +143,4 @@ spawn_opts_p = POINTER(ipk_spawn_opts)
 STRUCTS = {cls.__name__: cls for cls in (
     ipk_spawn_opts, ipk_msginfo, ipk_pollitem, ipk_queue_info,
     ipk_regioninfo, ipk_ringinfo, ipk_semop, ipk_mutex, ipk_cond,
-    ipk_rwlock)}
+    ipk_rwlock, ipk_objpid, ipk_object, ipk_objscan_opts, ipk_limit)}

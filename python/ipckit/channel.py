@@ -436,9 +436,14 @@ def poll(items, timeout=None):
             if slot.revents]
 
 
-def remove(url):
-    """Remove the named object (file, socket path, queue, segment)."""
-    check(lib.ipk_remove(encode(url)))
+def remove(url, force=False):
+    """Remove the named object (file, socket path, queue, ring, segment).
+    Only what the address names; one a live process uses raises Error
+    (EBUSY, naming the process) unless force (ipk_remove_flags)."""
+    if force:
+        check(lib.ipk_remove_flags(encode(url), 1))  # IPK_REMOVE_FORCE
+    else:
+        check(lib.ipk_remove(encode(url)))
 
 
 def schemes():
