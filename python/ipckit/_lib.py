@@ -8,7 +8,10 @@ Where the library comes from, first match wins:
   3. the dynamic linker's own search (ld.so.cache, LD_LIBRARY_PATH)
 """
 import ctypes
+import errno as _errno
+import math
 import os
+import time
 
 from . import _api
 from ._errors import make_error
@@ -115,3 +118,62 @@ def ms(timeout):
         return -1 if t == float("inf") else _INT_MAX
     n = int(t)
     return n + 1 if n < t else n  # round up: 0.0001 s still waits
+
+
+# Blocking calls wait in C at most this long at a time, so that Python runs
+# its signal handlers (Ctrl-C raises KeyboardInterrupt) while a program
+# waits: the library itself never lets a signal end a wait.
+SLICE_MS = 200
+ETIMEDOUT = -_errno.ETIMEDOUT
+_now = time.monotonic
+
+
+def wait(fn, args, t):
+    """fn(*args, timeout_ms) waiting t ms (-1: forever) in slices of at most
+    SLICE_MS; the result of the last slice."""
+    if 0 <= t <= SLICE_MS:
+        return fn(*args, t)
+    if t < 0:
+        while True:
+            rc = fn(*args, SLICE_MS)
+            if rc != ETIMEDOUT:
+                return rc
+    end = _now() + t / 1000.0
+    step = SLICE_MS
+    while True:
+        rc = fn(*args, step)
+        if rc != ETIMEDOUT:
+            return rc
+        left = end - _now()
+        if left <= 0:
+            return rc
+        step = min(SLICE_MS, math.ceil(left * 1000.0))
+
+
+def more(fn, args, t):
+    """After a first slice of SLICE_MS timed out: the rest of t."""
+    return wait(fn, args, t - SLICE_MS if t > 0 else -1)
+
+
+_GAVE_UP = (ETIMEDOUT, -_errno.ENOENT, -_errno.ECONNREFUSED, -_errno.EAGAIN)
+
+
+def wait_appear(fn, args, t):
+    """Like wait() for calls that, when the time is up, report why they
+    could not finish (dial: 'no such file', 'connection refused') instead of
+    ETIMEDOUT: a slice that used all its time and failed that way goes on."""
+    if 0 <= t <= SLICE_MS:
+        return fn(*args, t)
+    end = None if t < 0 else _now() + t / 1000.0
+    while True:
+        step = SLICE_MS
+        if end is not None:
+            step = min(SLICE_MS, max(0, math.ceil((end - _now()) * 1000.0)))
+        t0 = _now()
+        rc = fn(*args, step)
+        if rc >= 0 or rc not in _GAVE_UP:
+            return rc
+        if (_now() - t0) * 1000.0 < step * 0.9:  # gave up early: for real
+            return rc
+        if end is not None and _now() >= end:
+            return rc

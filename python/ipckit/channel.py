@@ -10,7 +10,8 @@ import errno as _errno
 import os
 
 from ._buffers import Pinned
-from ._lib import check, encode, error, lib, ms, text
+from ._lib import (ETIMEDOUT, SLICE_MS, check, encode, error, lib,
+                   more, ms, text, wait, wait_appear)
 from .zerocopy import Loan, MessageView, settle_rx, settle_tx
 from ._types import (chan_p, ipk_msginfo, ipk_pollitem, ipk_queue_info,
                      ipk_ringinfo, ipk_spawn_opts)
@@ -156,18 +157,21 @@ class Channel:
         t = -1 if timeout is None else ms(timeout)
         if self._tx is not None:
             settle_tx(self)
+        t1 = t if 0 <= t <= SLICE_MS else SLICE_MS
         if type is None and prio is None:
             if data.__class__ is bytes:
-                rc = _send(h, data, len(data), t)
+                rc = _send(h, data, len(data), t1)
+                if rc == ETIMEDOUT and t1 != t:
+                    rc = more(_send, (h, data, len(data)), t)
             else:
                 with Pinned(data) as (p, n):
-                    rc = _send(h, p, n, t)
+                    rc = wait(_send, (h, p, n), t)
         else:
             info = ipk_msginfo()
             info.type = type or 0
             info.prio = prio or 0
             with Pinned(data) as (p, n):
-                rc = _sendmsg(h, p, n, _byref(info), t)
+                rc = wait(_sendmsg, (h, p, n, _byref(info)), t)
         if rc < 0:
             raise error(rc)
         return rc
@@ -190,14 +194,17 @@ class Channel:
         buf = self._scratch
         if buf is None:
             buf = self._make_scratch()
-        n = _recv(h, buf, self._cap, t)
+        t1 = t if 0 <= t <= SLICE_MS else SLICE_MS
+        n = _recv(h, buf, self._cap, t1)
+        if n == ETIMEDOUT and t1 != t:
+            n = more(_recv, (h, buf, self._cap), t)
         if n >= 0:
             return self._smv[:n].tobytes()
         if n != _ENOBUFS:
             raise error(n)
         if self._ring:  # larger than the buffer: one copy out of the ring
             ptr = self._ptr
-            n = _peek(h, _byref(ptr), t)
+            n = wait(_peek, (h, _byref(ptr)), t)
             if n < 0:
                 raise error(n)
             try:
@@ -216,7 +223,8 @@ class Channel:
 
     def _recv_alloc(self, h, info, t):
         ptr = ctypes.c_void_p()
-        n = _recv_alloc(h, _byref(ptr), _byref(info) if info else None, t)
+        n = wait(_recv_alloc, (h, _byref(ptr), _byref(info) if info else None),
+                 t)
         if n < 0:
             raise error(n)
         try:
@@ -237,7 +245,7 @@ class Channel:
         buf = self._scratch
         if buf is None:
             buf = self._make_scratch()
-        n = _recvmsg(h, buf, self._cap, _byref(info), t)
+        n = wait(_recvmsg, (h, buf, self._cap, _byref(info)), t)
         if n >= 0:
             return _message(self._smv[:n].tobytes(), info)
         if n != _ENOBUFS:
@@ -254,7 +262,7 @@ class Channel:
         if self._rx is not None:
             settle_rx(self)
         with Pinned(buffer, writable=True) as (p, n):
-            return check(_recv(h, p, n, t))
+            return check(wait(_recv, (h, p, n), t))
 
     def __iter__(self):
         """Messages as they arrive, until the peer has gone."""
@@ -276,7 +284,7 @@ class Channel:
         if self._tx is not None:
             settle_tx(self)
         ptr = ctypes.c_void_p()
-        n = lib.ipk_send_borrow(h, _byref(ptr), size, t)
+        n = wait(lib.ipk_send_borrow, (h, _byref(ptr), size), t)
         if n < 0:
             raise error(n)
         return Loan(self, ptr.value, n)
@@ -292,7 +300,7 @@ class Channel:
         if self._rx is not None:
             settle_rx(self)
         ptr = self._ptr
-        n = _peek(h, _byref(ptr), t)
+        n = wait(_peek, (h, _byref(ptr)), t)
         if n < 0:
             raise error(n)
         return MessageView(self, ptr.value, n)
@@ -302,7 +310,8 @@ class Channel:
     def accept(self, timeout=None):
         """Accept one connection on a unix:/tcp: listener."""
         out = chan_p()
-        check(lib.ipk_accept(self._handle(), _byref(out), ms(timeout)))
+        check(wait(lib.ipk_accept, (self._handle(), _byref(out)),
+                   ms(timeout)))
         return Channel(out)
 
     # ------------------------------------------------------------- facts
@@ -341,7 +350,7 @@ class Channel:
         """Wait for a spawned child to exit; its exit code (negative: the
         signal that killed it), as subprocess reports it."""
         st = ctypes.c_int()
-        check(lib.ipk_wait(self._handle(), _byref(st), ms(timeout)))
+        check(wait(lib.ipk_wait, (self._handle(), _byref(st)), ms(timeout)))
         return os.waitstatus_to_exitcode(st.value)
 
     def queue_status(self):
@@ -371,7 +380,7 @@ def dial(url, timeout=None):
     """Attach to an existing endpoint, waiting up to timeout seconds for it
     to appear (None: forever)."""
     out = chan_p()
-    check(lib.ipk_dial(_byref(out), encode(url), ms(timeout)))
+    check(wait_appear(lib.ipk_dial, (_byref(out), encode(url)), ms(timeout)))
     return Channel(out)
 
 
@@ -418,7 +427,7 @@ def poll(items, timeout=None):
     for slot, (ch, ev) in zip(arr, pairs):
         slot.chan = ch._handle()
         slot.events = ev
-    n = lib.ipk_poll(arr, len(pairs), ms(timeout))
+    n = wait(lib.ipk_poll, (arr, len(pairs)), ms(timeout))
     if n < 0:
         if n in (-_errno.ETIMEDOUT, -_errno.EAGAIN):
             return []

@@ -7,7 +7,7 @@ process exits. Give each thread its own handle.
 import ctypes
 import errno as _errno
 
-from ._lib import check, encode, lib, ms
+from ._lib import check, encode, lib, ms, wait
 from ._types import flock_p
 
 FLOCK_SHARED = 0x1
@@ -36,8 +36,9 @@ class FileLock:
         """Lock length bytes from start (0, 0: the whole file, however it
         grows), shared (read) or exclusive, waiting up to timeout seconds.
         Locking a range already held converts it."""
-        check(lib.ipk_flock_lock(self._handle(), FLOCK_SHARED if shared else 0,
-                                 start, length, ms(timeout)))
+        check(wait(lib.ipk_flock_lock, (self._handle(),
+                                        FLOCK_SHARED if shared else 0,
+                                        start, length), ms(timeout)))
 
     def acquire(self, blocking=True, timeout=None, shared=False):
         """True when locked (whole file), False on timeout."""

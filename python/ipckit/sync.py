@@ -14,9 +14,10 @@ unlocks, as threading's locks do.
 """
 import ctypes
 import errno as _errno
+from time import monotonic as _now
 
 from ._errors import OwnerDead
-from ._lib import check, encode, error, lib, ms
+from ._lib import SLICE_MS, check, encode, error, lib, ms, wait
 from ._types import ipk_semop, sem_p
 
 SYNC_CREATE = 0x1
@@ -149,7 +150,7 @@ class Mutex(_Shared):
         """Lock, waiting up to timeout seconds (None: forever). Raises
         Timeout, OwnerDead (held: repair, consistent(), unlock) or
         NotRecoverable."""
-        rc = lib.ipk_mutex_lock(self._a(), ms(timeout))
+        rc = wait(lib.ipk_mutex_lock, (self._a(),), ms(timeout))
         if rc < 0:
             raise self._fail(rc)
 
@@ -201,13 +202,32 @@ class Cond(_Shared):
         """Release mutex (held by the caller), wait for a notify, take the
         mutex again. True when woken (re-check the predicate: wakeups may
         be spurious), False on timeout. OwnerDead if the mutex's holder
-        died meanwhile (it is held: repair, consistent(), unlock)."""
-        rc = lib.ipk_cond_wait(self._a(), mutex._a(), ms(timeout))
+        died meanwhile (it is held: repair, consistent(), unlock).
+        Without a timeout it returns now and then by itself (a spurious
+        wakeup), so that signal handlers such as Ctrl-C's can run."""
+        t = ms(timeout)
+        rc = lib.ipk_cond_wait(self._a(), mutex._a(), SLICE_MS if t < 0 else t)
         if rc in _WOULD_WAIT:
-            return False
+            return t < 0
         if rc < 0:
             raise mutex._fail(rc)
         return True
+
+    def wait_for(self, mutex, predicate, timeout=None):
+        """Wait until predicate() is true (checked with mutex held), at most
+        timeout seconds; returns its last value, as threading's does."""
+        end = None if timeout is None else _now() + timeout
+        result = predicate()
+        while not result:
+            if end is None:
+                self.wait(mutex)
+            else:
+                left = end - _now()
+                if left <= 0:
+                    break
+                self.wait(mutex, min(left, SLICE_MS / 1000.0))
+            result = predicate()
+        return result
 
     def notify(self):
         """Wake at least one waiter."""
@@ -252,13 +272,13 @@ class RWLock(_Shared):
 
     def acquire_read(self, timeout=None):
         """Take it for reading (Timeout, OwnerDead as for Mutex.lock)."""
-        rc = lib.ipk_rwlock_rdlock(self._a(), ms(timeout))
+        rc = wait(lib.ipk_rwlock_rdlock, (self._a(),), ms(timeout))
         if rc < 0:
             raise self._fail(rc)
 
     def acquire_write(self, timeout=None):
         """Take it for writing."""
-        rc = lib.ipk_rwlock_wrlock(self._a(), ms(timeout))
+        rc = wait(lib.ipk_rwlock_wrlock, (self._a(),), ms(timeout))
         if rc < 0:
             raise self._fail(rc)
 
@@ -330,11 +350,12 @@ class Semaphore:
     def wait(self, timeout=None):
         """Decrement, waiting up to timeout seconds while it is zero
         (Timeout; WouldBlock for timeout 0)."""
-        check(lib.ipk_sem_wait(self._handle(), ms(timeout)))
+        check(wait(lib.ipk_sem_wait, (self._handle(),), ms(timeout)))
 
     def acquire(self, blocking=True, timeout=None):
         """threading-style: True when decremented, False on timeout."""
-        rc = lib.ipk_sem_wait(self._handle(), ms(timeout) if blocking else 0)
+        rc = wait(lib.ipk_sem_wait, (self._handle(),),
+                  ms(timeout) if blocking else 0)
         if rc in _WOULD_WAIT:
             return False
         check(rc)
@@ -395,7 +416,8 @@ class Semaphore:
         for slot, o in zip(arr, ops):
             slot.num, slot.op = o[0], o[1]
             slot.flags = o[2] if len(o) > 2 else 0
-        check(lib.ipk_semset_op(self._handle(), arr, len(ops), ms(timeout)))
+        check(wait(lib.ipk_semset_op, (self._handle(), arr, len(ops)),
+                   ms(timeout)))
 
     @property
     def count(self):
