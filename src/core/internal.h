@@ -185,6 +185,14 @@ const struct ipk_transport *ipk__lookup(const char *scheme, bool *known);
 /* -EPROTONOSUPPORT / -EINVAL with the right message for an unusable scheme. */
 int ipk__scheme_error(const char *scheme, bool known);
 
+/*
+ * ipk_remove's check (src/objects): < 0 refuses (wrong kind, or in use
+ * without IPK_REMOVE_FORCE); 0 lets the transport remove it, or, with *done,
+ * it was removed here (addresses only the inventory knows, "sysvshm:@ID").
+ * Takes ?region out of u.
+ */
+int ipk__objects_remove(ipk__url *u, int flags, bool *done);
+
 /* Allocate a channel for transport tp with url copied from src (may be NULL). */
 ipk_chan *ipk__chan_new(const struct ipk_transport *tp, const ipk__url *src);
 void ipk__chan_free(ipk_chan *c);
