@@ -374,5 +374,26 @@ class Facts(unittest.TestCase):
             self.assertEqual(r.recv(5), b"from socket")
 
 
+
+class Warnings(unittest.TestCase):
+
+    def test_handler_hears_about_a_dropped_text_peer(self):
+        heard = []
+        ipckit.set_warn_handler(heard.append)
+        try:
+            with ipckit.listen("tcp://127.0.0.1:0") as lst:
+                host, port = lst.address[len("tcp://"):].rsplit(":", 1)
+                with socket.create_connection((host, int(port))) as s:
+                    s.sendall(b"hello\n")
+                    with self.assertRaises(ipckit.Timeout):
+                        lst.accept(timeout=0.3)
+                    told = s.recv(512)
+        finally:
+            ipckit.set_warn_handler(None)
+        self.assertIn(b"listen with ?raw", told)
+        self.assertEqual(len(heard), 1, heard)
+        self.assertIn("unframed text from a plain program", heard[0])
+
+
 if __name__ == "__main__":
     unittest.main()
