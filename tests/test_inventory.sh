@@ -106,6 +106,11 @@ inner() {
 	check "every object with a live holder is live" "$exp_all" \
 		"$(jq -r '.objects[] | select(.state == "live") | .address' $W/before.json | sort)"
 
+	check "--kind picks one kind" "fifo:$W/d.fifo fifo:$W/l.fifo" \
+		"$("$CLI" ls --kind fifo --json | addresses | tr '\n' ' ' | sed 's/ $//')"
+	check "--user root: all of them" "$exp_all" "$("$CLI" ls --path $W --user root --json | addresses)"
+	check "--user nobody: none of them" "" "$("$CLI" ls --path $W --user nobody --json | addresses)"
+
 	for p in "${dead[@]}"; do kill -9 "$p"; done
 	for p in "${dead[@]}"; do wait "$p" 2>/dev/null; done
 
@@ -177,7 +182,12 @@ inner() {
 		n_lsipc=$(lsipc -$k --json | jq ".$key | length")
 		check "$kind: ipckit, ipcs and lsipc count alike" \
 			"$n_ipcs $n_ipcs" "$n_ipk $n_lsipc"
+		[ $k = q ] && n_queues=$n_ipcs
+		[ $k = m ] && n_segs=$n_ipcs
 	done
+	check "ls --limits counts the queues and segments in use" \
+		"$n_queues $n_segs" \
+		"$("$CLI" ls --limits --json | jq -r '[.limits[] | select(.name == "msgmni" or .name == "shmmni") | .used] | join(" ")')"
 	# private System V objects: listed as @ID, usable and removable so
 	# (the maker has exited once its output is read: it is not a live user)
 	read -r mid qid <<<"$(/usr/bin/python3 -c '
@@ -319,6 +329,18 @@ for u in "mmap:$T/copy" "fifo:$T/copy" "unix:$T/copy" "mmap:$T/copy?region"; do
 		{ grep -q "regular file" <<<"$out" && ok || bad "rm $u: $out"; }
 done
 [ -f $T/copy ] && ok || bad "the copy is gone"
+
+# ls --limits: every kernel limit with its use and the setting that raises it
+"$CLI" ls --limits --json >$T/limits.json || bad "ls --limits --json"
+$PY "$SRC/tests/inventory_schema.py" "$SRC/docs/cli.md" limits $T/limits.json &&
+	ok || bad "ls --limits --json does not follow the documented schema"
+check "ls --limits names every limit" \
+	"/dev/shm RLIMIT_MSGQUEUE mqueue.msg_max mqueue.msgsize_max mqueue.queues_max msgmax msgmnb msgmni semmni semmns semmsl semopm shmall shmmax shmmni" \
+	"$(jq -r '.limits[].name' $T/limits.json | sort | tr '\n' ' ' | sed 's/ $//')"
+check "msgmni is the kernel's" "$(cat /proc/sys/kernel/msgmni)" \
+	"$(jq -r '.limits[] | select(.name == "msgmni") | .value' $T/limits.json)"
+"$CLI" ls --limits | grep -q "^shmmni .*sysctl -w kernel.shmmni=N" && ok ||
+	bad "ls --limits table: $("$CLI" ls --limits)"
 
 # usage errors: one line, exit 2
 for args in "ls --kind nonsense" "gc --bogus" "gc sysvshm:0x1" "ls extra"; do
