@@ -7,7 +7,9 @@ thread at a time, as in C.
 import collections
 import ctypes
 import errno as _errno
+import math
 import os
+import time
 
 from ._buffers import Pinned
 from ._lib import (ETIMEDOUT, SLICE_MS, check, encode, error, lib,
@@ -427,7 +429,15 @@ def poll(items, timeout=None):
     for slot, (ch, ev) in zip(arr, pairs):
         slot.chan = ch._handle()
         slot.events = ev
-    n = wait(lib.ipk_poll, (arr, len(pairs)), ms(timeout))
+    # poll answers 0 (not ETIMEDOUT) when its time is up: slice by hand
+    t = ms(timeout)
+    end = None if t < 0 else time.monotonic() + t / 1000.0
+    while True:
+        step = SLICE_MS if end is None else min(SLICE_MS, max(
+            0, math.ceil((end - time.monotonic()) * 1000.0)))
+        n = lib.ipk_poll(arr, len(pairs), step)
+        if n != 0 or (end is not None and time.monotonic() >= end):
+            break
     if n < 0:
         if n in (-_errno.ETIMEDOUT, -_errno.EAGAIN):
             return []

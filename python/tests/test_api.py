@@ -241,6 +241,21 @@ class Polling(unittest.TestCase):
             self.assertEqual([(ch is d, ev) for ch, ev in got],
                              [(True, ipckit.POLLIN)])
 
+    def test_poll_waits_for_the_first_ready(self):
+        a, b = ipckit.pair("unixgram:")
+        with a, b:
+            t = threading.Timer(0.5, a.send, (b"late",))
+            t.start()
+            t0 = time.monotonic()
+            got = ipckit.poll([b])  # no timeout: until one is ready
+            t.join()
+            self.assertEqual([ch for ch, _ in got], [b])
+            self.assertGreaterEqual(time.monotonic() - t0, 0.4)
+            self.assertEqual(b.recv(0), b"late")
+            t0 = time.monotonic()
+            self.assertEqual(ipckit.poll([b], 0.5), [])
+            self.assertGreaterEqual(time.monotonic() - t0, 0.45)
+
     def test_asyncio(self):
         url = url_for("shm")
 
