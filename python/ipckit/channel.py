@@ -159,21 +159,20 @@ class Channel:
         t = -1 if timeout is None else ms(timeout)
         if self._tx is not None:
             settle_tx(self)
-        t1 = t if 0 <= t <= SLICE_MS else SLICE_MS
+        # not in slices like the receives: a stream send whose time ran out
+        # after its first byte counts as sent, and keeps the rest for later
         if type is None and prio is None:
             if data.__class__ is bytes:
-                rc = _send(h, data, len(data), t1)
-                if rc == ETIMEDOUT and t1 != t:
-                    rc = more(_send, (h, data, len(data)), t)
+                rc = _send(h, data, len(data), t)
             else:
                 with Pinned(data) as (p, n):
-                    rc = wait(_send, (h, p, n), t)
+                    rc = _send(h, p, n, t)
         else:
             info = ipk_msginfo()
             info.type = type or 0
             info.prio = prio or 0
             with Pinned(data) as (p, n):
-                rc = wait(_sendmsg, (h, p, n, _byref(info)), t)
+                rc = _sendmsg(h, p, n, _byref(info), t)
         if rc < 0:
             raise error(rc)
         return rc
