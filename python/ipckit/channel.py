@@ -97,8 +97,7 @@ class Channel:
         self._ptr = ctypes.c_void_p()
         self._rx = None  # Window of the message lent out by recv_view
         self._tx = None  # Window of the space lent out by borrow
-        info = ipk_ringinfo()
-        self._ring = lib.ipk_ring_info(handle, _byref(info)) == 0
+        self._ring = None  # a ring? asked when it matters
 
     # ------------------------------------------------------------ lifetime
 
@@ -203,6 +202,8 @@ class Channel:
             return self._smv[:n].tobytes()
         if n != _ENOBUFS:
             raise error(n)
+        if self._ring is None:
+            self._ring = lib.ipk_ring_info(h, _byref(ipk_ringinfo())) == 0
         if self._ring:  # larger than the buffer: one copy out of the ring
             ptr = self._ptr
             n = wait(_peek, (h, _byref(ptr)), t)

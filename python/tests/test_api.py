@@ -167,13 +167,17 @@ class Receiving(unittest.TestCase):
             self.assertEqual(list(b), [b"m%d" % i for i in range(5)])
 
     def test_large_messages_beyond_the_first_buffer(self):
-        a, b = ipckit.pair("unix:")
-        with a, b:
-            big = os.urandom(3 << 20)
-            t = threading.Thread(target=a.send, args=(big,))
-            t.start()
-            self.assertEqual(b.recv(20), big)
-            t.join()
+        for url in ("unix:", "shm:?size=8M", "pipe:"):
+            with self.subTest(url=url):
+                a, b = ipckit.pair(url)
+                with a, b:
+                    big = os.urandom(3 << 20)
+                    t = threading.Thread(target=a.send, args=(big,))
+                    t.start()
+                    self.assertEqual(b.recv(20), big)
+                    t.join()
+                    a.send(b"small after")
+                    self.assertEqual(b.recvmsg(20), b"small after")
 
     def test_recv_into(self):
         a, b = ipckit.pair("unixgram:")
