@@ -165,6 +165,10 @@ inner() {
 		{ grep -q "pid" <<<"$out" && ok || bad "rm does not name the holder: $out"; }
 	out=$("$CLI" rm "fifo:$W/l.fifo" 2>&1) && bad "rm removed a live FIFO" || ok
 	out=$("$CLI" rm "unix:$W/l.sock" 2>&1) && bad "rm removed a live socket" || ok
+	hold "unix:@inv-abstract-$$" || return
+	out=$("$CLI" rm "unix:@inv-abstract-$$" 2>&1) && bad "rm of an abstract socket succeeded" ||
+		{ grep -q "bound by pid $HELD" <<<"$out" && ok ||
+			bad "rm of a live abstract socket does not name its holder: $out"; }
 	for u in sysvmq:0x7e570002 mq:/inv-l; do
 		out=$("$CLI" rm "$u" 2>&1) && bad "rm removed $u, whose listener lives" ||
 			{ grep -q "pid [0-9]" <<<"$out" && ok ||
