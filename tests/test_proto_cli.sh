@@ -23,6 +23,7 @@ expect_eq() { [ "$2" == "$3" ] && ok || bad "$1: expected [$2] got [$3]"; }
 serve() {
 	local out=$1
 	shift
+	rm -f "$out.err" # a fresh file: the last server's address must not be read
 	run rep "$@" >"$out" 2>"$out.err" &
 	PID=$!
 	pids+=("$PID")
