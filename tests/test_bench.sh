@@ -37,6 +37,8 @@ rc=$?
 [ $rc -eq 0 ] && ok || { bad "bench exited $rc"; cat "$dir/err.txt" "$dir/table.txt"; }
 grep -q '^LATENCY' "$dir/table.txt" && grep -q '^THROUGHPUT' "$dir/table.txt" &&
 	ok || bad "the table lacks its sections"
+grep -Eq '^CPU placement: (shared cache|split caches|CHANGED)' "$dir/table.txt" &&
+	ok || bad "the table does not say the CPU placement"
 [ ! -s "$dir/err.txt" ] || grep -q 'wrote' "$dir/err.txt" && ok ||
 	bad "unexpected stderr: $(cat "$dir/err.txt")"
 "$CLI" bench --list >"$dir/list.txt" && ok || bad "bench --list"
@@ -47,7 +49,7 @@ doc = json.load(open(sys.argv[1]))
 rows = {}
 for line in open(sys.argv[2]).read().splitlines()[1:]:
     f = line.split()
-    rows[f[0]] = (f[1], "not built" if f[2] == "not" else f[2])
+    rows[f[0]] = (f[1], "not built" if f[3] == "not" else f[3])
 errors = []
 def err(msg):
     errors.append(msg)
@@ -97,10 +99,10 @@ for r in doc["results"]:
         continue
     row = series[sid]
     lat, thr = r["latency"], r["throughput"]
-    if row["row"] != "ref-memcpy" and lat is None:
-        err("%s %d B: no latency" % (sid, r["size"]))
-    if row["row"] != "ref-cacheline" and thr is None:
-        err("%s %d B: no throughput" % (sid, r["size"]))
+    if (lat is not None) != row["latency"]:
+        err("%s %d B: latency %r where the row says %r" % (sid, r["size"], lat, row["latency"]))
+    if (thr is not None) != row["throughput"]:
+        err("%s %d B: throughput %r where the row says %r" % (sid, r["size"], thr, row["throughput"]))
     if lat:
         for k in ("rtt_p50", "rtt_p99", "rtt_p999", "rtt_max", "one_way_p50"):
             if not (isinstance(lat[k], (int, float)) and lat[k] > 0):
@@ -121,6 +123,56 @@ for r in doc["results"]:
                 err("%s %d B: throughput %s = %r" % (sid, r["size"], k, thr[k]))
         if not math.isclose(thr["mib_per_s"], thr["msgs_per_s"] * r["size"] / 2**20, rel_tol=1e-4):
             err("%s %d B: MiB/s does not match msg/s" % (sid, r["size"]))
+        # one receiver gets everything sent; a fan-out row's receivers may
+        # get less from a mechanism that drops
+        if row["receivers"] == 1 and row["family"] != "pubsub":
+            if thr["sent"] != thr["messages"]:
+                err("%s %d B: sent %r, delivered %r" % (sid, r["size"], thr["sent"], thr["messages"]))
+        elif not 0 < thr["messages"] <= thr["sent"]:
+            err("%s %d B: sent %r, delivered %r" % (sid, r["size"], thr["sent"], thr["messages"]))
+
+# the cache-line floor at the start and the end, and the placement each
+# implies, as the threshold says
+pl = doc.get("placement")
+if not isinstance(pl, dict):
+    err("no placement object")
+else:
+    thr_ns = pl.get("split_threshold_ns")
+    if not (isinstance(thr_ns, (int, float)) and thr_ns > 0):
+        err("placement threshold %r" % thr_ns)
+    known = []
+    for end in ("start", "end"):
+        f = pl.get(end)
+        if not isinstance(f, dict):
+            err("placement.%s missing" % end)
+            continue
+        ns, place = f.get("cacheline_rtt_ns"), f.get("placement")
+        if ns is None:
+            if place != "unknown" or not f.get("reason"):
+                err("placement.%s: no figure, yet %r / reason %r" % (end, place, f.get("reason")))
+        elif not (isinstance(ns, (int, float)) and 5 < ns < 1e6):
+            err("placement.%s: cache line round trip %r ns" % (end, ns))
+        elif place != ("split" if ns >= thr_ns else "shared-cache"):
+            err("placement.%s: %r ns classified %r" % (end, ns, place))
+        else:
+            known.append(place)
+    # two CPUs here: both floors are measured
+    if doc["config"]["cpus"][1] >= 0 and len(known) != 2:
+        err("placement not measured at both ends: %r" % pl)
+    if pl.get("changed") != (len(known) == 2 and known[0] != known[1]):
+        err("placement.changed = %r for %r" % (pl.get("changed"), known))
+
+# rows that answer without a system call are timed in batches, the same way
+# as the cache line they are compared with; the others one round trip each
+for (sid, size), r in results.items():
+    lat = r["latency"]
+    if not lat:
+        continue
+    s = series[sid]
+    spins = s["busy_poll"] or s["wait"] == "hybrid"
+    want = 64 if spins and size <= 4096 else 1
+    if lat["batch"] != want:
+        err("%s %d B: batch %r, expected %r" % (sid, size, lat["batch"], want))
 
 # every measured row has at least one figure
 for s in doc["series"]:
@@ -133,7 +185,9 @@ fig = {"rtt_p50": ("latency", "rtt_p50"), "msgs_per_s": ("throughput", "msgs_per
 seen = set()
 for x in doc["ratios"]:
     a = results.get((x["subject"], x["size"]))
-    b = results.get((x["reference"], x["size"]))
+    b = results.get((x["reference"], x["reference_size"]))
+    if x["reference_size"] != x["size"] and x["reference"] != x["subject"]:
+        err("ratio %r compares two sizes of two series" % x)
     if not a or not b or a["status"] != "ok" or b["status"] != "ok":
         err("ratio %r names a missing figure" % x)
         continue
@@ -142,6 +196,8 @@ for x in doc["ratios"]:
     if not (x["value"] > 0 and math.isclose(x["value"], want, rel_tol=1e-4)):
         err("ratio %s/%s %d B = %r, figures give %r" % (x["subject"], x["reference"], x["size"], x["value"], want))
     seen.add((x["metric"], x["subject"], x["reference"], x["size"]))
+    if x["reference_size"] != x["size"]:
+        seen.add(("size", x["subject"], x["reference_size"], x["size"]))
 
 # and every ipckit row with a measured baseline has its overhead ratios
 for (sid, size), r in results.items():
@@ -153,10 +209,33 @@ for (sid, size), r in results.items():
         for m in ("latency", "throughput"):
             if (m, sid, s["baseline"], size) not in seen:
                 err("no %s ratio %s/%s at %d B" % (m, sid, s["baseline"], size))
+# a peer is compared with every series it names that was measured beside it
 for s in doc["series"]:
-    if s["kind"] == "peer" and s["state"] == "measured":
-        if not any(x["reference"] == s["id"] for x in doc["ratios"]):
-            err("peer %s has no ratio" % s["id"])
+    if s["kind"] != "peer" or s["state"] != "measured":
+        continue
+    for v in (s["versus"] or "").split():
+        both = [z for (sid, z), r in results.items() if sid == v and r["status"] == "ok"
+                and (s["id"], z) in results and results[(s["id"], z)]["status"] == "ok"]
+        if both and not any(x["reference"] == s["id"] and x["subject"] == v for x in doc["ratios"]):
+            err("peer %s has no ratio against %s" % (s["id"], v))
+# large-message rows: each larger size against the row's smallest
+for (sid, size), r in results.items():
+    s = series[sid]
+    if s["family"] != "large" or r["status"] != "ok":
+        continue
+    small = min(z for (q, z), rr in results.items() if q == sid and rr["status"] == "ok")
+    if size != small and ("size", sid, small, size) not in seen:
+        err("%s: no ratio of %d B against %d B" % (sid, size, small))
+# every family measured something, with its own kind of figure
+fams = {s["family"] for s in doc["series"]}
+for f in ("pair", "reqrep", "pubsub", "large", "ref"):
+    if f not in fams:
+        err("family %s missing" % f)
+for s in doc["series"]:
+    if s["family"] == "pubsub" and (s["latency"] or not s["throughput"] or s["receivers"] < 1):
+        err("%s: a pub/sub row measures throughput to its receivers" % s["id"])
+    if s["family"] == "reqrep" and (not s["latency"] or s["throughput"]):
+        err("%s: a req/rep row measures latency" % s["id"])
 
 for e in errors[:40]:
     print("  " + e)
@@ -207,6 +286,8 @@ p.close()
 assert text.startswith("<!DOCTYPE html>"), "no doctype"
 assert not p.stack, "unclosed: %r" % p.stack
 assert not p.errors, p.errors[:5]
+assert 'id="placement">CPU placement: ' in text, "no placement in the HTML"
+assert ("CHANGED" in text) == ('class="warn"' in text), "placement warning"
 ids = [s[0] for s in p.sections]
 assert ids == ["latency", "throughput", "ratios"], ids
 for sid, charts in p.sections:
@@ -222,7 +303,7 @@ python3 - "$dir/p.json" <<'EOF' && ok || bad "--transports pipe --json to stdout
 import json, sys
 doc = json.load(open(sys.argv[1]))
 rows = {s["row"] for s in doc["series"]}
-assert rows == {"pipe", "raw-pipe", "ref-cacheline", "ref-memcpy"}, rows
+assert rows == {"pipe", "raw-pipe", "ref-cacheline", "ref-handover", "ref-memcpy"}, rows
 EOF
 
 # --------------------------------------------------------- usage errors

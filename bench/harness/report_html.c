@@ -458,6 +458,12 @@ static void ratio_chart(FILE *out, const struct bench_report *rep,
 		short_label(out, a);
 		fputs(" / ", out);
 		short_label(out, b);
+		if (rep->results[x->reference].size != rep->results[x->subject].size) {
+			char bs[32];
+			fprintf(out, " at %s",
+			        bench_size_text(rep->results[x->reference].size, bs,
+			                        sizeof bs));
+		}
 		fputs("</text>\n", out);
 		row++;
 	}
@@ -518,7 +524,8 @@ static void latency_table(FILE *out, const struct bench_report *rep)
 static void throughput_table(FILE *out, const struct bench_report *rep)
 {
 	fputs("<table>\n<thead><tr><th>transport</th><th>size</th>"
-	      "<th>msg/s</th><th>MiB/s</th><th>&#177;</th></tr></thead>\n"
+	      "<th>msg/s</th><th>MiB/s</th><th>&#177;</th><th>delivered</th>"
+	      "</tr></thead>\n"
 	      "<tbody>\n", out);
 	for (int i = 0; i < rep->njobs; i++) {
 		const struct bench_result *r = &rep->results[i];
@@ -530,13 +537,20 @@ static void throughput_table(FILE *out, const struct bench_report *rep)
 		td(out, se->label);
 		td(out, bench_size_text(r->size, t, sizeof t));
 		if (!thr_ok(r)) {
-			skip_cells(out, r, 3);
+			skip_cells(out, r, 4);
 			continue;
 		}
 		bench_fmt_spread(bench_spread(r->thr.runs, r->thr.nruns), f, sizeof f);
 		td(out, bench_fmt_count(r->thr.rate, a, sizeof a));
 		td(out, bench_fmt_count(bench_mib(r), b, sizeof b));
 		td(out, f);
+		/* fan-out rows: what share of what was sent reached the receiver
+		   that got the fewest */
+		char dv[24] = "";
+		if (r->thr.sent > 0 && r->thr.sent != r->thr.messages)
+			snprintf(dv, sizeof dv, "%.0f%%",
+			         100.0 * (double)r->thr.messages / (double)r->thr.sent);
+		td(out, dv);
 		fputs("</tr>\n", out);
 	}
 	fputs("</tbody>\n</table>\n", out);
@@ -564,7 +578,16 @@ static void ratio_table(FILE *out, const struct bench_report *rep)
 		td(out, lat ? "latency p50 (us)" : "rate (msg/s)");
 		td(out, bench_size_text(a->size, t, sizeof t));
 		td(out, rep->series[a->series].label);
-		td(out, rep->series[b->series].label);
+		if (b->size != a->size) {
+			/* the same row at another size (large messages) */
+			char other[96], bs[32];
+			snprintf(other, sizeof other, "%s at %s",
+			         rep->series[b->series].label,
+			         bench_size_text(b->size, bs, sizeof bs));
+			td(out, other);
+		} else {
+			td(out, rep->series[b->series].label);
+		}
 		td(out, fa);
 		td(out, fb);
 		td(out, bench_fmt_ratio(x->value, v, sizeof v));
@@ -587,7 +610,7 @@ static const char css[] =
 	"svg .axis{font-size:12px}svg .busy{font-style:italic;fill:#a33}\n"
 	"svg .grid{stroke:#e4e4e4}svg .whisker{stroke:#333;stroke-width:1}\n"
 	"svg .one{stroke:#000;stroke-width:1.2;stroke-dasharray:4 2}\n"
-	".note{color:#555}\n";
+	".note{color:#555}.warn{color:#a00}\n";
 
 void bench_write_html(FILE *out, const struct bench_report *rep)
 {
@@ -618,6 +641,15 @@ void bench_write_html(FILE *out, const struct bench_report *rep)
 	        (double)bench_run_ns(c) / 1e9,
 	        rep->interrupted ? " <strong>Interrupted: partial results.</strong>"
 	                         : "");
+	char place[2 * BENCH_REASON + 200];
+	fputs("<p id=\"placement\">CPU placement: ", out);
+	esc(out, bench_placement_line(rep, place, sizeof place));
+	fputs(".</p>\n", out);
+	if (bench_placement_changed(rep)) {
+		fputs("<p class=\"warn\"><strong>Warning:</strong> ", out);
+		esc(out, BENCH_PLACEMENT_WARNING);
+		fputs(".</p>\n", out);
+	}
 	fputs("<p class=\"note\">Rows marked busy-poll spin on a CPU while "
 	      "they wait: compare them with each other, not with blocking rows. "
 	      "Raw rows are the same loop on the bare system calls; ratios "

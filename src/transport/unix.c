@@ -141,7 +141,7 @@ static int unix_listen(ipk_chan *c)
 static int unix_dial(ipk_chan *c, int64_t deadline)
 {
 	struct sockaddr_un sun;
-	socklen_t len;
+	socklen_t len = 0; /* set whenever ipk__unix_addr returns 0 */
 	int rc = ipk__unix_addr(&c->url, &sun, &len);
 	if (rc < 0)
 		return rc;
@@ -187,9 +187,12 @@ static int unix_remove(ipk__url *u)
 	return 0;
 }
 
+static const char *const ss_opts[] = {"pending", NULL};
+
 const struct ipk_transport ipk__unix_transport = {
 	.scheme = "unix",
 	.summary = "Unix stream socket, SP PAIR v0 like nng ipc:// (AF_UNIX)",
+	.options = ss_opts,
 	.priv_size = sizeof(struct ipk__sockchan),
 	.streams = true,
 	.listen = unix_listen,
