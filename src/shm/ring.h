@@ -209,8 +209,9 @@ struct ipk__ring_desc {
 };
 
 /*
- * Validate the ring in [mem, mem + size) (any bytes at all, possibly a
- * read-only mapping; nothing is written) and describe it. 0, -EAGAIN (a
+ * Validate the ring in [mem, mem + size) (any bytes at all, at any
+ * alignment, possibly a read-only mapping; it reads at most the first
+ * 12 KiB, once, and writes nothing) and describe it. 0, -EAGAIN (a
  * region that holds no ring yet: all zero magic), -EPROTO (not an ipckit
  * ring, another layout version: desc->version says which, or corrupt).
  */

@@ -17,6 +17,10 @@ _Static_assert(offsetof(struct ipk__ring_hdr, version) == 8 &&
                offsetof(struct ipk__ring_hdr, slots) == 640,
                "header layout");
 _Static_assert(IPK__RING_MPMC_SLOTS <= 64, "armed consumers are one word");
+_Static_assert(sizeof(struct ipk__ring_hdr) +
+                   2 * IPK__RING_MPMC_SLOTS * sizeof(struct ipk__ring_slot) <=
+                   12288,
+               "the largest header fits a description's copy");
 
 int ipk__ring_corrupt(const struct ipk__ring *r, const char *what, uint64_t v)
 {
@@ -164,18 +168,31 @@ static void proc_of(uint64_t w, struct ipk__ring_proc *p)
 
 bool ipk__ring_proc_alive(const struct ipk__ring_proc *p)
 {
-	return ipk__owner_alive(owner_word(p->pid, p->start));
+	return ipk__ring_owner_alive(owner_word(p->pid, p->start));
 }
+
+/* The largest header of any ring: a description works on a copy of it. */
+#define MAX_HDR ((size_t)12288)
 
 int ipk__ring_describe(const void *mem, size_t size,
                        struct ipk__ring_desc *d, const char *what)
 {
 	memset(d, 0, sizeof *d);
+	/* a private snapshot: aligned whatever mem is, and unchanged by a
+	   writer while it is read (a torn one is only checked and refused) */
+	static _Thread_local _Alignas(128) unsigned char snap[MAX_HDR];
+	size_t n = size < MAX_HDR ? size : MAX_HDR;
+	memcpy(snap, mem, n);
+	memset(snap + n, 0, MAX_HDR - n);
+	mem = snap;
 	struct identity id;
 	int rc = read_identity(mem, size, what, &id);
 	d->version = id.version;
 	if (rc < 0)
 		return rc;
+	if (id.hs > MAX_HDR)
+		return ipk__err(-EPROTO, "ring %s: a %llu-byte header", what,
+		                (unsigned long long)id.hs);
 	/* the same bounds the traffic code uses, on a handle that is never
 	   registered and never writes */
 	struct ipk__ring r = {.name = what,

@@ -114,7 +114,7 @@ static bool claimed_by_live(struct ipk__ring *r, uint64_t p)
 		if (atomic_load_explicit(&s[i].claim, ACQ) != p + 1)
 			continue;
 		uint64_t w = atomic_load_explicit(&s[i].owner, ACQ);
-		if ((w == r->owner && registered_here(r)) || ipk__owner_alive(w))
+		if ((w == r->owner && registered_here(r)) || ipk__ring_owner_alive(w))
 			return true;
 	}
 	return false;

@@ -144,7 +144,7 @@ static inline uint64_t owner_start(uint64_t w)
 	return w >> IPK__OWNER_PID_BITS;
 }
 /* Is the process an owner word names still running? (reads /proc) */
-bool ipk__owner_alive(uint64_t w);
+bool ipk__ring_owner_alive(uint64_t w);
 
 static inline struct ipk__ring_slot *side_slots(const struct ipk__ring *r,
                                                 enum ipk__ring_role side)

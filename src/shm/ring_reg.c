@@ -21,7 +21,7 @@ void (*ipk__ring_hook)(const char *step);
 			ipk__ring_hook(step);                           \
 	} while (0)
 
-bool ipk__owner_alive(uint64_t w)
+bool ipk__ring_owner_alive(uint64_t w)
 {
 	pid_t pid = owner_pid(w);
 	if (pid <= 0)
@@ -45,7 +45,7 @@ bool ipk__ring_pid_alive(const struct ipk__ring *r, uint32_t pid)
 	for (uint32_t i = 0; i < 2 * r->nslots; i++) {
 		uint64_t w = atomic_load_explicit(&s[i].owner, ACQ);
 		if (w != 0 && (uint32_t)owner_pid(w) == pid)
-			return ipk__owner_alive(w);
+			return ipk__ring_owner_alive(w);
 	}
 	return false;
 }
@@ -143,7 +143,7 @@ int ipk__ring_register(struct ipk__ring *r, const char *what)
 				got = (int)i; /* freed meanwhile */
 			continue;
 		}
-		if (ipk__owner_alive(w)) {
+		if (ipk__ring_owner_alive(w)) {
 			holder = owner_pid(w);
 			continue;
 		}
@@ -198,7 +198,7 @@ int ipk__ring_side_alive(struct ipk__ring *r, enum ipk__ring_role side)
 		uint64_t w = atomic_load_explicit(&s[i].owner, ACQ);
 		if (w == 0)
 			continue;
-		if ((w == r->owner && registered_here(r)) || ipk__owner_alive(w)) {
+		if ((w == r->owner && registered_here(r)) || ipk__ring_owner_alive(w)) {
 			alive++;
 			continue;
 		}
