@@ -3,7 +3,7 @@
  * owner word (pid and start time together), liveness from /proc, and the
  * ring-wide flags a listener sets. Each step that others can observe is a
  * single atomic operation, so a process killed between any two leaves a
- * ring the others read correctly (tests/test_ring_reg.c kills one at each
+ * ring the others read correctly (tests/test_shm_register.c kills one at each
  * step through ipk__ring_hook).
  */
 #define _GNU_SOURCE

@@ -68,5 +68,5 @@ else
 	bad "could not make a ring at shm:$N2"
 fi
 
-echo "test_ring_hostile_cli: $pass passed, $fail failed"
+echo "test_shm_hostile_cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
