@@ -59,6 +59,7 @@ struct watch {
 struct sysvmq_chan {
 	key_t key;
 	int id;
+	int by_id;      /* "sysvmq:@ID": that queue (its key may be private) */
 	bool can_read, can_write;
 	long def_type;  /* ?type= */
 	int def_flags;  /* ?except, ?noerror as IPK_MSG_* */
@@ -75,6 +76,27 @@ static size_t msgmax_now(void)
 }
 
 /* ------------------------------------------------------------ addresses */
+
+/* "@ID": an existing queue by identifier (private queues have no key). */
+static int parse_id(ipk__url *u, key_t *key, int *id)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(u->rest + 1, &end, 10);
+	if (u->rest[1] == '\0' || *end != '\0' || errno || v < 0 || v > INT_MAX)
+		return ipk__err(-EINVAL, "address '%s': '@' needs a queue id", u->text);
+	struct msqid_ds ds;
+	if (msgctl((int)v, IPC_STAT, &ds) < 0) {
+		if (errno == EINVAL || errno == EIDRM)
+			return ipk__err(-ENOENT, "no System V queue with id %ld", v);
+		if (errno != EACCES)
+			return ipk__errno(-errno, "msgctl(%ld, IPC_STAT)", v);
+		ds.msg_perm.__key = 0; /* exists; we may not read its status */
+	}
+	*key = ds.msg_perm.__key;
+	*id = (int)v;
+	return 0;
+}
 
 static int parse_key(ipk__url *u, key_t *key)
 {
@@ -130,7 +152,12 @@ static int parse_options(ipk_chan *c, struct sysvmq_chan *q)
 	bool except = false, noerror = false;
 	int rc;
 	q->msgmax = msgmax_now();
-	if ((rc = parse_key(&c->url, &q->key)) < 0 ||
+	q->by_id = -1;
+	if (c->url.rest[0] == '@')
+		rc = parse_id(&c->url, &q->key, &q->by_id);
+	else
+		rc = parse_key(&c->url, &q->key);
+	if (rc < 0 ||
 	    (rc = ipk__opt_long(&c->url, "type", LONG_MIN + 1, LONG_MAX,
 	                        &q->def_type)) < 0 ||
 	    (rc = ipk__opt_flag(&c->url, "except", &except)) < 0 ||
@@ -286,6 +313,9 @@ static int sysvmq_listen(ipk_chan *c)
 	size_t qbytes = 0;
 	if ((rc = ipk__opt_size(&c->url, "qbytes", &qbytes)) < 0)
 		return rc;
+	if (q->by_id >= 0)
+		return ipk__err(-EEXIST, "System V queue %d already exists: dial it "
+		                "(a queue named by id is never created)", q->by_id);
 	if ((rc = grow(q, q->msgmax)) < 0)
 		return rc;
 	char name[16];
@@ -347,6 +377,12 @@ static int sysvmq_dial(ipk_chan *c, int64_t deadline)
 	int rc = parse_options(c, q);
 	if (rc < 0)
 		return rc;
+	if (q->by_id >= 0) {
+		/* by id: the kernel checks permission on each send and receive */
+		q->id = q->by_id;
+		q->can_read = q->can_write = true;
+		return grow(q, q->msgmax);
+	}
 	unsigned round = 0;
 	for (;;) {
 		if (msgget(q->key, 0) >= 0)
