@@ -251,42 +251,20 @@ static void ring_bells(struct ipk__bcast *b)
 	}
 }
 
-/* Sleepers that died stay marked: every CHECK_NS look for them. */
-static void reap_sleepers(struct ipk__bcast *b)
-{
-	int64_t now = ipk__now_ns();
-	if (now < b->next_check)
-		return;
-	b->next_check = now + CHECK_NS;
-	struct ipk__bcast_hdr *h = b->h;
-	for (unsigned w = 0; w < mask_words(b); w++) {
-		uint64_t m = atomic_load_explicit(&h->waiting[w], SC);
-		while (m) {
-			unsigned bit = (unsigned)__builtin_ctzll(m);
-			m &= m - 1;
-			uint32_t i = w * 64 + bit;
-			if (i >= b->nslots)
-				break;
-			uint64_t o = atomic_load_explicit(&h->slots[i].owner, ACQ);
-			if (o == 0)
-				atomic_fetch_and_explicit(&h->waiting[w],
-				                          ~(UINT64_C(1) << bit), SC);
-			else
-				ipk__bcast_reclaim(b, i, o);
-		}
-	}
-}
-
 void ipk__bcast_notify_slow(struct ipk__bcast *b)
 {
 	struct ipk__bcast_hdr *h = b->h;
+	/* take the sleepers' bits: each sleep costs one wake, not one per
+	   message while it lasts (a subscriber that died asleep is forgotten
+	   here too) */
 	bool sleepers = false;
 	for (unsigned w = 0; w < mask_words(b); w++)
-		sleepers |= atomic_load_explicit(&h->waiting[w], SC) != 0;
+		if (atomic_load_explicit(&h->waiting[w], SC) != 0 &&
+		    atomic_exchange_explicit(&h->waiting[w], 0, SC) != 0)
+			sleepers = true;
 	if (sleepers) {
 		atomic_fetch_add_explicit(&h->data_seq, 1, SC);
 		ipk__futex_wake(&h->data_seq, 0x7fffffff);
-		reap_sleepers(b);
 	}
 	ring_bells(b);
 }
