@@ -13,6 +13,7 @@
 
 #define REC_HDR ((uint64_t)IPK__BCAST_REC_HDR)
 #define CHECK_NS ((int64_t)50 * 1000000)
+#define MAX_SLACK ((uint64_t)16384)
 
 #define RLX memory_order_relaxed
 #define ACQ memory_order_acquire
@@ -192,9 +193,20 @@ static int make_room(struct ipk__bcast *b, uint64_t end, int64_t deadline)
 				return rc;
 			continue;
 		}
-		/* the first record boundary at or after bound */
+		/* give up a little more than needed, so that head moves (a
+		   sequentially consistent store) once per many messages; never
+		   past the tail or a blocking subscriber */
+		uint64_t slack = b->cap / 16 < MAX_SLACK ? b->cap / 16 : MAX_SLACK;
+		uint64_t want = bound + slack;
+		if (want > b->tail)
+			want = b->tail;
+		if (b->any_block && want > b->min_pos)
+			want = b->min_pos;
+		if (want < bound)
+			want = bound;
+		/* the first record boundary at or after that */
 		uint64_t q = b->head, qi = b->hidx;
-		while (q < bound) {
+		while (q < want) {
 			uint64_t size = rec_size_at(b, qi);
 			if (size == 0 || q + size > b->tail)
 				return ipk__bcast_corrupt(b, "record length", q);
