@@ -10,7 +10,7 @@
 #define _GNU_SOURCE
 #include "util.h"
 
-#include <criterion/criterion.h>
+#include "tsan_harness.h"
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
