@@ -62,6 +62,18 @@ const char *ipk_strerror(int err);
  */
 const char *ipk_last_error(void);
 
+/*
+ * Warnings: what the library deals with on the caller's behalf but a person
+ * should hear about, for example a connection a listener dropped because
+ * the peer sent plain text instead of the SP header ("this looks like
+ * unframed text from a plain program; listen with ?raw"). By default they
+ * are discarded; a program (the ipckit tool does) installs a handler to
+ * print or log them. The handler may be called from any thread that uses
+ * a channel; NULL removes it. message is valid during the call only.
+ */
+typedef void (*ipk_warn_fn)(const char *message, void *arg);
+void ipk_set_warn_handler(ipk_warn_fn fn, void *arg);
+
 /* -------------------------------------------------------------- channels */
 
 typedef struct ipk_chan ipk_chan;

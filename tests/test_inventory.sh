@@ -106,6 +106,11 @@ inner() {
 	check "every object with a live holder is live" "$exp_all" \
 		"$(jq -r '.objects[] | select(.state == "live") | .address' $W/before.json | sort)"
 
+	check "--kind picks one kind" "fifo:$W/d.fifo fifo:$W/l.fifo" \
+		"$("$CLI" ls --kind fifo --json | addresses | tr '\n' ' ' | sed 's/ $//')"
+	check "--user root: all of them" "$exp_all" "$("$CLI" ls --path $W --user root --json | addresses)"
+	check "--user nobody: none of them" "" "$("$CLI" ls --path $W --user nobody --json | addresses)"
+
 	for p in "${dead[@]}"; do kill -9 "$p"; done
 	for p in "${dead[@]}"; do wait "$p" 2>/dev/null; done
 
@@ -160,6 +165,10 @@ inner() {
 		{ grep -q "pid" <<<"$out" && ok || bad "rm does not name the holder: $out"; }
 	out=$("$CLI" rm "fifo:$W/l.fifo" 2>&1) && bad "rm removed a live FIFO" || ok
 	out=$("$CLI" rm "unix:$W/l.sock" 2>&1) && bad "rm removed a live socket" || ok
+	hold "unix:@inv-abstract-$$" || return
+	out=$("$CLI" rm "unix:@inv-abstract-$$" 2>&1) && bad "rm of an abstract socket succeeded" ||
+		{ grep -q "bound by pid $HELD" <<<"$out" && ok ||
+			bad "rm of a live abstract socket does not name its holder: $out"; }
 	for u in sysvmq:0x7e570002 mq:/inv-l; do
 		out=$("$CLI" rm "$u" 2>&1) && bad "rm removed $u, whose listener lives" ||
 			{ grep -q "pid [0-9]" <<<"$out" && ok ||
@@ -177,7 +186,12 @@ inner() {
 		n_lsipc=$(lsipc -$k --json | jq ".$key | length")
 		check "$kind: ipckit, ipcs and lsipc count alike" \
 			"$n_ipcs $n_ipcs" "$n_ipk $n_lsipc"
+		[ $k = q ] && n_queues=$n_ipcs
+		[ $k = m ] && n_segs=$n_ipcs
 	done
+	check "ls --limits counts the queues and segments in use" \
+		"$n_queues $n_segs" \
+		"$("$CLI" ls --limits --json | jq -r '[.limits[] | select(.name == "msgmni" or .name == "shmmni") | .used] | join(" ")')"
 	# private System V objects: listed as @ID, usable and removable so
 	# (the maker has exited once its output is read: it is not a live user)
 	read -r mid qid <<<"$(/usr/bin/python3 -c '
@@ -319,6 +333,18 @@ for u in "mmap:$T/copy" "fifo:$T/copy" "unix:$T/copy" "mmap:$T/copy?region"; do
 		{ grep -q "regular file" <<<"$out" && ok || bad "rm $u: $out"; }
 done
 [ -f $T/copy ] && ok || bad "the copy is gone"
+
+# ls --limits: every kernel limit with its use and the setting that raises it
+"$CLI" ls --limits --json >$T/limits.json || bad "ls --limits --json"
+$PY "$SRC/tests/inventory_schema.py" "$SRC/docs/cli.md" limits $T/limits.json &&
+	ok || bad "ls --limits --json does not follow the documented schema"
+check "ls --limits names every limit" \
+	"/dev/shm RLIMIT_MSGQUEUE mqueue.msg_max mqueue.msgsize_max mqueue.queues_max msgmax msgmnb msgmni semmni semmns semmsl semopm shmall shmmax shmmni" \
+	"$(jq -r '.limits[].name' $T/limits.json | sort | tr '\n' ' ' | sed 's/ $//')"
+check "msgmni is the kernel's" "$(cat /proc/sys/kernel/msgmni)" \
+	"$(jq -r '.limits[] | select(.name == "msgmni") | .value' $T/limits.json)"
+"$CLI" ls --limits | grep -q "^shmmni .*sysctl -w kernel.shmmni=N" && ok ||
+	bad "ls --limits table: $("$CLI" ls --limits)"
 
 # usage errors: one line, exit 2
 for args in "ls --kind nonsense" "gc --bogus" "gc sysvshm:0x1" "ls extra"; do

@@ -31,7 +31,7 @@ case "$san" in
 address)
 	export LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)"
 	# the interpreter itself keeps memory until exit: not a leak of ours
-	export ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 	;;
 thread)
 	echo "SKIP: the interpreter is not built for ThreadSanitizer"

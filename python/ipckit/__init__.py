@@ -13,6 +13,8 @@ message. docs/python.md has the tutorial; include/ipckit.h the reference.
 The library is found next to the installed package, through the dynamic
 linker, or at $IPCKIT_LIB (a path to libipckit.so).
 """
+import ctypes as _ctypes
+
 from ._errors import (Error, Exists, NotFound, NotRecoverable, OwnerDead,
                       PeerGone, PermissionDenied, Timeout, WouldBlock)
 from ._lib import lib as _cdll
@@ -47,6 +49,24 @@ def last_error():
     return _cdll.ipk_last_error().decode("utf-8", "replace")
 
 
+_WARN_FN = _ctypes.CFUNCTYPE(None, _ctypes.c_char_p, _ctypes.c_void_p)
+_warn_kept = None  # the C callback must live as long as it is installed
+
+
+def set_warn_handler(fn):
+    """Call fn(message) with each warning the library has for a person (a
+    peer it dropped because it spoke the wrong protocol, a refused user);
+    None stops it. fn may be called from any thread using a channel."""
+    global _warn_kept
+    if fn is None:
+        _cdll.ipk_set_warn_handler(None, None)
+        _warn_kept = None
+        return
+    cb = _WARN_FN(lambda msg, arg: fn(msg.decode("utf-8", "replace")))
+    _cdll.ipk_set_warn_handler(_ctypes.cast(cb, _ctypes.c_void_p), None)
+    _warn_kept = cb
+
+
 __version__ = version()
 
 __all__ = [
@@ -58,4 +78,5 @@ __all__ = [
     "FileLock", "Region", "RegionInfo", "region_stat", "SEMOP_NOUNDO",
     "SEMOP_UNDO", "Cond", "Mutex", "RWLock", "Semaphore", "sync_remove",
     "Loan", "MessageView", "FOREVER", "version", "strerror", "last_error",
+    "set_warn_handler",
 ]

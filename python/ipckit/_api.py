@@ -28,6 +28,7 @@ PROTOTYPES = [
     ("ipk_version", c_char_p, [], "version"),
     ("ipk_strerror", c_char_p, [c_int], "strerror"),
     ("ipk_last_error", c_char_p, [], "last_error"),
+    ("ipk_set_warn_handler", None, [c_void_p, c_void_p], "set_warn_handler"),
     # channels
     ("ipk_listen", c_int, [POINTER(chan_p), c_char_p], "listen"),
     ("ipk_dial", c_int, [POINTER(chan_p), c_char_p, c_int], "dial"),

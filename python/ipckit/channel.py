@@ -7,7 +7,9 @@ thread at a time, as in C.
 import collections
 import ctypes
 import errno as _errno
+import math
 import os
+import time
 
 from ._buffers import Pinned
 from ._lib import (ETIMEDOUT, SLICE_MS, check, encode, error, lib,
@@ -95,8 +97,7 @@ class Channel:
         self._ptr = ctypes.c_void_p()
         self._rx = None  # Window of the message lent out by recv_view
         self._tx = None  # Window of the space lent out by borrow
-        info = ipk_ringinfo()
-        self._ring = lib.ipk_ring_info(handle, _byref(info)) == 0
+        self._ring = None  # a ring? asked when it matters
 
     # ------------------------------------------------------------ lifetime
 
@@ -157,21 +158,20 @@ class Channel:
         t = -1 if timeout is None else ms(timeout)
         if self._tx is not None:
             settle_tx(self)
-        t1 = t if 0 <= t <= SLICE_MS else SLICE_MS
+        # not in slices like the receives: a stream send whose time ran out
+        # after its first byte counts as sent, and keeps the rest for later
         if type is None and prio is None:
             if data.__class__ is bytes:
-                rc = _send(h, data, len(data), t1)
-                if rc == ETIMEDOUT and t1 != t:
-                    rc = more(_send, (h, data, len(data)), t)
+                rc = _send(h, data, len(data), t)
             else:
                 with Pinned(data) as (p, n):
-                    rc = wait(_send, (h, p, n), t)
+                    rc = _send(h, p, n, t)
         else:
             info = ipk_msginfo()
             info.type = type or 0
             info.prio = prio or 0
             with Pinned(data) as (p, n):
-                rc = wait(_sendmsg, (h, p, n, _byref(info)), t)
+                rc = _sendmsg(h, p, n, _byref(info), t)
         if rc < 0:
             raise error(rc)
         return rc
@@ -202,6 +202,8 @@ class Channel:
             return self._smv[:n].tobytes()
         if n != _ENOBUFS:
             raise error(n)
+        if self._ring is None:
+            self._ring = lib.ipk_ring_info(h, _byref(ipk_ringinfo())) == 0
         if self._ring:  # larger than the buffer: one copy out of the ring
             ptr = self._ptr
             n = wait(_peek, (h, _byref(ptr)), t)
@@ -427,7 +429,15 @@ def poll(items, timeout=None):
     for slot, (ch, ev) in zip(arr, pairs):
         slot.chan = ch._handle()
         slot.events = ev
-    n = wait(lib.ipk_poll, (arr, len(pairs)), ms(timeout))
+    # poll answers 0 (not ETIMEDOUT) when its time is up: slice by hand
+    t = ms(timeout)
+    end = None if t < 0 else time.monotonic() + t / 1000.0
+    while True:
+        step = SLICE_MS if end is None else min(SLICE_MS, max(
+            0, math.ceil((end - time.monotonic()) * 1000.0)))
+        n = lib.ipk_poll(arr, len(pairs), step)
+        if n != 0 or (end is not None and time.monotonic() >= end):
+            break
     if n < 0:
         if n in (-_errno.ETIMEDOUT, -_errno.EAGAIN):
             return []

@@ -167,13 +167,17 @@ class Receiving(unittest.TestCase):
             self.assertEqual(list(b), [b"m%d" % i for i in range(5)])
 
     def test_large_messages_beyond_the_first_buffer(self):
-        a, b = ipckit.pair("unix:")
-        with a, b:
-            big = os.urandom(3 << 20)
-            t = threading.Thread(target=a.send, args=(big,))
-            t.start()
-            self.assertEqual(b.recv(20), big)
-            t.join()
+        for url in ("unix:", "shm:?size=8M", "pipe:"):
+            with self.subTest(url=url):
+                a, b = ipckit.pair(url)
+                with a, b:
+                    big = os.urandom(3 << 20)
+                    t = threading.Thread(target=a.send, args=(big,))
+                    t.start()
+                    self.assertEqual(b.recv(20), big)
+                    t.join()
+                    a.send(b"small after")
+                    self.assertEqual(b.recvmsg(20), b"small after")
 
     def test_recv_into(self):
         a, b = ipckit.pair("unixgram:")
@@ -240,6 +244,21 @@ class Polling(unittest.TestCase):
             got = ipckit.poll([b, (d, ipckit.POLLIN)], 5)
             self.assertEqual([(ch is d, ev) for ch, ev in got],
                              [(True, ipckit.POLLIN)])
+
+    def test_poll_waits_for_the_first_ready(self):
+        a, b = ipckit.pair("unixgram:")
+        with a, b:
+            t = threading.Timer(0.5, a.send, (b"late",))
+            t.start()
+            t0 = time.monotonic()
+            got = ipckit.poll([b])  # no timeout: until one is ready
+            t.join()
+            self.assertEqual([ch for ch, _ in got], [b])
+            self.assertGreaterEqual(time.monotonic() - t0, 0.4)
+            self.assertEqual(b.recv(0), b"late")
+            t0 = time.monotonic()
+            self.assertEqual(ipckit.poll([b], 0.5), [])
+            self.assertGreaterEqual(time.monotonic() - t0, 0.45)
 
     def test_asyncio(self):
         url = url_for("shm")
@@ -372,6 +391,27 @@ class Facts(unittest.TestCase):
             s.sendto(b"from socket", path)
             s.close()
             self.assertEqual(r.recv(5), b"from socket")
+
+
+
+class Warnings(unittest.TestCase):
+
+    def test_handler_hears_about_a_dropped_text_peer(self):
+        heard = []
+        ipckit.set_warn_handler(heard.append)
+        try:
+            with ipckit.listen("tcp://127.0.0.1:0") as lst:
+                host, port = lst.address[len("tcp://"):].rsplit(":", 1)
+                with socket.create_connection((host, int(port))) as s:
+                    s.sendall(b"hello\n")
+                    with self.assertRaises(ipckit.Timeout):
+                        lst.accept(timeout=0.3)
+                    told = s.recv(512)
+        finally:
+            ipckit.set_warn_handler(None)
+        self.assertIn(b"listen with ?raw", told)
+        self.assertEqual(len(heard), 1, heard)
+        self.assertIn("unframed text from a plain program", heard[0])
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ HOWTO = (
 # C types in prototypes and their ctypes equivalents (size, signedness)
 C_TYPES = {
     "void": None,
+    "ipk_warn_fn": "pointer",  # a function pointer typedef
     "int": ctypes.c_int, "unsigned": ctypes.c_uint,
     "unsigned int": ctypes.c_uint, "short": ctypes.c_short,
     "unsigned short": ctypes.c_ushort, "long": ctypes.c_long,

@@ -28,6 +28,7 @@ ipk_chan *ipk__chan_new(const struct ipk_transport *tp, const ipk__url *src)
 	c->maxmsg = IPK_DEFAULT_MAXMSG;
 	c->mode = 0600;
 	c->linger_ms = 1000;
+	c->sp_self = c->sp_peer = IPK__SP_PAIR0;
 	if (src != NULL && src->text != NULL &&
 	    ipk__url_parse(&c->url, src->text) < 0) {
 		free(c);

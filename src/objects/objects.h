@@ -105,8 +105,9 @@ struct ipk__ringview {
 /*
  * Validate a copy of the first have bytes of a region of region_size
  * bytes and describe the ring in it: 0, -EPROTO (not a ring, corrupt; a
- * message says what), -EAGAIN (no ring yet). The only place that reads a
- * ring header for the inventory.
+ * message says what), -EAGAIN (no ring yet). copy is IPK__RING_VIEW_BYTES
+ * long (zero past have). The only place that reads a ring header for the
+ * inventory.
  */
 int ipk__ring_view(void *copy, size_t have, size_t region_size,
                    const char *what, struct ipk__ringview *out);

@@ -222,7 +222,20 @@ int ipk__obj_probe(ipk__url *u, struct ipk__obj *out)
 		const char *path = u->rest;
 		struct stat st;
 		bool want_fifo = strcmp(s, "fifo") == 0, want_file = s[1] == 'm';
-		if (path[0] == '@' || path[0] == '\0' || lstat(path, &st) < 0)
+		if (path[0] == '@' && !want_fifo && !want_file) {
+			/* abstract: no file; the kernel drops the name with the
+			   socket, so a live one is refused naming its holder */
+			ipk__scan_files_one(&c, path);
+			if (list.n > 0 && list.v[0].pub.nholders > 0)
+				rc = ipk__err(-EBUSY, "abstract socket %s is bound by pid %d: "
+				              "it goes away when that socket is closed "
+				              "(there is no file to remove)",
+				              path, (int)list.v[0].pub.holders[0]);
+			else if (list.n > 0)
+				rc = ipk__err(-EBUSY, "abstract socket %s is bound: it goes "
+				              "away when its socket is closed (there is no "
+				              "file to remove)", path);
+		} else if (path[0] == '@' || path[0] == '\0' || lstat(path, &st) < 0)
 			rc = 0; /* the transport says what is wrong */
 		else if (region && want_file)
 			rc = ipk__err(-EINVAL, "mmap: removes only ipckit rings, never a "

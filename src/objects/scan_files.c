@@ -329,7 +329,18 @@ void ipk__scan_files_one(struct ipk__scanctx *c, const char *path)
 {
 	struct files f = {.c = c, .budget = 1};
 	read_bound(&f);
-	visit(&f, path, 0, true);
+	if (path[0] == '@') {
+		/* an abstract name: only the socket table knows it */
+		const struct bound *b = bound_named(&f, path);
+		struct ipk__obj *o;
+		if (b && (o = ipk__obj_add(c->list, "unix")) != NULL) {
+			bound_socket(&f, b, o);
+			snprintf(o->address, sizeof o->address, "%s:%s", o->kind, path);
+			ipk__obj_judge(o);
+		}
+	} else {
+		visit(&f, path, 0, true);
+	}
 	free(f.b);
 }
 

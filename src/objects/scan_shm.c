@@ -30,10 +30,11 @@ static void human(uint64_t n, char *buf, size_t cap)
 	snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
 }
 
-/* Up to cap bytes from the start of fd into a new buffer; *len gets how many. */
-static void *read_start(int fd, size_t cap, size_t *len)
+/* Up to cap bytes from the start of fd into a new zeroed buffer of at
+   least size bytes; *len gets how many were read. */
+static void *read_start(int fd, size_t cap, size_t size, size_t *len)
 {
-	void *buf = malloc(cap ? cap : 1);
+	void *buf = calloc(1, size > cap ? size : cap ? cap : 1);
 	*len = 0;
 	if (buf == NULL)
 		return NULL;
@@ -130,7 +131,7 @@ int ipk__obj_region_file(struct ipk__obj *o, const char *path, int fd,
 	size_t len;
 	size_t want = o->pub.size < IPK__RING_VIEW_BYTES ? (size_t)o->pub.size
 	                                                 : IPK__RING_VIEW_BYTES;
-	void *buf = read_start(fd, want, &len);
+	void *buf = read_start(fd, want, IPK__RING_VIEW_BYTES, &len);
 	if (buf == NULL)
 		return -ENOMEM;
 	struct ipk__ringview v;
@@ -224,7 +225,7 @@ void ipk__scan_devshm_one(struct ipk__scanctx *c, const char *name)
 		p->persist = 0;
 		if (readable) {
 			size_t len;
-			void *buf = read_start(fd, 64, &len);
+			void *buf = read_start(fd, 64, 64, &len);
 			int rc = buf ? ipk__named_check(buf, len, lock, path) : -ENOMEM;
 			free(buf);
 			snprintf(o->detail, sizeof o->detail, "%s",

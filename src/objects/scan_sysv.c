@@ -168,7 +168,7 @@ static void look_inside(struct ipk__obj *o, int id, uint64_t size,
 		return;
 	size_t have = size < IPK__RING_VIEW_BYTES ? (size_t)size
 	                                          : IPK__RING_VIEW_BYTES;
-	void *copy = malloc(have ? have : 1);
+	void *copy = calloc(1, IPK__RING_VIEW_BYTES); /* zero past have */
 	if (copy) {
 		memcpy(copy, p, have);
 		struct ipk__ringview v;
