@@ -45,7 +45,7 @@ class ipk_spawn_opts(Structure):
 
 class ipk_msginfo(Structure):
     _fields_ = [("type", c_long), ("prio", c_uint), ("pid", c_pid_t),
-                ("uid", c_uid_t), ("flags", c_int)]
+                ("uid", c_uid_t), ("flags", c_int), ("missed", c_uint64)]
 
 
 class ipk_pollitem(Structure):

@@ -63,12 +63,14 @@ def _as_record(cls, st):
 class Message(bytes):
     """A received message: the bytes, with the metadata the mechanism gave
     as attributes: type (sysvmq type; signal: the signal number), prio (mq),
-    pid and uid of the sender where the mechanism tells (else 0)."""
+    pid and uid of the sender where the mechanism tells (else 0), missed
+    (publish/subscribe: messages lost just before this one)."""
 
     type = 0
     prio = 0
     pid = 0
     uid = 0
+    missed = 0
 
     def __repr__(self):
         return "Message(%s, type=%d, prio=%d, pid=%d, uid=%d)" % (
@@ -78,6 +80,7 @@ class Message(bytes):
 def _message(data, info):
     m = Message(data)
     m.type, m.prio, m.pid, m.uid = info.type, info.prio, info.pid, info.uid
+    m.missed = info.missed
     return m
 
 
