@@ -432,7 +432,10 @@ static int serve(struct run *r)
 		bool progress = false;
 		size_t np = r->peers.n;
 		for (size_t i = np; i-- > 0 && r->status == GOING;) {
-			if (!(items[i].revents & IPK_POLLIN))
+			/* before time is up every channel is asked once more: a
+			   queue's descriptor is told of a message by a helper thread,
+			   a moment after the message is there */
+			if (!(items[i].revents & IPK_POLLIN) && wait > 0)
 				continue;
 			if (take_message(r, i)) {
 				t_msg = after(o->timeout);
