@@ -5,18 +5,24 @@ TSAN_BUILD ?= build-tsan
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+# Developer and CI builds treat warnings as errors; a plain cmake build
+# (what packagers run) leaves IPK_WERROR off. `make WERROR=OFF` to relax.
+WERROR     ?= ON
+REL_GCC_BUILD   ?= build-release-gcc
+REL_CLANG_BUILD ?= build-release-clang
 
-.PHONY: all setup build test asan tsan run install clean
+.PHONY: all setup build test asan tsan release-gcc release-clang run install clean
 
 all: build
 
 setup:
 	@bash scripts/setup.sh
 
-$(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
-
-build: $(BUILD)/CMakeCache.txt
+# configured every time (a second), so an existing build directory picks up
+# WERROR and CMAKE_FLAGS too
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) \
+	      -DIPK_WERROR=$(WERROR) $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: setup
@@ -24,14 +30,30 @@ test: setup
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 asan: setup
-	cmake -S . -B $(ASAN_BUILD) -DIPK_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug
+	cmake -S . -B $(ASAN_BUILD) -DIPK_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug \
+	      -DIPK_WERROR=$(WERROR)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -LE no-sanitizer
 
 tsan: setup
-	cmake -S . -B $(TSAN_BUILD) -DIPK_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug
+	cmake -S . -B $(TSAN_BUILD) -DIPK_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug \
+	      -DIPK_WERROR=$(WERROR)
 	cmake --build $(TSAN_BUILD) -j $(JOBS)
 	cd $(TSAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L tsan
+
+# What packagers build (Release, -O3 -DNDEBUG) with each compiler CI has,
+# warnings as errors, and the whole suite run against it.
+release-gcc: setup
+	cmake -S . -B $(REL_GCC_BUILD) -DCMAKE_BUILD_TYPE=Release \
+	      -DCMAKE_C_COMPILER=gcc -DIPK_WERROR=$(WERROR)
+	cmake --build $(REL_GCC_BUILD) -j $(JOBS)
+	cd $(REL_GCC_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+release-clang: setup
+	cmake -S . -B $(REL_CLANG_BUILD) -DCMAKE_BUILD_TYPE=Release \
+	      -DCMAKE_C_COMPILER=clang -DIPK_WERROR=$(WERROR)
+	cmake --build $(REL_CLANG_BUILD) -j $(JOBS)
+	cd $(REL_CLANG_BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The main job: every mechanism measured side by side (about a minute),
 # the table on stdout and the charts in bench-report.html.
@@ -43,4 +65,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(REL_GCC_BUILD) $(REL_CLANG_BUILD)

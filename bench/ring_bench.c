@@ -63,7 +63,7 @@ static void pin(int cpu)
 		perror("sched_setaffinity");
 }
 
-static void die(const char *what)
+static _Noreturn void die(const char *what)
 {
 	fprintf(stderr, "ring_bench: %s: %s\n", what, ipk_last_error());
 	exit(1);

@@ -39,7 +39,7 @@ static double now_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static void die(const char *what)
+static _Noreturn void die(const char *what)
 {
 	fprintf(stderr, "sync_bench: %s: %s\n", what, ipk_last_error());
 	exit(1);

@@ -3,8 +3,10 @@
 # Safe to run repeatedly: it does nothing when everything is there.
 set -euo pipefail
 
-pkgs=(build-essential cmake pkg-config libcriterion-dev nng-utils libnng-dev
-      libzmq3-dev util-linux python3 python3-sysv-ipc procps)
+pkgs=(build-essential cmake pkg-config clang libclang-rt-dev libcriterion-dev
+      nng-utils libnng-dev
+      libzmq3-dev g++ libboost-dev
+      util-linux python3 python3-sysv-ipc procps)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -37,6 +37,8 @@ rc=$?
 [ $rc -eq 0 ] && ok || { bad "bench exited $rc"; cat "$dir/err.txt" "$dir/table.txt"; }
 grep -q '^LATENCY' "$dir/table.txt" && grep -q '^THROUGHPUT' "$dir/table.txt" &&
 	ok || bad "the table lacks its sections"
+grep -Eq '^CPU placement: (shared cache|split caches|CHANGED)' "$dir/table.txt" &&
+	ok || bad "the table does not say the CPU placement"
 [ ! -s "$dir/err.txt" ] || grep -q 'wrote' "$dir/err.txt" && ok ||
 	bad "unexpected stderr: $(cat "$dir/err.txt")"
 "$CLI" bench --list >"$dir/list.txt" && ok || bad "bench --list"
@@ -121,6 +123,49 @@ for r in doc["results"]:
                 err("%s %d B: throughput %s = %r" % (sid, r["size"], k, thr[k]))
         if not math.isclose(thr["mib_per_s"], thr["msgs_per_s"] * r["size"] / 2**20, rel_tol=1e-4):
             err("%s %d B: MiB/s does not match msg/s" % (sid, r["size"]))
+
+# the cache-line floor at the start and the end, and the placement each
+# implies, as the threshold says
+pl = doc.get("placement")
+if not isinstance(pl, dict):
+    err("no placement object")
+else:
+    thr_ns = pl.get("split_threshold_ns")
+    if not (isinstance(thr_ns, (int, float)) and thr_ns > 0):
+        err("placement threshold %r" % thr_ns)
+    known = []
+    for end in ("start", "end"):
+        f = pl.get(end)
+        if not isinstance(f, dict):
+            err("placement.%s missing" % end)
+            continue
+        ns, place = f.get("cacheline_rtt_ns"), f.get("placement")
+        if ns is None:
+            if place != "unknown" or not f.get("reason"):
+                err("placement.%s: no figure, yet %r / reason %r" % (end, place, f.get("reason")))
+        elif not (isinstance(ns, (int, float)) and 5 < ns < 1e6):
+            err("placement.%s: cache line round trip %r ns" % (end, ns))
+        elif place != ("split" if ns >= thr_ns else "shared-cache"):
+            err("placement.%s: %r ns classified %r" % (end, ns, place))
+        else:
+            known.append(place)
+    # two CPUs here: both floors are measured
+    if doc["config"]["cpus"][1] >= 0 and len(known) != 2:
+        err("placement not measured at both ends: %r" % pl)
+    if pl.get("changed") != (len(known) == 2 and known[0] != known[1]):
+        err("placement.changed = %r for %r" % (pl.get("changed"), known))
+
+# rows that answer without a system call are timed in batches, the same way
+# as the cache line they are compared with; the others one round trip each
+for (sid, size), r in results.items():
+    lat = r["latency"]
+    if not lat:
+        continue
+    s = series[sid]
+    spins = s["busy_poll"] or s["wait"] == "hybrid"
+    want = 64 if spins and size <= 4096 else 1
+    if lat["batch"] != want:
+        err("%s %d B: batch %r, expected %r" % (sid, size, lat["batch"], want))
 
 # every measured row has at least one figure
 for s in doc["series"]:
@@ -207,6 +252,8 @@ p.close()
 assert text.startswith("<!DOCTYPE html>"), "no doctype"
 assert not p.stack, "unclosed: %r" % p.stack
 assert not p.errors, p.errors[:5]
+assert 'id="placement">CPU placement: ' in text, "no placement in the HTML"
+assert ("CHANGED" in text) == ('class="warn"' in text), "placement warning"
 ids = [s[0] for s in p.sections]
 assert ids == ["latency", "throughput", "ratios"], ids
 for sid, charts in p.sections:
@@ -222,7 +269,7 @@ python3 - "$dir/p.json" <<'EOF' && ok || bad "--transports pipe --json to stdout
 import json, sys
 doc = json.load(open(sys.argv[1]))
 rows = {s["row"] for s in doc["series"]}
-assert rows == {"pipe", "raw-pipe", "ref-cacheline", "ref-memcpy"}, rows
+assert rows == {"pipe", "raw-pipe", "ref-cacheline", "ref-handover", "ref-memcpy"}, rows
 EOF
 
 # --------------------------------------------------------- usage errors

@@ -43,6 +43,7 @@ enum bench_topo {
 struct bench_link;
 struct bench_job;
 struct bench_result;
+struct bench_report;
 struct bench_row;
 
 /* How a row's messages move. Every message of a job is job->size bytes. */
@@ -78,11 +79,16 @@ struct bench_row {
 	const char *dial;
 	bool waits;         /* has ?wait=spin|hybrid|block */
 	bool lat, thr;      /* which measurements apply */
+	bool busy;          /* spins while it waits (references) */
+	/* its own message sizes (0-terminated), measured instead of --sizes */
+	const size_t *sizes;
 	/* largest message (0: no limit of its own); why says which limit */
 	size_t (*limit)(char *why, size_t cap);
 	const struct bench_driver *drv;
 	const char *baseline; /* raw row an ipckit row is compared with */
-	const char *versus;   /* peer rows: the ipckit row they are compared with */
+	/* peer rows: the series they are compared with, space-separated series
+	   ids ("unix", "shm:block mq"); ratio = that series / this peer */
+	const char *versus;
 	bool available;       /* peers: library found at build time */
 	const char *missing;  /* why not available */
 };
@@ -90,6 +96,11 @@ struct bench_row {
 extern const struct bench_row bench_rows[];
 extern const size_t bench_nrows;
 const struct bench_row *bench_row_find(const char *id);
+/* The next series id of a versus list into id; NULL at the end:
+   for (p = row->versus; (p = bench_versus_next(p, id, sizeof id));) */
+const char *bench_versus_next(const char *list, char *id, size_t cap);
+/* Does a peer's versus list name a series of this row (any waiting mode)? */
+bool bench_versus_row(const struct bench_row *peer, const char *row_id);
 
 enum bench_state { SERIES_RUN, SERIES_NOT_BUILT, SERIES_UNAVAILABLE };
 
@@ -139,6 +150,7 @@ struct bench_job {
 	size_t ring;        /* ring capacity for shared-memory rows */
 	long maxmsg;        /* queue depth for mq */
 	bool run;           /* false: the result is already decided (skipped) */
+	int batch;          /* round trips per timed latency sample */
 	struct bench_hist *hist; /* shared with the runners of every round */
 };
 
@@ -187,6 +199,29 @@ struct bench_host {
 	char started[32];   /* UTC, ISO 8601 */
 };
 
+/* The cache-line floor, measured at the start and at the end of a run:
+ * which way the two CPUs are placed (sharing a cache or not) decides what
+ * every shared-memory figure can be. */
+#define BENCH_SPLIT_NS 200 /* a round trip at or above this: split caches */
+struct bench_floor {
+	bool ok;
+	double rtt_ns;          /* median round trip of one cache line */
+	char reason[BENCH_REASON]; /* when not ok */
+};
+enum bench_placement { PLACE_UNKNOWN, PLACE_SHARED, PLACE_SPLIT };
+enum bench_placement bench_placement_of(const struct bench_floor *f);
+/* "shared-cache", "split", "unknown" */
+const char *bench_placement_id(enum bench_placement p);
+/* "shared cache", "split caches", "unknown" */
+const char *bench_placement_text(enum bench_placement p);
+/* Did the placement change between the start and the end of the run? */
+bool bench_placement_changed(const struct bench_report *rep);
+/* "shared cache (cache-line round trip 66 ns at the start, 64 ns at the
+   end; ...)" or "CHANGED during the run: ..." */
+const char *bench_placement_line(const struct bench_report *rep, char *buf,
+                                 size_t cap);
+#define BENCH_PLACEMENT_WARNING                                             	"the two CPUs moved between a shared cache and split caches during "   	"the run: figures taken before and after the move are not "           	"comparable (run again)"
+
 struct bench_report {
 	struct bench_config cfg;
 	struct bench_host host;
@@ -196,9 +231,10 @@ struct bench_report {
 	struct bench_result *results; /* one per job, same index */
 	int njobs;
 	struct bench_ratio *ratios;
-	int nratios;
+	int nratios, ratios_cap;
 	double elapsed;
 	bool interrupted;
+	struct bench_floor floor[2]; /* at the start, at the end */
 };
 
 /* One process's side of a job. Drivers keep their state here. */
@@ -222,6 +258,11 @@ struct bench_link {
 	/* peers */
 	void *ctx, *sock;
 	uint32_t handle;
+	/* references: a shared mapping made before fork */
+	void *map;
+	size_t maplen;
+	uint64_t seq;
+	unsigned txi, rxi;
 };
 
 /* ---- plan.c */
@@ -301,12 +342,20 @@ extern const struct bench_driver bench_ipk_driver;
 extern const struct bench_driver bench_raw_pipe, bench_raw_fifo,
 	bench_raw_unix, bench_raw_unixgram, bench_raw_tcp, bench_raw_sysvmq,
 	bench_raw_mq, bench_raw_signal;
-extern const struct bench_driver bench_nng_driver, bench_zmq_driver;
+extern const struct bench_driver bench_nng_driver, bench_zmq_driver,
+	bench_bipc_driver;
 /* peers.c: the echo's listen address (or a failure recorded in l), and the
    cleanup of an ipc:// socket file */
 int bench_peer_url(struct bench_link *l, char *url, size_t cap);
 void bench_peer_cleanup(const struct bench_job *j);
-extern const struct bench_driver bench_cacheline_driver, bench_memcpy_driver;
+extern const struct bench_driver bench_cacheline_driver, bench_memcpy_driver,
+	bench_handover_driver;
+/* Round trips per timed sample for a series at a size: rows that answer
+   without a system call are timed in batches, like the cache line. */
+#define BENCH_BATCH 64
+/* from this size on a ring's rate is compared with the hand-over */
+#define BENCH_LARGE 65536
+int bench_batch_for(const struct bench_series *s, size_t size);
 
 /* limits (limits.c) */
 size_t bench_limit_unixgram(char *why, size_t cap);

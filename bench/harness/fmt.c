@@ -38,7 +38,9 @@ const char *bench_fmt_count(double v, char *buf, size_t cap)
 
 const char *bench_fmt_ratio(double v, char *buf, size_t cap)
 {
-	if (v < 10)
+	if (v < 0.1)
+		snprintf(buf, cap, "%.2gx", v); /* 0.0035x, not 0.00x */
+	else if (v < 10)
 		snprintf(buf, cap, "%.2fx", v);
 	else
 		snprintf(buf, cap, "%.0fx", v);

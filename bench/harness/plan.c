@@ -193,7 +193,7 @@ static int select_rows(const struct bench_config *cfg, struct pick *picks,
 				const struct bench_row *o = &bench_rows[k];
 				if ((o->kind == BENCH_RAW && r->baseline &&
 				     strcmp(o->id, r->baseline) == 0) ||
-				    (o->kind == BENCH_PEER && strcmp(o->versus, r->id) == 0) ||
+				    (o->kind == BENCH_PEER && bench_versus_row(o, r->id)) ||
 				    o->kind == BENCH_REF)
 					picks[k].row = true;
 			}
@@ -226,17 +226,13 @@ static void add_series(struct bench_report *rep, const struct bench_row *r,
 	memset(s, 0, sizeof *s);
 	s->row = r;
 	s->wait = wait;
-	if (wait) {
+	s->busy = r->busy || (wait && strcmp(wait, "spin") == 0);
+	if (wait)
 		snprintf(s->id, sizeof s->id, "%s:%s", r->id, wait);
-		snprintf(s->label, sizeof s->label, "%s %s%s", r->label, wait,
-		         strcmp(wait, "spin") == 0 ? " (busy-poll)" : "");
-		s->busy = strcmp(wait, "spin") == 0;
-	} else {
+	else
 		snprintf(s->id, sizeof s->id, "%s", r->id);
-		snprintf(s->label, sizeof s->label, "%s%s", r->label,
-		         strcmp(r->id, "ref-cacheline") == 0 ? " (busy-poll)" : "");
-		s->busy = strcmp(r->id, "ref-cacheline") == 0;
-	}
+	snprintf(s->label, sizeof s->label, "%s%s%s%s", r->label, wait ? " " : "",
+	         wait ? wait : "", s->busy ? " (busy-poll)" : "");
 	s->state = SERIES_RUN;
 	if (r->kind == BENCH_IPCKIT && !ipk_scheme_built(r->scheme)) {
 		s->state = SERIES_NOT_BUILT;
@@ -247,6 +243,16 @@ static void add_series(struct bench_report *rep, const struct bench_row *r,
 		snprintf(s->reason, sizeof s->reason, "%s",
 		         r->missing ? r->missing : "unavailable");
 	}
+}
+
+/* Two clock reads cost about as much as a cache line's round trip: rows
+ * that answer without a system call (rings that spin, spin first, and the
+ * references that spin) are timed in batches at small sizes, all the same
+ * way, so their ratios compare like with like. */
+int bench_batch_for(const struct bench_series *s, size_t size)
+{
+	bool spins = s->busy || (s->wait && strcmp(s->wait, "hybrid") == 0);
+	return spins && size <= 4096 ? BENCH_BATCH : 1;
 }
 
 static struct bench_job *add_job(struct bench_report *rep, int si, size_t size)
@@ -263,6 +269,7 @@ static struct bench_job *add_job(struct bench_report *rep, int si, size_t size)
 	j->index = i;
 	j->run = true;
 	j->ring = ring_for(size);
+	j->batch = bench_batch_for(j->s, size);
 	j->maxmsg = 10;
 	unsigned pid = (unsigned)getpid();
 	for (int side = 0; side < 2; side++) {
@@ -301,8 +308,9 @@ static void plan_series(struct bench_report *rep, int si)
 		}
 		return;
 	}
-	if (strcmp(r->id, "ref-cacheline") == 0) {
-		add_job(rep, si, 64); /* one cache line, whatever the sizes */
+	if (r->sizes) {
+		for (const size_t *z = r->sizes; *z; z++)
+			add_job(rep, si, *z);
 		return;
 	}
 	char why[BENCH_REASON] = "";

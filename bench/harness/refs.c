@@ -1,24 +1,27 @@
 /*
  * Reference rows: what the hardware allows, with no mechanism at all.
- * The shared cache line is the floor for any shared-memory message: one
- * store, seen by the other core, answered by one store back. memcpy is the
- * ceiling for moving a message's bytes once.
+ *
+ * - The shared cache line is the floor for any shared-memory message: one
+ *   store, seen by the other core, answered by one store back.
+ * - The two-process hand-over is the floor for copying a message through
+ *   shared memory: the sender copies it into a slot, the receiver copies it
+ *   out (two slots each way, so one can fill while the other drains).
+ * - memcpy is copying a message once, in one process.
+ *
+ * The first two are drivers like any other: their round trips and streams
+ * go through the very loop (runner.c) that times ipckit's rings, with the
+ * same clock reads and the same batching, so a ratio between them compares
+ * like with like. Both spin while they wait, and say so.
  */
 #define _GNU_SOURCE
 #include "proto.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-/* Round trips per timed sample: reading the clock costs as much as one. */
-#define LINE_BATCH 64
-#define LINE_STOP UINT64_MAX
 
 static inline void relax(void)
 {
@@ -29,98 +32,124 @@ static inline void relax(void)
 #endif
 }
 
-/* Spin until *line != seen; give up after the watchdog-sized limit. */
-static uint64_t wait_change(_Atomic uint64_t *line, uint64_t seen,
-                            int64_t give_up)
+/* A shared anonymous mapping made before fork, written so that no page is
+ * the kernel's zero page or faults in while the clock runs. */
+static int map_shared(struct bench_link *l, size_t len)
 {
-	for (unsigned spins = 1;; spins++) {
-		uint64_t v = atomic_load_explicit(line, memory_order_acquire);
-		if (v != seen)
-			return v;
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return bench_fail(l, -errno, "mmap of %zu shared bytes: %s", len,
+		                  strerror(errno));
+	memset(p, 0, len);
+	l->map = p;
+	l->maplen = len;
+	return 0;
+}
+
+static void unmap_shared(struct bench_link *l)
+{
+	if (l->map)
+		munmap(l->map, l->maplen);
+	l->map = NULL;
+	l->maplen = 0;
+}
+
+/* ---------------------------------------------------------- cache line */
+
+/* One 64-bit word on its own line: (count << 1) | stop. Each side stores
+ * the next count and spins until the word differs from what it stored. */
+
+static int line_prepare(struct bench_link *l)
+{
+	return map_shared(l, 4096);
+}
+
+static ssize_t line_send(struct bench_link *l, const void *buf, size_t len)
+{
+	_Atomic uint64_t *line = l->map;
+	uint64_t v = (((l->seq >> 1) + 1) << 1) |
+	             (((const unsigned char *)buf)[0] == BENCH_STOP);
+	atomic_store_explicit(line, v, memory_order_release);
+	l->seq = v;
+	return (ssize_t)len;
+}
+
+static ssize_t line_recv(struct bench_link *l, void *buf, size_t cap)
+{
+	_Atomic uint64_t *line = l->map;
+	uint64_t v;
+	while ((v = atomic_load_explicit(line, memory_order_acquire)) == l->seq)
 		relax();
-		if ((spins & 0xffff) == 0 && bench_now_ns() > give_up)
-			return seen;
-	}
-}
-
-static void line_fail(struct bench_result *r, const char *why)
-{
-	bench_classify(r, -EIO, why);
-}
-
-static void cacheline_measure(struct bench_job *j, struct bench_result *r)
-{
-	const struct bench_config *cfg = j->cfg;
-	_Atomic uint64_t *line = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-	                              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (line == MAP_FAILED) {
-		line_fail(r, "mmap of a shared page failed");
-		return;
-	}
-	atomic_store(line, 0);
-	pid_t runner = getpid();
-	pid_t echo = fork();
-	if (echo < 0) {
-		line_fail(r, "fork failed");
-		munmap((void *)line, 4096);
-		return;
-	}
-	if (echo == 0) {
-		bench_child_setup(runner);
-		bench_pin(j, 1);
-		uint64_t seen = 0;
-		for (;;) {
-			uint64_t v = wait_change(line, seen, INT64_MAX);
-			if (v == LINE_STOP)
-				_exit(0);
-			atomic_store_explicit(line, v + 1, memory_order_release);
-			seen = v + 1;
-		}
-	}
-	bench_tell_echo(echo);
-
-	long cap = cfg->iterations / LINE_BATCH + 16;
-	double *samples = malloc(sizeof *samples * (size_t)cap);
-	int64_t budget = bench_run_ns(cfg);
-	int64_t give_up = bench_now_ns() + 2 * budget + (int64_t)10 * 1000000000;
-	uint64_t seq = 0;
-	long nsamp = 0;
-	bool ok = samples != NULL;
-	/* run 0 is the warm-up */
-	for (int run = 0; ok && run < 2; run++) {
-		int64_t end = bench_now_ns() + (run ? budget : budget / 2);
-		for (long k = 0; k < cap && ok; k++) {
-			int64_t t0 = bench_now_ns();
-			for (int b = 0; b < LINE_BATCH; b++) {
-				atomic_store_explicit(line, seq + 1, memory_order_release);
-				if (wait_change(line, seq + 1, give_up) != seq + 2) {
-					ok = false;
-					break;
-				}
-				seq += 2;
-			}
-			int64_t t1 = bench_now_ns();
-			if (run > 0)
-				samples[nsamp++] = (double)(t1 - t0) / 1e3 / LINE_BATCH;
-			if (t1 >= end && k >= 4)
-				break;
-		}
-	}
-	atomic_store_explicit(line, LINE_STOP, memory_order_release);
-	kill(echo, SIGKILL);
-	while (waitpid(echo, NULL, 0) < 0 && errno == EINTR)
-		;
-	munmap((void *)line, 4096);
-	if (!ok)
-		line_fail(r, samples ? "the other process stopped answering"
-		                     : "out of memory");
-	else
-		bench_lat_record(r, j->hist, samples, nsamp, LINE_BATCH);
-	free(samples);
+	l->seq = v;
+	((unsigned char *)buf)[0] = (v & 1) ? BENCH_STOP : BENCH_DATA;
+	return (ssize_t)(cap < l->job->size ? cap : l->job->size);
 }
 
 const struct bench_driver bench_cacheline_driver = {
-	.measure = cacheline_measure,
+	.prepare = line_prepare,
+	.send = line_send,
+	.recv = line_recv,
+	.close = unmap_shared,
+};
+
+/* ----------------------------------------------------------- hand-over */
+
+struct slot {
+	_Atomic uint32_t full;
+	uint32_t len;
+	unsigned char pad[56];
+	unsigned char data[];
+};
+
+static size_t slot_bytes(size_t size)
+{
+	return sizeof(struct slot) + ((size + 63) & ~(size_t)63);
+}
+
+/* direction d (0: runner to echo, 1: back), slot i of 2 */
+static struct slot *slot_at(const struct bench_link *l, int d, unsigned i)
+{
+	size_t sb = slot_bytes(l->job->size);
+	return (struct slot *)((unsigned char *)l->map + ((size_t)d * 2 + i) * sb);
+}
+
+static int hand_prepare(struct bench_link *l)
+{
+	if (l->job->size > ((size_t)1 << 30))
+		return bench_fail(l, -EMSGSIZE, "too large for the hand-over");
+	return map_shared(l, 4 * slot_bytes(l->job->size));
+}
+
+static ssize_t hand_send(struct bench_link *l, const void *buf, size_t len)
+{
+	struct slot *s = slot_at(l, l->echo ? 1 : 0, l->txi);
+	while (atomic_load_explicit(&s->full, memory_order_acquire))
+		relax();
+	memcpy(s->data, buf, len);
+	s->len = (uint32_t)len;
+	atomic_store_explicit(&s->full, 1, memory_order_release);
+	l->txi ^= 1;
+	return (ssize_t)len;
+}
+
+static ssize_t hand_recv(struct bench_link *l, void *buf, size_t cap)
+{
+	struct slot *s = slot_at(l, l->echo ? 0 : 1, l->rxi);
+	while (!atomic_load_explicit(&s->full, memory_order_acquire))
+		relax();
+	size_t n = s->len < cap ? s->len : cap;
+	memcpy(buf, s->data, n);
+	atomic_store_explicit(&s->full, 0, memory_order_release);
+	l->rxi ^= 1;
+	return (ssize_t)n;
+}
+
+const struct bench_driver bench_handover_driver = {
+	.prepare = hand_prepare,
+	.send = hand_send,
+	.recv = hand_recv,
+	.close = unmap_shared,
 };
 
 /* ---------------------------------------------------------------- memcpy */

@@ -587,7 +587,7 @@ static const char css[] =
 	"svg .axis{font-size:12px}svg .busy{font-style:italic;fill:#a33}\n"
 	"svg .grid{stroke:#e4e4e4}svg .whisker{stroke:#333;stroke-width:1}\n"
 	"svg .one{stroke:#000;stroke-width:1.2;stroke-dasharray:4 2}\n"
-	".note{color:#555}\n";
+	".note{color:#555}.warn{color:#a00}\n";
 
 void bench_write_html(FILE *out, const struct bench_report *rep)
 {
@@ -618,6 +618,15 @@ void bench_write_html(FILE *out, const struct bench_report *rep)
 	        (double)bench_run_ns(c) / 1e9,
 	        rep->interrupted ? " <strong>Interrupted: partial results.</strong>"
 	                         : "");
+	char place[2 * BENCH_REASON + 200];
+	fputs("<p id=\"placement\">CPU placement: ", out);
+	esc(out, bench_placement_line(rep, place, sizeof place));
+	fputs(".</p>\n", out);
+	if (bench_placement_changed(rep)) {
+		fputs("<p class=\"warn\"><strong>Warning:</strong> ", out);
+		esc(out, BENCH_PLACEMENT_WARNING);
+		fputs(".</p>\n", out);
+	}
 	fputs("<p class=\"note\">Rows marked busy-poll spin on a CPU while "
 	      "they wait: compare them with each other, not with blocking rows. "
 	      "Raw rows are the same loop on the bare system calls; ratios "

@@ -128,6 +128,27 @@ static void result(FILE *out, const struct bench_report *rep,
 	fputc('}', out);
 }
 
+static void floor_obj(FILE *out, const struct bench_floor *f)
+{
+	fputs("{\"cacheline_rtt_ns\": ", out);
+	jnum(out, f->ok ? f->rtt_ns : NAN);
+	kstr(out, "placement", bench_placement_id(bench_placement_of(f)));
+	kstr(out, "reason", f->ok ? NULL : f->reason);
+	fputc('}', out);
+}
+
+/* The cache-line floor at the start and the end, and the placement each
+ * implies (split at or above split_threshold_ns). */
+static void placement(FILE *out, const struct bench_report *rep)
+{
+	fprintf(out, "{\"split_threshold_ns\": %d, \"start\": ", BENCH_SPLIT_NS);
+	floor_obj(out, &rep->floor[0]);
+	fputs(", \"end\": ", out);
+	floor_obj(out, &rep->floor[1]);
+	fprintf(out, ", \"changed\": %s}",
+	        bench_placement_changed(rep) ? "true" : "false");
+}
+
 void bench_write_json(FILE *out, const struct bench_report *rep)
 {
 	const struct bench_config *c = &rep->cfg;
@@ -150,7 +171,9 @@ void bench_write_json(FILE *out, const struct bench_report *rep)
 	fprintf(out, ", \"pin_all\": %s, \"cpus\": [%d, %d]",
 	        c->pin ? "true" : "false", c->cpu[0], c->cpu[1]);
 	kstr(out, "transports", c->transports);
-	fputs("},\n  \"elapsed_s\": ", out);
+	fputs("},\n  \"placement\": ", out);
+	placement(out, rep);
+	fputs(",\n  \"elapsed_s\": ", out);
 	jnum(out, rep->elapsed);
 	fprintf(out, ",\n  \"interrupted\": %s,\n  \"series\": [\n",
 	        rep->interrupted ? "true" : "false");

@@ -4,7 +4,18 @@
 
 #include <string.h>
 
-#define LABEL_W 36
+/* the label column: as wide as the longest label shown, at least 36 */
+static int label_w = 36;
+
+static void label_width(const struct bench_report *rep)
+{
+	label_w = 36;
+	for (int i = 0; i < rep->nseries; i++) {
+		int w = (int)strlen(rep->series[i].label) + 3;
+		if (rep->series[i].state == SERIES_RUN && w > label_w)
+			label_w = w;
+	}
+}
 
 static void header(FILE *out, const struct bench_report *rep)
 {
@@ -20,6 +31,11 @@ static void header(FILE *out, const struct bench_report *rep)
 	        c->quick ? "quick run" : "full run", c->reps,
 	        (double)bench_run_ns(c) / 1e9, rep->elapsed,
 	        rep->interrupted ? " (INTERRUPTED: partial results)" : "");
+	char place[2 * BENCH_REASON + 200];
+	fprintf(out, "CPU placement: %s\n",
+	        bench_placement_line(rep, place, sizeof place));
+	if (bench_placement_changed(rep))
+		fprintf(out, "WARNING: %s\n", BENCH_PLACEMENT_WARNING);
 }
 
 /* Ratios this result is the subject of (against raw rows and references),
@@ -65,7 +81,7 @@ static void latency_block(FILE *out, const struct bench_report *rep,
                           size_t size)
 {
 	char s[32];
-	fprintf(out, "\n%-*s %8s %8s %8s %8s %5s %8s  %s\n", LABEL_W,
+	fprintf(out, "\n%-*s %8s %8s %8s %8s %5s %8s  %s\n", label_w,
 	        bench_size_text(size, s, sizeof s), "p50", "p99", "p99.9", "max",
 	        "+/-", "one-way", "ratio");
 	for (int i = 0; i < rep->njobs; i++) {
@@ -74,7 +90,7 @@ static void latency_block(FILE *out, const struct bench_report *rep,
 		if (r->size != size || !se->row->lat || se->state != SERIES_RUN)
 			continue;
 		if (r->status != BENCH_OK || !r->has_lat) {
-			fprintf(out, "  %-*s %s: %s\n", LABEL_W - 2, se->label,
+			fprintf(out, "  %-*s %s: %s\n", label_w - 2, se->label,
 			        bench_status_text(r->status), r->reason);
 			continue;
 		}
@@ -82,7 +98,7 @@ static void latency_block(FILE *out, const struct bench_report *rep,
 		ratio_text(rep, i, BENCH_LATENCY, ratio, sizeof ratio);
 		char sp[16];
 		bench_fmt_spread(bench_spread(r->lat.runs, r->lat.nruns), sp, sizeof sp);
-		fprintf(out, "  %-*s %8s %8s %8s %8s %5s %8s%s%s\n", LABEL_W - 2,
+		fprintf(out, "  %-*s %8s %8s %8s %8s %5s %8s%s%s\n", label_w - 2,
 		        se->label, bench_fmt_us(r->lat.p50, a, sizeof a),
 		        bench_fmt_us(r->lat.p99, b, sizeof b),
 		        bench_fmt_us(r->lat.p999, c, sizeof c),
@@ -96,7 +112,7 @@ static void throughput_block(FILE *out, const struct bench_report *rep,
                              size_t size)
 {
 	char s[32];
-	fprintf(out, "\n%-*s %9s %9s %5s  %s\n", LABEL_W,
+	fprintf(out, "\n%-*s %9s %9s %5s  %s\n", label_w,
 	        bench_size_text(size, s, sizeof s), "msg/s", "MiB/s", "+/-",
 	        "ratio");
 	for (int i = 0; i < rep->njobs; i++) {
@@ -105,7 +121,7 @@ static void throughput_block(FILE *out, const struct bench_report *rep,
 		if (r->size != size || !se->row->thr || se->state != SERIES_RUN)
 			continue;
 		if (r->status != BENCH_OK || !r->has_thr) {
-			fprintf(out, "  %-*s %s: %s\n", LABEL_W - 2, se->label,
+			fprintf(out, "  %-*s %s: %s\n", label_w - 2, se->label,
 			        bench_status_text(r->status), r->reason);
 			continue;
 		}
@@ -113,7 +129,7 @@ static void throughput_block(FILE *out, const struct bench_report *rep,
 		ratio_text(rep, i, BENCH_THROUGHPUT, ratio, sizeof ratio);
 		char sp[16];
 		bench_fmt_spread(bench_spread(r->thr.runs, r->thr.nruns), sp, sizeof sp);
-		fprintf(out, "  %-*s %9s %9s %5s%s%s\n", LABEL_W - 2, se->label,
+		fprintf(out, "  %-*s %9s %9s %5s%s%s\n", label_w - 2, se->label,
 		        bench_fmt_count(r->thr.rate, a, sizeof a),
 		        bench_fmt_count(bench_mib(r), b, sizeof b), sp,
 		        ratio[0] ? "  " : "", ratio);
@@ -145,6 +161,7 @@ void bench_write_text(FILE *out, const struct bench_report *rep)
 {
 	size_t sizes[BENCH_MAX_SIZES * 2];
 	int n = bench_result_sizes(rep, sizes, (int)(sizeof sizes / sizeof *sizes));
+	label_width(rep);
 	header(out, rep);
 	fprintf(out,
 	        "\nLATENCY: round trip between two processes, microseconds "
@@ -168,6 +185,8 @@ void bench_write_text(FILE *out, const struct bench_report *rep)
 	absent(out, rep, SERIES_UNAVAILABLE, "unavailable");
 	fprintf(out, "busy-poll rows spin on a CPU while they wait; compare them "
 	        "with each other, not with blocking rows.\n");
+	if (bench_placement_changed(rep))
+		fprintf(out, "WARNING: %s.\n", BENCH_PLACEMENT_WARNING);
 	int unsteady = 0;
 	for (int i = 0; i < rep->njobs; i++) {
 		const struct bench_result *r = &rep->results[i];

@@ -26,6 +26,14 @@
 #define ZMQ_OK false
 #endif
 
+#ifdef IPK_BENCH_BIPC
+#define BIPC_DRV &bench_bipc_driver
+#define BIPC_OK true
+#else
+#define BIPC_DRV NULL
+#define BIPC_OK false
+#endif
+
 #define IPK(id_, topo_, listen_, dial_, waits_, limit_, base_)               \
 	{.id = id_, .kind = BENCH_IPCKIT, .scheme = id_, .label = id_ ":",        \
 	 .topo = topo_, .listen = listen_, .dial = dial_, .waits = waits_,        \
@@ -36,6 +44,9 @@
 	{.id = id_, .kind = BENCH_RAW, .scheme = scheme_, .label = label_,        \
 	 .lat = true, .thr = true, .limit = limit_, .drv = drv_,                  \
 	 .available = true}
+
+/* one cache line, whatever the sizes */
+static const size_t line_sizes[] = {64, 0};
 
 const struct bench_row bench_rows[] = {
 	/* ipckit, one row per scheme */
@@ -90,17 +101,49 @@ const struct bench_row bench_rows[] = {
 	 .dial = "ipc:///tmp/{name}.zmq", .lat = true, .thr = true,
 	 .drv = ZMQ_DRV, .versus = "unix", .available = ZMQ_OK,
 	 .missing = "libzmq was not found when ipckit was built"},
+	{.id = "bipc-mq", .kind = BENCH_PEER, .scheme = "shm",
+	 .label = "Boost.Interprocess message_queue", .listen = "{name}",
+	 .dial = "{name}", .lat = true, .thr = true, .drv = BIPC_DRV,
+	 .versus = "shm:block mq", .available = BIPC_OK,
+	 .missing = "a C++ compiler or Boost.Interprocess (libboost-dev) was "
+	            "not found when ipckit was built"},
 
 	/* the hardware floor */
 	{.id = "ref-cacheline", .kind = BENCH_REF, .scheme = NULL,
-	 .label = "ref shared cache line", .lat = true,
-	 .drv = &bench_cacheline_driver, .available = true},
+	 .label = "ref shared cache line", .lat = true, .busy = true,
+	 .sizes = line_sizes, .drv = &bench_cacheline_driver, .available = true},
+	{.id = "ref-handover", .kind = BENCH_REF, .scheme = NULL,
+	 .label = "ref hand-over via shm", .lat = true, .thr = true,
+	 .busy = true, .drv = &bench_handover_driver, .available = true},
 	{.id = "ref-memcpy", .kind = BENCH_REF, .scheme = NULL,
 	 .label = "ref memcpy", .thr = true, .drv = &bench_memcpy_driver,
 	 .available = true},
 };
 
 const size_t bench_nrows = sizeof bench_rows / sizeof bench_rows[0];
+
+const char *bench_versus_next(const char *list, char *id, size_t cap)
+{
+	if (list == NULL)
+		return NULL;
+	list += strspn(list, " ");
+	size_t n = strcspn(list, " ");
+	if (n == 0)
+		return NULL;
+	snprintf(id, cap, "%.*s", (int)n, list);
+	return list + n;
+}
+
+bool bench_versus_row(const struct bench_row *peer, const char *row_id)
+{
+	char id[64];
+	for (const char *p = peer->versus; (p = bench_versus_next(p, id, sizeof id));) {
+		id[strcspn(id, ":")] = '\0';
+		if (strcmp(id, row_id) == 0)
+			return true;
+	}
+	return false;
+}
 
 const struct bench_row *bench_row_find(const char *id)
 {

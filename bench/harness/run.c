@@ -62,10 +62,10 @@ static void describe_exit(int st, char *buf, size_t cap)
 		         "without a result", WEXITSTATUS(st));
 }
 
-/* One round of job i: a fresh runner and echo, one measured run. */
-static void run_job(struct bench_report *rep, int i, struct bench_result *res)
+/* One round of a job: a fresh runner and echo, one measured run. */
+static void run_job(const struct bench_config *cfg, struct bench_job *j,
+                    struct bench_result *res)
 {
-	struct bench_job *j = &rep->jobs[i];
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		bench_classify(res, -errno, "pipe2 failed");
@@ -91,7 +91,7 @@ static void run_job(struct bench_report *rep, int i, struct bench_result *res)
 	pid_t echo = 0;
 	int echo_code = 0;
 	char echo_msg[BENCH_REASON] = "";
-	int64_t deadline = bench_now_ns() + (int64_t)(job_timeout(&rep->cfg) * 1e9);
+	int64_t deadline = bench_now_ns() + (int64_t)(job_timeout(cfg) * 1e9);
 	for (;;) {
 		int64_t left = deadline - bench_now_ns();
 		if (left <= 0) {
@@ -152,12 +152,57 @@ static void run_job(struct bench_report *rep, int i, struct bench_result *res)
 	} else if (timed_out) {
 		char why[BENCH_REASON];
 		snprintf(why, sizeof why, "no result within %.0f s (watchdog)",
-		         job_timeout(&rep->cfg));
+		         job_timeout(cfg));
 		bench_classify(res, -ETIMEDOUT, why);
 	} else if (!got) {
 		char why[BENCH_REASON];
 		describe_exit(st, why, sizeof why);
 		bench_classify(res, -ECHILD, why);
+	}
+}
+
+/* The cache-line floor, pinned to the run's two CPUs, measured the way the
+ * ref-cacheline row is (one run of about 30 ms after its warm-up). */
+static void probe_floor(const struct bench_report *rep, struct bench_floor *f)
+{
+	memset(f, 0, sizeof *f);
+	const struct bench_row *row = bench_row_find("ref-cacheline");
+	if (row == NULL || rep->cfg.cpu[0] < 0 || rep->cfg.cpu[1] < 0 ||
+	    rep->cfg.cpu[0] == rep->cfg.cpu[1]) {
+		snprintf(f->reason, sizeof f->reason,
+		         "fewer than two CPUs to place the two processes on");
+		return;
+	}
+	struct bench_series s;
+	memset(&s, 0, sizeof s);
+	s.row = row;
+	s.busy = true;
+	s.state = SERIES_RUN;
+	snprintf(s.id, sizeof s.id, "%s", row->id);
+	snprintf(s.label, sizeof s.label, "%s", row->label);
+	struct bench_config cfg = rep->cfg;
+	cfg.reps = 1;
+	cfg.seconds = 0.045;
+	cfg.iterations = 400000;
+	cfg.timeout = 20;
+	struct bench_job j;
+	memset(&j, 0, sizeof j);
+	j.s = &s;
+	j.cfg = &cfg;
+	j.series = -1;
+	j.index = -1;
+	j.size = 64;
+	j.run = true;
+	j.batch = bench_batch_for(&s, 64);
+	struct bench_result r;
+	memset(&r, 0, sizeof r);
+	run_job(&cfg, &j, &r);
+	if (r.status == BENCH_OK && r.has_lat && r.lat.nruns > 0) {
+		f->ok = true;
+		f->rtt_ns = r.lat.runs[0] * 1e3;
+	} else {
+		snprintf(f->reason, sizeof f->reason, "%s",
+		         r.reason[0] ? r.reason : "interrupted");
 	}
 }
 
@@ -252,8 +297,7 @@ static int *execution_order(const struct bench_report *rep)
 			if (row->baseline)
 				push(rep, order, &n, queued, sizes[k], row->baseline);
 			for (size_t p = 0; p < bench_nrows; p++)
-				if (bench_rows[p].versus &&
-				    strcmp(bench_rows[p].versus, row->id) == 0)
+				if (bench_versus_row(&bench_rows[p], row->id))
 					push(rep, order, &n, queued, sizes[k], bench_rows[p].id);
 		}
 		push(rep, order, &n, queued, sizes[k], NULL);
@@ -297,6 +341,7 @@ void bench_run(struct bench_report *rep)
 	}
 
 	int64_t t0 = bench_now_ns();
+	probe_floor(rep, &rep->floor[0]);
 	int done = 0, total = todo * rep->cfg.reps;
 	int *order = execution_order(rep);
 	/* every job once per round: each run of a figure is a fresh pair of
@@ -309,12 +354,17 @@ void bench_run(struct bench_report *rep)
 			bench_progress(rep, done, total, i);
 			struct bench_result r;
 			memset(&r, 0, sizeof r);
-			run_job(rep, i, &r);
+			run_job(&rep->cfg, &rep->jobs[i], &r);
 			merge(&rep->results[i], &r);
 			done++;
 		}
 	}
 	free(order);
+	if (bench_stop)
+		snprintf(rep->floor[1].reason, sizeof rep->floor[1].reason,
+		         "interrupted");
+	else
+		probe_floor(rep, &rep->floor[1]);
 	bench_progress_end(rep);
 	for (int i = 0; i < rep->njobs; i++)
 		if (rep->jobs[i].run)

@@ -104,6 +104,18 @@ static int find_result(const struct bench_report *rep, const char *row,
 	return -1;
 }
 
+static int find_series(const struct bench_report *rep, const char *id,
+                       size_t size)
+{
+	for (int i = 0; i < rep->njobs; i++) {
+		const struct bench_result *r = &rep->results[i];
+		if (r->status == BENCH_OK && r->size == size &&
+		    strcmp(rep->series[r->series].id, id) == 0)
+			return i;
+	}
+	return -1;
+}
+
 static void add(struct bench_report *rep, enum bench_metric m, int subject,
                 int reference)
 {
@@ -114,7 +126,8 @@ static void add(struct bench_report *rep, enum bench_metric m, int subject,
 	bool have = m == BENCH_LATENCY ? a->has_lat && b->has_lat
 	                               : a->has_thr && b->has_thr;
 	double den = have ? bench_figure(b, m) : 0;
-	if (!have || den <= 0 || bench_figure(a, m) <= 0)
+	if (!have || den <= 0 || bench_figure(a, m) <= 0 ||
+	    rep->nratios >= rep->ratios_cap)
 		return;
 	struct bench_ratio *x = &rep->ratios[rep->nratios++];
 	x->metric = m;
@@ -128,7 +141,8 @@ void bench_ratios(struct bench_report *rep)
 	free(rep->ratios);
 	rep->nratios = 0;
 	/* at most a handful per result */
-	rep->ratios = calloc((size_t)rep->njobs * 4 + 1, sizeof *rep->ratios);
+	rep->ratios_cap = rep->njobs * 8 + 1;
+	rep->ratios = calloc((size_t)rep->ratios_cap, sizeof *rep->ratios);
 	if (rep->ratios == NULL)
 		return;
 	for (int i = 0; i < rep->njobs; i++) {
@@ -143,14 +157,26 @@ void bench_ratios(struct bench_report *rep)
 			add(rep, BENCH_THROUGHPUT, i, b);
 		}
 		if (row->kind == BENCH_IPCKIT && row->waits) {
-			if (s->busy)
+			/* a spinning ring against the floors that spin too; every
+			   ring's rate for large messages against copying them through
+			   shared memory between two processes (two slots: small
+			   messages need a ring's many), and against one process's
+			   memcpy */
+			int hand = find_result(rep, "ref-handover", NULL, r->size);
+			if (s->busy) {
 				add(rep, BENCH_LATENCY, i,
 				    find_result(rep, "ref-cacheline", NULL, r->size));
+				add(rep, BENCH_LATENCY, i, hand);
+			}
+			if (r->size >= BENCH_LARGE)
+				add(rep, BENCH_THROUGHPUT, i, hand);
 			add(rep, BENCH_THROUGHPUT, i,
 			    find_result(rep, "ref-memcpy", NULL, r->size));
 		}
-		if (row->kind == BENCH_PEER && row->versus) {
-			int x = find_result(rep, row->versus, NULL, r->size);
+		char id[64];
+		for (const char *p = row->kind == BENCH_PEER ? row->versus : NULL;
+		     (p = bench_versus_next(p, id, sizeof id));) {
+			int x = find_series(rep, id, r->size);
 			add(rep, BENCH_LATENCY, x, i);
 			add(rep, BENCH_THROUGHPUT, x, i);
 		}

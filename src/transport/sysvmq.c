@@ -335,7 +335,7 @@ static int sysvmq_close(ipk_chan *c)
 
 static int sysvmq_remove(ipk__url *u)
 {
-	key_t key;
+	key_t key = 0; /* GCC cannot see that parse_key sets it whenever it returns 0 */
 	int rc = parse_key(u, &key);
 	if (rc < 0)
 		return rc;

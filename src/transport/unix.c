@@ -141,7 +141,7 @@ static int unix_listen(ipk_chan *c)
 static int unix_dial(ipk_chan *c, int64_t deadline)
 {
 	struct sockaddr_un sun;
-	socklen_t len;
+	socklen_t len = 0; /* set whenever ipk__unix_addr returns 0 */
 	int rc = ipk__unix_addr(&c->url, &sun, &len);
 	if (rc < 0)
 		return rc;
