@@ -107,8 +107,8 @@ static bool is_timeout(long rc)
 	return rc == -ETIMEDOUT || rc == -EAGAIN;
 }
 
-/* The library's message before its latest call: a timeout that leaves the
-   same text behind said nothing new about itself. */
+/* The library's message before a helper's first call: a timeout that
+   leaves the same text behind said nothing of its own. */
 static char before[512];
 
 static void mark(void)
@@ -130,12 +130,12 @@ int cli_dial(ipk_chan **out, const char *url, int timeout_ms)
 	struct timer t = timer_start(timeout_ms);
 	int64_t start = now_ns();
 	bool told = cli_quiet || !isatty(STDERR_FILENO);
+	mark();
 	for (;;) {
 		if (cli_stopped)
 			return CLI_STOPPED;
 		int slice = timer_slice(&t, DIAL_SLICE_MS);
 		int64_t began = now_ns();
-		mark();
 		int rc = ipk_dial(out, url, slice < 0 ? 0 : slice);
 		if (rc == 0)
 			return 0;
@@ -159,6 +159,7 @@ int cli_dial(ipk_chan **out, const char *url, int timeout_ms)
 
 int cli_accept(ipk_chan *l, ipk_chan **out, int timeout_ms)
 {
+	mark();
 	struct timer t = timer_start(timeout_ms);
 	for (;;) {
 		int slice = timer_next(&t, SLICE_MS);
@@ -171,7 +172,6 @@ int cli_accept(ipk_chan *l, ipk_chan **out, int timeout_ms)
 		if (rc < 0)
 			return rc;
 		if (rc > 0) {
-			mark();
 			rc = ipk_accept(l, out, HANDSHAKE_MS);
 			if (rc == 0 || rc == -EOPNOTSUPP)
 				return rc;
@@ -187,12 +187,12 @@ int cli_accept(ipk_chan *l, ipk_chan **out, int timeout_ms)
 
 ssize_t cli_recv(ipk_chan *c, void **buf, ipk_msginfo *info, int timeout_ms)
 {
+	mark();
 	struct timer t = timer_start(timeout_ms);
 	for (;;) {
 		int slice = timer_next(&t, SLICE_MS);
 		if (slice < 0)
 			return slice;
-		mark();
 		ssize_t n = ipk_recv_alloc(c, buf, info, slice);
 		if (n >= 0 || !is_timeout(n) || slice == 0)
 			return n;
@@ -202,13 +202,13 @@ ssize_t cli_recv(ipk_chan *c, void **buf, ipk_msginfo *info, int timeout_ms)
 ssize_t cli_send(ipk_chan *c, const void *buf, size_t len,
                  const ipk_msginfo *info, int timeout_ms)
 {
+	mark();
 	struct timer t = timer_start(timeout_ms);
 	for (;;) {
 		int slice = timer_next(&t, SLICE_MS);
 		if (slice < 0)
 			return slice;
 		/* on timeout nothing was sent, so trying again is safe */
-		mark();
 		ssize_t n = ipk_sendmsg(c, buf, len, info, slice);
 		if (n >= 0 || !is_timeout(n) || slice == 0)
 			return n;
@@ -221,7 +221,7 @@ ssize_t cli_send(ipk_chan *c, const void *buf, size_t len,
 static const struct cli_kind kinds[] = {
 	/* scheme    listen    dial      conn   conv   queue  ring   type   prio */
 	{"pipe",     0,        0,        false, false, false, false, false, false,
-	 "does not exist: pipe: has no name (ipk_pair only)"},
+	 NULL},
 	{"fifo",     CLI_RECV, CLI_SEND, false, false, false, false, false, false,
 	 "receives"},
 	{"unix",     RS,       RS,       true,  true,  false, false, false, false,
@@ -254,6 +254,16 @@ const struct cli_kind *cli_kind_of(const char *url)
 		    strncmp(url, kinds[i].scheme, n) == 0)
 			return &kinds[i];
 	return NULL;
+}
+
+int cli_check_addressable(const char *cmd, const char *url)
+{
+	const struct cli_kind *k = cli_kind_of(url);
+	if (k != NULL && k->listen_caps == 0 && k->dial_caps == 0)
+		return cli_usage(cmd, "%s: has no address: a pipe is made by "
+		                 "ipk_pair and shared across fork (use fifo: for a "
+		                 "named one)", k->scheme);
+	return 0;
 }
 
 /* ---------------------------------------------------------- endpoints */

@@ -64,6 +64,9 @@ struct cli_kind {
 };
 /* The kind of url's scheme, or NULL (unknown: the library will say so). */
 const struct cli_kind *cli_kind_of(const char *url);
+/* A usage error (exit 2) for an address that cannot be opened at all
+   (pipe: has no name), else 0. */
+int cli_check_addressable(const char *cmd, const char *url);
 /* Does the address carry the option (?key or ?key=value, not =0/no/off)? */
 bool cli_url_flag(const char *url, const char *key);
 

@@ -197,6 +197,9 @@ static int parse(int argc, char **argv, struct recv_opts *o, const char **url)
 		return cli_usage("recv", "unexpected argument '%s'", argv[optind + 1]);
 	*url = argv[optind];
 	const struct cli_kind *k = cli_kind_of(*url);
+	int rc = cli_check_addressable("recv", *url);
+	if (rc != 0)
+		return rc;
 	if (o->nmodes > 1)
 		return cli_usage("recv", "--raw, --lines, --hex and --json each choose "
 		                 "how messages are written: give one");
@@ -250,6 +253,13 @@ static bool peers_add(struct peers *p, ipk_chan *c, unsigned id)
 	return true;
 }
 
+static void peers_drop_closed(struct peers *p, size_t i)
+{
+	p->n--;
+	p->c[i] = p->c[p->n];
+	p->id[i] = p->id[p->n];
+}
+
 static void peers_drop(struct peers *p, size_t i)
 {
 	ipk_close(p->c[i]);
@@ -296,6 +306,14 @@ static bool deliver(struct run *r, void *buf, size_t n, const ipk_msginfo *info,
 	return true;
 }
 
+/* What a framed listener says when a peer's bytes make no sense. */
+static const char *raw_hint(void)
+{
+	return strstr(ipk_last_error(), "?raw") ? ""
+	       : " (a plain program writing into a framed endpoint? listen "
+	         "with ?raw for those)";
+}
+
 /* Take the connections that are ready; true if one came. */
 static bool take_connections(struct run *r)
 {
@@ -325,14 +343,36 @@ static bool take_connections(struct run *r)
 		/* one peer that failed (gave up, spoke something else): the
 		   others are served as before */
 		if (rc == -EPROTO || rc == -EMSGSIZE)
-			fprintf(stderr, "ipckit: recv %s: dropped a connection: %s\n",
-			        r->url, ipk_last_error());
+			fprintf(stderr, "ipckit: recv %s: dropped a connection: %s%s\n",
+			        r->url, ipk_last_error(), raw_hint());
 		else if (rc != -ECONNRESET && rc != -ECONNABORTED && rc != -EPIPE) {
 			r->status = cli_fail("recv", r->url, "%s", ipk_last_error());
 			return came;
 		}
 	}
 	return came;
+}
+
+/*
+ * A FIFO listener whose stream lost its framing (a writer killed in the
+ * middle of a message, or a plain program writing text) cannot find the
+ * next message boundary: say so once and listen again, so the writers that
+ * come next are served.
+ */
+static bool relisten(struct run *r, size_t i)
+{
+	fprintf(stderr, "ipckit: recv %s: %s%s; listening again\n", r->url,
+	        ipk_last_error(), raw_hint());
+	ipk_close(r->peers.c[i]);
+	ipk_chan *c;
+	int rc = ipk_listen(&c, r->url);
+	if (rc < 0) {
+		peers_drop_closed(&r->peers, i);
+		r->status = cli_fail("recv", r->url, "%s", ipk_last_error());
+		return false;
+	}
+	r->peers.c[i] = c;
+	return false;
 }
 
 /* Receive what peer i has; true if a message came. */
@@ -350,12 +390,16 @@ static bool take_message(struct run *r, size_t i)
 		return false;
 	if (r->listener != NULL) { /* one connection ends; the others go on */
 		if (n != -EPIPE && n != -ECONNRESET)
-			fprintf(stderr, "ipckit: recv %s: dropped connection %u: %s\n",
-			        r->url, r->peers.id[i], ipk_last_error());
+			fprintf(stderr, "ipckit: recv %s: dropped connection %u: %s%s\n",
+			        r->url, r->peers.id[i], ipk_last_error(),
+			        n == -EPROTO || n == -EMSGSIZE ? raw_hint() : "");
 		peers_drop(&r->peers, i);
 		r->emfile = false;
 		return false;
 	}
+	if ((n == -EPROTO || n == -EMSGSIZE) && !r->o->dial && r->k != NULL &&
+	    strcmp(r->k->scheme, "fifo") == 0)
+		return relisten(r, i);
 	if (n == -EPIPE) { /* the one peer went away */
 		if (r->o->count == 0)
 			r->status = 0;

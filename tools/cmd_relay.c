@@ -162,13 +162,10 @@ static int pump(struct side sides[2], struct tally *t)
 			if (t->count != 0 && total(t) >= t->count)
 				break;
 			struct side *src = &sides[from[j]], *dst = &sides[1 - from[j]];
-			/* a destination that went away is noticed even while its
-			   source is quiet */
-			if (!(items[j].revents & IPK_POLLIN)) {
-				if (rc == 0 && !dst->receives && gone(dst))
-					return move_one(src, dst, t);
+			/* a destination that went away is noticed when there is
+			   something to move, as a write to a closed pipe is */
+			if (!(items[j].revents & IPK_POLLIN))
 				continue;
-			}
 			ready++;
 			int st = move_one(src, dst, t);
 			if (st == HELD)
@@ -206,12 +203,12 @@ static int plan(struct side sides[2])
 	unsigned caps[2];
 	for (int i = 0; i < 2; i++) {
 		const struct cli_kind *k = sides[i].k;
+		int rc = cli_check_addressable("relay", sides[i].end.url);
+		if (rc != 0)
+			return rc;
 		caps[i] = k == NULL ? (CLI_RECV | CLI_SEND)
 		                    : sides[i].end.listen ? k->listen_caps
 		                                          : k->dial_caps;
-		if (caps[i] == 0)
-			return cli_usage("relay", "%c: %s %s", sides[i].name, k->scheme,
-			                 k->listener_does);
 	}
 	if (strcmp(sides[0].end.url, sides[1].end.url) == 0)
 		return cli_usage("relay", "A and B are the same endpoint");
@@ -348,6 +345,9 @@ const struct ipk_cmd cli_cmd_relay = {
 	"put back, with its type or priority). A message counts as delivered\n"
 	"once the receiving mechanism accepted it (for a socket: once its\n"
 	"kernel buffer took it).\n"
+	"\n"
+	"relay notices that the receiving side went away when there is a\n"
+	"message to move: it leaves that message where it is and ends.\n"
 	"\n"
 	"relay ends:\n"
 	"  after COUNT messages, or when the sending side's peer goes away\n"

@@ -149,6 +149,9 @@ static int check(const struct send_opts *o, const char *url, char **msgs,
                  int nmsgs)
 {
 	const struct cli_kind *k = cli_kind_of(url);
+	int rc = cli_check_addressable("send", url);
+	if (rc != 0)
+		return rc;
 	if (o->has_type && k != NULL && !k->has_type)
 		return cli_usage("send", "--type is for sysvmq: (message types); "
 		                 "%s messages have none", k->scheme);
