@@ -10,8 +10,11 @@ CMAKE_FLAGS ?=
 WERROR     ?= ON
 REL_GCC_BUILD   ?= build-release-gcc
 REL_CLANG_BUILD ?= build-release-clang
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS  ?= $(JOBS)
 
-.PHONY: all setup build test asan tsan release-gcc release-clang run install clean
+.PHONY: all setup build test asan tsan release-gcc release-clang fuzz run install clean
 
 all: build
 
@@ -55,6 +58,14 @@ release-clang: setup
 	cmake --build $(REL_CLANG_BUILD) -j $(JOBS)
 	cd $(REL_CLANG_BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# Every libFuzzer harness in tests/fuzz for FUZZ_SECONDS, FUZZ_JOBS at a
+# time (clang, ASan+UBSan); fails on a crash. FUZZ=name runs one harness.
+fuzz: setup
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	      -DCMAKE_C_COMPILER=clang -DIPK_FUZZ=ON -DIPK_WERROR=$(WERROR)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ)
+
 # The main job: every mechanism measured side by side (about a minute),
 # the table on stdout and the charts in bench-report.html.
 run: setup
@@ -65,4 +76,5 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(REL_GCC_BUILD) $(REL_CLANG_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(REL_GCC_BUILD) $(REL_CLANG_BUILD) \
+	       $(FUZZ_BUILD)

@@ -62,6 +62,18 @@ const char *ipk_strerror(int err);
  */
 const char *ipk_last_error(void);
 
+/*
+ * Warnings: what the library deals with on the caller's behalf but a person
+ * should hear about, for example a connection a listener dropped because
+ * the peer sent plain text instead of the SP header ("this looks like
+ * unframed text from a plain program; listen with ?raw"). By default they
+ * are discarded; a program (the ipckit tool does) installs a handler to
+ * print or log them. The handler may be called from any thread that uses
+ * a channel; NULL removes it. message is valid during the call only.
+ */
+typedef void (*ipk_warn_fn)(const char *message, void *arg);
+void ipk_set_warn_handler(ipk_warn_fn fn, void *arg);
+
 /* -------------------------------------------------------------- channels */
 
 typedef struct ipk_chan ipk_chan;
@@ -141,6 +153,9 @@ typedef struct ipk_msginfo {
 	pid_t pid;     /* out: sender's pid where the mechanism tells, else 0 */
 	uid_t uid;     /* out: sender's uid where the mechanism tells */
 	int flags;     /* in: IPK_MSG_* */
+	uint64_t missed; /* out: publish/subscribe: messages this subscriber
+	                    lost just before this one (it fell a lap behind a
+	                    shared-memory publisher with slow=drop); else 0 */
 } ipk_msginfo;
 
 #define IPK_MSG_EXCEPT 0x1  /* sysvmq: receive the first message NOT of type */
@@ -211,8 +226,25 @@ ssize_t ipk_address(const ipk_chan *c, char *buf, size_t cap);
  */
 int ipk_close(ipk_chan *c);
 
-/* Remove the named object (file, socket path, queue, segment) by address. */
+/*
+ * Remove the named object (file, socket path, queue, segment, ring, named
+ * semaphore or lock) by address. Only what the address says is removed: a
+ * FIFO for fifo:, a socket for unix:, an ipckit ring for shm:/sysvshm:/mmap:
+ * (a plain shared-memory object as "shm:/name?region" or
+ * "sysvshm:KEY?region"), a queue for sysvmq:/mq:; anything else is -EINVAL
+ * with a message naming what was found. An object that a live process is
+ * proven to use (a listener's socket, a ring with a live consumer, a queue
+ * whose owner lives, a region someone maps) is -EBUSY naming that process.
+ * Addresses that ipk_objects_next() prints are all accepted, including
+ * "sysvshm:@ID", "sysvmq:@ID" and "sysvsem:@ID".
+ */
 int ipk_remove(const char *url);
+
+#define IPK_REMOVE_FORCE 0x1 /* remove even if a live process uses it (the
+                                kind is still checked) */
+
+/* ipk_remove() with IPK_REMOVE_* flags. */
+int ipk_remove_flags(const char *url, int flags);
 
 /* Scheme names the library knows, NULL-terminated; *built says which are
  * usable (may be NULL). Summary line for each via ipk_scheme_summary(). */
@@ -667,6 +699,140 @@ int ipk_cond_open(ipk_cond **out, const char *url, int flags);
 int ipk_cond_close(ipk_cond *c);
 int ipk_rwlock_open(ipk_rwlock **out, const char *url, int flags);
 int ipk_rwlock_close(ipk_rwlock *rw);
+
+/* ------------------------------------------------------------ inventory */
+
+/*
+ * Every IPC object on the machine: System V queues, segments and semaphore
+ * sets; POSIX shared memory (ipckit rings, plain regions, named locks),
+ * named semaphores and message queues; FIFOs, unix sockets (path and
+ * abstract) and mmap: rings. For each, who created it, who uses it now, and
+ * whether that can be proven (docs/inventory.md).
+ *
+ *   ipk_objscan *s;
+ *   if (ipk_objects_open(&s, NULL) == 0) {
+ *       const ipk_object *o;
+ *       while ((o = ipk_objects_next(s)) != NULL)
+ *           printf("%s %s\n", o->address, ipk_objstate_name(o->state));
+ *       ipk_objects_close(s);
+ *   }
+ *
+ * Liveness is proven, never guessed: a process counts as alive only when
+ * its pid exists with the start time recorded for it (or, for System V
+ * objects, a start time before the kernel's record of its operation), and
+ * as dead only when the pid is gone or belongs to a process started later.
+ */
+
+/* State of an object. */
+#define IPK_OBJ_LIVE 1    /* a live process provably uses it */
+#define IPK_OBJ_ORPHAN 2  /* provably no live user: left behind */
+#define IPK_OBJ_UNKNOWN 3 /* cannot be proven either way (see why) */
+#define IPK_OBJ_PERM0 4   /* permission 0, nobody alive uses it */
+
+/* What is known of a process recorded for an object. */
+#define IPK_PID_NONE 0    /* none recorded */
+#define IPK_PID_ALIVE 1   /* that very process is running */
+#define IPK_PID_DEAD 2    /* gone (its pid is free or now another process's) */
+#define IPK_PID_UNKNOWN 3 /* cannot tell */
+
+typedef struct ipk_objpid {
+	pid_t pid;
+	int state; /* IPK_PID_* */
+} ipk_objpid;
+
+#define IPK_OBJ_MAXHOLDERS 8
+
+typedef struct ipk_object {
+	const char *kind;    /* "sysvmq" "sysvshm" "sysvsem" "shm" "sem" "mq"
+	                        "mutex" "cond" "rwlock" "fifo" "unix" "unixgram"
+	                        "mmap" */
+	const char *address; /* what ipk_remove() and the CLI accept */
+	const char *path;    /* the file behind it, or "" */
+	const char *detail;  /* what it is: "ring", "ring mpmc", "region",
+	                        "listening", "private" ... or "" */
+	const char *use;     /* use in words ("3 msgs, 120 B", "1 attached") */
+	int state;           /* IPK_OBJ_* */
+	const char *why;     /* one line: why that state */
+	int persist;         /* 1 kept on purpose (?persist, or a kind that
+	                        persists by design), 0 not, -1 cannot tell */
+	long id;             /* System V identifier, else -1 */
+	long key;            /* System V key (0 for IPC_PRIVATE), else -1 */
+	uid_t uid;
+	gid_t gid;
+	unsigned mode;       /* permission bits */
+	uint64_t size;       /* bytes of the object */
+	int64_t messages;    /* queues: messages queued now, else -1 */
+	int64_t bytes;       /* queues: bytes queued; rings: bytes in use; -1 */
+	int64_t attached;    /* processes using it now (System V segments: the
+	                        kernel's count), -1 if it cannot be told */
+	int producers;       /* rings: attached producers / consumers, else -1 */
+	int consumers;
+	int64_t value;       /* semaphores: value (System V: of semaphore 0);
+	                        else -1 */
+	int64_t count;       /* System V semaphore sets: semaphores, else -1 */
+	ipk_objpid creator;  /* the process that made it */
+	ipk_objpid last;     /* the last to operate on it (System V: last
+	                        send/receive, attach/detach or semop) */
+	size_t nholders;     /* processes found holding it now ... */
+	pid_t holders[IPK_OBJ_MAXHOLDERS]; /* ... the first of them */
+	int64_t changed;     /* last change, seconds since the epoch, or 0 */
+} ipk_object;
+
+/* Options for ipk_objects_open(); a zeroed struct (or NULL) lists all. */
+typedef struct ipk_objscan_opts {
+	const char *kind;         /* only this kind (ipk_object.kind), or NULL */
+	const char *const *paths; /* files and directories to search for mmap:
+	                             rings, FIFOs and sockets besides /tmp,
+	                             /var/tmp and /dev/shm; NULL-terminated */
+	int flags;                /* 0 */
+} ipk_objscan_opts;
+
+typedef struct ipk_objscan ipk_objscan;
+
+/*
+ * Take an inventory of the machine's IPC objects (as this process sees
+ * them: its IPC, mount and network namespaces and its permissions). A user
+ * who may not see everything gets what is visible and notes saying what is
+ * missing (ipk_objects_note), never an error. -EINVAL for an unknown kind.
+ */
+int ipk_objects_open(ipk_objscan **out, const ipk_objscan_opts *opts);
+/* The next object, or NULL at the end. Valid until the scan is closed. */
+const ipk_object *ipk_objects_next(ipk_objscan *s);
+/* Note i (0, 1, ...) about what the scan could not see, or NULL. */
+const char *ipk_objects_note(const ipk_objscan *s, size_t i);
+void ipk_objects_close(ipk_objscan *s);
+
+/* "live", "orphan", "unknown", "permission-0". */
+const char *ipk_objstate_name(int state);
+
+/*
+ * Remove exactly the object o of a scan (not another one made since under
+ * the same name), if it is still not in use. Without IPK_REMOVE_FORCE only
+ * an IPK_OBJ_ORPHAN that is not kept on purpose is removed; anything else
+ * is -EBUSY with the reason. The object is looked at again just before.
+ */
+int ipk_object_remove(const ipk_object *o, int flags);
+
+/*
+ * Enter the IPC, mount and network namespaces of process pid (setns(2)), so
+ * that scans see a container's objects. The calling process changes
+ * namespace for good; it must be single-threaded. Needs CAP_SYS_ADMIN.
+ */
+int ipk_objects_setns(pid_t pid);
+
+/* One kernel limit that bounds IPC, with its use now. */
+typedef struct ipk_limit {
+	const char *name;   /* "msgmni", "shmall", "mqueue.queues_max", ... */
+	const char *what;   /* what it bounds, in words */
+	int64_t value;      /* the limit (-1 if unreadable) */
+	int64_t used;       /* use now (-1 if it cannot be told) */
+	const char *unit;   /* "queues", "bytes", "pages", ... */
+	const char *raise;  /* how to raise it ("sysctl -w kernel.msgmni=N") */
+} ipk_limit;
+
+/* The limits, into out[cap]; returns how many there are (call with cap 0
+   to count). Strings are static. */
+ssize_t ipk_limits(ipk_limit *out, size_t cap);
 
 /* ------------------------------------------------------------ file locks */
 

@@ -20,6 +20,8 @@
 #include <sys/msg.h>
 #include <unistd.h>
 
+#include "core/owner.h"
+
 #define QLOG_ENV "IPKT_QUEUE_LOG"
 
 __attribute__((constructor)) static void qlog_init(void)
@@ -103,6 +105,15 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 	char kind[16], what[128];
 	int leaks = 0;
 	while (fscanf(f, "%15s %127s", kind, what) == 2) {
+		/* a listener's owner record goes with its queue */
+		struct ipk__owner o;
+		if ((strcmp(kind, "sysvmq") == 0 || strcmp(kind, "mq") == 0) &&
+		    ipk__owner_read(kind, what, geteuid(), &o) > 0) {
+			fprintf(stderr, "LEAK: owner record of %s:%s left behind\n",
+			        kind, what);
+			ipk__owner_forget(kind, what, geteuid(), IPK__OWNER_PENDING);
+			leaks++;
+		}
 		if (strcmp(kind, "sysvmq") == 0) {
 			unsigned key = (unsigned)strtoul(what, NULL, 16);
 			if (sysv_key_exists(key)) {

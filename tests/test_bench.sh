@@ -49,7 +49,7 @@ doc = json.load(open(sys.argv[1]))
 rows = {}
 for line in open(sys.argv[2]).read().splitlines()[1:]:
     f = line.split()
-    rows[f[0]] = (f[1], "not built" if f[2] == "not" else f[2])
+    rows[f[0]] = (f[1], "not built" if f[3] == "not" else f[3])
 errors = []
 def err(msg):
     errors.append(msg)
@@ -99,10 +99,10 @@ for r in doc["results"]:
         continue
     row = series[sid]
     lat, thr = r["latency"], r["throughput"]
-    if row["row"] != "ref-memcpy" and lat is None:
-        err("%s %d B: no latency" % (sid, r["size"]))
-    if row["row"] != "ref-cacheline" and thr is None:
-        err("%s %d B: no throughput" % (sid, r["size"]))
+    if (lat is not None) != row["latency"]:
+        err("%s %d B: latency %r where the row says %r" % (sid, r["size"], lat, row["latency"]))
+    if (thr is not None) != row["throughput"]:
+        err("%s %d B: throughput %r where the row says %r" % (sid, r["size"], thr, row["throughput"]))
     if lat:
         for k in ("rtt_p50", "rtt_p99", "rtt_p999", "rtt_max", "one_way_p50"):
             if not (isinstance(lat[k], (int, float)) and lat[k] > 0):
@@ -123,6 +123,13 @@ for r in doc["results"]:
                 err("%s %d B: throughput %s = %r" % (sid, r["size"], k, thr[k]))
         if not math.isclose(thr["mib_per_s"], thr["msgs_per_s"] * r["size"] / 2**20, rel_tol=1e-4):
             err("%s %d B: MiB/s does not match msg/s" % (sid, r["size"]))
+        # one receiver gets everything sent; a fan-out row's receivers may
+        # get less from a mechanism that drops
+        if row["receivers"] == 1 and row["family"] != "pubsub":
+            if thr["sent"] != thr["messages"]:
+                err("%s %d B: sent %r, delivered %r" % (sid, r["size"], thr["sent"], thr["messages"]))
+        elif not 0 < thr["messages"] <= thr["sent"]:
+            err("%s %d B: sent %r, delivered %r" % (sid, r["size"], thr["sent"], thr["messages"]))
 
 # the cache-line floor at the start and the end, and the placement each
 # implies, as the threshold says
@@ -178,7 +185,9 @@ fig = {"rtt_p50": ("latency", "rtt_p50"), "msgs_per_s": ("throughput", "msgs_per
 seen = set()
 for x in doc["ratios"]:
     a = results.get((x["subject"], x["size"]))
-    b = results.get((x["reference"], x["size"]))
+    b = results.get((x["reference"], x["reference_size"]))
+    if x["reference_size"] != x["size"] and x["reference"] != x["subject"]:
+        err("ratio %r compares two sizes of two series" % x)
     if not a or not b or a["status"] != "ok" or b["status"] != "ok":
         err("ratio %r names a missing figure" % x)
         continue
@@ -187,6 +196,8 @@ for x in doc["ratios"]:
     if not (x["value"] > 0 and math.isclose(x["value"], want, rel_tol=1e-4)):
         err("ratio %s/%s %d B = %r, figures give %r" % (x["subject"], x["reference"], x["size"], x["value"], want))
     seen.add((x["metric"], x["subject"], x["reference"], x["size"]))
+    if x["reference_size"] != x["size"]:
+        seen.add(("size", x["subject"], x["reference_size"], x["size"]))
 
 # and every ipckit row with a measured baseline has its overhead ratios
 for (sid, size), r in results.items():
@@ -198,10 +209,33 @@ for (sid, size), r in results.items():
         for m in ("latency", "throughput"):
             if (m, sid, s["baseline"], size) not in seen:
                 err("no %s ratio %s/%s at %d B" % (m, sid, s["baseline"], size))
+# a peer is compared with every series it names that was measured beside it
 for s in doc["series"]:
-    if s["kind"] == "peer" and s["state"] == "measured":
-        if not any(x["reference"] == s["id"] for x in doc["ratios"]):
-            err("peer %s has no ratio" % s["id"])
+    if s["kind"] != "peer" or s["state"] != "measured":
+        continue
+    for v in (s["versus"] or "").split():
+        both = [z for (sid, z), r in results.items() if sid == v and r["status"] == "ok"
+                and (s["id"], z) in results and results[(s["id"], z)]["status"] == "ok"]
+        if both and not any(x["reference"] == s["id"] and x["subject"] == v for x in doc["ratios"]):
+            err("peer %s has no ratio against %s" % (s["id"], v))
+# large-message rows: each larger size against the row's smallest
+for (sid, size), r in results.items():
+    s = series[sid]
+    if s["family"] != "large" or r["status"] != "ok":
+        continue
+    small = min(z for (q, z), rr in results.items() if q == sid and rr["status"] == "ok")
+    if size != small and ("size", sid, small, size) not in seen:
+        err("%s: no ratio of %d B against %d B" % (sid, size, small))
+# every family measured something, with its own kind of figure
+fams = {s["family"] for s in doc["series"]}
+for f in ("pair", "reqrep", "pubsub", "large", "ref"):
+    if f not in fams:
+        err("family %s missing" % f)
+for s in doc["series"]:
+    if s["family"] == "pubsub" and (s["latency"] or not s["throughput"] or s["receivers"] < 1):
+        err("%s: a pub/sub row measures throughput to its receivers" % s["id"])
+    if s["family"] == "reqrep" and (not s["latency"] or s["throughput"]):
+        err("%s: a req/rep row measures latency" % s["id"])
 
 for e in errors[:40]:
     print("  " + e)

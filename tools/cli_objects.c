@@ -1,181 +1,111 @@
-/* Enumerate IPC objects from what the kernel publishes. */
+/* Choosing and printing inventory objects for ls and gc. */
 #define _GNU_SOURCE
 #include "cli_objects.h"
+#include "cli.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <signal.h>
-#include <stdio.h>
+#include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-static const char *const kind_names[] = {"sysvmq", "sysvshm", "sysvsem",
-                                         "shm",    "sem",     "mq",
-                                         "mutex",  "cond",    "rwlock"};
-/* how ipckit names its locks in /dev/shm: ipk-KIND.NAME */
-static const char *const lock_prefix[] = {"ipk-mutex.", "ipk-cond.",
-                                          "ipk-rwlock."};
-
-const char *object_kind_name(enum obj_kind k)
+int obj_select_opt(struct obj_select *s, const char *cmd, int ch,
+                   const char *arg)
 {
-	return kind_names[k];
-}
-
-bool pid_alive(pid_t pid)
-{
-	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
-}
-
-static int scan_sysv(const char *file, enum obj_kind kind,
-                     void (*fn)(const struct ipc_object *, void *), void *arg)
-{
-	FILE *f = fopen(file, "r");
-	if (f == NULL)
+	long v;
+	switch (ch) {
+	case 'k':
+		s->kind = arg;
 		return 0;
-	char line[512];
-	int n = 0;
-	if (fgets(line, sizeof line, f) == NULL) { /* header */
-		fclose(f);
-		return 0;
-	}
-	while (fgets(line, sizeof line, f)) {
-		struct ipc_object o = {.kind = kind};
-		long long key, a, b, c, d, e, t1, t2, t3;
-		unsigned uid, gid, cuid, cgid;
-		int ok = 0;
-		switch (kind) {
-		case OBJ_SYSVMQ: /* key msqid perms cbytes qnum lspid lrpid uid gid cuid cgid stime rtime ctime */
-			ok = sscanf(line, "%lld %d %o %lld %lld %lld %lld %u %u %u %u %lld %lld %lld",
-			            &key, &o.id, &o.mode, &a, &b, &c, &d, &uid, &gid, &cuid,
-			            &cgid, &t1, &t2, &t3) == 14;
-			o.size = (unsigned long long)a;
-			o.count = (long)b;
-			o.pids[0] = (pid_t)c;
-			o.pids[1] = (pid_t)d;
-			o.changed = t3;
-			break;
-		case OBJ_SYSVSHM: /* key shmid perms size cpid lpid nattch uid gid cuid cgid atime dtime ctime */
-			ok = sscanf(line, "%lld %d %o %lld %lld %lld %lld %u %u %u %u %lld %lld %lld",
-			            &key, &o.id, &o.mode, &a, &b, &c, &d, &uid, &gid, &cuid,
-			            &cgid, &t1, &t2, &t3) == 14;
-			o.size = (unsigned long long)a;
-			o.pids[0] = (pid_t)b;
-			o.pids[1] = (pid_t)c;
-			o.count = (long)d;
-			o.changed = t3;
-			break;
-		case OBJ_SYSVSEM: /* key semid perms nsems uid gid cuid cgid otime ctime */
-			ok = sscanf(line, "%lld %d %o %lld %u %u %u %u %lld %lld", &key,
-			            &o.id, &o.mode, &a, &uid, &gid, &cuid, &cgid, &t1,
-			            &t2) == 10;
-			o.count = (long)a;
-			o.changed = t2;
-			break;
-		default:
-			break;
+	case 'u': {
+		s->user = arg;
+		struct passwd *pw = getpwnam(arg);
+		if (pw) {
+			s->uid = pw->pw_uid;
+		} else if (cli_parse_int(arg, 0, 0x7fffffff, &v)) {
+			s->uid = (uid_t)v;
+		} else {
+			return cli_usage(cmd, "no user '%s'", arg);
 		}
-		(void)e;
-		if (!ok)
-			continue;
-		o.mode &= 0777;
-		o.uid = uid;
-		snprintf(o.name, sizeof o.name, "0x%08x", (unsigned)key);
-		fn(&o, arg);
-		n++;
-	}
-	fclose(f);
-	return n;
-}
-
-static int scan_dir(const char *dir, enum obj_kind files, enum obj_kind sems,
-                    void (*fn)(const struct ipc_object *, void *), void *arg)
-{
-	DIR *d = opendir(dir);
-	if (d == NULL)
+		s->has_uid = true;
 		return 0;
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		struct ipc_object o = {.kind = files, .id = -1};
-		char path[288];
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		struct stat st;
-		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		if (strncmp(e->d_name, "sem.", 4) == 0)
-			o.kind = sems;
-		for (int k = 0; files == OBJ_SHM && k < 3; k++)
-			if (strncmp(e->d_name, lock_prefix[k], strlen(lock_prefix[k])) == 0)
-				o.kind = OBJ_MUTEX + k;
-		snprintf(o.name, sizeof o.name, "%s", path);
-		o.mode = st.st_mode & 0777;
-		o.uid = st.st_uid;
-		o.size = (unsigned long long)st.st_size;
-		o.changed = st.st_ctime;
-		fn(&o, arg);
-		n++;
 	}
-	closedir(d);
-	return n;
+	case 'n':
+		if (!cli_parse_int(arg, 1, 0x7fffffff, &v))
+			return cli_usage(cmd, "--ns takes a process id, not '%s'", arg);
+		s->ns_pid = (pid_t)v;
+		return 0;
+	case 'p':
+		if (s->npaths >= 32)
+			return cli_usage(cmd, "at most 32 --path options");
+		s->paths[s->npaths++] = arg;
+		return 0;
+	}
+	return 2;
 }
 
-int objects_scan(void (*fn)(const struct ipc_object *, void *), void *arg)
+int obj_select_open(struct obj_select *s, const char *cmd, ipk_objscan **out)
 {
-	return scan_sysv("/proc/sysvipc/msg", OBJ_SYSVMQ, fn, arg) +
-	       scan_sysv("/proc/sysvipc/shm", OBJ_SYSVSHM, fn, arg) +
-	       scan_sysv("/proc/sysvipc/sem", OBJ_SYSVSEM, fn, arg) +
-	       scan_dir("/dev/shm", OBJ_SHM, OBJ_SEM, fn, arg) +
-	       scan_dir("/dev/mqueue", OBJ_MQ, OBJ_MQ, fn, arg);
+	if (s->ns_pid && ipk_objects_setns(s->ns_pid) < 0)
+		return cli_fail(cmd, NULL, "%s", ipk_last_error());
+	ipk_objscan_opts o = {.kind = s->kind, .paths = s->npaths ? s->paths : NULL};
+	if (ipk_objects_open(out, &o) < 0) {
+		if (s->kind && strstr(ipk_last_error(), "unknown kind"))
+			return cli_usage(cmd, "%s", ipk_last_error());
+		return cli_fail(cmd, NULL, "%s", ipk_last_error());
+	}
+	return 0;
 }
 
-const char *object_orphan_reason(const struct ipc_object *o)
+bool obj_select_match(const struct obj_select *s, const ipk_object *o)
 {
-	if (o->mode == 0)
-		return "permission 0: only root can use it";
-	switch (o->kind) {
-	case OBJ_SYSVSHM:
-		if (o->count == 0 && !pid_alive(o->pids[0]) && !pid_alive(o->pids[1]))
-			return "no attachment, creator and last user gone";
-		return NULL;
-	default:
-		/* a queue or a named object tells nothing of whether someone
-		   still needs it (an empty queue may have a receiver waiting) */
-		return NULL;
-	}
+	return !s->has_uid || o->uid == s->uid;
 }
 
-void object_url(const struct ipc_object *o, char *buf, size_t cap)
+const char *obj_owner(uid_t uid, char *buf, size_t cap)
 {
-	switch (o->kind) {
-	case OBJ_SYSVMQ:
-		snprintf(buf, cap, "sysvmq:%s", o->name);
-		break;
-	case OBJ_SYSVSHM:
-		snprintf(buf, cap, "sysvshm:%s", o->name);
-		break;
-	case OBJ_SYSVSEM:
-		snprintf(buf, cap, "sysvsem:%s", o->name);
-		break;
-	case OBJ_SHM:
-		snprintf(buf, cap, "shm:%s", o->name + strlen("/dev/shm"));
-		break;
-	case OBJ_SEM:
-		snprintf(buf, cap, "sem:/%s", o->name + strlen("/dev/shm/sem."));
-		break;
-	case OBJ_MQ:
-		snprintf(buf, cap, "mq:%s", o->name + strlen("/dev/mqueue"));
-		break;
-	case OBJ_MUTEX:
-	case OBJ_COND:
-	case OBJ_RWLOCK:
-		snprintf(buf, cap, "%s:/%s", kind_names[o->kind],
-		         o->name + strlen("/dev/shm/") +
-		                 strlen(lock_prefix[o->kind - OBJ_MUTEX]));
-		break;
-	case OBJ_NKINDS:
-		buf[0] = '\0';
-		break;
+	struct passwd *pw = getpwuid(uid);
+	if (pw)
+		snprintf(buf, cap, "%s", pw->pw_name);
+	else
+		snprintf(buf, cap, "%u", (unsigned)uid);
+	return buf;
+}
+
+const char *obj_pid(const ipk_objpid *p, char *buf, size_t cap)
+{
+	if (p->state == IPK_PID_NONE || p->pid <= 0)
+		snprintf(buf, cap, "-");
+	else
+		snprintf(buf, cap, "%d %s", (int)p->pid,
+		         p->state == IPK_PID_ALIVE  ? "alive"
+		         : p->state == IPK_PID_DEAD ? "gone"
+		                                    : "?");
+	return buf;
+}
+
+void obj_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			fprintf(f, "\\%c", *p);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			fprintf(f, "\\u%04x", *p);
+		} else if (*p < 0x80) {
+			fputc(*p, f);
+		} else {
+			/* names are bytes: pass valid UTF-8, replace the rest */
+			int n = (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
+			        : (*p & 0xf8) == 0xf0 ? 3 : -1;
+			for (int i = 1; n > 0 && i <= n; i++)
+				if ((p[i] & 0xc0) != 0x80)
+					n = -1;
+			if (n < 0 || *p < 0xc2 || *p > 0xf4) {
+				fputs("\\ufffd", f);
+			} else {
+				fwrite(p, 1, (size_t)n + 1, f);
+				p += n;
+			}
+		}
 	}
+	fputc('"', f);
 }

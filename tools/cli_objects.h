@@ -1,36 +1,37 @@
-/* The machine's IPC objects, read from /proc/sysvipc, /dev/shm, /dev/mqueue. */
+/* What ls, gc and rm share: options that pick objects, and printing them. */
 #ifndef IPK_CLI_OBJECTS_H
 #define IPK_CLI_OBJECTS_H
 
+#include "ipckit.h"
+
 #include <stdbool.h>
-#include <stddef.h>
-#include <sys/types.h>
+#include <stdio.h>
 
-enum obj_kind {
-	OBJ_SYSVMQ, OBJ_SYSVSHM, OBJ_SYSVSEM, OBJ_SHM, OBJ_SEM, OBJ_MQ,
-	OBJ_MUTEX, OBJ_COND, OBJ_RWLOCK, /* ipckit's named locks in /dev/shm */
-	OBJ_NKINDS
-};
-
-struct ipc_object {
-	enum obj_kind kind;
-	char name[288];     /* key as 0x%08x, or the path */
-	int id;             /* System V id, else -1 */
-	unsigned mode;
+/* Options of ls and gc that choose what to look at. */
+struct obj_select {
+	const char *kind;
+	const char *user; /* as given */
+	bool has_uid;
 	uid_t uid;
-	unsigned long long size; /* bytes (queue: bytes queued) */
-	long count;          /* queue: messages; shm: attachments; sem: nsems */
-	pid_t pids[2];       /* creator/last attacher, last sender/receiver */
-	long long changed;   /* last change time (seconds since epoch) */
+	pid_t ns_pid;     /* enter this process's namespaces first, or 0 */
+	const char *paths[33];
+	int npaths;
 };
 
-/* Call fn for every object found; returns the number found. */
-int objects_scan(void (*fn)(const struct ipc_object *, void *), void *arg);
-const char *object_kind_name(enum obj_kind k);
-/* An object nobody can use or nobody will: reason text, or NULL. */
-const char *object_orphan_reason(const struct ipc_object *o);
-bool pid_alive(pid_t pid);
-/* The ipckit address that names the object (for rm), or "" if none. */
-void object_url(const struct ipc_object *o, char *buf, size_t cap);
+/* Handle one of --kind/--user/--ns/--path (ch 'k', 'u', 'n', 'p'); returns
+   0, or 2 after a usage message. */
+int obj_select_opt(struct obj_select *s, const char *cmd, int ch,
+                   const char *arg);
+/* Enter the namespaces and open the scan; 0, or 1 after a message. */
+int obj_select_open(struct obj_select *s, const char *cmd, ipk_objscan **out);
+/* Does o pass the --user filter? */
+bool obj_select_match(const struct obj_select *s, const ipk_object *o);
+
+/* "alice", or the number if the uid has no name. */
+const char *obj_owner(uid_t uid, char *buf, size_t cap);
+/* "1234 alive", "1234 gone", "1234 ?" or "-". */
+const char *obj_pid(const ipk_objpid *p, char *buf, size_t cap);
+/* A JSON string literal for s. */
+void obj_json_str(FILE *f, const char *s);
 
 #endif

@@ -1,102 +1,119 @@
-/* ipckit gc: remove the IPC objects that ls flags as orphaned. */
+/* ipckit gc: remove every IPC object that is provably left behind. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "cli_chan.h"
 #include "cli_objects.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/shm.h>
 
-struct gc_state {
-	bool force;
-	char **only; /* keys or names to restrict to, or NULL */
-	int nonly;
-	int found, removed, failed;
-};
-
-static int remove_object(const struct ipc_object *o)
-{
-	int rc = -1;
-	switch (o->kind) {
-	case OBJ_SYSVSHM:
-		rc = shmctl(o->id, IPC_RMID, NULL);
-		break;
-	default:
-		errno = ENOTSUP; /* never flagged: nothing tells they are unused */
-		break;
-	}
-	return rc < 0 ? -errno : 0;
-}
-
-static void collect(const struct ipc_object *o, void *arg)
-{
-	struct gc_state *st = arg;
-	const char *why = object_orphan_reason(o);
-	if (why == NULL || o->mode == 0) /* permission 0 is flagged, not ours to judge */
-		return;
-	if (st->nonly) {
-		bool match = false;
-		for (int i = 0; i < st->nonly; i++)
-			match |= strcmp(st->only[i], o->name) == 0;
-		if (!match)
-			return;
-	}
-	st->found++;
-	if (!st->force) {
-		printf("would remove %s %s (id %d): %s\n", object_kind_name(o->kind),
-		       o->name, o->id, why);
-		return;
-	}
-	int rc = remove_object(o);
-	if (rc == 0) {
-		st->removed++;
-		printf("removed %s %s (id %d): %s\n", object_kind_name(o->kind),
-		       o->name, o->id, why);
-	} else {
-		st->failed++;
-		cli_fail("gc", o->name, "%s", strerror(-rc));
-	}
-}
+extern const struct ipk_cmd cli_cmd_gc;
 
 static int gc_run(int argc, char **argv)
 {
-	struct gc_state st = {0};
-	static const struct option opts[] = {{"force", no_argument, 0, 'f'},
-	                                     {0, 0, 0, 0}};
-	int ch;
+	static const struct option longs[] = {
+		{"dry-run", no_argument, NULL, 'd'},
+		{"kind", required_argument, NULL, 'k'},
+		{"user", required_argument, NULL, 'u'},
+		{"ns", required_argument, NULL, 'n'},
+		{"path", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct obj_select sel = {0};
+	bool dry = false;
+	int ch, rc;
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
-		if (ch == 'f')
-			st.force = true;
-		else
-			return cli_usage("gc", "unknown option");
+	while ((ch = getopt_long(argc, argv, ":dk:u:n:p:h", longs, NULL)) != -1) {
+		switch (ch) {
+		case 'd': dry = true; break;
+		case 'h': return cli_help(&cli_cmd_gc);
+		case 'k': case 'u': case 'n': case 'p':
+			if ((rc = obj_select_opt(&sel, "gc", ch, optarg)) != 0)
+				return rc;
+			break;
+		default: return cli_bad_option("gc", argv, ch);
+		}
 	}
-	st.only = argv + optind;
-	st.nonly = argc - optind;
-	objects_scan(collect, &st);
-	if (st.found == 0)
-		printf("nothing to collect\n");
-	else if (!st.force)
-		printf("%d object%s; run 'ipckit gc --force' to remove\n", st.found,
-		       st.found == 1 ? "" : "s");
-	return st.failed ? 1 : 0;
+	if (optind < argc)
+		return cli_usage("gc", "unexpected argument '%s' (gc takes no "
+		                 "addresses: 'ipckit rm' removes named objects)",
+		                 argv[optind]);
+	ipk_objscan *s;
+	if ((rc = obj_select_open(&sel, "gc", &s)) != 0)
+		return rc;
+	int removed = 0, failed = 0, live = 0, unknown = 0, perm0 = 0, kept = 0;
+	const ipk_object *o;
+	while ((o = ipk_objects_next(s)) != NULL) {
+		if (!obj_select_match(&sel, o))
+			continue;
+		switch (o->state) {
+		case IPK_OBJ_LIVE:
+			live++;
+			continue;
+		case IPK_OBJ_UNKNOWN:
+			unknown++;
+			printf("kept %s %s: unknown: %s\n", o->kind, o->address, o->why);
+			continue;
+		case IPK_OBJ_PERM0:
+			perm0++;
+			printf("kept %s %s: %s\n", o->kind, o->address, o->why);
+			continue;
+		}
+		if (o->persist != 0) {
+			kept++;
+			printf("kept %s %s: %s\n", o->kind, o->address,
+			       o->persist > 0 ? "made with ?persist"
+			                      : "nothing records whether it is kept on "
+			                        "purpose (remove it with ipckit rm)");
+			continue;
+		}
+		if (dry) {
+			removed++;
+			printf("would remove %s %s: %s\n", o->kind, o->address, o->why);
+			continue;
+		}
+		if (ipk_object_remove(o, 0) == 0) {
+			removed++;
+			printf("removed %s %s: %s\n", o->kind, o->address, o->why);
+		} else {
+			failed++;
+			cli_fail("gc", o->address, "%s", ipk_last_error());
+		}
+	}
+	printf("gc: %s %d; kept %d live, %d unknown, %d permission-0, %d on "
+	       "purpose%s%s\n",
+	       dry ? "would remove" : "removed", removed, live, unknown, perm0,
+	       kept, failed ? "; failed " : "", failed ? "(see above)" : "");
+	for (size_t i = 0; ipk_objects_note(s, i); i++)
+		printf("note: %s\n", ipk_objects_note(s, i));
+	ipk_objects_close(s);
+	return failed ? 1 : 0;
 }
 
 const struct ipk_cmd cli_cmd_gc = {
-	"gc", "[--force] [KEY|PATH...]",
-	"remove System V shared memory that nobody uses any more",
-	"Finds System V shared memory segments with no attachment whose creator\n"
-	"and last user have exited, the classic leak, and removes them with\n"
-	"IPC_RMID. Without --force it only lists what it would remove. Queues,\n"
-	"semaphores and named POSIX objects are never collected: nothing tells\n"
-	"whether someone still needs them (an empty queue may have a receiver\n"
-	"waiting). With KEY arguments (0x1234abcd, as 'ipckit ls' prints them)\n"
-	"only those segments are considered.\n\n"
+	.name = "gc",
+	.args = "[--dry-run] [--kind K] [--user U] [--path P] [--ns PID]",
+	.summary = "remove every IPC object that is provably left behind",
+	.run = gc_run,
+	.help =
+	"Removes every object that 'ipckit ls' shows as orphan (provably no\n"
+	"live user: a segment nobody attaches whose creator and last user are\n"
+	"gone, a ring whose attached processes all died, a FIFO, queue or\n"
+	"semaphore nobody holds, a socket file nothing is bound to), of every\n"
+	"kind. Never removed: live and unknown objects, permission-0 ones, and\n"
+	"objects kept on purpose (?persist, plain regions): each of those is\n"
+	"named with the reason it was kept. Each object is looked at again just\n"
+	"before it is removed, and only that very object is removed.\n"
+	"\n"
 	"options:\n"
-	"  -f, --force   remove instead of listing\n\n"
-	"Exit status: 0; 1 if a removal failed; 2 on a usage error.\n",
-	gc_run,
+	"  --dry-run     say what would be removed, remove nothing\n"
+	"  --kind K      only objects of kind K (see 'ipckit help ls')\n"
+	"  --user U      only objects owned by user U\n"
+	"  --path P      also search P for mmap: rings, FIFOs and sockets\n"
+	"  --ns PID      work inside the namespaces of process PID\n"
+	"\n"
+	"exit status: 0; 1 if a removal failed; 2 usage error.\n",
 };

@@ -1,130 +1,318 @@
-/* ipckit ls: every IPC object on the machine, with what is wrong with it. */
+/* ipckit ls: every IPC object on the machine, whose it is and whether it
+   is still used; --limits: the kernel limits that bound them. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "cli_chan.h"
 #include "cli_objects.h"
 
 #include <getopt.h>
-#include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-struct ls_state {
-	bool all;       /* include objects of every kind (default) */
-	const char *kind;
-	bool orphans;
-	int shown;
+extern const struct ipk_cmd cli_cmd_ls;
+
+enum { COLS = 11 };
+static const char *const heads[COLS] = {"KIND", "TYPE", "ADDRESS", "STATE",
+                                        "OWNER", "MODE", "SIZE", "USE",
+                                        "CREATOR", "LAST", "WHY"};
+
+struct row {
+	char c[COLS][340];
 };
 
-static void human(unsigned long long n, char *buf, size_t cap)
+static void human(uint64_t n, char *buf, size_t cap)
 {
-	const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	static const char *const unit[] = {"B", "K", "M", "G", "T"};
 	double v = (double)n;
 	int u = 0;
 	while (v >= 1024 && u < 4) {
 		v /= 1024;
 		u++;
 	}
-	snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+	snprintf(buf, cap, u ? "%.1f%s" : "%.0f%s", v, unit[u]);
 }
 
-static void pid_text(pid_t pid, char *buf, size_t cap)
+static void fill(struct row *r, const ipk_object *o)
 {
-	if (pid <= 0)
-		snprintf(buf, cap, "-");
+	char b[64];
+	snprintf(r->c[0], sizeof r->c[0], "%s", o->kind);
+	snprintf(r->c[1], sizeof r->c[1], "%s", o->detail[0] ? o->detail : "-");
+	snprintf(r->c[2], sizeof r->c[2], "%s", o->address);
+	snprintf(r->c[3], sizeof r->c[3], "%s%s", ipk_objstate_name(o->state),
+	         o->state == IPK_OBJ_ORPHAN && o->persist > 0 ? " (kept)" : "");
+	snprintf(r->c[4], sizeof r->c[4], "%s", obj_owner(o->uid, b, sizeof b));
+	snprintf(r->c[5], sizeof r->c[5], "%04o", o->mode);
+	human(o->size, r->c[6], sizeof r->c[6]);
+	snprintf(r->c[7], sizeof r->c[7], "%s", o->use[0] ? o->use : "-");
+	snprintf(r->c[8], sizeof r->c[8], "%s", obj_pid(&o->creator, b, sizeof b));
+	snprintf(r->c[9], sizeof r->c[9], "%s", obj_pid(&o->last, b, sizeof b));
+	snprintf(r->c[10], sizeof r->c[10], "%s", o->why);
+}
+
+static void print_table(const struct row *rows, size_t n)
+{
+	size_t w[COLS];
+	for (int c = 0; c < COLS; c++)
+		w[c] = strlen(heads[c]);
+	for (size_t i = 0; i < n; i++)
+		for (int c = 0; c < COLS; c++)
+			if (strlen(rows[i].c[c]) > w[c])
+				w[c] = strlen(rows[i].c[c]);
+	for (int c = 0; c < COLS - 1; c++)
+		printf("%-*s  ", (int)w[c], heads[c]);
+	printf("%s\n", heads[COLS - 1]);
+	for (size_t i = 0; i < n; i++)
+		for (int c = 0; c < COLS; c++) {
+			/* numbers read best right-aligned */
+			if (c == COLS - 1)
+				printf("%s\n", rows[i].c[c]);
+			else if (c == 6)
+				printf("%*s  ", (int)w[c], rows[i].c[c]);
+			else
+				printf("%-*s  ", (int)w[c], rows[i].c[c]);
+		}
+}
+
+static void json_num(const char *key, int64_t v)
+{
+	if (v < 0)
+		printf(", \"%s\": null", key);
 	else
-		snprintf(buf, cap, "%d%s", (int)pid, pid_alive(pid) ? "" : " (gone)");
+		printf(", \"%s\": %lld", key, (long long)v);
 }
 
-static void show(const struct ipc_object *o, void *arg)
+static void json_pid(const char *key, const ipk_objpid *p)
 {
-	struct ls_state *st = arg;
-	const char *why = object_orphan_reason(o);
-	if (st->kind && strcmp(st->kind, object_kind_name(o->kind)) != 0)
+	if (p->state == IPK_PID_NONE || p->pid <= 0) {
+		printf(", \"%s\": null", key);
 		return;
-	if (st->orphans && why == NULL)
-		return;
-	if (st->shown++ == 0)
-		printf("%-8s %-30s %6s %5s %-8s %10s  %s\n", "KIND", "ADDRESS", "ID",
-		       "MODE", "OWNER", "SIZE", "USE");
-	char size[32], use[96] = "", id[16] = "-", owner[32];
-	human(o->size, size, sizeof size);
-	struct passwd *pw = getpwuid(o->uid);
-	snprintf(owner, sizeof owner, "%s", pw ? pw->pw_name : "?");
-	if (pw == NULL)
-		snprintf(owner, sizeof owner, "%u", (unsigned)o->uid);
-	if (o->id >= 0)
-		snprintf(id, sizeof id, "%d", o->id);
-	char p0[24], p1[24];
-	pid_text(o->pids[0], p0, sizeof p0);
-	pid_text(o->pids[1], p1, sizeof p1);
-	switch (o->kind) {
-	case OBJ_SYSVMQ:
-		snprintf(use, sizeof use, "%ld msgs, last send %s, recv %s", o->count,
-		         p0, p1);
-		break;
-	case OBJ_SYSVSHM:
-		snprintf(use, sizeof use, "%ld attached, creator %s", o->count, p0);
-		break;
-	case OBJ_SYSVSEM:
-		snprintf(use, sizeof use, "%ld semaphores", o->count);
-		break;
-	default:
-		break;
 	}
-	char url[320];
-	object_url(o, url, sizeof url);
-	printf("%-8s %-30s %6s %04o %-8s %10s  %s%s%s\n", object_kind_name(o->kind),
-	       url, id, o->mode, owner, size, use, why ? "  !! " : "",
-	       why ? why : "");
+	printf(", \"%s\": {\"pid\": %d, \"alive\": %s}", key, (int)p->pid,
+	       p->state == IPK_PID_ALIVE  ? "true"
+	       : p->state == IPK_PID_DEAD ? "false"
+	                                  : "null");
+}
+
+static void json_object(const ipk_object *o)
+{
+	char b[64];
+	printf("    {\"kind\": ");
+	obj_json_str(stdout, o->kind);
+	printf(", \"type\": ");
+	if (o->detail[0])
+		obj_json_str(stdout, o->detail);
+	else
+		printf("null");
+	printf(", \"address\": ");
+	obj_json_str(stdout, o->address);
+	printf(", \"path\": ");
+	if (o->path[0])
+		obj_json_str(stdout, o->path);
+	else
+		printf("null");
+	printf(", \"state\": \"%s\", \"why\": ", ipk_objstate_name(o->state));
+	obj_json_str(stdout, o->why);
+	printf(", \"persist\": %s", o->persist > 0 ? "true" : o->persist == 0
+	                                                       ? "false"
+	                                                       : "null");
+	json_num("id", o->id);
+	json_num("key", o->key);
+	printf(", \"owner\": ");
+	obj_json_str(stdout, obj_owner(o->uid, b, sizeof b));
+	printf(", \"uid\": %u, \"gid\": %u, \"mode\": \"%04o\", \"size\": %llu",
+	       (unsigned)o->uid, (unsigned)o->gid, o->mode,
+	       (unsigned long long)o->size);
+	json_num("messages", o->messages);
+	json_num("bytes", o->bytes);
+	json_num("attached", o->attached);
+	json_num("producers", o->producers);
+	json_num("consumers", o->consumers);
+	json_num("value", o->value);
+	json_num("count", o->count);
+	json_pid("creator", &o->creator);
+	json_pid("last", &o->last);
+	printf(", \"holders\": [");
+	size_t n = o->nholders < IPK_OBJ_MAXHOLDERS ? o->nholders
+	                                            : IPK_OBJ_MAXHOLDERS;
+	for (size_t i = 0; i < n; i++)
+		printf("%s%d", i ? ", " : "", (int)o->holders[i]);
+	printf("], \"changed\": %lld}", (long long)o->changed);
+}
+
+static int list_limits(bool json)
+{
+	ssize_t n = ipk_limits(NULL, 0);
+	ipk_limit *l = calloc((size_t)n, sizeof *l);
+	if (l == NULL)
+		return cli_fail("ls", NULL, "out of memory");
+	ipk_limits(l, (size_t)n);
+	if (json) {
+		printf("{\"limits\": [\n");
+		for (ssize_t i = 0; i < n; i++) {
+			printf("    {\"name\": ");
+			obj_json_str(stdout, l[i].name);
+			printf(", \"what\": ");
+			obj_json_str(stdout, l[i].what);
+			json_num("value", l[i].value);
+			json_num("used", l[i].used);
+			printf(", \"percent\": ");
+			if (l[i].value > 0 && l[i].used >= 0)
+				printf("%.1f", 100.0 * (double)l[i].used / (double)l[i].value);
+			else
+				printf("null");
+			printf(", \"unit\": ");
+			obj_json_str(stdout, l[i].unit);
+			printf(", \"raise\": ");
+			obj_json_str(stdout, l[i].raise);
+			printf("}%s\n", i + 1 < n ? "," : "");
+		}
+		printf("]}\n");
+	} else {
+		printf("%-18s %20s %20s %6s  %-10s  %s\n", "LIMIT", "VALUE", "USED",
+		       "USE%", "UNIT", "RAISE WITH");
+		for (ssize_t i = 0; i < n; i++) {
+			char v[32] = "?", u[32] = "-", pc[16] = "-";
+			if (l[i].value >= 0)
+				snprintf(v, sizeof v, "%lld", (long long)l[i].value);
+			if (l[i].used >= 0)
+				snprintf(u, sizeof u, "%lld", (long long)l[i].used);
+			if (l[i].value > 0 && l[i].used >= 0)
+				snprintf(pc, sizeof pc, "%.1f",
+				         100.0 * (double)l[i].used / (double)l[i].value);
+			printf("%-18s %20s %20s %6s  %-10s  %s\n", l[i].name, v, u, pc,
+			       l[i].unit, l[i].raise);
+		}
+	}
+	free(l);
+	return 0;
 }
 
 static int ls_run(int argc, char **argv)
 {
-	struct ls_state st = {0};
-	static const struct option opts[] = {{"orphans", no_argument, 0, 'o'},
-	                                     {"kind", required_argument, 0, 'k'},
-	                                     {0, 0, 0, 0}};
-	int ch;
+	static const struct option longs[] = {
+		{"orphans", no_argument, NULL, 'o'},
+		{"kind", required_argument, NULL, 'k'},
+		{"user", required_argument, NULL, 'u'},
+		{"json", no_argument, NULL, 'j'},
+		{"limits", no_argument, NULL, 'l'},
+		{"ns", required_argument, NULL, 'n'},
+		{"path", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct obj_select sel = {0};
+	bool orphans = false, json = false, limits = false;
+	int ch, rc;
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "ok:", opts, NULL)) != -1) {
-		if (ch == 'o')
-			st.orphans = true;
-		else if (ch == 'k')
-			st.kind = optarg;
-		else
-			return cli_usage("ls", "unknown option");
+	while ((ch = getopt_long(argc, argv, ":ok:u:jln:p:h", longs, NULL)) != -1) {
+		switch (ch) {
+		case 'o': orphans = true; break;
+		case 'j': json = true; break;
+		case 'l': limits = true; break;
+		case 'h': return cli_help(&cli_cmd_ls);
+		case 'k': case 'u': case 'n': case 'p':
+			if ((rc = obj_select_opt(&sel, "ls", ch, optarg)) != 0)
+				return rc;
+			break;
+		default: return cli_bad_option("ls", argv, ch);
+		}
 	}
 	if (optind < argc)
 		return cli_usage("ls", "unexpected argument '%s'", argv[optind]);
-	if (st.kind) {
-		bool known = false;
-		for (int k = 0; k < OBJ_NKINDS; k++)
-			known |= strcmp(st.kind, object_kind_name(k)) == 0;
-		if (!known)
-			return cli_usage("ls", "unknown kind '%s' (sysvmq sysvshm sysvsem shm sem mq mutex cond rwlock)",
-			                 st.kind);
+	if (limits) {
+		if (sel.ns_pid && ipk_objects_setns(sel.ns_pid) < 0)
+			return cli_fail("ls", NULL, "%s", ipk_last_error());
+		return list_limits(json);
 	}
-	objects_scan(show, &st);
-	if (st.shown == 0)
-		printf("no %sIPC objects\n", st.orphans ? "orphaned " : "");
+	ipk_objscan *s;
+	if ((rc = obj_select_open(&sel, "ls", &s)) != 0)
+		return rc;
+	struct row *rows = NULL;
+	size_t n = 0, cap = 0;
+	const ipk_object *o;
+	if (json)
+		printf("{\"objects\": [\n");
+	while ((o = ipk_objects_next(s)) != NULL) {
+		if (!obj_select_match(&sel, o) ||
+		    (orphans && o->state != IPK_OBJ_ORPHAN))
+			continue;
+		if (json) {
+			if (n++)
+				printf(",\n");
+			json_object(o);
+			continue;
+		}
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			struct row *r = realloc(rows, cap * sizeof *r);
+			if (r == NULL) {
+				free(rows);
+				ipk_objects_close(s);
+				return cli_fail("ls", NULL, "out of memory");
+			}
+			rows = r;
+		}
+		fill(&rows[n++], o);
+	}
+	if (json) {
+		printf("%s  ], \"notes\": [", n ? "\n" : "");
+		for (size_t i = 0; ipk_objects_note(s, i); i++) {
+			printf("%s\n    ", i ? "," : "");
+			obj_json_str(stdout, ipk_objects_note(s, i));
+		}
+		printf("]}\n");
+	} else {
+		if (n)
+			print_table(rows, n);
+		else
+			printf("no %sIPC objects%s%s\n", orphans ? "orphaned " : "",
+			       sel.kind ? " of kind " : "", sel.kind ? sel.kind : "");
+		for (size_t i = 0; ipk_objects_note(s, i); i++)
+			printf("note: %s\n", ipk_objects_note(s, i));
+	}
+	free(rows);
+	ipk_objects_close(s);
 	return 0;
 }
 
 const struct ipk_cmd cli_cmd_ls = {
-	"ls", "[--kind KIND] [--orphans]",
-	"list the machine's IPC objects and flag the suspicious ones",
-	"Lists System V message queues, shared memory segments and semaphore\n"
-	"sets (/proc/sysvipc), POSIX shared memory and named semaphores\n"
-	"(/dev/shm), ipckit's named locks and POSIX message queues (/dev/mqueue,\n"
-	"when mounted), each by its ipckit address (for 'ipckit rm'), with id,\n"
-	"owner, mode, size and use. Objects nobody can use (permission 0) or\n"
-	"nobody will (a segment with no attachment whose creator and last user\n"
-	"are gone) are flagged with '!!'.\n\n"
+	.name = "ls",
+	.args = "[--kind K] [--user U] [--orphans] [--json] [--path P] [--ns PID] "
+	        "| --limits",
+	.summary = "list every IPC object, who owns it and whether it is used",
+	.run = ls_run,
+	.help =
+	"Lists the machine's IPC objects: System V queues, segments and\n"
+	"semaphore sets; POSIX shared memory (ipckit rings, plain regions,\n"
+	"ipckit's named locks), named semaphores and message queues (read\n"
+	"through a private mount when /dev/mqueue is not mounted); FIFOs and\n"
+	"unix sockets (bound ones from the kernel's table; FIFOs and socket\n"
+	"files in /tmp, /var/tmp, /dev/shm and the --path places); mmap: rings\n"
+	"in the --path places. Each by the address ipckit accepts (rm, recv),\n"
+	"with owner, mode, size, use, creator and last process, and a state:\n"
+	"  live          a live process provably uses it\n"
+	"  orphan        provably no live user: left behind ('(kept)': made\n"
+	"                with ?persist, gc leaves it)\n"
+	"  unknown       cannot be proven either way (WHY says what is missing)\n"
+	"  permission-0  mode 0000 and unused: only root could use it\n"
+	"A process is alive when its pid has the start time recorded for it;\n"
+	"a pid now held by a later process counts as gone.\n"
+	"\n"
 	"options:\n"
-	"  --kind KIND   only sysvmq, sysvshm, sysvsem, shm, sem, mq, mutex,\n"
-	"                cond or rwlock\n"
-	"  --orphans     only the flagged objects\n\n"
-	"Exit status: 0, or 2 on a usage error.\n",
-	ls_run,
+	"  --kind K      only sysvmq sysvshm sysvsem shm sem mq mutex cond rwlock\n"
+	"                fifo unix unixgram or mmap\n"
+	"  --user U      only objects owned by user U (name or uid)\n"
+	"  --orphans     only orphans (what gc would consider)\n"
+	"  --json        one JSON document (schema in docs/cli.md)\n"
+	"  --path P      also search file or directory P for mmap: rings, FIFOs\n"
+	"                and sockets (repeatable)\n"
+	"  --ns PID      look from inside the IPC, mount and network namespaces\n"
+	"                of process PID (a container)\n"
+	"  --limits      the kernel limits that bound IPC, with use and the\n"
+	"                setting that raises each\n"
+	"\n"
+	"A user who may not see everything gets what is visible and a note.\n"
+	"exit status: 0; 1 if the objects cannot be read; 2 usage error.\n",
 };

@@ -29,7 +29,7 @@ static int rm_run(int argc, char **argv)
 		return cli_usage("rm", "missing URL");
 	int status = 0;
 	for (int i = optind; i < argc; i++) {
-		int rc = ipk_remove(argv[i]);
+		int rc = ipk_remove_flags(argv[i], force ? IPK_REMOVE_FORCE : 0);
 		if (rc == 0 || (force && rc == -ENOENT))
 			continue;
 		status = cli_fail("rm", argv[i], "%s", ipk_last_error());
@@ -40,20 +40,29 @@ static int rm_run(int argc, char **argv)
 const struct ipk_cmd cli_cmd_rm = {
 	.name = "rm",
 	.args = "[-f] URL...",
-	.summary = "remove named objects (FIFO, socket file, queue, segment)",
+	.summary = "remove named objects (FIFO, socket file, queue, ring, ...)",
 	.run = rm_run,
 	.help =
-	"Removes the object each address names, whoever created it: use it for\n"
-	"what a crashed program left behind. Only objects of the scheme's kind\n"
-	"are removed (rm fifo:/etc/passwd refuses: not a FIFO). Every URL is\n"
-	"tried; each failure prints one line.\n"
+	"Removes the object each address names: use it for what a crashed\n"
+	"program left behind. Every address 'ipckit ls' prints is accepted\n"
+	"(sysvshm:@ID and sysvmq:@ID for private objects). Only what the\n"
+	"address says is removed: fifo: a FIFO, unix: a socket, shm:, sysvshm:\n"
+	"and mmap: an ipckit ring (a plain shared-memory object as\n"
+	"shm:/name?region or sysvshm:KEY?region), sem: a semaphore, mutex:,\n"
+	"cond:, rwlock: an ipckit lock; anything else is refused naming what\n"
+	"was found (rm mmap:/etc/passwd refuses: no ring). An object a live\n"
+	"process is proven to use (a listener's socket, a ring with a live\n"
+	"consumer, a queue someone has open, a segment with attachments) is\n"
+	"refused naming that process, unless --force. Every URL is tried; each\n"
+	"failure prints one line.\n"
 	"\n"
 	"options:\n"
-	"  -f, --force   an object that does not exist is not an error\n"
+	"  -f, --force   remove even what a live process uses; an object that\n"
+	"                does not exist is not an error\n"
 	"\n"
 	"exit status: 0 all removed, 1 some could not be removed, 2 usage error.\n"
 	"\n"
 	"examples:\n"
 	"  ipckit rm fifo:/tmp/jobs unix:/tmp/app.sock\n"
-	"  ipckit rm -f mq:/jobs sysvmq:0x66001234\n",
+	"  ipckit rm mq:/jobs sysvmq:0x66001234 sysvshm:@32769?region\n",
 };

@@ -73,6 +73,11 @@ bool cli_parse_int(const char *s, long min, long max, long *out)
 	return true;
 }
 
+static void print_warning(const char *message, void *cmd)
+{
+	fprintf(stderr, "ipckit: %s: warning: %s\n", (const char *)cmd, message);
+}
+
 static const struct ipk_cmd *find(const char *name)
 {
 	for (size_t i = 0; i < NCOMMANDS; i++)
@@ -177,6 +182,9 @@ int main(int argc, char **argv)
 		        a);
 		return 2;
 	}
+	/* what the library drops on our behalf (a peer that spoke the wrong
+	   protocol, a refused user) is said on stderr */
+	ipk_set_warn_handler(print_warning, (void *)c->name);
 	cli_command = c->name;
 	return finish_stdout(c->name, c->run(argc - 1, argv + 1));
 }

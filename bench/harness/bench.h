@@ -1,12 +1,14 @@
 /*
- * The measurement harness behind `ipckit bench`.
+ * The measurement harness behind `ipckit bench` (the ipckit-bench program).
  *
- * Every mechanism is one row of a table (rows.c) that says how to address
- * it and which driver moves its messages. A row with waiting modes becomes
- * one series per mode. The plan is series x sizes = jobs; each job runs in
- * a forked "runner" process that forks an "echo" peer, measures, and sends
- * one result record back to the parent, which owns the watchdog, Ctrl-C
- * and the removal of every named object the job may have left.
+ * Every mechanism is one row of a table that says how to address it and
+ * which driver moves its messages; rows come in families (pair, reqrep,
+ * pubsub, large, ref: rows_*.c, listed in rows.c). A row with waiting modes
+ * becomes one series per mode. The plan is series x sizes = jobs; each job
+ * runs in a forked "runner" process that forks its "echo" peer (or several
+ * receivers, for a fan-out row), measures, and sends one result record back
+ * to the parent, which owns the watchdog, Ctrl-C and the removal of every
+ * named object the job may have left.
  */
 #ifndef IPK_BENCH_H
 #define IPK_BENCH_H
@@ -25,11 +27,16 @@
 #define BENCH_MAX_REPS 32
 #define BENCH_REASON 240
 #define BENCH_ADDR 256
+#define BENCH_MAX_ROWS 128
+#define BENCH_MAX_FANOUT 8 /* receivers of one fan-out row */
 
-/* First byte of a message: data, end of a phase, end-of-stream answer. */
+/* First byte of a message: data, end of a phase, end-of-stream answer, and
+ * for fan-out rows the "are you there" before a stream (the last two carry
+ * the run's number in bytes 1-4). */
 #define BENCH_DATA 'D'
 #define BENCH_STOP 'S'
 #define BENCH_ACK 'A'
+#define BENCH_SYNC 'Y'
 
 enum bench_kind { BENCH_IPCKIT, BENCH_RAW, BENCH_PEER, BENCH_REF };
 
@@ -40,6 +47,7 @@ enum bench_topo {
 	BENCH_SIGNAL,  /* each listens on itself; each dials the other's pid */
 };
 
+struct bench_family;
 struct bench_link;
 struct bench_job;
 struct bench_result;
@@ -64,6 +72,9 @@ struct bench_driver {
 	void (*cleanup)(const struct bench_job *j);
 	/* a whole measurement of its own instead of the ping-pong (refs) */
 	void (*measure)(struct bench_job *j, struct bench_result *r);
+	/* runner, optional: push out what send may have held back (batching);
+	   called after the last message of a stream, before its answer */
+	int (*flush)(struct bench_link *l);
 	size_t headroom; /* bytes the driver may use in front of a buffer */
 };
 
@@ -82,6 +93,14 @@ struct bench_row {
 	bool busy;          /* spins while it waits (references) */
 	/* its own message sizes (0-terminated), measured instead of --sizes */
 	const size_t *sizes;
+	/* latency at each larger size against the smallest size's, same series
+	   ("a 16 MiB round trip costs 2.1x a 64 B one") */
+	bool size_ratio;
+	/* fan-out: the runner sends to this many receivers (echo processes),
+	   each counts what arrives and answers the end of a stream over the
+	   harness's own pipe; throughput only. 0: one echo, PAIR fashion. */
+	int fanout;
+	const struct bench_family *family; /* set by bench_rows_init() */
 	/* largest message (0: no limit of its own); why says which limit */
 	size_t (*limit)(char *why, size_t cap);
 	const struct bench_driver *drv;
@@ -93,8 +112,20 @@ struct bench_row {
 	const char *missing;  /* why not available */
 };
 
-extern const struct bench_row bench_rows[];
-extern const size_t bench_nrows;
+/* A family of rows: one table (rows_*.c), one line in rows.c. */
+struct bench_family {
+	const char *id;    /* "pair", "reqrep", "pubsub", "large", "ref" */
+	const char *title; /* what its rows measure, for --list */
+	const struct bench_row *rows;
+	size_t nrows;
+};
+extern const struct bench_family bench_family_pair, bench_family_reqrep,
+	bench_family_pubsub, bench_family_large, bench_family_refs;
+
+/* Every family's rows in one table, in family order (bench_rows_init). */
+extern const struct bench_row *bench_rows;
+extern size_t bench_nrows;
+void bench_rows_init(void);
 const struct bench_row *bench_row_find(const char *id);
 /* The next series id of a versus list into id; NULL at the end:
    for (p = row->versus; (p = bench_versus_next(p, id, sizeof id));) */
@@ -168,7 +199,9 @@ struct bench_thr {      /* one-way stream */
 	double rate;        /* messages/s, median of runs */
 	double runs[BENCH_MAX_REPS];
 	int nruns;
-	long messages;      /* over all measured runs */
+	long messages;      /* over all measured runs; fan-out: what the
+	                       receiver that got the fewest received */
+	long sent;          /* over all measured runs */
 	double seconds;
 };
 
@@ -241,6 +274,7 @@ struct bench_report {
 struct bench_link {
 	struct bench_job *job;
 	bool echo;             /* this process is the echo */
+	int index;             /* which receiver of a fan-out row (from 0) */
 	pid_t runner, echo_pid;
 	char addr[BENCH_ADDR]; /* the echo's address for the runner */
 	char err[BENCH_REASON];
@@ -300,7 +334,9 @@ void bench_classify(struct bench_result *r, int code, const char *why);
 /* One measured run: its median, max and count, every sample into h. */
 void bench_lat_record(struct bench_result *r, struct bench_hist *h,
                       double *samples, long n, int batch);
-void bench_thr_record(struct bench_result *r, long messages, double secs);
+/* delivered: messages that arrived (at the receiver that got the fewest) */
+void bench_thr_record(struct bench_result *r, long delivered, long sent,
+                      double secs);
 /* Time of one measured run (the warm-up before it takes half that). */
 int64_t bench_run_ns(const struct bench_config *cfg);
 
@@ -342,8 +378,8 @@ extern const struct bench_driver bench_ipk_driver;
 extern const struct bench_driver bench_raw_pipe, bench_raw_fifo,
 	bench_raw_unix, bench_raw_unixgram, bench_raw_tcp, bench_raw_sysvmq,
 	bench_raw_mq, bench_raw_signal;
-extern const struct bench_driver bench_nng_driver, bench_zmq_driver,
-	bench_bipc_driver;
+extern const struct bench_driver bench_nng_driver, bench_nng_reqrep_driver,
+	bench_nng_pubsub_driver, bench_zmq_driver, bench_bipc_driver;
 /* peers.c: the echo's listen address (or a failure recorded in l), and the
    cleanup of an ipc:// socket file */
 int bench_peer_url(struct bench_link *l, char *url, size_t cap);

@@ -59,7 +59,8 @@ static bool parse_int(const char *s, long min, long max, long *out)
 
 static int list_rows(void)
 {
-	printf("%-14s %-9s %-10s %s\n", "ROW", "KIND", "STATE", "ADDRESS (listen)");
+	printf("%-16s %-9s %-7s %-10s %s\n", "ROW", "KIND", "FAMILY", "STATE",
+	       "ADDRESS (listen)");
 	for (size_t i = 0; i < bench_nrows; i++) {
 		const struct bench_row *r = &bench_rows[i];
 		const char *state = "ok";
@@ -67,8 +68,8 @@ static int list_rows(void)
 			state = "not built";
 		else if (!r->available)
 			state = "missing";
-		printf("%-14s %-9s %-10s %s%s\n", r->id, bench_kind_text(r->kind),
-		       state, r->listen ? r->listen : r->label,
+		printf("%-16s %-9s %-7s %-10s %s%s\n", r->id, bench_kind_text(r->kind),
+		       r->family->id, state, r->listen ? r->listen : r->label,
 		       r->waits ? "  (wait=spin|hybrid|block)" : "");
 	}
 	return 0;
@@ -153,6 +154,7 @@ static const struct option longopts[] = {
 int main(int argc, char **argv)
 {
 	/* quick changes the defaults: find it first, then let options override */
+	bench_rows_init();
 	bool quick = false;
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--quick") == 0)
@@ -163,7 +165,7 @@ int main(int argc, char **argv)
 	bench_config_defaults(cfg, quick);
 	const char *json = NULL, *csv = NULL, *html = NULL;
 	bool want_json = false, want_csv = false;
-	char why[512];
+	char why[1200];
 	long v;
 	int ch;
 	optind = 1;

@@ -141,7 +141,7 @@ static int select_token(const char *tok, struct pick *picks, char *why,
 	}
 	const struct bench_row *r = bench_row_find(name);
 	if (r == NULL) {
-		char list[512] = "";
+		char list[1024] = "";
 		size_t off = 0;
 		for (size_t i = 0; i < bench_nrows && off < sizeof list; i++)
 			off += (size_t)snprintf(list + off, sizeof list - off, "%s%s",
@@ -323,6 +323,12 @@ static void plan_series(struct bench_report *rep, int si)
 			skip_job(rep, j, BENCH_SKIPPED, why);
 			continue;
 		}
+		if (r->fanout > 0 && size < 8) {
+			/* sync and stop carry the run's number */
+			skip_job(rep, j, BENCH_SKIPPED,
+			         "a fan-out row needs messages of 8 bytes or more");
+			continue;
+		}
 		if (strcmp(r->scheme ? r->scheme : "", "mq") == 0) {
 			char mwhy[BENCH_REASON];
 			j->maxmsg = bench_mq_depth(size, mwhy, sizeof mwhy);
@@ -340,9 +346,7 @@ static void plan_series(struct bench_report *rep, int si)
 
 int bench_plan(struct bench_report *rep, char *why, size_t cap)
 {
-	struct pick picks[64];
-	if (bench_nrows > 64)
-		return -E2BIG;
+	struct pick picks[BENCH_MAX_ROWS];
 	memset(picks, 0, sizeof picks);
 	int rc = select_rows(&rep->cfg, picks, why, cap);
 	if (rc < 0)

@@ -183,7 +183,7 @@ static void memcpy_measure(struct bench_job *j, struct bench_result *r)
 			t1 = bench_now_ns();
 		} while (t1 - t0 < (run ? budget : budget / 2));
 		if (run > 0)
-			bench_thr_record(r, k, (double)(t1 - t0) / 1e9);
+			bench_thr_record(r, k, k, (double)(t1 - t0) / 1e9);
 	}
 	free(src);
 	free(dst);

@@ -458,6 +458,12 @@ static void ratio_chart(FILE *out, const struct bench_report *rep,
 		short_label(out, a);
 		fputs(" / ", out);
 		short_label(out, b);
+		if (rep->results[x->reference].size != rep->results[x->subject].size) {
+			char bs[32];
+			fprintf(out, " at %s",
+			        bench_size_text(rep->results[x->reference].size, bs,
+			                        sizeof bs));
+		}
 		fputs("</text>\n", out);
 		row++;
 	}
@@ -518,7 +524,8 @@ static void latency_table(FILE *out, const struct bench_report *rep)
 static void throughput_table(FILE *out, const struct bench_report *rep)
 {
 	fputs("<table>\n<thead><tr><th>transport</th><th>size</th>"
-	      "<th>msg/s</th><th>MiB/s</th><th>&#177;</th></tr></thead>\n"
+	      "<th>msg/s</th><th>MiB/s</th><th>&#177;</th><th>delivered</th>"
+	      "</tr></thead>\n"
 	      "<tbody>\n", out);
 	for (int i = 0; i < rep->njobs; i++) {
 		const struct bench_result *r = &rep->results[i];
@@ -530,13 +537,20 @@ static void throughput_table(FILE *out, const struct bench_report *rep)
 		td(out, se->label);
 		td(out, bench_size_text(r->size, t, sizeof t));
 		if (!thr_ok(r)) {
-			skip_cells(out, r, 3);
+			skip_cells(out, r, 4);
 			continue;
 		}
 		bench_fmt_spread(bench_spread(r->thr.runs, r->thr.nruns), f, sizeof f);
 		td(out, bench_fmt_count(r->thr.rate, a, sizeof a));
 		td(out, bench_fmt_count(bench_mib(r), b, sizeof b));
 		td(out, f);
+		/* fan-out rows: what share of what was sent reached the receiver
+		   that got the fewest */
+		char dv[24] = "";
+		if (r->thr.sent > 0 && r->thr.sent != r->thr.messages)
+			snprintf(dv, sizeof dv, "%.0f%%",
+			         100.0 * (double)r->thr.messages / (double)r->thr.sent);
+		td(out, dv);
 		fputs("</tr>\n", out);
 	}
 	fputs("</tbody>\n</table>\n", out);
@@ -564,7 +578,16 @@ static void ratio_table(FILE *out, const struct bench_report *rep)
 		td(out, lat ? "latency p50 (us)" : "rate (msg/s)");
 		td(out, bench_size_text(a->size, t, sizeof t));
 		td(out, rep->series[a->series].label);
-		td(out, rep->series[b->series].label);
+		if (b->size != a->size) {
+			/* the same row at another size (large messages) */
+			char other[96], bs[32];
+			snprintf(other, sizeof other, "%s at %s",
+			         rep->series[b->series].label,
+			         bench_size_text(b->size, bs, sizeof bs));
+			td(out, other);
+		} else {
+			td(out, rep->series[b->series].label);
+		}
 		td(out, fa);
 		td(out, fb);
 		td(out, bench_fmt_ratio(x->value, v, sizeof v));

@@ -71,6 +71,7 @@ static void series(FILE *out, const struct bench_config *cfg,
 	jstr(out, s->id);
 	kstr(out, "row", r->id);
 	kstr(out, "kind", bench_kind_text(r->kind));
+	kstr(out, "family", r->family ? r->family->id : NULL);
 	kstr(out, "label", s->label);
 	kstr(out, "scheme", r->kind == BENCH_IPCKIT ? r->scheme : NULL);
 	kstr(out, "wait", s->wait);
@@ -80,6 +81,10 @@ static void series(FILE *out, const struct bench_config *cfg,
 	kstr(out, "dial", r->dial);
 	kstr(out, "baseline", r->baseline);
 	kstr(out, "versus", r->versus);
+	fprintf(out, ", \"receivers\": %d, \"latency\": %s, \"throughput\": %s",
+	        r->fanout > 0 ? r->fanout : 1,
+	        r->lat && r->fanout == 0 ? "true" : "false",
+	        r->thr ? "true" : "false");
 	kstr(out, "state", state_text(s->state));
 	kstr(out, "reason", s->state == SERIES_RUN ? NULL : s->reason);
 	fputc('}', out);
@@ -119,7 +124,8 @@ static void result(FILE *out, const struct bench_report *rep,
 		knum(out, "spread_pct", bench_spread(t->runs, t->nruns));
 		fputs(", \"runs_msgs_per_s\": ", out);
 		jarr(out, t->runs, t->nruns);
-		fprintf(out, ", \"messages\": %ld", t->messages);
+		fprintf(out, ", \"messages\": %ld, \"sent\": %ld", t->messages,
+		        t->sent);
 		knum(out, "seconds", t->seconds);
 		fputc('}', out);
 	} else {
@@ -193,9 +199,9 @@ void bench_write_json(FILE *out, const struct bench_report *rep)
 		const struct bench_result *b = &rep->results[x->reference];
 		bool lat = x->metric == BENCH_LATENCY;
 		fprintf(out, "    {\"metric\": \"%s\", \"figure\": \"%s\", "
-		        "\"size\": %zu",
+		        "\"size\": %zu, \"reference_size\": %zu",
 		        lat ? "latency" : "throughput",
-		        lat ? "rtt_p50" : "msgs_per_s", a->size);
+		        lat ? "rtt_p50" : "msgs_per_s", a->size, b->size);
 		kstr(out, "subject", rep->series[a->series].id);
 		kstr(out, "reference", rep->series[b->series].id);
 		knum(out, "value", x->value);

@@ -53,7 +53,13 @@ static void ratio_text(const struct bench_report *rep, int ri,
 		bench_fmt_ratio(x->value, v, sizeof v);
 		const struct bench_series *subj = &rep->series[rep->results[x->subject].series];
 		const struct bench_series *ref = &rep->series[rep->results[x->reference].series];
-		if (x->subject == ri && ref->row->kind != BENCH_PEER)
+		if (x->subject == ri && x->reference != ri && subj == ref) {
+			char sz[32];
+			off += (size_t)snprintf(buf + off, cap - off, "%s%s its %s",
+			                        off ? ", " : "", v,
+			                        bench_size_text(rep->results[x->reference].size,
+			                                        sz, sizeof sz));
+		} else if (x->subject == ri && ref->row->kind != BENCH_PEER)
 			off += (size_t)snprintf(buf + off, cap - off, "%s%s %s",
 			                        off ? ", " : "", v,
 			                        ref->row->kind == BENCH_REF
@@ -127,6 +133,13 @@ static void throughput_block(FILE *out, const struct bench_report *rep,
 		}
 		char a[16], b[16], ratio[256];
 		ratio_text(rep, i, BENCH_THROUGHPUT, ratio, sizeof ratio);
+		if (r->thr.sent > r->thr.messages) {
+			/* a lossy fan-out: how much of what was sent arrived */
+			size_t o = strlen(ratio);
+			snprintf(ratio + o, sizeof ratio - o, "%s%.0f%% of sent delivered",
+			         o ? ", " : "",
+			         100.0 * (double)r->thr.messages / (double)r->thr.sent);
+		}
 		char sp[16];
 		bench_fmt_spread(bench_spread(r->thr.runs, r->thr.nruns), sp, sizeof sp);
 		fprintf(out, "  %-*s %9s %9s %5s%s%s\n", label_w - 2, se->label,

@@ -88,7 +88,8 @@ static void run_job(const struct bench_config *cfg, struct bench_job *j,
 
 	struct bench_record rec;
 	bool got = false, timed_out = false, interrupted = false, echo_failed = false;
-	pid_t echo = 0;
+	pid_t echo[BENCH_MAX_FANOUT];
+	int nechoes = 0;
 	int echo_code = 0;
 	char echo_msg[BENCH_REASON] = "";
 	int64_t deadline = bench_now_ns() + (int64_t)(job_timeout(cfg) * 1e9);
@@ -114,7 +115,8 @@ static void run_job(const struct bench_config *cfg, struct bench_job *j,
 		if (n != (ssize_t)sizeof rec)
 			break; /* end of file: both processes are gone */
 		if (rec.type == REC_ECHO_PID) {
-			echo = rec.pid;
+			if (nechoes < BENCH_MAX_FANOUT)
+				echo[nechoes++] = rec.pid;
 		} else if (rec.type == REC_ERROR && !echo_failed) {
 			/* the runner may wait forever for an answer: give it a
 			   moment to notice, then end it */
@@ -136,7 +138,8 @@ static void run_job(const struct bench_config *cfg, struct bench_job *j,
 	int st = 0;
 	while (waitpid(runner, &st, 0) < 0 && errno == EINTR)
 		;
-	reap_echo(echo);
+	for (int k = 0; k < nechoes; k++)
+		reap_echo(echo[k]);
 	if (j->s->row->drv->cleanup)
 		j->s->row->drv->cleanup(j);
 
@@ -228,6 +231,7 @@ static void merge(struct bench_result *acc, const struct bench_result *r)
 		acc->has_thr = true;
 		acc->thr.runs[acc->thr.nruns++] = r->thr.runs[0];
 		acc->thr.messages += r->thr.messages;
+		acc->thr.sent += r->thr.sent;
 		acc->thr.seconds += r->thr.seconds;
 	}
 }

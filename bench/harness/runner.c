@@ -21,10 +21,6 @@
 
 static int res_fd = -1;
 
-/* Commands from the runner to the echo, one byte each. */
-#define CMD_LATENCY 'L'
-#define CMD_STREAM 'T'
-
 struct ready {
 	int ok;
 	char addr[BENCH_ADDR];
@@ -89,12 +85,14 @@ void bench_lat_record(struct bench_result *r, struct bench_hist *h,
 		bench_hist_add(h, samples[i]);
 }
 
-void bench_thr_record(struct bench_result *r, long messages, double secs)
+void bench_thr_record(struct bench_result *r, long delivered, long sent,
+                      double secs)
 {
 	r->has_thr = true;
-	r->thr.runs[0] = (double)messages / secs;
+	r->thr.runs[0] = (double)delivered / secs;
 	r->thr.nruns = 1;
-	r->thr.messages = messages;
+	r->thr.messages = delivered;
+	r->thr.sent = sent;
 	r->thr.seconds = secs;
 }
 
@@ -152,7 +150,7 @@ _Noreturn void bench_echo_die(const struct bench_link *l, int code)
 	_exit(1);
 }
 
-static bool write_full(int fd, const void *buf, size_t len)
+bool bench_write_full(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 	while (len > 0) {
@@ -167,7 +165,7 @@ static bool write_full(int fd, const void *buf, size_t len)
 	return true;
 }
 
-static bool read_full(int fd, void *buf, size_t len)
+bool bench_read_full(int fd, void *buf, size_t len)
 {
 	char *p = buf;
 	while (len > 0) {
@@ -197,7 +195,8 @@ static unsigned char *buffer(size_t headroom, size_t size, void **base)
 
 /* ------------------------------------------------------------- echo */
 
-static _Noreturn void echo_main(struct bench_link *l, int cmdfd, int readyfd)
+static _Noreturn void echo_main(struct bench_link *l, int cmdfd, int readyfd,
+                                int ansfd)
 {
 	const struct bench_driver *d = l->job->s->row->drv;
 	size_t size = l->job->size;
@@ -216,14 +215,14 @@ static _Noreturn void echo_main(struct bench_link *l, int cmdfd, int readyfd)
 	memset(&rd, 0, sizeof rd);
 	rd.ok = 1;
 	snprintf(rd.addr, sizeof rd.addr, "%s", l->addr);
-	if (!write_full(readyfd, &rd, sizeof rd))
+	if (!bench_write_full(readyfd, &rd, sizeof rd))
 		_exit(1);
 	close(readyfd);
 	if (d->echo_accept && (rc = d->echo_accept(l)) < 0)
 		bench_echo_die(l, rc);
 	for (;;) {
 		char cmd;
-		if (!read_full(cmdfd, &cmd, 1))
+		if (!bench_read_full(cmdfd, &cmd, 1))
 			_exit(0); /* the runner is done */
 		ssize_t n;
 		if (cmd == CMD_LATENCY) {
@@ -245,19 +244,13 @@ static _Noreturn void echo_main(struct bench_link *l, int cmdfd, int readyfd)
 			buf[0] = BENCH_ACK;
 			if ((n = d->send(l, buf, size)) < 0)
 				bench_echo_die(l, (int)n);
+		} else if (cmd == CMD_FANOUT) {
+			bench_fanout_echo(l, cmdfd, ansfd, buf);
 		}
 	}
 }
 
 /* ----------------------------------------------------------- runner */
-
-struct phase {
-	struct bench_link *l;
-	const struct bench_driver *d;
-	int cmdfd;
-	unsigned char *tx, *rx;
-	size_t size;
-};
 
 static int check_len(struct bench_link *l, ssize_t n, size_t want)
 {
@@ -273,7 +266,7 @@ static int check_len(struct bench_link *l, ssize_t n, size_t want)
 /* Every sample times `batch` round trips between two clock reads (the mean
  * is the sample): one by one for rows that sleep, in batches for rows that
  * answer in about what reading the clock costs. */
-static int latency(struct phase *ph, struct bench_result *r)
+static int latency(struct bench_phase *ph, struct bench_result *r)
 {
 	const struct bench_job *j = ph->l->job;
 	int batch = j->batch > 1 ? j->batch : 1;
@@ -283,7 +276,7 @@ static int latency(struct phase *ph, struct bench_result *r)
 		return bench_fail(ph->l, -ENOMEM, "out of memory for %ld samples",
 		                  cap);
 	char cmd = CMD_LATENCY;
-	if (!write_full(ph->cmdfd, &cmd, 1)) {
+	if (!bench_write_full(ph->cmdfd[0], &cmd, 1)) {
 		free(samples);
 		return bench_fail(ph->l, -EPIPE, "the echo process is gone");
 	}
@@ -328,13 +321,13 @@ static int latency(struct phase *ph, struct bench_result *r)
 	return rc;
 }
 
-static int stream(struct phase *ph, struct bench_result *r)
+static int stream(struct bench_phase *ph, struct bench_result *r)
 {
 	const struct bench_config *cfg = ph->l->job->cfg;
 	int64_t budget = bench_run_ns(cfg);
 	for (int run = 0; run < 2; run++) {
 		char cmd = CMD_STREAM;
-		if (!write_full(ph->cmdfd, &cmd, 1))
+		if (!bench_write_full(ph->cmdfd[0], &cmd, 1))
 			return bench_fail(ph->l, -EPIPE, "the echo process is gone");
 		ph->tx[0] = BENCH_DATA;
 		int64_t t0 = bench_now_ns(), end = t0 + (run ? budget : budget / 2);
@@ -352,6 +345,8 @@ static int stream(struct phase *ph, struct bench_result *r)
 		ph->tx[0] = BENCH_DATA;
 		if (n < 0)
 			return (int)n;
+		if (ph->d->flush && (n = ph->d->flush(ph->l)) < 0)
+			return (int)n;
 		n = ph->d->recv(ph->l, ph->rx, ph->size);
 		int64_t t1 = bench_now_ns();
 		int rc = check_len(ph->l, n, ph->size);
@@ -361,7 +356,7 @@ static int stream(struct phase *ph, struct bench_result *r)
 			return bench_fail(ph->l, -EPROTO,
 			                  "the echo's acknowledgement is garbled");
 		if (run > 0)
-			bench_thr_record(r, k, (double)(t1 - t0) / 1e9);
+			bench_thr_record(r, k, k, (double)(t1 - t0) / 1e9);
 	}
 	return 0;
 }
@@ -404,6 +399,60 @@ static _Noreturn void finish(struct bench_result *r)
 	_exit(0);
 }
 
+/* Fork echo k (or receiver k of a fan-out row) and wait until it is ready:
+ * its command pipe into ph, its pid to the parent. */
+static int start_echo(struct bench_link *l, struct bench_phase *ph, int k,
+                      pid_t *pids, int ans[2])
+{
+	int cmd[2], rdy[2];
+	if (pipe2(cmd, O_CLOEXEC) < 0)
+		return bench_fail(l, -errno, "pipe2: %s", strerror(errno));
+	if (pipe2(rdy, O_CLOEXEC) < 0) {
+		int e = errno;
+		close(cmd[0]);
+		close(cmd[1]);
+		return bench_fail(l, -e, "pipe2: %s", strerror(e));
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(cmd[0]);
+		close(cmd[1]);
+		close(rdy[0]);
+		close(rdy[1]);
+		return bench_fail(l, -e, "fork: %s", strerror(e));
+	}
+	if (pid == 0) {
+		/* the runner's ends: its end of our pipes and of the earlier
+		   echoes' command pipes (they must see it close, not us) */
+		close(cmd[1]);
+		close(rdy[0]);
+		for (int i = 0; i < k; i++)
+			close(ph->cmdfd[i]);
+		if (ans[0] >= 0)
+			close(ans[0]);
+		l->index = k;
+		echo_main(l, cmd[0], rdy[1], ans[1]);
+	}
+	pids[k] = pid;
+	if (k == 0)
+		l->echo_pid = pid;
+	bench_tell_echo(pid);
+	close(cmd[0]);
+	close(rdy[1]);
+	ph->cmdfd[k] = cmd[1];
+	ph->nechoes = k + 1;
+	struct ready rd;
+	bool ok = bench_read_full(rdy[0], &rd, sizeof rd) && rd.ok;
+	close(rdy[0]);
+	if (!ok)
+		return bench_fail(l, -ECHILD, "the echo process failed to start");
+	/* the first echo's address is the one the runner dials */
+	if (k == 0 && rd.addr[0])
+		snprintf(l->addr, sizeof l->addr, "%s", rd.addr);
+	return 0;
+}
+
 _Noreturn void bench_runner_main(struct bench_job *j, int resfd)
 {
 	const struct bench_row *row = j->s->row;
@@ -427,61 +476,50 @@ _Noreturn void bench_runner_main(struct bench_job *j, int resfd)
 	l.rfd = l.wfd = -1;
 	for (int i = 0; i < 4; i++)
 		l.fd[i] = -1;
-	int cmd[2] = {-1, -1}, rdy[2] = {-1, -1};
 	void *txbase = NULL, *rxbase = NULL;
-	struct phase ph = {.l = &l, .d = d, .size = j->size};
+	struct bench_phase ph = {.l = &l, .d = d, .size = j->size, .ansfd = -1};
 	ph.tx = buffer(d->headroom, j->size, &txbase);
 	ph.rx = buffer(d->headroom, j->size, &rxbase);
+	int ans[2] = {-1, -1};
 	int rc = 0;
+	int nechoes = row->fanout > 0 ? row->fanout : 1;
+	if (nechoes > BENCH_MAX_FANOUT)
+		nechoes = BENCH_MAX_FANOUT;
 	if (ph.tx == NULL || ph.rx == NULL) {
 		classify(&r, -ENOMEM, "out of memory");
 		finish(&r);
 	}
-	if (pipe2(cmd, O_CLOEXEC) < 0 || pipe2(rdy, O_CLOEXEC) < 0) {
+	if (row->fanout > 0 && pipe2(ans, O_CLOEXEC) < 0) {
 		classify(&r, -errno, "pipe2");
 		finish(&r);
+	}
+	if (ans[0] >= 0) {
+		fcntl(ans[0], F_SETFL, O_NONBLOCK);
+		ph.ansfd = ans[0];
 	}
 	if (d->prepare && (rc = d->prepare(&l)) < 0) {
 		classify(&r, rc, l.err);
 		finish(&r);
 	}
-	pid_t echo = fork();
-	if (echo < 0) {
-		classify(&r, -errno, "fork");
-		if (d->close)
-			d->close(&l);
-		finish(&r);
-	}
-	if (echo == 0) {
-		close(cmd[1]);
-		close(rdy[0]);
-		echo_main(&l, cmd[0], rdy[1]);
-	}
-	l.echo_pid = echo;
-	bench_tell_echo(echo);
-	close(cmd[0]);
-	close(rdy[1]);
-	ph.cmdfd = cmd[1];
-
-	struct ready rd;
-	if (!read_full(rdy[0], &rd, sizeof rd) || !rd.ok) {
-		rc = bench_fail(&l, -ECHILD, "the echo process failed to start");
-	} else {
-		if (rd.addr[0])
-			snprintf(l.addr, sizeof l.addr, "%s", rd.addr);
-		if (d->runner_open)
-			rc = d->runner_open(&l);
-	}
-	if (rc == 0 && row->lat)
+	pid_t pids[BENCH_MAX_FANOUT];
+	for (int k = 0; k < nechoes && rc == 0; k++)
+		rc = start_echo(&l, &ph, k, pids, ans);
+	if (ans[1] >= 0)
+		close(ans[1]);
+	if (rc == 0 && d->runner_open)
+		rc = d->runner_open(&l);
+	if (rc == 0 && row->lat && row->fanout == 0)
 		rc = latency(&ph, &r);
 	if (rc == 0 && row->thr)
-		rc = stream(&ph, &r);
+		rc = row->fanout > 0 ? bench_fanout_stream(&ph, &r) : stream(&ph, &r);
 	if (rc < 0)
 		classify(&r, rc, l.err);
 
-	kill(echo, SIGKILL);
-	while (waitpid(echo, NULL, 0) < 0 && errno == EINTR)
-		;
+	for (int k = 0; k < ph.nechoes; k++)
+		kill(pids[k], SIGKILL);
+	for (int k = 0; k < ph.nechoes; k++)
+		while (waitpid(pids[k], NULL, 0) < 0 && errno == EINTR)
+			;
 	if (d->close)
 		d->close(&l);
 	free(txbase);

@@ -173,6 +173,18 @@ void bench_ratios(struct bench_report *rep)
 			add(rep, BENCH_THROUGHPUT, i,
 			    find_result(rep, "ref-memcpy", NULL, r->size));
 		}
+		if (row->size_ratio) {
+			/* against the same series at its smallest size */
+			int small = -1;
+			for (int k = 0; k < rep->njobs; k++) {
+				const struct bench_result *q = &rep->results[k];
+				if (q->series == r->series && q->status == BENCH_OK &&
+				    (small < 0 || q->size < rep->results[small].size))
+					small = k;
+			}
+			if (small >= 0 && small != i)
+				add(rep, BENCH_LATENCY, i, small);
+		}
 		char id[64];
 		for (const char *p = row->kind == BENCH_PEER ? row->versus : NULL;
 		     (p = bench_versus_next(p, id, sizeof id));) {

@@ -28,6 +28,7 @@ ipk_chan *ipk__chan_new(const struct ipk_transport *tp, const ipk__url *src)
 	c->maxmsg = IPK_DEFAULT_MAXMSG;
 	c->mode = 0600;
 	c->linger_ms = 1000;
+	c->sp_self = c->sp_peer = IPK__SP_PAIR0;
 	if (src != NULL && src->text != NULL &&
 	    ipk__url_parse(&c->url, src->text) < 0) {
 		free(c);
@@ -455,13 +456,24 @@ static bool is_sync_scheme(const char *scheme)
 
 int ipk_remove(const char *url)
 {
+	return ipk_remove_flags(url, 0);
+}
+
+int ipk_remove_flags(const char *url, int flags)
+{
+	if (flags & ~IPK_REMOVE_FORCE)
+		return ipk__err(-EINVAL, "ipk_remove_flags: unknown flags %#x", flags);
 	ipk__url u;
 	int rc = ipk__url_parse(&u, url);
 	if (rc < 0)
 		return rc;
-	bool known;
+	bool known, done = false;
 	const struct ipk_transport *tp = ipk__lookup(u.scheme, &known);
-	if (tp == NULL && !known && is_sync_scheme(u.scheme))
+	/* the inventory checks what the address names and who uses it */
+	if ((tp || is_sync_scheme(u.scheme)) &&
+	    ((rc = ipk__objects_remove(&u, flags, &done)) < 0 || done))
+		;
+	else if (tp == NULL && !known && is_sync_scheme(u.scheme))
 		rc = ipk_sync_remove(url); /* semaphores and locks are named too */
 	else if (tp == NULL)
 		rc = ipk__scheme_error(u.scheme, known);

@@ -20,6 +20,8 @@ int ipk__err(int err, const char *fmt, ...)
 /* Same, with the errno text appended: "<message>: <strerror>". */
 int ipk__errno(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Pass a warning to the program's handler (ipk_set_warn_handler), if any. */
+void ipk__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---------------------------------------------------------- deadlines */
 
@@ -131,6 +133,9 @@ struct ipk_chan {
 	bool persist;    /* keep the named object on close */
 	int linger_ms;   /* how long close flushes pending bytes */
 	pid_t creator;   /* process that created the named object */
+	uint16_t sp_self, sp_peer; /* SP protocol numbers a stream socket
+	                              announces and accepts (PAIR v0 unless
+	                              the protocol layer says otherwise) */
 	_Alignas(max_align_t) unsigned char priv[]; /* transport state */
 };
 
@@ -179,6 +184,14 @@ struct ipk_transport {
 const struct ipk_transport *ipk__lookup(const char *scheme, bool *known);
 /* -EPROTONOSUPPORT / -EINVAL with the right message for an unusable scheme. */
 int ipk__scheme_error(const char *scheme, bool known);
+
+/*
+ * ipk_remove's check (src/objects): < 0 refuses (wrong kind, or in use
+ * without IPK_REMOVE_FORCE); 0 lets the transport remove it, or, with *done,
+ * it was removed here (addresses only the inventory knows, "sysvshm:@ID").
+ * Takes ?region out of u.
+ */
+int ipk__objects_remove(ipk__url *u, int flags, bool *done);
 
 /* Allocate a channel for transport tp with url copied from src (may be NULL). */
 ipk_chan *ipk__chan_new(const struct ipk_transport *tp, const ipk__url *src);
@@ -240,18 +253,7 @@ int ipk__stream_pending(const ipk__stream *s);
 /* Flush within linger_ms, close both fds, free buffers. */
 int ipk__stream_close(ipk__stream *s, int linger_ms);
 
-/* SP (nanomsg scalability protocols) connection header for PAIR v0. */
+/* SP protocol numbers (nanomsg scalability protocols, as nng numbers them). */
 #define IPK__SP_PAIR0 0x10
-
-/* An exchange of SP connection headers, advanced without blocking. */
-struct ipk__sphs {
-	int fd;
-	unsigned sent, got;
-	unsigned char theirs[8];
-};
-/* One step: 1 done, 0 waiting for the peer, < 0 failed (message set). */
-int ipk__sp_step(struct ipk__sphs *h, uint16_t proto);
-/* The whole exchange, waiting until the deadline. */
-int ipk__sp_handshake(int fd, uint16_t proto, int64_t deadline);
 
 #endif /* IPK_INTERNAL_H */

@@ -7,6 +7,7 @@
 #include "proc.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,10 +207,36 @@ static int open_fd_region(ipk_region *r, size_t size, int flags, unsigned mode)
 	return map_fd(r, size);
 }
 
+/* "sysvshm:@ID": an existing segment by identifier (private ones have no
+   key); its key, for messages, from IPC_STAT. */
+static int sysv_id(ipk__url *u, int *id, key_t *key)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(u->rest + 1, &end, 10);
+	if (u->rest[1] == '\0' || *end != '\0' || errno || v < 0 || v > INT_MAX)
+		return ipk__err(-EINVAL, "address '%s': '@' needs a segment id",
+		                u->text);
+	struct shmid_ds ds;
+	if (shmctl((int)v, IPC_STAT, &ds) < 0)
+		return errno == EINVAL || errno == EIDRM
+		               ? ipk__err(-ENOENT, "no System V segment with id %ld", v)
+		               : ipk__errno(-errno, "shmctl(%ld, IPC_STAT)", v);
+	*id = (int)v;
+	*key = ds.shm_perm.__key;
+	return 0;
+}
+
 static int open_sysv_region(ipk_region *r, size_t size, int flags,
                             unsigned mode)
 {
 	int id = -1;
+	if (r->shmid >= 0) { /* by id: it exists, it is never created */
+		if (!(flags & IPK_REGION_ATTACH))
+			return ipk__err(-EEXIST, "System V segment %d already exists",
+			                r->shmid);
+		id = r->shmid;
+	}
 	for (int round = 0; round < 8 && id < 0; round++) {
 		if (flags & IPK_REGION_CREATE) {
 			id = shmget(r->key, size, IPC_CREAT | IPC_EXCL | (int)mode);
@@ -301,7 +328,8 @@ int ipk__region_open(ipk_region **out, ipk__url *u, size_t size, int flags,
 			rc = open_fd_region(r, size, flags, mode);
 		break;
 	case IPK__REGION_SYSV:
-		rc = sysv_key(u, &r->key);
+		rc = u->rest[0] == '@' ? sysv_id(u, &r->shmid, &r->key)
+		                       : sysv_key(u, &r->key);
 		if (rc == 0)
 			rc = open_sysv_region(r, size, flags, mode);
 		break;
@@ -525,9 +553,15 @@ int ipk_region_stat(const char *url, ipk_regioninfo *info)
 	info->shmid = -1;
 	if (kind == IPK__REGION_SYSV) {
 		key_t key;
-		if ((rc = sysv_key(&u, &key)) < 0)
+		int id = -1;
+		if (u.rest[0] == '@') {
+			if ((rc = sysv_id(&u, &id, &key)) < 0)
+				goto out;
+		} else if ((rc = sysv_key(&u, &key)) < 0) {
 			goto out;
-		int id = shmget(key, 0, 0);
+		} else {
+			id = shmget(key, 0, 0);
+		}
 		struct shmid_ds ds;
 		if (id < 0 || shmctl(id, IPC_STAT, &ds) < 0) {
 			rc = errno == ENOENT ? ipk__err(-ENOENT, "no System V segment "

@@ -246,6 +246,29 @@ int ipk__named_close(void *obj, int kind)
 	return rc;
 }
 
+int ipk__named_check(const void *buf, size_t len, int kind, const char *what)
+{
+	struct hdr h;
+	if (len < sizeof h)
+		return len == 0 ? ipk__err(-EAGAIN, "%s is empty (never initialised)",
+		                           what)
+		                : ipk__err(-EPROTO, "%s is %zu bytes: not an ipckit %s",
+		                           what, len, kind_names[kind]);
+	memcpy(&h, buf, sizeof h);
+	if (h.ready == 0 && h.kind == 0)
+		return ipk__err(-EAGAIN, "%s was never initialised", what);
+	if (h.ready != READY_MAGIC && h.ready != 0)
+		return ipk__err(-EPROTO, "%s does not hold an ipckit %s (header %#x)",
+		                what, kind_names[kind], h.ready);
+	if (h.kind != (uint32_t)kind)
+		return ipk__err(-EPROTO, "%s holds an ipckit %s, not a %s", what,
+		                h.kind >= 1 && h.kind <= 3 ? kind_names[h.kind]
+		                                           : "object of unknown kind",
+		                kind_names[kind]);
+	return h.ready == READY_MAGIC ? 0 : ipk__err(-EAGAIN, "%s is not "
+	                                             "initialised yet", what);
+}
+
 int ipk__named_remove(ipk__url *u, int kind)
 {
 	struct ipk__sync_opts o;
@@ -254,6 +277,18 @@ int ipk__named_remove(ipk__url *u, int kind)
 	if ((rc = ipk__sync_opts(u, accepted, &o)) < 0 ||
 	    (rc = shm_name(u, kind, name, sizeof name)) < 0)
 		return rc;
+	/* remove only what holds this kind of lock (or never got a header) */
+	int fd = shm_open(name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+	if (fd >= 0) {
+		struct hdr h = {0};
+		ssize_t n = pread(fd, &h, sizeof h, 0);
+		close(fd);
+		char what[NAME_MAX + 16];
+		snprintf(what, sizeof what, "%s:%s", u->scheme, u->rest);
+		if (n >= 0 && (rc = ipk__named_check(&h, (size_t)n, kind, what)) ==
+		                      -EPROTO)
+			return ipk__err(-EINVAL, "%s; not removing it", ipk_last_error());
+	}
 	if (shm_unlink(name) < 0) {
 		if (errno == ENOENT)
 			return ipk__err(-ENOENT, "no %s:%s", u->scheme, u->rest);

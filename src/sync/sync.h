@@ -117,6 +117,13 @@ int ipk__named_open(const char *url, int kind, size_t size, int flags,
                     int (*init)(void *obj), void **obj);
 int ipk__named_close(void *obj, int kind);
 int ipk__named_remove(ipk__url *u, int kind);
+/*
+ * Judge the first len bytes (a copy) of a named object's shared memory: 0 if
+ * it is an initialised object of that kind, -EAGAIN if it is not
+ * initialised yet (or its creator died first), -EPROTO if it holds
+ * something else (a message says what).
+ */
+int ipk__named_check(const void *buf, size_t len, int kind, const char *what);
 /* "mutex:/name" for a named object, "what at 0x..." otherwise. */
 const char *ipk__named_label(const void *obj, const char *what, char *buf,
                              size_t cap);

@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include "queue_util.h"
+#include "../core/owner.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -183,6 +184,73 @@ static int create_error(const struct mq_chan *m, int e, long depth, long size)
 	}
 }
 
+/*
+ * The name has a queue already, open in q. Take it over (keeping its
+ * messages) when an ipckit listener of ours made it and is provably dead;
+ * otherwise -EEXIST, saying who holds it: a live listener (dial it to share
+ * it), or a program that left no owner record (remove it to listen).
+ * want_depth/want_size: attributes the listener asked for, 0 if not.
+ */
+static int existing(struct mq_chan *m, mqd_t q, ipk__owner_claim *cl,
+                    long want_depth, long want_size)
+{
+	struct stat st;
+	if (fstat(q, &st) < 0) {
+		mq_close(q);
+		return ipk__errno(-errno, "fstat %s", m->name);
+	}
+	struct ipk__owner o;
+	enum ipk__owner_state state = IPK__OWNER_NONE;
+	bool ours = st.st_uid == geteuid() && cl->fd >= 0;
+	if (ours) {
+		if (ipk__owner_get(cl, &o) > 0 &&
+		    (o.object == (uint64_t)st.st_ino ||
+		     o.object == IPK__OWNER_PENDING))
+			state = ipk__owner_alive(&o) ? IPK__OWNER_ALIVE
+			                             : IPK__OWNER_DEAD;
+	} else {
+		state = ipk__owner_check("mq", m->name, st.st_uid,
+		                         (uint64_t)st.st_ino, &o);
+	}
+	int rc = 0;
+	struct mq_attr a;
+	if (state == IPK__OWNER_ALIVE)
+		rc = ipk__err(-EEXIST,
+		              "POSIX queue %s already exists and its listener (pid "
+		              "%d) is alive: dial it to share it",
+		              m->name, (int)o.pid);
+	else if (state == IPK__OWNER_DEAD && !ours)
+		rc = ipk__err(-EEXIST,
+		              "POSIX queue %s already exists; its listener (pid %d) "
+		              "has died, but the queue is uid %u's: only they or root "
+		              "can remove it",
+		              m->name, (int)o.pid, (unsigned)st.st_uid);
+	else if (state == IPK__OWNER_NONE)
+		rc = ipk__err(-EEXIST,
+		              "POSIX queue %s already exists and no ipckit listener "
+		              "owns it: dial it to use it, or remove it with "
+		              "'ipckit rm mq:%s'",
+		              m->name, m->name);
+	else if (mq_getattr(q, &a) < 0)
+		rc = ipk__errno(-errno, "mq_getattr %s", m->name);
+	else if ((want_depth && a.mq_maxmsg != want_depth) ||
+	         (want_size && a.mq_msgsize != want_size))
+		/* a queue's size is fixed when it is made */
+		rc = ipk__err(-EEXIST,
+		              "POSIX queue %s, left by a listener that died (pid "
+		              "%d), has maxmsg=%ld and msgsize=%ld, not what this "
+		              "listen asks for: remove it with 'ipckit rm mq:%s' "
+		              "or listen without them to take it over",
+		              m->name, (int)o.pid, (long)a.mq_maxmsg,
+		              (long)a.mq_msgsize, m->name);
+	if (rc < 0) {
+		mq_close(q);
+		return rc;
+	}
+	m->q = q; /* its owner is dead: ours now, messages and all */
+	return 0;
+}
+
 static int mq_listen(ipk_chan *c)
 {
 	struct mq_chan *m = ipk__priv(c);
@@ -195,26 +263,65 @@ static int mq_listen(ipk_chan *c)
 	            0 ||
 	    (have_size = ipk__opt_long(&c->url, "msgsize", 1, LONG_MAX, &size)) < 0)
 		return have_depth < 0 ? have_depth : have_size;
+	long want_depth = have_depth ? depth : 0, want_size = have_size ? size : 0;
 	if (!have_depth)
 		depth = sysctl_mq("msg_default", 10);
 	if (!have_size)
 		size = sysctl_mq("msgsize_default", 8192);
 	struct mq_attr a = {.mq_maxmsg = depth, .mq_msgsize = size};
-	m->q = mq_open(m->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-	               (mode_t)c->mode, have_depth || have_size ? &a : NULL);
-	if (m->q == (mqd_t)-1)
-		return create_error(m, errno, depth, size);
-	c->role = IPK__OWNER;
+	/* no record can be kept (no /dev/shm): the queue works, but is not
+	   taken over if this listener dies */
+	ipk__owner_claim cl;
+	ipk__owner_lock(&cl, "mq", m->name);
+	bool pending = false;
+	mqd_t q = mq_open(m->name, O_RDWR | O_CLOEXEC);
+	if (q != (mqd_t)-1) {
+		rc = existing(m, q, &cl, want_depth, want_size);
+	} else if (errno == EACCES) {
+		rc = ipk__err(-EEXIST,
+		              "POSIX queue %s already exists and is not accessible "
+		              "to uid %u: dial it to use it, or its owner can remove "
+		              "it with 'ipckit rm mq:%s'",
+		              m->name, (unsigned)geteuid(), m->name);
+	} else {
+		/* claim the name before the queue exists, so a listener killed
+		   between the two still leaves a record naming it */
+		pending = cl.fd >= 0 &&
+		          ipk__owner_set(&cl, c->persist, IPK__OWNER_PENDING) == 0;
+		m->q = mq_open(m->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+		               (mode_t)c->mode, have_depth || have_size ? &a : NULL);
+		if (m->q != (mqd_t)-1)
+			rc = 0;
+		else if (errno == EEXIST &&
+		         (q = mq_open(m->name, O_RDWR | O_CLOEXEC)) != (mqd_t)-1)
+			rc = existing(m, q, &cl, want_depth, want_size);
+		else
+			rc = create_error(m, errno, depth, size);
+	}
 	m->can_read = m->can_write = true;
 	/* mq_open honours the umask; the mode asked for is the mode we want */
-	if (fchmod(m->q, (mode_t)c->mode) < 0 || (rc = attrs(m)) < 0) {
-		if (rc == 0)
-			rc = ipk__errno(-errno, "fchmod %s", m->name);
-		mq_close(m->q);
-		mq_unlink(m->name);
+	if (rc == 0 && fchmod(m->q, (mode_t)c->mode) < 0)
+		rc = ipk__errno(-errno, "fchmod %s", m->name);
+	if (rc == 0)
+		rc = attrs(m);
+	if (rc < 0) {
+		if (m->q != (mqd_t)-1) {
+			if (pending) /* we made it: nobody else knows it */
+				mq_unlink(m->name);
+			mq_close(m->q);
+			m->q = (mqd_t)-1;
+		}
+		if (pending) /* a claim made for nothing */
+			ipk__owner_drop(&cl);
+		ipk__owner_unlock(&cl);
 		free(m->buf);
+		m->buf = NULL;
 		return rc;
 	}
+	if (cl.fd >= 0)
+		ipk__owner_set(&cl, c->persist, (uint64_t)m->ino);
+	ipk__owner_unlock(&cl);
+	c->role = IPK__OWNER;
 	return 0;
 }
 
@@ -440,6 +547,10 @@ static int mq_close_(ipk_chan *c)
 		}
 		if (ours && mq_unlink(m->name) < 0 && errno != ENOENT)
 			rc = ipk__errno(-errno, "mq_unlink %s", m->name);
+		ipk__owner_forget("mq", m->name, geteuid(), (uint64_t)m->ino);
+	} else if (c->role == IPK__OWNER && c->persist &&
+	           c->creator == getpid()) {
+		ipk__owner_release("mq", m->name, (uint64_t)m->ino);
 	}
 	if (m->q != (mqd_t)-1)
 		mq_close(m->q);
@@ -454,8 +565,25 @@ static int mq_remove(ipk__url *u)
 	int rc = parse_name(u, name);
 	if (rc < 0)
 		return rc;
-	if (mq_unlink(name) == 0)
+	/* whose record to drop: the queue's owner, if we can see it */
+	uid_t creator = geteuid();
+	uint64_t object = IPK__OWNER_PENDING;
+	for (int fl = O_RDONLY; fl <= O_WRONLY; fl++) {
+		mqd_t q = mq_open(name, fl | O_CLOEXEC);
+		struct stat st;
+		if (q == (mqd_t)-1)
+			continue;
+		if (fstat(q, &st) == 0) {
+			creator = st.st_uid;
+			object = (uint64_t)st.st_ino;
+		}
+		mq_close(q);
+		break;
+	}
+	if (mq_unlink(name) == 0) {
+		ipk__owner_forget("mq", name, creator, object);
 		return 0;
+	}
 	if (errno == ENOENT)
 		return ipk__err(-ENOENT, "no POSIX queue %s", name);
 	if (errno == EACCES)

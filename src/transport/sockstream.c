@@ -6,6 +6,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -39,16 +41,38 @@ static void tune(int fd, int family)
 	}
 }
 
+bool ipk__peer_allowed(const struct ipk__peercheck *pc, uid_t uid, gid_t gid,
+                       int fd)
+{
+	if (!pc->on || uid == 0)
+		return true; /* root passes file permissions too */
+	if (uid == pc->uid)
+		return pc->mode & 0200;
+	bool member = gid == pc->gid;
+	if (!member && fd >= 0) {
+		gid_t groups[256];
+		socklen_t gl = sizeof groups;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &gl) == 0)
+			for (size_t i = 0; i < gl / sizeof groups[0] && !member; i++)
+				member = groups[i] == pc->gid;
+	}
+	return member ? pc->mode & 0020 : pc->mode & 0002;
+}
+
 int ipk__ss_listen(ipk_chan *c, int fd, enum ipk__framing framing)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);
+	long maxpend = IPK__DEFAULT_PENDING;
+	int rc = ipk__opt_long(&c->url, "pending", 1, 1 << 20, &maxpend);
+	if (rc < 0)
+		return rc;
 	if (listen(fd, SOMAXCONN) < 0)
 		return ipk__errno(-errno, "listen");
 	/* the pollable fd covers new connections and handshakes under way */
 	sc->epfd = epoll_create1(EPOLL_CLOEXEC);
-	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
 	if (sc->epfd < 0 || epoll_ctl(sc->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		int rc = ipk__errno(-errno, "epoll");
+		rc = ipk__errno(-errno, "epoll");
 		if (sc->epfd >= 0)
 			close(sc->epfd);
 		return rc;
@@ -56,105 +80,195 @@ int ipk__ss_listen(ipk_chan *c, int fd, enum ipk__framing framing)
 	c->role = IPK__LISTENER;
 	sc->lfd = fd;
 	sc->framing = framing;
+	sc->oldest = sc->newest = NULL;
 	sc->npend = 0;
+	sc->maxpend = maxpend;
 	sc->s.rfd = sc->s.wfd = -1;
+	if (c->tp == &ipk__unix_transport && c->url.rest[0] == '@')
+		sc->check = (struct ipk__peercheck){.on = true, .mode = c->mode,
+		                                     .uid = geteuid(),
+		                                     .gid = getegid()};
 	return 0;
 }
 
-static void drop_pending(struct ipk__sockchan *ls, int i, bool close_fd)
+/* Forget a pending handshake; its fd is closed unless it was handed on. */
+static void unlink_pending(struct ipk__sockchan *ls, struct ipk__pending *p)
 {
-	epoll_ctl(ls->epfd, EPOLL_CTL_DEL, ls->pend[i].hs.fd, NULL);
-	if (close_fd)
-		close(ls->pend[i].hs.fd);
-	ls->pend[i] = ls->pend[--ls->npend];
+	if (p->hs.fd >= 0)
+		epoll_ctl(ls->epfd, EPOLL_CTL_DEL, p->hs.fd, NULL);
+	*(p->prev ? &p->prev->next : &ls->oldest) = p->next;
+	*(p->next ? &p->next->prev : &ls->newest) = p->prev;
+	ls->npend--;
 }
 
-/* Take what the kernel has queued: >= 0 an fd ready to use (raw), -EAGAIN
- * when nothing is queued or the pending list is full, or an error. */
+static void drop_pending(struct ipk__sockchan *ls, struct ipk__pending *p)
+{
+	unlink_pending(ls, p);
+	if (p->hs.fd >= 0)
+		close(p->hs.fd);
+	free(p);
+}
+
+/* A handshake failed: say so (to the program's warning handler and, if it
+   looks like a person with nc, to the peer), then let it go. */
+static void refuse_pending(ipk_chan *l, struct ipk__pending *p)
+{
+	struct ipk__sockchan *ls = ipk__priv(l);
+	char why[400];
+	snprintf(why, sizeof why, "%s", ipk_last_error());
+	ipk__warn("%s: dropped a connection: %s", l->url.text, why);
+	unlink_pending(ls, p);
+	ipk__sp_refuse(&p->hs, why);
+	free(p);
+}
+
+/* May this peer use an abstract name that has a mode? */
+static bool peer_permitted(ipk_chan *l, int fd)
+{
+	struct ipk__sockchan *ls = ipk__priv(l);
+	if (!ls->check.on)
+		return true;
+	struct ucred cr;
+	socklen_t cl = sizeof cr;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0)
+		return false;
+	if (ipk__peer_allowed(&ls->check, cr.uid, cr.gid, fd))
+		return true;
+	ipk__warn("%s: refused a connection from uid %u (pid %d): mode %04o of "
+	          "the abstract name does not let it write", l->url.text,
+	          (unsigned)cr.uid, (int)cr.pid, ls->check.mode);
+	return false;
+}
+
+/* Take everything the kernel has queued. Returns >= 0 an fd ready to use
+   (raw), -EAGAIN when nothing more is queued, or an error. */
 static int take_new(ipk_chan *l, int *family)
 {
 	struct ipk__sockchan *ls = ipk__priv(l);
-	while (ls->npend < IPK__MAX_PENDING) {
+	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof ss;
 		int fd = accept4(ls->lfd, (struct sockaddr *)&ss, &sl,
 		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
+			int err = errno;
+			if (err == EINTR || err == ECONNABORTED)
 				continue;
-			if (errno == EAGAIN)
+			if (err == EAGAIN)
 				return -EAGAIN;
-			return ipk__errno(-errno, "accept");
+			if ((err == EMFILE || err == ENFILE) && ls->oldest) {
+				/* out of descriptors: the longest-silent peer makes room */
+				drop_pending(ls, ls->oldest);
+				continue;
+			}
+			return ipk__errno(-err, "accept on %s", l->url.text);
+		}
+		if (!peer_permitted(l, fd)) {
+			close(fd);
+			continue;
 		}
 		tune(fd, ss.ss_family);
 		if (l->raw) { /* plain bytes: nothing to exchange first */
 			*family = ss.ss_family;
 			return fd;
 		}
-		struct ipk__pending *p = &ls->pend[ls->npend];
-		*p = (struct ipk__pending){.hs = {.fd = fd},
-		                           .family = ss.ss_family,
-		                           .expires = ipk__deadline(HANDSHAKE_MS)};
-		struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
-		if (epoll_ctl(ls->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		if (ls->npend >= ls->maxpend)
+			drop_pending(ls, ls->oldest); /* ?pending= reached */
+		struct ipk__pending *p = malloc(sizeof *p);
+		if (p == NULL) {
 			close(fd);
-			return ipk__errno(-errno, "epoll_ctl");
+			return ipk__err(-ENOMEM, "out of memory");
 		}
+		*p = (struct ipk__pending){
+			.hs = {.fd = fd, .self = l->sp_self, .peer = l->sp_peer,
+			       .listener = true},
+			.family = ss.ss_family,
+			.expires = ipk__deadline(HANDSHAKE_MS),
+			.prev = ls->newest,
+		};
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = p};
+		if (epoll_ctl(ls->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			int rc = ipk__errno(-errno, "epoll_ctl");
+			close(fd);
+			free(p);
+			return rc;
+		}
+		*(ls->newest ? &ls->newest->next : &ls->oldest) = p;
+		ls->newest = p;
 		ls->npend++;
 	}
-	return -EAGAIN;
 }
 
-/* Advance every handshake: the fd of one that finished, or -EAGAIN. Peers
- * that fail (a port scanner, a client that left) or stay silent too long
- * are dropped without troubling the caller. */
-static int step_pending(struct ipk__sockchan *ls, int *family,
-                        int64_t *next_expiry)
+/* Drop handshakes past their time; return when the next one expires. */
+static int64_t expire_pending(struct ipk__sockchan *ls)
 {
 	int64_t now = ipk__now_ns();
-	*next_expiry = IPK__NEVER;
-	for (int i = 0; i < ls->npend;) {
-		struct ipk__pending *p = &ls->pend[i];
-		int rc = ipk__sp_step(&p->hs, IPK__SP_PAIR0);
+	while (ls->oldest && ls->oldest->expires <= now)
+		drop_pending(ls, ls->oldest);
+	return ls->oldest ? ls->oldest->expires : IPK__NEVER;
+}
+
+/* Advance the handshakes that have something to read: the fd of one that
+   finished, or -EAGAIN. Only peers with news are looked at, so any number
+   of silent ones cost nothing here. */
+static int step_ready(ipk_chan *l, int *family)
+{
+	struct ipk__sockchan *ls = ipk__priv(l);
+	struct epoll_event evs[64];
+	int n;
+	do
+		n = epoll_wait(ls->epfd, evs, 64, 0);
+	while (n < 0 && errno == EINTR);
+	for (int i = 0; i < n; i++) {
+		struct ipk__pending *p = evs[i].data.ptr;
+		if (p == NULL)
+			continue; /* the listening socket: take_new's business */
+		int rc = ipk__sp_step(&p->hs);
 		if (rc > 0) {
+			/* the rest of this batch stays readable for the next call */
 			int fd = p->hs.fd;
 			*family = p->family;
-			drop_pending(ls, i, false);
+			unlink_pending(ls, p);
+			free(p);
 			return fd;
 		}
-		if (rc < 0 || now >= p->expires) {
-			drop_pending(ls, i, true);
-			continue;
+		if (rc == -EPROTO)
+			refuse_pending(l, p);
+		else if (rc < 0)
+			drop_pending(ls, p); /* a scanner, a client that left */
+		else if (p->hs.sent < 8) {
+			struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT,
+			                         .data.ptr = p};
+			epoll_ctl(ls->epfd, EPOLL_CTL_MOD, p->hs.fd, &ev);
 		}
-		if (p->expires < *next_expiry)
-			*next_expiry = p->expires;
-		i++;
 	}
 	return -EAGAIN;
 }
 
 /*
- * Connections whose handshake is under way wait in the listener, each with
- * its own time limit, so a silent or foreign client never holds up the
- * others and a non-blocking accept never drops a connection that is
- * merely slow: it is there for the next call (and the listener's fd, an
- * epoll set, wakes the caller when its header arrives).
+ * Connections whose handshake is under way wait in the listener, each on
+ * its own, in any number up to ?pending=, so a silent or foreign client
+ * never holds up the others and a non-blocking accept never drops a
+ * connection that is merely slow: it is there for the next call (and the
+ * listener's fd, an epoll set, wakes the caller when its header arrives).
  */
 int ipk__ss_accept(ipk_chan *l, ipk_chan *c, int64_t deadline)
 {
 	struct ipk__sockchan *ls = ipk__priv(l);
+	c->sp_self = l->sp_self;
+	c->sp_peer = l->sp_peer;
 	for (;;) {
 		int family = 0;
 		int fd = take_new(l, &family);
-		int64_t expiry = IPK__NEVER;
 		if (fd == -EAGAIN)
-			fd = step_pending(ls, &family, &expiry);
+			fd = step_ready(l, &family);
 		if (fd >= 0) {
 			start_stream(c, fd, family, ls->framing);
 			return 0;
 		}
 		if (fd != -EAGAIN)
 			return fd;
+		int64_t expiry = expire_pending(ls);
 		if (ipk__expired(deadline))
 			return ipk__err(ipk__timeout_err(deadline),
 			                "no connection to accept on %s", l->url.text);
@@ -187,10 +301,14 @@ int ipk__ss_dial(ipk_chan *c, int family, const struct sockaddr *sa,
 		}
 		if (err == 0) {
 			tune(fd, family);
-			rc = c->raw ? 0 : ipk__sp_handshake(fd, IPK__SP_PAIR0, deadline);
+			rc = c->raw ? 0
+			            : ipk__sp_handshake(fd, c->sp_self, c->sp_peer,
+			                                deadline);
 			if (rc < 0) {
+				char why[400];
+				snprintf(why, sizeof why, "%s", ipk_last_error());
 				close(fd);
-				return rc;
+				return ipk__err(rc, "%s: %s", c->url.text, why);
 			}
 			start_stream(c, fd, family, framing);
 			return 0;
@@ -250,8 +368,8 @@ int ipk__ss_close(ipk_chan *c)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);
 	if (c->role == IPK__LISTENER) {
-		while (sc->npend > 0)
-			drop_pending(sc, 0, true);
+		while (sc->oldest)
+			drop_pending(sc, sc->oldest);
 		if (sc->lfd >= 0)
 			close(sc->lfd);
 		if (sc->epfd >= 0)

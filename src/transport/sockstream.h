@@ -6,21 +6,58 @@
 
 #include <sys/socket.h>
 
-/* Connections a listener accepted whose SP handshake is not done yet. */
-#define IPK__MAX_PENDING 16
+/* SP connection header exchange (sphs.c), advanced without blocking. */
+struct ipk__sphs {
+	int fd;
+	uint16_t self, peer; /* protocol we announce, protocol we accept */
+	bool listener;       /* answer only once the peer starts like SP */
+	bool text;           /* what the peer sent instead looks like text */
+	unsigned sent, got;
+	unsigned char theirs[8];
+};
+/* One step: 1 done, 0 waiting for the peer, < 0 failed (message set). */
+int ipk__sp_step(struct ipk__sphs *h);
+/* The whole exchange, waiting until the deadline. */
+int ipk__sp_handshake(int fd, uint16_t self, uint16_t peer, int64_t deadline);
+/* Close a connection whose handshake failed; a peer that sent text is
+   told why in a line of text first. */
+void ipk__sp_refuse(struct ipk__sphs *h, const char *why);
+/* "REQ v0" for 0x30. */
+const char *ipk__sp_name(uint16_t proto);
 
+/* Handshakes a listener keeps under way by default (?pending=N). */
+#define IPK__DEFAULT_PENDING 1024
+
+/* A connection accepted whose SP handshake is not done yet: kept apart
+   from the others, oldest first, so none of them can hold up another. */
 struct ipk__pending {
 	struct ipk__sphs hs;
 	int family;
 	int64_t expires; /* a peer silent this long is dropped */
+	struct ipk__pending *prev, *next;
 };
+
+/* Who may connect to an abstract unix: name (it has no file permissions):
+   the mode bits checked against each peer's credentials. */
+struct ipk__peercheck {
+	bool on;
+	unsigned mode;
+	uid_t uid;
+	gid_t gid;
+};
+/* 1 if a peer with these credentials may talk to us (write permission as
+   the file would give it; root always may); fd (or -1) supplies the peer's
+   supplementary groups. */
+bool ipk__peer_allowed(const struct ipk__peercheck *pc, uid_t uid, gid_t gid,
+                       int fd);
 
 struct ipk__sockchan {
 	ipk__stream s;
 	int lfd;                  /* listener socket, else -1 */
 	int epfd;                 /* listener: lfd + pending handshakes */
-	struct ipk__pending pend[IPK__MAX_PENDING];
-	int npend;
+	struct ipk__pending *oldest, *newest;
+	long npend, maxpend;
+	struct ipk__peercheck check; /* listener on an abstract name */
 	enum ipk__framing framing; /* framing when not raw */
 	bool owns_path;            /* unix: listener created this socket file */
 	dev_t dev;

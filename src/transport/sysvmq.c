@@ -20,6 +20,7 @@
  */
 #define _GNU_SOURCE
 #include "queue_util.h"
+#include "../core/owner.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -58,6 +59,7 @@ struct watch {
 struct sysvmq_chan {
 	key_t key;
 	int id;
+	int by_id;      /* "sysvmq:@ID": that queue (its key may be private) */
 	bool can_read, can_write;
 	long def_type;  /* ?type= */
 	int def_flags;  /* ?except, ?noerror as IPK_MSG_* */
@@ -74,6 +76,27 @@ static size_t msgmax_now(void)
 }
 
 /* ------------------------------------------------------------ addresses */
+
+/* "@ID": an existing queue by identifier (private queues have no key). */
+static int parse_id(ipk__url *u, key_t *key, int *id)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(u->rest + 1, &end, 10);
+	if (u->rest[1] == '\0' || *end != '\0' || errno || v < 0 || v > INT_MAX)
+		return ipk__err(-EINVAL, "address '%s': '@' needs a queue id", u->text);
+	struct msqid_ds ds;
+	if (msgctl((int)v, IPC_STAT, &ds) < 0) {
+		if (errno == EINVAL || errno == EIDRM)
+			return ipk__err(-ENOENT, "no System V queue with id %ld", v);
+		if (errno != EACCES)
+			return ipk__errno(-errno, "msgctl(%ld, IPC_STAT)", v);
+		ds.msg_perm.__key = 0; /* exists; we may not read its status */
+	}
+	*key = ds.msg_perm.__key;
+	*id = (int)v;
+	return 0;
+}
 
 static int parse_key(ipk__url *u, key_t *key)
 {
@@ -134,7 +157,12 @@ static int parse_options(ipk_chan *c, struct sysvmq_chan *q)
 	bool except = false, noerror = false;
 	int rc;
 	q->msgmax = msgmax_now();
-	if ((rc = parse_key(&c->url, &q->key)) < 0 ||
+	q->by_id = -1;
+	if (c->url.rest[0] == '@')
+		rc = parse_id(&c->url, &q->key, &q->by_id);
+	else
+		rc = parse_key(&c->url, &q->key);
+	if (rc < 0 ||
 	    (rc = ipk__opt_long(&c->url, "type", LONG_MIN + 1, LONG_MAX,
 	                        &q->def_type)) < 0 ||
 	    (rc = ipk__opt_flag(&c->url, "except", &except)) < 0 ||
@@ -206,6 +234,80 @@ static int grow(struct sysvmq_chan *q, size_t len)
 	return 0;
 }
 
+/* Apply the listener's ?mode and ?qbytes to the queue it made or took. */
+static int apply_attrs(ipk_chan *c, struct sysvmq_chan *q, size_t qbytes,
+                       bool adopted)
+{
+	if (qbytes == 0 && !adopted)
+		return 0;
+	struct msqid_ds ds;
+	if (msgctl(q->id, IPC_STAT, &ds) < 0)
+		return ipk__errno(-errno, "msgctl(IPC_STAT)");
+	if (qbytes == 0 && (ds.msg_perm.mode & 0777) == c->mode)
+		return 0;
+	ds.msg_perm.mode = (ds.msg_perm.mode & ~0777u) | c->mode;
+	if (qbytes > 0)
+		ds.msg_qbytes = qbytes;
+	if (msgctl(q->id, IPC_SET, &ds) == 0)
+		return 0;
+	if (errno == EPERM && qbytes > 0)
+		return ipk__err(-EPERM,
+		                "qbytes=%zu is above kernel.msgmnb=%ld: that needs "
+		                "CAP_SYS_RESOURCE (or raise kernel.msgmnb with sysctl)",
+		                qbytes, ipk__read_long(MSGMNB_PATH, -1));
+	return ipk__errno(-errno, "msgctl(IPC_SET msg_qbytes=%zu)", qbytes);
+}
+
+/*
+ * The key has a queue already. Take it over (keeping its messages) when an
+ * ipckit listener of ours made it and is provably dead; otherwise -EEXIST,
+ * saying who holds it: a live listener (dial it to share it), or a program
+ * that left no owner record (remove it to listen).
+ */
+static int existing(struct sysvmq_chan *q, ipk__owner_claim *cl,
+                    const char *name)
+{
+	int other = msgget(q->key, 0);
+	struct msqid_ds ds;
+	if (other < 0 || msgctl(other, IPC_STAT, &ds) < 0)
+		return ipk__err(-EEXIST,
+		                "System V queue 0x%08x already exists (msqid %d): "
+		                "dial it to use it, or remove it with "
+		                "'ipckit rm sysvmq:0x%08x'",
+		                (unsigned)q->key, other, (unsigned)q->key);
+	struct ipk__owner o;
+	enum ipk__owner_state st = IPK__OWNER_NONE;
+	bool ours = ds.msg_perm.cuid == geteuid() && cl->fd >= 0;
+	if (ours) {
+		if (ipk__owner_get(cl, &o) > 0 &&
+		    (o.object == (uint64_t)other || o.object == IPK__OWNER_PENDING))
+			st = ipk__owner_alive(&o) ? IPK__OWNER_ALIVE : IPK__OWNER_DEAD;
+	} else {
+		st = ipk__owner_check("sysvmq", name, ds.msg_perm.cuid,
+		                      (uint64_t)other, &o);
+	}
+	if (st == IPK__OWNER_ALIVE)
+		return ipk__err(-EEXIST,
+		                "System V queue 0x%08x already exists and its "
+		                "listener (pid %d) is alive: dial it to share it",
+		                (unsigned)q->key, (int)o.pid);
+	if (st == IPK__OWNER_DEAD && !ours)
+		return ipk__err(-EEXIST,
+		                "System V queue 0x%08x already exists; its listener "
+		                "(pid %d) has died, but the queue is uid %u's: only "
+		                "they or root can remove it",
+		                (unsigned)q->key, (int)o.pid,
+		                (unsigned)ds.msg_perm.cuid);
+	if (st == IPK__OWNER_NONE)
+		return ipk__err(-EEXIST,
+		                "System V queue 0x%08x already exists (msqid %d) and "
+		                "no ipckit listener owns it: dial it to use it, or "
+		                "remove it with 'ipckit rm sysvmq:0x%08x'",
+		                (unsigned)q->key, other, (unsigned)q->key);
+	q->id = other; /* its owner is dead: ours now, messages and all */
+	return 0;
+}
+
 static int sysvmq_listen(ipk_chan *c)
 {
 	struct sysvmq_chan *q = ipk__priv(c);
@@ -216,60 +318,60 @@ static int sysvmq_listen(ipk_chan *c)
 	size_t qbytes = 0;
 	if ((rc = ipk__opt_size(&c->url, "qbytes", &qbytes)) < 0)
 		return rc;
+	if (q->by_id >= 0)
+		return ipk__err(-EEXIST, "System V queue %d already exists: dial it "
+		                "(a queue named by id is never created)", q->by_id);
 	if ((rc = grow(q, q->msgmax)) < 0)
 		return rc;
-	/* SysV objects ignore the umask: the mode given is the mode we get,
-	   and it is never 0 (a queue nobody but root could use) */
-	q->id = msgget(q->key, IPC_CREAT | IPC_EXCL | (int)c->mode);
-	if (q->id < 0) {
-		int e = errno;
-		if (e == EEXIST) {
-			int other = msgget(q->key, 0);
-			rc = ipk__err(-EEXIST,
-			              "System V queue 0x%08x already exists (msqid %d): "
-			              "dial it to use it, or remove it with "
-			              "'ipckit rm sysvmq:0x%08x'",
-			              (unsigned)q->key, other, (unsigned)q->key);
-		} else if (e == ENOSPC) {
+	char name[16];
+	snprintf(name, sizeof name, "0x%08x", (unsigned)q->key);
+	/* no record can be kept (no /dev/shm): the queue works, but is not
+	   taken over if this listener dies */
+	ipk__owner_claim cl;
+	ipk__owner_lock(&cl, "sysvmq", name);
+	bool adopted = false, pending = false;
+	if (msgget(q->key, 0) >= 0) {
+		rc = existing(q, &cl, name);
+		adopted = rc == 0;
+	} else {
+		/* claim the key before the queue exists, so a listener killed
+		   between the two still leaves a record naming it */
+		pending = cl.fd >= 0 &&
+		          ipk__owner_set(&cl, c->persist, IPK__OWNER_PENDING) == 0;
+		/* SysV objects ignore the umask: the mode given is the mode we
+		   get, and it is never 0 (a queue nobody but root could use) */
+		q->id = msgget(q->key, IPC_CREAT | IPC_EXCL | (int)c->mode);
+		if (q->id >= 0)
+			rc = 0;
+		else if (errno == EEXIST) /* made by someone else just now */
+			rc = existing(q, &cl, name);
+		else if (errno == ENOSPC)
 			rc = ipk__err(-ENOSPC,
 			              "cannot create System V queue 0x%08x: the system "
 			              "has kernel.msgmni=%ld queues already (raise it "
 			              "with sysctl kernel.msgmni)",
-			              (unsigned)q->key,
-			              ipk__read_long(MSGMNI_PATH, -1));
-		} else {
-			rc = ipk__errno(-e, "msgget(0x%08x, IPC_CREAT|IPC_EXCL)",
+			              (unsigned)q->key, ipk__read_long(MSGMNI_PATH, -1));
+		else
+			rc = ipk__errno(-errno, "msgget(0x%08x, IPC_CREAT|IPC_EXCL)",
 			                (unsigned)q->key);
-		}
+	}
+	if (rc == 0 && (rc = apply_attrs(c, q, qbytes, adopted)) < 0 && !adopted)
+		msgctl(q->id, IPC_RMID, NULL);
+	if (rc < 0) {
+		/* a claim made for nothing; another owner's record stays */
+		if (pending)
+			ipk__owner_drop(&cl);
+		ipk__owner_unlock(&cl);
 		free(q->buf);
+		q->buf = NULL;
+		q->id = -1;
 		return rc;
 	}
+	if (cl.fd >= 0)
+		ipk__owner_set(&cl, c->persist, (uint64_t)q->id);
+	ipk__owner_unlock(&cl);
 	c->role = IPK__OWNER;
 	q->can_read = q->can_write = true;
-	if (qbytes > 0) {
-		struct msqid_ds ds;
-		if (msgctl(q->id, IPC_STAT, &ds) < 0) {
-			rc = ipk__errno(-errno, "msgctl(IPC_STAT)");
-		} else {
-			ds.msg_qbytes = qbytes;
-			if (msgctl(q->id, IPC_SET, &ds) < 0) {
-				if (errno == EPERM)
-					rc = ipk__err(-EPERM,
-					              "qbytes=%zu is above kernel.msgmnb=%ld: "
-					              "that needs CAP_SYS_RESOURCE (or raise "
-					              "kernel.msgmnb with sysctl)",
-					              qbytes, ipk__read_long(MSGMNB_PATH, -1));
-				else
-					rc = ipk__errno(-errno, "msgctl(IPC_SET msg_qbytes=%zu)",
-					                qbytes);
-			}
-		}
-		if (rc < 0) {
-			msgctl(q->id, IPC_RMID, NULL);
-			free(q->buf);
-			return rc;
-		}
-	}
 	return 0;
 }
 
@@ -280,6 +382,12 @@ static int sysvmq_dial(ipk_chan *c, int64_t deadline)
 	int rc = parse_options(c, q);
 	if (rc < 0)
 		return rc;
+	if (q->by_id >= 0) {
+		/* by id: the kernel checks permission on each send and receive */
+		q->id = q->by_id;
+		q->can_read = q->can_write = true;
+		return grow(q, q->msgmax);
+	}
 	unsigned round = 0;
 	for (;;) {
 		if (msgget(q->key, 0) >= 0)
@@ -324,10 +432,18 @@ static int sysvmq_close(ipk_chan *c)
 	watch_stop(q);
 	/* the msqid names this queue only: a queue made later under the same
 	   key has another id, so this never removes someone else's */
-	if (q->id >= 0 && ipk__removes_on_close(c) &&
-	    msgctl(q->id, IPC_RMID, NULL) < 0 && errno != EIDRM && errno != EINVAL)
-		rc = ipk__errno(-errno, "removing System V queue 0x%08x",
-		                (unsigned)q->key);
+	char name[16];
+	snprintf(name, sizeof name, "0x%08x", (unsigned)q->key);
+	if (q->id >= 0 && ipk__removes_on_close(c)) {
+		if (msgctl(q->id, IPC_RMID, NULL) < 0 && errno != EIDRM &&
+		    errno != EINVAL)
+			rc = ipk__errno(-errno, "removing System V queue 0x%08x",
+			                (unsigned)q->key);
+		ipk__owner_forget("sysvmq", name, geteuid(), (uint64_t)q->id);
+	} else if (q->id >= 0 && c->role == IPK__OWNER && c->persist &&
+	           c->creator == getpid()) {
+		ipk__owner_release("sysvmq", name, (uint64_t)q->id);
+	}
 	free(q->buf);
 	q->buf = NULL;
 	return rc;
@@ -346,6 +462,9 @@ static int sysvmq_remove(ipk__url *u)
 			                (unsigned)key);
 		return ipk__errno(-errno, "msgget(0x%08x)", (unsigned)key);
 	}
+	struct msqid_ds ds;
+	uid_t creator = msgctl(id, IPC_STAT, &ds) == 0 ? ds.msg_perm.cuid
+	                                                : geteuid();
 	if (msgctl(id, IPC_RMID, NULL) < 0) {
 		if (errno == EPERM)
 			return ipk__err(-EPERM,
@@ -357,6 +476,9 @@ static int sysvmq_remove(ipk__url *u)
 			                (unsigned)key);
 		return ipk__errno(-errno, "msgctl(0x%08x, IPC_RMID)", (unsigned)key);
 	}
+	char name[16];
+	snprintf(name, sizeof name, "0x%08x", (unsigned)key);
+	ipk__owner_forget("sysvmq", name, creator, (uint64_t)id);
 	return 0;
 }
 

@@ -120,9 +120,12 @@ static ssize_t tcp_address(const ipk_chan *c, char *buf, size_t cap)
 	return n;
 }
 
+static const char *const ss_opts[] = {"pending", NULL};
+
 const struct ipk_transport ipk__tcp_transport = {
 	.scheme = "tcp",
 	.summary = "TCP over IPv4/IPv6, SP PAIR v0 like nng tcp://",
+	.options = ss_opts,
 	.priv_size = sizeof(struct ipk__sockchan),
 	.streams = true,
 	.listen = tcp_listen,

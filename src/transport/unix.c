@@ -187,9 +187,12 @@ static int unix_remove(ipk__url *u)
 	return 0;
 }
 
+static const char *const ss_opts[] = {"pending", NULL};
+
 const struct ipk_transport ipk__unix_transport = {
 	.scheme = "unix",
 	.summary = "Unix stream socket, SP PAIR v0 like nng ipc:// (AF_UNIX)",
+	.options = ss_opts,
 	.priv_size = sizeof(struct ipk__sockchan),
 	.streams = true,
 	.listen = unix_listen,

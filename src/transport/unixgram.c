@@ -24,6 +24,7 @@ struct gram_chan {
 	ino_t ino;
 	struct sockaddr_un last; /* listener: who to answer */
 	socklen_t last_len;
+	struct ipk__peercheck check; /* listener on an abstract name */
 };
 
 static void tune(ipk_chan *c, int fd)
@@ -44,6 +45,9 @@ static int gram_listen(ipk_chan *c)
 		return rc;
 	c->role = IPK__OWNER;
 	g->owns_path = c->url.rest[0] != '@';
+	if (!g->owns_path) /* no file to carry the mode: check each sender */
+		g->check = (struct ipk__peercheck){.on = true, .mode = c->mode,
+		                                    .uid = geteuid(), .gid = getegid()};
 	tune(c, g->fd);
 	return 0;
 }
@@ -187,15 +191,24 @@ static ssize_t gram_recv(ipk_chan *c, ipk__rx *rx, int64_t deadline)
 				continue;
 			return ipk__errno(-errno, "recvmsg");
 		}
+		struct ucred cr = {.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm;
 		     cm = CMSG_NXTHDR(&mh, cm))
 			if (cm->cmsg_level == SOL_SOCKET &&
 			    cm->cmsg_type == SCM_CREDENTIALS) {
-				struct ucred cr;
 				memcpy(&cr, CMSG_DATA(cm), sizeof cr);
 				rx->info->pid = cr.pid;
 				rx->info->uid = cr.uid;
 			}
+		if (!ipk__peer_allowed(&g->check, cr.uid, cr.gid, -1)) {
+			ipk__warn("%s: dropped a message from uid %u (pid %d): mode "
+			          "%04o of the abstract name does not let it write",
+			          c->url.text, (unsigned)cr.uid, (int)cr.pid,
+			          g->check.mode);
+			rx->info->pid = 0;
+			rx->info->uid = 0;
+			continue;
+		}
 		if (c->role == IPK__OWNER && mh.msg_namelen > sizeof(sa_family_t)) {
 			g->last = from;
 			g->last_len = mh.msg_namelen;

@@ -1,0 +1,493 @@
+"""Channels: listen, dial, pair, spawn; send and receive whole messages.
+
+A Channel wraps one ``ipk_chan``. Timeouts are seconds (float); None waits
+forever and 0 never blocks (WouldBlock when it would). A handle is for one
+thread at a time, as in C.
+"""
+import collections
+import ctypes
+import errno as _errno
+import math
+import os
+import time
+
+from ._buffers import Pinned
+from ._lib import (ETIMEDOUT, SLICE_MS, check, encode, error, lib,
+                   more, ms, text, wait, wait_appear)
+from .zerocopy import Loan, MessageView, settle_rx, settle_tx
+from ._types import (chan_p, ipk_msginfo, ipk_pollitem, ipk_queue_info,
+                     ipk_ringinfo, ipk_spawn_opts)
+
+POLLIN = 0x1
+POLLOUT = 0x4
+
+# per-message flags for recvmsg (sysvmq)
+MSG_EXCEPT = 0x1
+MSG_NOERROR = 0x2
+
+_SCRATCH = 64 * 1024  # first receive buffer; larger messages are allocated
+
+_send = lib.ipk_send
+_sendmsg = lib.ipk_sendmsg
+_recv = lib.ipk_recv
+_recvmsg = lib.ipk_recvmsg
+_recv_alloc = lib.ipk_recv_alloc
+_peek = lib.ipk_recv_peek
+_string_at = ctypes.string_at
+_byref = ctypes.byref
+_free = ctypes.CDLL(None).free
+_free.argtypes = [ctypes.c_void_p]
+_free.restype = None
+_ENOBUFS = -_errno.ENOBUFS
+_EPIPE = -_errno.EPIPE
+
+
+def _record(name, struct):
+    return collections.namedtuple(name, [f for f, _ in struct._fields_])
+
+
+QueueInfo = _record("QueueInfo", ipk_queue_info)
+QueueInfo.__doc__ = "State of a queue as the kernel reports it (ipk_queue_info)."
+RingInfo = _record("RingInfo", ipk_ringinfo)
+RingInfo.__doc__ = "State of a shared-memory ring (ipk_ringinfo)."
+
+
+def _as_record(cls, st):
+    vals = []
+    for f in cls._fields:
+        v = getattr(st, f)
+        vals.append(text(v) if isinstance(v, bytes) else v)
+    return cls(*vals)
+
+
+class Message(bytes):
+    """A received message: the bytes, with the metadata the mechanism gave
+    as attributes: type (sysvmq type; signal: the signal number), prio (mq),
+    pid and uid of the sender where the mechanism tells (else 0), missed
+    (publish/subscribe: messages lost just before this one)."""
+
+    type = 0
+    prio = 0
+    pid = 0
+    uid = 0
+    missed = 0
+
+    def __repr__(self):
+        return "Message(%s, type=%d, prio=%d, pid=%d, uid=%d)" % (
+            bytes.__repr__(self), self.type, self.prio, self.pid, self.uid)
+
+
+def _message(data, info):
+    m = Message(data)
+    m.type, m.prio, m.pid, m.uid = info.type, info.prio, info.pid, info.uid
+    m.missed = info.missed
+    return m
+
+
+class Channel:
+    """One end of a channel (or a listener on unix:/tcp:).
+
+    Use it as a context manager: leaving the block closes it, and a
+    listener removes the object it created (unless ?persist).
+    """
+
+    __slots__ = ("_h", "_ring", "_scratch", "_smv", "_cap", "_ptr", "_rx",
+                 "_tx", "__weakref__")
+
+    def __init__(self, handle):
+        self._h = handle
+        self._scratch = None
+        self._ptr = ctypes.c_void_p()
+        self._rx = None  # Window of the message lent out by recv_view
+        self._tx = None  # Window of the space lent out by borrow
+        self._ring = None  # a ring? asked when it matters
+
+    # ------------------------------------------------------------ lifetime
+
+    def _handle(self):
+        h = self._h
+        if h is None:
+            raise ValueError("operation on a closed channel")
+        return h
+
+    @property
+    def closed(self):
+        return self._h is None
+
+    def close(self):
+        """Close the channel (a listener removes what it created unless
+        ?persist). BufferError while a zero-copy view of its memory is still
+        alive: delete those views first. Closing twice is harmless."""
+        if self._h is None:
+            return
+        if self._rx is not None:
+            settle_rx(self, closing=True)
+        if self._tx is not None:
+            settle_tx(self, closing=True)
+        h, self._h = self._h, None
+        check(lib.ipk_close(h))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_h", None) is not None:
+            try:
+                lib.ipk_close(self._h)
+            except Exception:  # interpreter shutting down
+                pass
+            self._h = None
+
+    def __repr__(self):
+        if self._h is None:
+            return "<ipckit.Channel closed>"
+        try:
+            return "<ipckit.Channel %s>" % self.address
+        except OSError:
+            return "<ipckit.Channel>"
+
+    # ----------------------------------------------------------- sending
+
+    def send(self, data, timeout=None, *, type=None, prio=None):
+        """Send one whole message (any bytes-like object, not copied on the
+        way in). type: sysvmq message type; prio: mq priority. Returns the
+        number of bytes sent."""
+        h = self._h
+        if h is None:
+            h = self._handle()
+        t = -1 if timeout is None else ms(timeout)
+        if self._tx is not None:
+            settle_tx(self)
+        # not in slices like the receives: a stream send whose time ran out
+        # after its first byte counts as sent, and keeps the rest for later
+        if type is None and prio is None:
+            if data.__class__ is bytes:
+                rc = _send(h, data, len(data), t)
+            else:
+                with Pinned(data) as (p, n):
+                    rc = _send(h, p, n, t)
+        else:
+            info = ipk_msginfo()
+            info.type = type or 0
+            info.prio = prio or 0
+            with Pinned(data) as (p, n):
+                rc = _sendmsg(h, p, n, _byref(info), t)
+        if rc < 0:
+            raise error(rc)
+        return rc
+
+    def shutdown(self):
+        """Stop sending: the peer sees end of stream (streams only)."""
+        check(lib.ipk_shutdown(self._handle()))
+
+    # --------------------------------------------------------- receiving
+
+    def recv(self, timeout=None):
+        """Receive one whole message as bytes. PeerGone (a BrokenPipeError)
+        once the peer has gone and nothing is left."""
+        h = self._h
+        if h is None:
+            h = self._handle()
+        t = -1 if timeout is None else ms(timeout)
+        if self._rx is not None:
+            settle_rx(self)
+        buf = self._scratch
+        if buf is None:
+            buf = self._make_scratch()
+        t1 = t if 0 <= t <= SLICE_MS else SLICE_MS
+        n = _recv(h, buf, self._cap, t1)
+        if n == ETIMEDOUT and t1 != t:
+            n = more(_recv, (h, buf, self._cap), t)
+        if n >= 0:
+            return self._smv[:n].tobytes()
+        if n != _ENOBUFS:
+            raise error(n)
+        if self._ring is None:
+            self._ring = lib.ipk_ring_info(h, _byref(ipk_ringinfo())) == 0
+        if self._ring:  # larger than the buffer: one copy out of the ring
+            ptr = self._ptr
+            n = wait(_peek, (h, _byref(ptr)), t)
+            if n < 0:
+                raise error(n)
+            try:
+                return _string_at(ptr.value, n)
+            finally:
+                check(lib.ipk_recv_release(h))
+        return self._recv_alloc(h, None, t)
+
+    def _make_scratch(self):
+        # small messages are received here and copied out once; larger ones
+        # are copied out of the ring in place, or allocated by the library
+        self._cap = min(_SCRATCH, max(1, self.maxmsg))
+        self._scratch = ctypes.create_string_buffer(self._cap)
+        self._smv = memoryview(self._scratch).cast("B")
+        return self._scratch
+
+    def _recv_alloc(self, h, info, t):
+        ptr = ctypes.c_void_p()
+        n = wait(_recv_alloc, (h, _byref(ptr), _byref(info) if info else None),
+                 t)
+        if n < 0:
+            raise error(n)
+        try:
+            return _string_at(ptr.value, n) if n else b""
+        finally:
+            _free(ptr)
+
+    def recvmsg(self, timeout=None, *, type=0, flags=0):
+        """Receive one message as a Message (bytes with .type .prio .pid
+        .uid). type selects on sysvmq (0 the first, >0 that type, <0 the
+        lowest type <= |type|); flags: MSG_EXCEPT, MSG_NOERROR."""
+        h = self._handle()
+        t = ms(timeout)
+        if self._rx is not None:
+            settle_rx(self)
+        info = ipk_msginfo()
+        info.type, info.flags = type, flags
+        buf = self._scratch
+        if buf is None:
+            buf = self._make_scratch()
+        n = wait(_recvmsg, (h, buf, self._cap, _byref(info)), t)
+        if n >= 0:
+            return _message(self._smv[:n].tobytes(), info)
+        if n != _ENOBUFS:
+            raise error(n)
+        info = ipk_msginfo()
+        info.type, info.flags = type, flags
+        return _message(self._recv_alloc(h, info, t), info)
+
+    def recv_into(self, buffer, timeout=None):
+        """Receive one message into a writable buffer; returns its length.
+        A message larger than the buffer stays queued (Error ENOBUFS)."""
+        h = self._handle()
+        t = ms(timeout)
+        if self._rx is not None:
+            settle_rx(self)
+        with Pinned(buffer, writable=True) as (p, n):
+            return check(wait(_recv, (h, p, n), t))
+
+    def __iter__(self):
+        """Messages as they arrive, until the peer has gone."""
+        while True:
+            try:
+                yield self.recv()
+            except BrokenPipeError:
+                return
+
+    # ---------------------------------------------------------- zero copy
+
+    def borrow(self, size, timeout=None):
+        """Zero-copy send on a ring: space for a message of size bytes in
+        the ring itself, as a writable memoryview (``Loan.view``). Fill it,
+        then commit() (or use ``with chan.borrow(n) as buf:`` which commits
+        the whole size on success and aborts on an exception)."""
+        h = self._handle()
+        t = ms(timeout)
+        if self._tx is not None:
+            settle_tx(self)
+        ptr = ctypes.c_void_p()
+        n = wait(lib.ipk_send_borrow, (h, _byref(ptr), size), t)
+        if n < 0:
+            raise error(n)
+        return Loan(self, ptr.value, n)
+
+    def recv_view(self, timeout=None):
+        """Zero-copy receive on a ring: the next message in place, as a
+        MessageView whose ``view`` is a read-only memoryview. Release it
+        (``with chan.recv_view() as buf:`` does) to let the producer reuse
+        the space; the memory is given back only once no view of it (slice,
+        numpy array) is left, so Python never reads freed ring memory."""
+        h = self._handle()
+        t = ms(timeout)
+        if self._rx is not None:
+            settle_rx(self)
+        ptr = self._ptr
+        n = wait(_peek, (h, _byref(ptr)), t)
+        if n < 0:
+            raise error(n)
+        return MessageView(self, ptr.value, n)
+
+    # -------------------------------------------------------- connections
+
+    def accept(self, timeout=None):
+        """Accept one connection on a unix:/tcp: listener."""
+        out = chan_p()
+        check(wait(lib.ipk_accept, (self._handle(), _byref(out)),
+                   ms(timeout)))
+        return Channel(out)
+
+    # ------------------------------------------------------------- facts
+
+    def fileno(self):
+        """A descriptor that is readable when recv() (or accept()) would not
+        block, for select/selectors/asyncio. Owned by the channel."""
+        return check(lib.ipk_fd(self._handle()))
+
+    @property
+    def maxmsg(self):
+        """Largest message the channel sends or accepts."""
+        return lib.ipk_maxmsg(self._handle())
+
+    @property
+    def address(self):
+        """The address a peer dials to reach this channel."""
+        h = self._handle()
+        cap = 256
+        while True:
+            buf = ctypes.create_string_buffer(cap)
+            n = lib.ipk_address(h, buf, cap)
+            if n >= 0:
+                return text(buf.raw[:n])
+            if n != _ENOBUFS or cap > 1 << 20:
+                raise error(n)
+            cap *= 4
+
+    @property
+    def pid(self):
+        """Process id of a spawned child, None for other channels."""
+        p = lib.ipk_pid(self._handle())
+        return p if p > 0 else None
+
+    def wait(self, timeout=None):
+        """Wait for a spawned child to exit; its exit code (negative: the
+        signal that killed it), as subprocess reports it."""
+        st = ctypes.c_int()
+        check(wait(lib.ipk_wait, (self._handle(), _byref(st)), ms(timeout)))
+        return os.waitstatus_to_exitcode(st.value)
+
+    def queue_status(self):
+        """QueueInfo of the queue behind a sysvmq:, mq: or signal: channel."""
+        st = ipk_queue_info()
+        check(lib.ipk_queue_status(self._handle(), _byref(st)))
+        return _as_record(QueueInfo, st)
+
+    def ring_info(self):
+        """RingInfo of a ring channel (shm:, sysvshm:, mmap:)."""
+        st = ipk_ringinfo()
+        check(lib.ipk_ring_info(self._handle(), _byref(st)))
+        return _as_record(RingInfo, st)
+
+
+# ------------------------------------------------------------ constructors
+
+def listen(url):
+    """Create (or bind) the endpoint named by url and own it; a listener
+    for unix:/tcp: (accept() on it), else a channel that receives."""
+    out = chan_p()
+    check(lib.ipk_listen(_byref(out), encode(url)))
+    return Channel(out)
+
+
+def dial(url, timeout=None):
+    """Attach to an existing endpoint, waiting up to timeout seconds for it
+    to appear (None: forever)."""
+    out = chan_p()
+    check(wait_appear(lib.ipk_dial, (_byref(out), encode(url)), ms(timeout)))
+    return Channel(out)
+
+
+def pair(url="pipe:"):
+    """Both ends of an anonymous channel ("pipe:", "unix:", "unixgram:",
+    "shm:") for use across os.fork(): what one end sends the other
+    receives. After the fork each process closes the end it does not use."""
+    a, b = chan_p(), chan_p()
+    check(lib.ipk_pair(encode(url), _byref(a), _byref(b)))
+    return Channel(a), Channel(b)
+
+
+def spawn(args, *, pty=False, framed=False, keep_stderr=False, env=None,
+          cwd=None, linger=None):
+    """Run args[0] (searched in PATH) as a coprocess: send() writes to its
+    stdin, recv() reads its stdout (raw bytes unless framed). env: a
+    mapping for the child's environment (None: inherit); linger: seconds
+    close() waits for the child before SIGKILL (None: 5)."""
+    argv = [encode(a) for a in args]
+    if not argv:
+        raise ValueError("spawn needs a program to run")
+    cargv = (ctypes.c_char_p * (len(argv) + 1))(*argv, None)
+    o = ipk_spawn_opts()
+    o.pty, o.framed, o.keep_stderr = bool(pty), bool(framed), bool(keep_stderr)
+    if env is not None:
+        envs = [encode(k) + b"=" + encode(v) for k, v in env.items()]
+        cenv = (ctypes.c_char_p * (len(envs) + 1))(*envs, None)
+        o.envp = ctypes.cast(cenv, type(o.envp))
+    if cwd is not None:
+        o.cwd = encode(cwd)
+    if linger is not None:
+        o.linger_ms = max(1, ms(linger)) if ms(linger) >= 0 else 2**31 - 1
+    out = chan_p()
+    check(lib.ipk_spawn(_byref(out), cargv, _byref(o)))
+    return Channel(out)
+
+
+def poll(items, timeout=None):
+    """Wait until one of the channels is ready. items: channels (meaning
+    POLLIN) or (channel, events) pairs. Returns [(channel, revents)] of
+    those that are ready (empty on timeout)."""
+    pairs = [(i, POLLIN) if isinstance(i, Channel) else i for i in items]
+    arr = (ipk_pollitem * len(pairs))()
+    for slot, (ch, ev) in zip(arr, pairs):
+        slot.chan = ch._handle()
+        slot.events = ev
+    # poll answers 0 (not ETIMEDOUT) when its time is up: slice by hand
+    t = ms(timeout)
+    end = None if t < 0 else time.monotonic() + t / 1000.0
+    while True:
+        step = SLICE_MS if end is None else min(SLICE_MS, max(
+            0, math.ceil((end - time.monotonic()) * 1000.0)))
+        n = lib.ipk_poll(arr, len(pairs), step)
+        if n != 0 or (end is not None and time.monotonic() >= end):
+            break
+    if n < 0:
+        if n in (-_errno.ETIMEDOUT, -_errno.EAGAIN):
+            return []
+        raise error(n)
+    return [(ch, slot.revents) for slot, (ch, _) in zip(arr, pairs)
+            if slot.revents]
+
+
+def remove(url, force=False):
+    """Remove the named object (file, socket path, queue, ring, segment).
+    Only what the address names; one a live process uses raises Error
+    (EBUSY, naming the process) unless force (ipk_remove_flags)."""
+    if force:
+        check(lib.ipk_remove_flags(encode(url), 1))  # IPK_REMOVE_FORCE
+    else:
+        check(lib.ipk_remove(encode(url)))
+
+
+def schemes():
+    """Names of the schemes the library knows (built or not)."""
+    p = lib.ipk_schemes()
+    out = []
+    i = 0
+    while p[i] is not None:
+        out.append(text(p[i]))
+        i += 1
+    return out
+
+
+def scheme_built(scheme):
+    """True if the scheme is usable in this build."""
+    return check(lib.ipk_scheme_built(encode(scheme))) > 0
+
+
+def scheme_summary(scheme):
+    """One line that says what the scheme is."""
+    return text(lib.ipk_scheme_summary(encode(scheme)))
+
+
+def queue_stat(url):
+    """QueueInfo of a queue by address, without keeping it open."""
+    st = ipk_queue_info()
+    check(lib.ipk_queue_stat(encode(url), _byref(st)))
+    return _as_record(QueueInfo, st)
+
+
+def signal_block(url):
+    """Block the signal of a signal: address in the calling thread, so
+    threads started afterwards inherit it; returns the signal number."""
+    return check(lib.ipk_signal_block(encode(url)))

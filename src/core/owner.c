@@ -1,0 +1,333 @@
+/* Owner records of queues: see owner.h for why and where. */
+#define _GNU_SOURCE
+#include "owner.h"
+#include "internal.h"
+#include "../shm/proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define OWNER_DIR "/dev/shm"
+#define RECLEN 160        /* every record has this size: one pwrite each */
+#define LOCK_WAIT_NS (2000LL * 1000 * 1000)
+
+/* FNV-1a: names too long for a file name are hashed; records carry it */
+static uint64_t hash_name(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* The IPC namespace's inode: queues are per namespace, so are records. */
+static unsigned long long ipc_ns(void)
+{
+	char buf[64];
+	ssize_t n = readlink("/proc/self/ns/ipc", buf, sizeof buf - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	const char *p = strchr(buf, '[');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+/* Process start times count from boot: a record of another boot is void. */
+static void boot_id(char out[40])
+{
+	strcpy(out, "-");
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	char buf[40];
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n < 36)
+		return;
+	memcpy(out, buf, 36);
+	out[36] = '\0';
+}
+
+static int path_of(char *buf, size_t cap, const char *kind, const char *name,
+                   uid_t uid)
+{
+	int n = snprintf(buf, cap, OWNER_DIR "/.ipk-owner.%llu.%u.%s.", ipc_ns(),
+	                 (unsigned)uid, kind);
+	if (n < 0 || (size_t)n >= cap)
+		return -ENAMETOOLONG;
+	size_t off = (size_t)n;
+	/* the name as is where it is safe in a file name, %XX otherwise */
+	for (const char *p = name; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		             (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+		             (ch == '.' && p != name);
+		if (off + 4 >= cap || off - (size_t)n > 180) {
+			off = (size_t)n;
+			break;
+		}
+		off += (size_t)snprintf(buf + off, cap - off, plain ? "%c" : "%%%02X",
+		                        ch);
+	}
+	if (off == (size_t)n && *name) /* too long: the hash names it */
+		off += (size_t)snprintf(buf + off, cap - off, "#%016llx",
+		                        (unsigned long long)hash_name(name));
+	return 0;
+}
+
+static void format(char rec[RECLEN], const struct ipk__owner *o,
+                   uint64_t name_hash)
+{
+	char boot[40];
+	boot_id(boot);
+	memset(rec, ' ', RECLEN);
+	int n = snprintf(rec, RECLEN,
+	                 "ipk-owner 1 pid=%d start=%llu uid=%u persist=%d "
+	                 "object=%llu name=%016llx boot=%s",
+	                 (int)o->pid, (unsigned long long)o->start,
+	                 (unsigned)o->uid, o->persist ? 1 : 0,
+	                 (unsigned long long)o->object,
+	                 (unsigned long long)name_hash, boot);
+	if (n >= 0 && n < RECLEN)
+		rec[n] = ' ';
+	rec[RECLEN - 1] = '\n';
+}
+
+/* 1 and *o when rec is a whole record of this name and boot, else 0. */
+static int parse(const char *rec, size_t len, uint64_t name_hash,
+                 struct ipk__owner *o)
+{
+	if (len != RECLEN || rec[RECLEN - 1] != '\n')
+		return 0;
+	char text[RECLEN + 1];
+	memcpy(text, rec, RECLEN);
+	text[RECLEN] = '\0';
+	int pid, persist, end = 0;
+	unsigned uid;
+	unsigned long long start, object, hash;
+	char boot[40], now[40];
+	if (sscanf(text,
+	           "ipk-owner 1 pid=%d start=%llu uid=%u persist=%d object=%llu "
+	           "name=%llx boot=%39s%n",
+	           &pid, &start, &uid, &persist, &object, &hash, boot, &end) != 7 ||
+	    end == 0)
+		return 0;
+	for (int i = end; i < RECLEN - 1; i++)
+		if (text[i] != ' ')
+			return 0;
+	if (pid < 0 || (persist != 0 && persist != 1) || hash != name_hash)
+		return 0;
+	boot_id(now);
+	if (strcmp(now, "-") != 0 && strcmp(boot, now) != 0)
+		return 0;
+	o->pid = pid;
+	o->start = start;
+	o->uid = uid;
+	o->persist = persist;
+	o->object = object;
+	return 1;
+}
+
+/* Read a record from fd: 1, 0 or < 0. A write under way is read again. */
+static int read_fd(int fd, uint64_t name_hash, struct ipk__owner *o)
+{
+	char rec[RECLEN + 1];
+	for (int tries = 0;; tries++) {
+		ssize_t n = pread(fd, rec, sizeof rec, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		int rc = parse(rec, (size_t)n, name_hash, o);
+		if (rc || tries == 3)
+			return rc;
+	}
+}
+
+/* A file we may believe for uid: a regular file of its own, not a link. */
+static bool believable(int fd, uid_t uid)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == uid &&
+	       st.st_nlink == 1;
+}
+
+int ipk__owner_read(const char *kind, const char *name, uid_t uid,
+                    struct ipk__owner *o)
+{
+	char path[320];
+	if (path_of(path, sizeof path, kind, name, uid) < 0)
+		return 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ELOOP ? 0 : -errno;
+	int rc = believable(fd, uid) ? read_fd(fd, hash_name(name), o) : 0;
+	close(fd);
+	return rc;
+}
+
+bool ipk__owner_alive(const struct ipk__owner *o)
+{
+	return o->pid > 0 && ipk__proc_alive(o->pid, o->start);
+}
+
+enum ipk__owner_state ipk__owner_check(const char *kind, const char *name,
+                                       uid_t uid, uint64_t object,
+                                       struct ipk__owner *o)
+{
+	struct ipk__owner tmp;
+	if (o == NULL)
+		o = &tmp;
+	if (ipk__owner_read(kind, name, uid, o) <= 0)
+		return IPK__OWNER_NONE;
+	/* a record of a pending creation speaks for whatever was created */
+	if (object != IPK__OWNER_PENDING && o->object != object &&
+	    o->object != IPK__OWNER_PENDING)
+		return IPK__OWNER_NONE;
+	return ipk__owner_alive(o) ? IPK__OWNER_ALIVE : IPK__OWNER_DEAD;
+}
+
+void ipk__owner_self(struct ipk__owner *o, bool persist, uint64_t object)
+{
+	o->pid = getpid();
+	o->start = ipk__proc_start(o->pid);
+	o->uid = geteuid();
+	o->persist = persist;
+	o->object = object;
+}
+
+/* Open and lock uid's record file (creating it when create), 0 or < 0. */
+static int claim(ipk__owner_claim *cl, const char *kind, const char *name,
+                 uid_t uid, bool create)
+{
+	cl->fd = -1;
+	cl->name_hash = hash_name(name);
+	if (path_of(cl->path, sizeof cl->path, kind, name, uid) < 0)
+		return -ENAMETOOLONG;
+	int64_t until = ipk__now_ns() + LOCK_WAIT_NS;
+	for (;;) {
+		int fd = open(cl->path,
+		              (create ? O_RDWR | O_CREAT : O_RDWR) | O_NOFOLLOW |
+		                      O_NONBLOCK | O_CLOEXEC,
+		              0644);
+		if (fd < 0)
+			return -errno;
+		if (!believable(fd, uid)) {
+			close(fd);
+			return -EPERM;
+		}
+		if (create)
+			fchmod(fd, 0644); /* readable by ls and gc of any user */
+		int rc;
+		while ((rc = flock(fd, LOCK_EX | LOCK_NB)) < 0 && errno == EINTR)
+			;
+		if (rc < 0) {
+			int e = errno;
+			close(fd);
+			if (e != EWOULDBLOCK)
+				return -e;
+			if (ipk__now_ns() >= until)
+				return -EBUSY;
+			ipk__nap(1000000, IPK__NEVER);
+			continue;
+		}
+		/* the holder before us may have removed the file: lock the one
+		   that has the name now */
+		struct stat a, b;
+		if (fstat(fd, &a) == 0 && stat(cl->path, &b) == 0 &&
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+			cl->fd = fd;
+			return 0;
+		}
+		close(fd);
+		if (!create && errno == ENOENT)
+			return -ENOENT;
+	}
+}
+
+int ipk__owner_lock(ipk__owner_claim *cl, const char *kind, const char *name)
+{
+	return claim(cl, kind, name, geteuid(), true);
+}
+
+int ipk__owner_get(ipk__owner_claim *cl, struct ipk__owner *o)
+{
+	if (cl->fd < 0)
+		return 0;
+	return read_fd(cl->fd, cl->name_hash, o);
+}
+
+int ipk__owner_set(ipk__owner_claim *cl, bool persist, uint64_t object)
+{
+	struct ipk__owner o;
+	ipk__owner_self(&o, persist, object);
+	return ipk__owner_write(cl, &o);
+}
+
+int ipk__owner_write(ipk__owner_claim *cl, const struct ipk__owner *o)
+{
+	if (cl->fd < 0)
+		return -EBADF;
+	char rec[RECLEN];
+	format(rec, o, cl->name_hash);
+	ssize_t n;
+	while ((n = pwrite(cl->fd, rec, RECLEN, 0)) < 0 && errno == EINTR)
+		;
+	return n == RECLEN ? 0 : n < 0 ? -errno : -EIO;
+}
+
+int ipk__owner_drop(ipk__owner_claim *cl)
+{
+	if (cl->fd < 0)
+		return 0;
+	return unlink(cl->path) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+void ipk__owner_unlock(ipk__owner_claim *cl)
+{
+	struct stat st;
+	/* a record file the claim made and never wrote says nothing */
+	if (cl->fd >= 0 && fstat(cl->fd, &st) == 0 && st.st_size == 0)
+		unlink(cl->path);
+	if (cl->fd >= 0)
+		close(cl->fd); /* releases the lock */
+	cl->fd = -1;
+}
+
+void ipk__owner_forget(const char *kind, const char *name, uid_t uid,
+                       uint64_t object)
+{
+	ipk__owner_claim cl;
+	if (claim(&cl, kind, name, uid, false) < 0)
+		return;
+	struct ipk__owner o;
+	int rc = ipk__owner_get(&cl, &o);
+	if (rc == 0 || (rc > 0 && (object == IPK__OWNER_PENDING ||
+	                           o.object == object ||
+	                           o.object == IPK__OWNER_PENDING)))
+		ipk__owner_drop(&cl);
+	ipk__owner_unlock(&cl);
+}
+
+void ipk__owner_release(const char *kind, const char *name, uint64_t object)
+{
+	ipk__owner_claim cl;
+	if (claim(&cl, kind, name, geteuid(), false) < 0)
+		return;
+	struct ipk__owner o;
+	if (ipk__owner_get(&cl, &o) > 0 && o.pid == getpid() &&
+	    o.object == object) {
+		o.pid = 0;
+		o.start = 0;
+		ipk__owner_write(&cl, &o);
+	}
+	ipk__owner_unlock(&cl);
+}

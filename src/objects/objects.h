@@ -1,0 +1,160 @@
+/*
+ * The inventory's internals: records being built, the index of which
+ * process holds what, and the scanners that fill a list.
+ */
+#ifndef IPK_OBJECTS_H
+#define IPK_OBJECTS_H
+
+#include "../core/internal.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* ------------------------------------------------------------ records */
+
+/* One object while it is being built: the public record points into it. */
+struct ipk__obj {
+	ipk_object pub;
+	char kind[16];
+	char address[320];
+	char path[300];
+	char detail[48];
+	char use[96];
+	char why[200];
+	/* identity, so that removal removes this object and no later one */
+	uint64_t dev, ino;  /* files (System V: ino is the id) */
+	uint64_t sock_ino;  /* a bound socket's own inode */
+	uid_t cuid;         /* System V creator; mq: the file's owner */
+	bool is_ring;       /* holds a valid ipckit ring header */
+	bool plain;         /* a region without ipckit header */
+	bool wrong_size;    /* sem.* not the size of a semaphore */
+	bool incomplete;    /* holders could not all be looked for */
+	int sock_type;      /* SOCK_STREAM / SOCK_DGRAM / 0 unknown */
+};
+
+struct ipk__objlist {
+	struct ipk__obj *v;
+	size_t n, cap;
+	char notes[8][320];
+	size_t nnotes;
+};
+
+/* A new zeroed record at the end of the list (fields set to "unknown"). */
+struct ipk__obj *ipk__obj_add(struct ipk__objlist *l, const char *kind);
+void ipk__obj_note(struct ipk__objlist *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Point the public strings at the record's buffers (after the list grew). */
+void ipk__obj_fix(struct ipk__obj *o);
+/* Add pid to the record's holders (once). */
+void ipk__obj_hold(struct ipk__obj *o, pid_t pid);
+
+/* ------------------------------------------------- processes and holders */
+
+enum ipk__hold_how { HOLD_FD = 1, HOLD_MAP = 2, HOLD_SOCK = 3, HOLD_SYSV = 4 };
+
+struct ipk__hold {
+	uint64_t dev, ino; /* HOLD_SOCK: ino = socket inode; HOLD_SYSV: shmid */
+	pid_t pid;
+	uint8_t how;
+};
+
+struct ipk__procidx {
+	struct ipk__hold *v;
+	size_t n, cap;
+	int procs;      /* processes seen */
+	int unreadable; /* processes whose descriptors or maps we may not read */
+	pid_t first_unreadable;
+	bool sorted;
+};
+
+/* One pass over /proc: every descriptor and shared mapping of every
+   process we may inspect. */
+int ipk__procidx_build(struct ipk__procidx *x);
+void ipk__procidx_free(struct ipk__procidx *x);
+/* Add to o the holders of (how, dev, ino); returns how many. */
+size_t ipk__procidx_holders(const struct ipk__procidx *x, int how,
+                            uint64_t dev, uint64_t ino, struct ipk__obj *o);
+
+/*
+ * A recorded process: with a start time (clock ticks since boot) it is
+ * alive only if that pid has that start time. With since (seconds since the
+ * epoch, System V records) a process with that pid that started after since
+ * (plus 2 s of slack) is another one. Neither: existence alone is not
+ * proof (IPK_PID_UNKNOWN). A pid that is not there is dead.
+ */
+int ipk__pid_state(pid_t pid, uint64_t start, int64_t since);
+
+/* ------------------------------------------------------------- rings */
+
+/* What an ipckit ring header says, read from a private copy. */
+struct ipk__ringview {
+	bool mpmc;
+	uint64_t capacity, used;
+	int nslots;          /* attached processes listed below */
+	struct {
+		pid_t pid;
+		uint64_t start;
+		bool consumer;
+	} slot[2 * 64];
+	pid_t creator;       /* 0 if the header does not record it */
+	uint64_t creator_start;
+	int persist;         /* 1, 0, -1 the header does not say */
+};
+
+/*
+ * Validate a copy of the first have bytes of a region of region_size
+ * bytes and describe the ring in it: 0, -EPROTO (not a ring, corrupt; a
+ * message says what), -EAGAIN (no ring yet). copy is IPK__RING_VIEW_BYTES
+ * long (zero past have). The only place that reads a ring header for the
+ * inventory.
+ */
+int ipk__ring_view(void *copy, size_t have, size_t region_size,
+                   const char *what, struct ipk__ringview *out);
+/* How many header bytes to copy so that ipk__ring_view can judge. */
+#define IPK__RING_VIEW_BYTES ((size_t)64 << 10)
+
+/* ------------------------------------------------------------ scanners */
+
+struct ipk__scanctx {
+	struct ipk__objlist *list;
+	struct ipk__procidx *procs;
+	const char *kind;          /* filter, or NULL */
+	const char *const *paths;  /* extra places to search */
+};
+
+bool ipk__want(const struct ipk__scanctx *c, const char *kind);
+
+void ipk__scan_sysv(struct ipk__scanctx *c);
+void ipk__scan_devshm(struct ipk__scanctx *c);
+void ipk__scan_mqueue(struct ipk__scanctx *c);
+void ipk__scan_files(struct ipk__scanctx *c);
+
+/* One object each: a /dev/shm entry, a queue in the mqueue directory dfd,
+   a FIFO, socket file or mmap: ring file. */
+void ipk__scan_devshm_one(struct ipk__scanctx *c, const char *name);
+/* A /dev/shm file that is ipckit's bookkeeping, not an object. */
+bool ipk__devshm_internal(const char *name);
+void ipk__scan_mqueue_one(struct ipk__scanctx *c, int dfd, const char *name);
+void ipk__scan_files_one(struct ipk__scanctx *c, const char *path);
+/* Look inside a System V segment (attaching to it) to tell a ring. */
+void ipk__sysvshm_look(struct ipk__obj *o);
+
+/* Decide state and why from what the scanners recorded. */
+void ipk__obj_judge(struct ipk__obj *o);
+
+/* Look one object up by address (ipk_remove's check): 0 with *o filled,
+   -ENOENT, or -EINVAL when what is there is not what the address says. */
+int ipk__obj_probe(ipk__url *u, struct ipk__obj *o);
+
+/* A /dev/shm file or mmap: file looked at as a region (ring or not). */
+int ipk__obj_region_file(struct ipk__obj *o, const char *path, int fd,
+                         const char *scheme);
+
+/* Fill a socket-file record: is a socket bound to it (connect probe)? */
+void ipk__obj_socket_file(struct ipk__obj *o, const struct ipk__procidx *x);
+
+/* mqueue directory fd (mounted, or a private mount), -errno. */
+int ipk__mqueue_dir(char *why, size_t cap);
+
+#endif

@@ -1,0 +1,280 @@
+/*
+ * POSIX shared memory (/dev/shm): ipckit rings, plain regions, named
+ * semaphores (sem.NAME) and ipckit's named locks (ipk-KIND.NAME), each
+ * recognised by what it holds, read through a private copy of its first
+ * bytes: the contents are another process's and are never trusted.
+ */
+#define _GNU_SOURCE
+#include "objects.h"
+#include "../sync/sync.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void human(uint64_t n, char *buf, size_t cap)
+{
+	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)n;
+	int u = 0;
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}
+
+/* Up to cap bytes from the start of fd into a new zeroed buffer of at
+   least size bytes; *len gets how many were read. */
+static void *read_start(int fd, size_t cap, size_t size, size_t *len)
+{
+	void *buf = calloc(1, size > cap ? size : cap ? cap : 1);
+	*len = 0;
+	if (buf == NULL)
+		return NULL;
+	while (*len < cap) {
+		ssize_t n = pread(fd, (char *)buf + *len, cap - *len, (off_t)*len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		*len += (size_t)n;
+	}
+	return buf;
+}
+
+static void holders_of_file(struct ipk__obj *o, const struct ipk__procidx *x)
+{
+	ipk__procidx_holders(x, HOLD_FD, o->dev, o->ino, o);
+	ipk__procidx_holders(x, HOLD_MAP, o->dev, o->ino, o);
+	if (x && x->unreadable > 0)
+		o->incomplete = true;
+}
+
+/* Judge an object whose users are the processes that map or hold it. */
+static void judge_by_holders(struct ipk__obj *o, const char *thing)
+{
+	ipk_object *p = &o->pub;
+	p->attached = (int64_t)p->nholders;
+	if (p->nholders > 0)
+		return; /* ipk__obj_judge says live */
+	if (o->incomplete) {
+		p->state = IPK_OBJ_UNKNOWN;
+		p->attached = -1;
+		snprintf(o->why, sizeof o->why,
+		         "no process found using it, but some processes could not "
+		         "be inspected");
+		return;
+	}
+	p->state = IPK_OBJ_ORPHAN;
+	snprintf(o->why, sizeof o->why, "no process maps or holds this %s",
+	         thing);
+}
+
+/* A ring's users are its registered producers and consumers. */
+static void judge_ring(struct ipk__obj *o, const struct ipk__ringview *v)
+{
+	ipk_object *p = &o->pub;
+	int prod = 0, cons = 0, unknown = 0;
+	pid_t alive = 0;
+	for (int i = 0; i < v->nslots; i++) {
+		int st = ipk__pid_state(v->slot[i].pid, v->slot[i].start, 0);
+		if (st == IPK_PID_ALIVE) {
+			v->slot[i].consumer ? cons++ : prod++;
+			if (alive == 0 || v->slot[i].consumer)
+				alive = v->slot[i].pid;
+			ipk__obj_hold(o, v->slot[i].pid);
+		} else if (st == IPK_PID_UNKNOWN)
+			unknown++;
+		if (p->last.pid == 0 || st == IPK_PID_ALIVE) {
+			p->last.pid = v->slot[i].pid;
+			p->last.state = st;
+		}
+	}
+	if (v->creator) {
+		p->creator.pid = v->creator;
+		p->creator.state = ipk__pid_state(v->creator, v->creator_start, 0);
+	}
+	p->producers = prod;
+	p->consumers = cons;
+	p->bytes = (int64_t)v->used;
+	p->persist = v->persist < 0 ? 0 : v->persist;
+	char used[32];
+	human(v->used, used, sizeof used);
+	snprintf(o->use, sizeof o->use, "%d consumer%s, %d producer%s, %s used",
+	         cons, cons == 1 ? "" : "s", prod, prod == 1 ? "" : "s", used);
+	if (alive) {
+		p->state = IPK_OBJ_LIVE;
+		snprintf(o->why, sizeof o->why, "%s pid %d is alive",
+		         cons ? "consumer" : "producer", (int)alive);
+	} else if (unknown) {
+		p->state = IPK_OBJ_UNKNOWN;
+		snprintf(o->why, sizeof o->why,
+		         "cannot tell whether its attached processes live");
+	} else if (p->nholders == 0) {
+		p->state = IPK_OBJ_ORPHAN;
+		snprintf(o->why, sizeof o->why, "%s",
+		         v->nslots ? "every process attached to the ring is gone"
+		                   : "no process is attached to the ring");
+	}
+}
+
+int ipk__obj_region_file(struct ipk__obj *o, const char *path, int fd,
+                         const char *scheme)
+{
+	size_t len;
+	size_t want = o->pub.size < IPK__RING_VIEW_BYTES ? (size_t)o->pub.size
+	                                                 : IPK__RING_VIEW_BYTES;
+	void *buf = read_start(fd, want, IPK__RING_VIEW_BYTES, &len);
+	if (buf == NULL)
+		return -ENOMEM;
+	struct ipk__ringview v;
+	int rc = ipk__ring_view(buf, len, (size_t)o->pub.size, path, &v);
+	free(buf);
+	if (rc == 0) {
+		o->is_ring = true;
+		snprintf(o->detail, sizeof o->detail, "%s", v.mpmc ? "ring mpmc"
+		                                                   : "ring");
+		snprintf(o->address, sizeof o->address, "%s:%s", scheme,
+		         strcmp(scheme, "shm") == 0 ? path + strlen("/dev/shm")
+		                                    : path);
+		judge_ring(o, &v);
+		return 0;
+	}
+	o->plain = true;
+	snprintf(o->detail, sizeof o->detail, "%s",
+	         rc == -EAGAIN ? "region (no ring yet)" : "region");
+	return rc;
+}
+
+bool ipk__devshm_internal(const char *name)
+{
+	/* the owner records of queues (src/core/owner.h) are not objects */
+	return strncmp(name, ".ipk-owner.", strlen(".ipk-owner.")) == 0;
+}
+
+void ipk__scan_devshm_one(struct ipk__scanctx *c, const char *name)
+{
+	char path[300];
+	if (snprintf(path, sizeof path, "/dev/shm/%s", name) >= (int)sizeof path)
+		return;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	bool readable = fd >= 0;
+	if (fd >= 0 ? fstat(fd, &st) < 0 : lstat(path, &st) < 0)
+		goto out;
+	if (!S_ISREG(st.st_mode))
+		goto out;
+	static const char *const locks[] = {NULL, "mutex", "cond", "rwlock"};
+	const char *kind = "shm";
+	int lock = 0;
+	if (strncmp(name, "sem.", 4) == 0)
+		kind = "sem";
+	for (int k = 1; k <= 3; k++) {
+		char prefix[16];
+		snprintf(prefix, sizeof prefix, "ipk-%s.", locks[k]);
+		if (strncmp(name, prefix, strlen(prefix)) == 0) {
+			kind = locks[k];
+			lock = k;
+		}
+	}
+	if (!ipk__want(c, kind))
+		goto out;
+	struct ipk__obj *o = ipk__obj_add(c->list, kind);
+	if (o == NULL)
+		goto out;
+	ipk_object *p = &o->pub;
+	snprintf(o->path, sizeof o->path, "%s", path);
+	o->dev = st.st_dev;
+	o->ino = st.st_ino;
+	p->uid = st.st_uid;
+	p->gid = st.st_gid;
+	p->mode = st.st_mode & 0777;
+	p->size = (uint64_t)st.st_size;
+	p->changed = st.st_ctime;
+	holders_of_file(o, c->procs);
+	if (strcmp(kind, "sem") == 0) {
+		snprintf(o->address, sizeof o->address, "sem:/%s", name + 4);
+		p->persist = 0;
+		if (st.st_size != (off_t)sizeof(sem_t)) {
+			o->wrong_size = true;
+			snprintf(o->detail, sizeof o->detail, "not a semaphore");
+		} else if (readable) {
+			/* glibc's sem_t on 64-bit machines: the value is the low half
+			   of the first 64-bit word */
+			uint64_t word;
+			if (sizeof(void *) == 8 &&
+			    pread(fd, &word, sizeof word, 0) == (ssize_t)sizeof word)
+				p->value = (int64_t)(word & 0x7fffffffu);
+		}
+		judge_by_holders(o, "semaphore");
+		if (p->value >= 0)
+			snprintf(o->use, sizeof o->use, "value %lld, %zu mapping it",
+			         (long long)p->value, p->nholders);
+		else
+			snprintf(o->use, sizeof o->use, "%zu mapping it", p->nholders);
+	} else if (lock) {
+		snprintf(o->address, sizeof o->address, "%s:/%s", kind,
+		         name + strlen("ipk-.") + strlen(kind));
+		p->persist = 0;
+		if (readable) {
+			size_t len;
+			void *buf = read_start(fd, 64, 64, &len);
+			int rc = buf ? ipk__named_check(buf, len, lock, path) : -ENOMEM;
+			free(buf);
+			snprintf(o->detail, sizeof o->detail, "%s",
+			         rc == 0 ? "" : rc == -EAGAIN ? "not initialised"
+			                                      : "not an ipckit lock");
+			o->plain = rc == -EPROTO;
+		}
+		judge_by_holders(o, kind);
+		snprintf(o->use, sizeof o->use, "%zu mapping it", p->nholders);
+	} else {
+		snprintf(o->address, sizeof o->address, "shm:/%s?region", name);
+		if (!readable) {
+			snprintf(o->detail, sizeof o->detail, "unreadable");
+			snprintf(o->why, sizeof o->why,
+			         "no permission to read it: cannot tell a ring from a "
+			         "plain region");
+			snprintf(o->use, sizeof o->use, "%zu mapping it", p->nholders);
+		} else if (ipk__obj_region_file(o, path, fd, "shm") < 0) {
+			judge_by_holders(o, "region");
+			/* nothing records who made a plain region or whether it is
+			   kept on purpose: regions persist until removed */
+			p->persist = -1;
+			snprintf(o->use, sizeof o->use, "%zu mapping it", p->nholders);
+		}
+	}
+	ipk__obj_judge(o);
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
+void ipk__scan_devshm(struct ipk__scanctx *c)
+{
+	static const char *const kinds[] = {"shm", "sem", "mutex", "cond",
+	                                    "rwlock", NULL};
+	bool any = false;
+	for (size_t i = 0; kinds[i]; i++)
+		any |= ipk__want(c, kinds[i]);
+	if (!any)
+		return;
+	DIR *d = opendir("/dev/shm");
+	if (d == NULL) {
+		ipk__obj_note(c->list, "cannot read /dev/shm: %s", strerror(errno));
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+		    !ipk__devshm_internal(e->d_name))
+			ipk__scan_devshm_one(c, e->d_name);
+	closedir(d);
+}
