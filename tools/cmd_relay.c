@@ -51,20 +51,45 @@ static const char *moved_text(const struct tally *t, char *buf, size_t cap)
  * a FIFO without readers reports an error. Asking first means no message
  * is taken from the source for an end that is known to be gone.
  */
+static bool hung_up(const struct side *s, short events)
+{
+	int fd = ipk_fd(s->end.chan);
+	if (fd < 0)
+		return false;
+	struct pollfd p = {.fd = fd, .events = events};
+	if (poll(&p, 1, 0) <= 0)
+		return false;
+	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 static bool gone(const struct side *to)
 {
 	if (to->k == NULL || !(to->k->conversation || !strcmp(to->k->scheme,
 	                                                       "fifo")))
 		return false; /* queues and rings refuse a send instead */
-	int fd = ipk_fd(to->end.chan);
-	if (fd < 0)
-		return false;
-	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
-	if (to->receives) /* its own messages are read first, then -EPIPE */
-		p.events = 0;
-	if (poll(&p, 1, 0) <= 0)
-		return false;
-	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+	/* one that also sends is read to its end first (then -EPIPE) */
+	return hung_up(to, to->receives ? 0 : POLLRDHUP);
+}
+
+/*
+ * The receiving side went away. If the sending side's peer has left as
+ * well, its input may simply have ended: both left, nothing was lost.
+ * GO_ON when there is more to say, else the exit status.
+ */
+static int both_left(struct side *src, struct side *dst, const char *moved)
+{
+	if (src->k == NULL || !src->k->conversation || !hung_up(src, POLLRDHUP))
+		return GO_ON;
+	void *buf = NULL;
+	ipk_msginfo info = {0};
+	ssize_t n = ipk_recv_alloc(src->end.chan, &buf, &info, 0);
+	free(buf);
+	if (n == -EPIPE || n == -EAGAIN)
+		return 0; /* the input ended, all of it moved */
+	return cli_fail("relay", dst->end.url,
+	                "%c went away (the receiving side); %s; %c left too, "
+	                "and a message it sent last could not be delivered",
+	                dst->name, moved, src->name);
 }
 
 /*
@@ -92,11 +117,15 @@ static int move_one(struct side *src, struct side *dst, struct tally *t)
 	char moved[96];
 	if (gone(dst) && dst->receives)
 		return HELD; /* its own input ends next, and relay with it */
-	if (gone(dst))
+	if (gone(dst)) {
+		moved_text(t, moved, sizeof moved);
+		int st = both_left(src, dst, moved);
+		if (st != GO_ON)
+			return st;
 		return cli_fail("relay", dst->end.url,
 		                "%c went away (the receiving side); %s; nothing "
-		                "taken from %c since", dst->name,
-		                moved_text(t, moved, sizeof moved), src->name);
+		                "taken from %c since", dst->name, moved, src->name);
+	}
 	const void *peeked = NULL;
 	void *buf = NULL;
 	ipk_msginfo info = {0};
