@@ -76,16 +76,17 @@ grep -q "^usage: ipckit help" <<<"$out" && ok || bad "help help: $out"
 
 # ------------------------------------------------ raw sends are lines
 mkfifo "$TMP/plain"
-cat "$TMP/plain" >"$TMP/plain.out" &
-cat_pid=$!
-exec {HOLD}<>"$TMP/plain" # cat sees the end only when we let go
+exec {PLAIN}<>"$TMP/plain" # the reader: a plain program would do the same
 run send --timeout 10000 "fifo:$TMP/plain?raw" hello world 2>"$TMP/err"
 expect_status "send ?raw two arguments" 0 $? "$TMP/err"
 run send --timeout 10000 --no-newline "fifo:$TMP/plain?raw" a b 2>"$TMP/err"
 expect_status "send ?raw --no-newline" 0 $? "$TMP/err"
-exec {HOLD}>&-
-wait $cat_pid
-expect_eq "each raw argument is a line (--no-newline glues)" $'hello\nworld\nab' "$(cat "$TMP/plain.out")"
+read -r -t 10 -u $PLAIN l1
+read -r -t 10 -u $PLAIN l2
+read -r -t 10 -u $PLAIN -N 2 l3
+expect_eq "each raw argument is a line (--no-newline glues)" "hello|world|ab" "$l1|$l2|$l3"
+read -r -t 0.2 -u $PLAIN -N 1 more && bad "more bytes than written: [$more]" || ok
+exec {PLAIN}>&-
 
 # a plain program writing text into a framed FIFO: recv says what happened
 # and what to do, listens again, and serves the writers that follow
