@@ -44,6 +44,23 @@ if built sysvmq; then
 fi
 built mq && mailbox mq "mq:/ipkt-mbox-$$" "/dev/mqueue/ipkt-mbox-$$"
 built signal && mailbox signal "signal:self?sig=RTMIN+3"
+# rings: the listener is a mailbox too (producers come and go)
+if built shm; then
+	mailbox shm "shm:/ipkt-mbox-$$" "/dev/shm/ipkt-mbox-$$"
+	mailbox "shm ?mpmc" "shm:/ipkt-mbox-$$-m?mpmc" "/dev/shm/ipkt-mbox-$$-m"
+	cleanups+=("'$CLI' rm shm:/ipkt-mbox-$$-p")
+	mailbox "shm ?persist" "shm:/ipkt-mbox-$$-p?persist"
+	run rm "shm:/ipkt-mbox-$$-p" >/dev/null 2>&1
+fi
+if built sysvshm; then
+	sysv_key 162
+	mailbox "sysvshm key" "sysvshm:$KEY?size=64K"
+	grep -qi " $KEY " /proc/sysvipc/shm && bad "sysvshm key: segment left" || ok
+	: >"$TMP/ftok2"
+	mailbox "sysvshm ftok" "sysvshm:$TMP/ftok2?proj=9&size=64K"
+fi
+built mmap && mailbox mmap "mmap:$TMP/mb.ring?size=64K" "$TMP/mb.ring"
+
 # ------------------------------------------- nc -k: everyone at once, stays
 # recv on a connection listener serves every peer at the same time, and is
 # still there when they have all left.

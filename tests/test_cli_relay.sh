@@ -35,6 +35,35 @@ if built mq; then
 
 fi
 
+# ------------------------------------- ring -> socket, the receiver leaves
+# relay listens on a ring (a mailbox: senders come and go); the ring keeps
+# (?persist) what relay did not take
+if built shm; then
+	r=shm:/ipkt-relay-$$-r
+	cleanups+=("'$CLI' rm $r")
+	start_ready "$TMP/b.out" recv tcp://127.0.0.1:0 -n 3
+	rcv=$PID
+	start_ready "$TMP/relay" relay -a "$r?persist" "$ADDR"
+	relay=$PID
+	for m in m1 m2 m3; do # one sender after another
+		run send --timeout 10000 "$r" $m 2>"$TMP/err" || bad "send $m into the ring: $(cat "$TMP/err")"
+	done
+	finish $rcv
+	expect_status "receiver behind the ring relay" 0 $ST
+	arrived=$(cat "$TMP/b.out")
+	expect_eq "ring relay delivered three senders' messages" $'m1\nm2\nm3' "$arrived"
+	run send --timeout 10000 "$r" m4 m5 m6 m7 m8 2>"$TMP/err" || bad "send m4..m8: $(cat "$TMP/err")"
+	finish $relay
+	expect_status "ring relay whose receiving side left" 1 $ST
+	errs_of >"$TMP/relay.err"
+	one_line "ring relay names the side that left" "$TMP/relay.err" \
+		"^ipckit: relay tcp://.*: B went away .*3 messages moved A to B"
+	left=$(run recv "$r?persist" --idle 500 2>"$TMP/err")
+	expect_eq "the rest stayed in the ring" $'m4\nm5\nm6\nm7\nm8' "$left"
+	expect_eq "ring -> tcp: nothing lost" 8 $(($(count_lines "$arrived") + $(count_lines "$left")))
+	run rm "$r" >/dev/null 2>&1
+fi
+
 # Ctrl-C while the destination is full: the message in hand goes back
 if built sysvmq; then
 	sysv_key 182
