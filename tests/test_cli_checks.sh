@@ -95,7 +95,7 @@ fr=$PID
 echo "hello there, plain text" >"$TMP/framed"
 read -r -t 20 -u "$RFD" said
 echo "$said" >"$TMP/fr.err"
-one_line "recv says what happened" "$TMP/fr.err" "listen with \\?raw.*listening again"
+one_line "recv says what happened" "$TMP/fr.err" "^ipckit: recv fifo:.*unframed text.*\\?raw"
 run send --timeout 10000 "fifo:$TMP/framed" ok1 ok2 2>"$TMP/err"
 expect_status "a framed sender after a plain writer" 0 $? "$TMP/err"
 finish $fr

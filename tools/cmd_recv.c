@@ -253,13 +253,6 @@ static bool peers_add(struct peers *p, ipk_chan *c, unsigned id)
 	return true;
 }
 
-static void peers_drop_closed(struct peers *p, size_t i)
-{
-	p->n--;
-	p->c[i] = p->c[p->n];
-	p->id[i] = p->id[p->n];
-}
-
 static void peers_drop(struct peers *p, size_t i)
 {
 	ipk_close(p->c[i]);
@@ -353,28 +346,6 @@ static bool take_connections(struct run *r)
 	return came;
 }
 
-/*
- * A FIFO listener whose stream lost its framing (a writer killed in the
- * middle of a message, or a plain program writing text) cannot find the
- * next message boundary: say so once and listen again, so the writers that
- * come next are served.
- */
-static bool relisten(struct run *r, size_t i)
-{
-	fprintf(stderr, "ipckit: recv %s: %s%s; listening again\n", r->url,
-	        ipk_last_error(), raw_hint());
-	ipk_close(r->peers.c[i]);
-	ipk_chan *c;
-	int rc = ipk_listen(&c, r->url);
-	if (rc < 0) {
-		peers_drop_closed(&r->peers, i);
-		r->status = cli_fail("recv", r->url, "%s", ipk_last_error());
-		return false;
-	}
-	r->peers.c[i] = c;
-	return false;
-}
-
 /* Receive what peer i has; true if a message came. */
 static bool take_message(struct run *r, size_t i)
 {
@@ -397,9 +368,16 @@ static bool take_message(struct run *r, size_t i)
 		r->emfile = false;
 		return false;
 	}
-	if ((n == -EPROTO || n == -EMSGSIZE) && !r->o->dial && r->k != NULL &&
-	    strcmp(r->k->scheme, "fifo") == 0)
-		return relisten(r, i);
+	/* bytes that were not a message (a plain program writing text into a
+	   framed FIFO or socket, a writer killed mid-message, a FIFO message
+	   over the limit): the library dropped them and says so, and the
+	   stream goes on with the next message */
+	bool fifo = r->k != NULL && strcmp(r->k->scheme, "fifo") == 0;
+	bool stream = fifo || (r->k != NULL && r->k->connections);
+	if ((n == -EPROTO && stream) || (n == -EMSGSIZE && fifo)) {
+		fprintf(stderr, "ipckit: recv %s: %s\n", r->url, ipk_last_error());
+		return false;
+	}
 	if (n == -EPIPE) { /* the one peer went away */
 		if (r->o->count == 0)
 			r->status = 0;
