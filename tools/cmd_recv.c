@@ -187,6 +187,13 @@ static int recv_run(int argc, char **argv)
 			                  o.count);
 			break;
 		}
+		if (n == -EPROTO) {
+			/* bytes that were not a message (a plain program writing
+			   text into a framed FIFO): the library dropped them and
+			   says so; a mailbox goes on with the next writer */
+			cli_fail("recv", url, "%s", cli_why((int)n));
+			continue;
+		}
 		if (n == -ETIMEDOUT || n == -EAGAIN)
 			status = timed_out(url, (int)n, o.timeout, "message");
 		else
