@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -96,6 +97,25 @@ static int fifo_listen(ipk_chan *c)
 	}
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
+	if (!made && !c->raw) {
+		/* taking over from a reader that died: what it left may begin in
+		   the middle of a message it had half read, and no byte of the
+		   payload can be told from a header. Start at a clean boundary:
+		   every write is whole, so the end of what is there now is one
+		   (and writers going on meanwhile do not keep us here) */
+		int left = 0;
+		char junk[4096];
+		ioctl(rfd, FIONREAD, &left);
+		while (left > 0) {
+			ssize_t n = read(rfd, junk, (size_t)left < sizeof junk
+			                                    ? (size_t)left
+			                                    : sizeof junk);
+			if (n > 0)
+				left -= (int)n;
+			else if (n == 0 || errno != EINTR)
+				break;
+		}
+	}
 	ipk__stream_init(&f->s, rfd, -1, c->raw ? IPK__FRAME_RAW : IPK__FRAME_FIFO,
 	                 IPK__FD_OTHER, c->maxmsg);
 	f->s.lockfd = rfd; /* writers of chunked messages lock the FIFO */
