@@ -6,7 +6,7 @@
 #define _GNU_SOURCE
 #include "util.h"
 
-#include <criterion/criterion.h>
+#include "tsan_harness.h"
 
 #include <errno.h>
 #include <fcntl.h>
