@@ -6,8 +6,10 @@
  * Listening creates the ring; producers (ring_producer) dial it. Messages
  * are read in place (ipk_recv_peek / ipk_recv_release: no copy), and the
  * ring's descriptor sits in poll() the way a socket would in an event loop.
- * It stops when the producers have gone and the ring is empty (-EPIPE), and
- * removes the ring on close.
+ * A ring is a mailbox: producers come and go, and a receive just waits for
+ * the next one. This example stops once it has had messages and then finds
+ * the ring empty with no producer attached (ipk_ring_info), or after 10 s
+ * of nothing; it removes the ring on close.
  */
 #define _GNU_SOURCE
 #include <ipckit.h>
@@ -28,12 +30,21 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	struct pollfd p = {.fd = ipk_fd(rx), .events = POLLIN};
 	long count = 0;
+	int quiet = 0;
 	for (;;) {
 		/* an event loop would watch sockets here too */
-		if (poll(&p, 1, 10000) == 0) {
-			fprintf(stderr, "consumer: nothing for 10 s\n");
-			break;
+		if (poll(&p, 1, 200) == 0) {
+			ipk_ringinfo info;
+			if (count > 0 && ipk_ring_info(rx, &info) == 0 &&
+			    info.producers == 0 && info.used == 0)
+				break; /* they have all gone, and nothing is left */
+			if (++quiet == 50) {
+				fprintf(stderr, "consumer: nothing for 10 s\n");
+				break;
+			}
+			continue;
 		}
+		quiet = 0;
 		const void *msg;
 		ssize_t n;
 		/* take everything there is, then go back to poll */
@@ -42,8 +53,6 @@ int main(int argc, char **argv)
 			ipk_recv_release(rx);
 			count++;
 		}
-		if (n == -EPIPE)
-			break;
 		if (n != -EAGAIN) {
 			fprintf(stderr, "consumer: %s\n", ipk_last_error());
 			break;

@@ -493,12 +493,17 @@ int ipk_region_remove(ipk_region *r);
  *                  default 50, then sleep)
  *   ?proj=N        sysvshm: ftok project id
  * A message that can never fit is -EMSGSIZE naming the capacity. Payloads
- * are 16-byte aligned. When every producer has gone (closed or died) and
- * the ring is empty, receiving is -EPIPE until another producer dials; when
- * the consumers have gone, sending is -EPIPE (a crashed consumer is noticed
- * once the ring is full). Crashes are seen within the caller's timeout; a
- * restarted peer re-attaches (a listener takes over a ring whose consumer
- * died) and continues. ipk_fd() on a receiving ring is a doorbell socket,
+ * are 16-byte aligned. A ring is a mailbox: producers come and go, and a
+ * receive waits (within its timeout) for the next one; ipk_ring_info() says
+ * who is attached now. A send is -EPIPE once the last listener has closed
+ * the ring (removing it) or the ring was removed; a ring whose listener died,
+ * or one kept with ?persist, takes messages for the next listener until it
+ * is full, then a send times out saying no consumer is attached. ipk_pair()
+ * rings are a connection: -EPIPE once the other end has closed. A restarted
+ * listener takes over a ring whose consumer died and continues. A ring
+ * whose bytes were spoiled by another process is -EPROTO naming the field;
+ * one made by another version of ipckit is -EPROTO saying so. ipk_fd() on
+ * a receiving ring is a doorbell socket,
  * readable when a receive would not block (free of cost until first asked
  * for). The last live consumer to close removes the ring unless ?persist.
  * A channel handle is for one thread at a time; processes sharing a ring
@@ -537,7 +542,7 @@ typedef struct ipk_ringinfo {
 	size_t used;        /* bytes held by unreleased records now */
 	size_t max_message; /* largest message that fits */
 	int mpmc;           /* created with ?mpmc */
-	int producers;      /* attached producers / consumers (live or not) */
+	int producers;      /* live producers / consumers attached now */
 	int consumers;
 	pid_t producer_pid; /* first attached producer / consumer, or 0 */
 	pid_t consumer_pid;
@@ -902,6 +907,12 @@ typedef struct ipk_flock ipk_flock;
 int ipk_flock_open(ipk_flock **out, const char *path, int flags);
 
 #define IPK_FLOCK_SHARED 0x1 /* read lock; default exclusive (write) lock */
+#define IPK_FLOCK_WHOLE 0x2  /* a flock(2) lock on the whole file (off and
+                                len must be 0) instead of an OFD record
+                                lock. The kernel keeps the two kinds apart:
+                                this one excludes flock(1)/flock(2) users,
+                                the default excludes fcntl/lockf users.
+                                Unlock with off = len = 0. */
 
 /*
  * Lock len bytes from off (len 0: from off to the end of the file, however

@@ -10,7 +10,7 @@
 #define _GNU_SOURCE
 #include "util.h"
 
-#include <criterion/criterion.h>
+#include "tsan_harness.h"
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -387,6 +387,34 @@ Test(bcast, a_message_overwritten_while_held_is_refused_on_release)
 	cr_assert_eq(got, missed, "message %llu, %llu missed",
 	             (unsigned long long)got, (unsigned long long)missed);
 	cr_assert(missed >= 1);
+	done(&sub);
+	done(&pub);
+	region_free(&r);
+}
+
+/* A message found by a readiness check and overwritten before it is taken
+   is not handed out: the receive finds what is there now. */
+Test(bcast, a_message_seen_ready_then_overwritten_is_not_handed_out)
+{
+	struct region r = region_new(1 << 14);
+	format(&r, 4, false, 0);
+	struct ipk__bcast pub, sub;
+	pub_open(&pub, &r);
+	sub_open(&sub, &r, -1, -1);
+	uint64_t n = 0;
+	cr_assert_eq(publish(&pub, n, 200, 0), (ssize_t)len_for(n, 200));
+	n++;
+	cr_assert_eq(ipk__bcast_readable(&sub), 1);
+	for (; pub.head <= sub.p; n++)
+		cr_assert_eq(publish(&pub, n, 200, 0), (ssize_t)len_for(n, 200));
+	const void *p;
+	uint64_t missed, got;
+	ssize_t len = ipk__bcast_peek(&sub, &p, &missed, 0);
+	cr_assert(len >= 8, "%zd %s", len, ipk_last_error());
+	cr_assert(intact(p, (size_t)len, &got), "a stale message was handed out");
+	cr_assert_eq(got, missed);
+	cr_assert(missed >= 1);
+	cr_assert_eq(ipk__bcast_release(&sub), 0);
 	done(&sub);
 	done(&pub);
 	region_free(&r);
@@ -907,6 +935,60 @@ Test(bcast, publishing_makes_no_system_call_while_nobody_sleeps)
 	cr_assert_eq(ipkt_wait_child(kid), 0, "the publisher made a system call "
 	             "(or failed)");
 	done(&sub);
+	region_free(&r);
+}
+
+/* A subscriber asleep (and then stopped, so it cannot clear its mark)
+   costs the publisher one wake, not a system call per message. */
+Test(bcast, a_sleeping_subscriber_costs_one_wake_not_one_per_message)
+{
+	struct region r = region_new(1 << 16);
+	format(&r, 4, false, 0);
+	struct ipk__bcast_hdr *h = r.mem;
+	pid_t sub = fork();
+	cr_assert(sub >= 0);
+	if (sub == 0) {
+		struct ipk__bcast b;
+		if (sub_try(&b, &r, 0, 0) < 0)
+			_exit(1);
+		b.wait = IPK__WAIT_BLOCK;
+		unsigned char buf[256];
+		_exit(recv_one(&b, buf, sizeof buf, NULL, 30000) == 64 ? 0 : 2);
+	}
+	while (atomic_load(&h->waiting[0]) == 0)
+		usleep(1000);
+	kill(sub, SIGSTOP);
+	pid_t kid = fork();
+	cr_assert(kid >= 0);
+	if (kid == 0) {
+		struct ipk__bcast p;
+		if (ipk__bcast_attach(&p, r.mem, r.size, IPK__BCAST_PUB, "c") < 0 ||
+		    ipk__bcast_pub_register(&p) < 0)
+			_exit(1);
+		unsigned char msg[64] = {0};
+		if (ipk__bcast_publish(&p, msg, sizeof msg, 0) != sizeof msg)
+			_exit(2);
+		struct sock_filter f[] = {
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			         offsetof(struct seccomp_data, nr)),
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, 0, 1),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		};
+		struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+		    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
+			_exit(3);
+		for (int i = 0; i < 1000; i++)
+			if (ipk__bcast_publish(&p, msg, sizeof msg, 0) != sizeof msg)
+				_exit(4);
+		syscall(SYS_exit_group, 0);
+	}
+	int st = ipkt_wait_child(kid);
+	kill(sub, SIGCONT);
+	cr_assert_eq(st, 0, "the publisher made a system call per message for a "
+	             "subscriber that stayed asleep (status %d)", st);
+	cr_assert_eq(ipkt_wait_child(sub), 0);
 	region_free(&r);
 }
 

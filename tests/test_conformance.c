@@ -265,18 +265,19 @@ static void shm_pair_addrs(char *l, char *d, size_t cap, pid_t p)
 	snprintf(d, cap, "%s", l);
 }
 
-/* the listener receives, dialers send; a sender leaving (closing or
-   dying) is -EPIPE once the ring is drained, and so is a receiver leaving */
+/* the listener receives, dialers send; a ring is a mailbox: its receiver
+   waits for the next sender, and a sender gets -EPIPE once the receiver
+   has closed (and removed) the ring */
 static const struct fixture fx_shm = {
-	"shm", MAILBOX, shm_addrs, SIZE_MAX, NULL, true, true, true, true, "&"};
+	"shm", MAILBOX, shm_addrs, SIZE_MAX, NULL, false, true, true, true, "&"};
 static const struct fixture fx_shm_mpmc = {
-	"shm_mpmc", MAILBOX, shm_mpmc_addrs, SIZE_MAX, NULL, true, true, true,
+	"shm_mpmc", MAILBOX, shm_mpmc_addrs, SIZE_MAX, NULL, false, true, true,
 	true, "&"};
 static const struct fixture fx_sysvshm = {
-	"sysvshm", MAILBOX, sysvshm_addrs, SIZE_MAX, NULL, true, true, true, true,
+	"sysvshm", MAILBOX, sysvshm_addrs, SIZE_MAX, NULL, false, true, true, true,
 	"&"};
 static const struct fixture fx_mmap = {
-	"mmap", MAILBOX, mmap_addrs, SIZE_MAX, NULL, true, true, true, true, "&"};
+	"mmap", MAILBOX, mmap_addrs, SIZE_MAX, NULL, false, true, true, true, "&"};
 static const struct fixture fx_shm_pair = {
 	"shm_pair", PAIRED, shm_pair_addrs, SIZE_MAX, NULL, true, true, false,
 	/* both ends share one limit: only the sender-side check applies */

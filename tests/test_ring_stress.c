@@ -141,14 +141,22 @@ static void consumer(const char *url, struct shared *sh, uint32_t c,
 		ssize_t n;
 		if (c & 1) {
 			const void *q;
-			n = ipk_recv_peek(rx, &q, 30000);
+			n = ipk_recv_peek(rx, &q, 300);
 			m = q;
 		} else {
-			n = ipk_recv(rx, buf, sizeof buf, 30000);
+			n = ipk_recv(rx, buf, sizeof buf, 300);
 		}
-		if (n == -EPIPE)
-			break; /* every producer has gone and the ring is empty */
+		if (n == -ETIMEDOUT) {
+			/* a mailbox: the end is when every producer has gone and
+			   nothing is left, which the ring tells when asked */
+			ipk_ringinfo info;
+			if (ipk_ring_info(rx, &info) == 0 && info.producers == 0 &&
+			    info.used == 0)
+				break;
+			continue;
+		}
 		if (n < 24) {
+			fprintf(stderr, "consumer %u: %s\n", c, ipk_last_error());
 			fail(sh, "consumer %llu: receive gave %lld", c, (long long)n);
 			_exit(4);
 		}

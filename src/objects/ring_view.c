@@ -2,7 +2,8 @@
  * The inventory's one view of a ring header. It works on a private copy of
  * the region's first bytes (so a peer that rewrites or truncates the region
  * meanwhile changes nothing we read) and leaves the validation to the
- * ring's own attach check.
+ * ring's own read-only description (ipk__ring_describe), so it needs to
+ * know nothing of the layout.
  */
 #include "objects.h"
 #include "../shm/ring.h"
@@ -15,37 +16,37 @@ int ipk__ring_view(void *copy, size_t have, size_t region_size,
 {
 	memset(out, 0, sizeof *out);
 	out->persist = -1;
-	struct ipk__ring r;
 	if (have > region_size)
 		have = region_size;
 	if (have < sizeof(struct ipk__ring_hdr))
 		return ipk__err(-EPROTO, "region %s is %zu bytes: too small to be an "
 		                "ipckit ring", what, have);
-	int rc = ipk__ring_attach(&r, copy, region_size, IPK__RING_CONSUMER, what);
+	/* describe reads the header only, which lies inside the copy (it is
+	   IPK__RING_VIEW_BYTES long, zero past have); the region's size is
+	   what the header's sizes are checked against */
+	if (ipk__ring_hdr_size(IPK__RING_MPMC_SLOTS) > IPK__RING_VIEW_BYTES)
+		return ipk__err(-EPROTO, "ring %s: header larger than the copy", what);
+	struct ipk__ring_desc d;
+	int rc = ipk__ring_describe(copy, region_size, &d, what);
 	if (rc < 0)
 		return rc;
-	/* attach checked the header against the region; we hold only a copy
-	   of its start: the slots must lie inside that copy */
-	size_t hs = (size_t)r.h->hdr_size;
-	if (hs > have)
-		return ipk__err(-EPROTO, "ring %s: header of %zu bytes, only %zu read",
-		                what, hs, have);
-	ipk_ringinfo info;
-	ipk__ring_info(&r, &info);
-	out->mpmc = r.mpmc;
-	out->capacity = r.cap;
-	out->used = info.used;
-	uint32_t nslots = r.h->nslots; /* both sides: consumers first */
-	for (uint32_t i = 0; i < 2 * nslots && i < 2 * 64; i++) {
-		const struct ipk__ring_slot *s = &r.h->slots[i];
-		uint32_t pid = atomic_load_explicit(&s->pid, memory_order_relaxed);
-		if (pid == 0 || pid > 0x7fffffffu)
-			continue;
+	out->mpmc = d.mpmc;
+	out->capacity = d.capacity;
+	out->used = d.used;
+	for (int i = 0; i < d.nconsumers; i++) {
 		int k = out->nslots++;
-		out->slot[k].pid = (pid_t)pid;
-		out->slot[k].start =
-			atomic_load_explicit(&s->start, memory_order_relaxed);
-		out->slot[k].consumer = i < nslots;
+		out->slot[k].pid = d.consumers[i].pid;
+		out->slot[k].start = d.consumers[i].start;
+		out->slot[k].consumer = true;
 	}
+	for (int i = 0; i < d.nproducers; i++) {
+		int k = out->nslots++;
+		out->slot[k].pid = d.producers[i].pid;
+		out->slot[k].start = d.producers[i].start;
+		out->slot[k].consumer = false;
+	}
+	out->creator = d.creator.pid;
+	out->creator_start = d.creator.start;
+	out->persist = d.persist;
 	return 0;
 }

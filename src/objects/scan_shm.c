@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "objects.h"
+#include "../shm/bcast.h"
 #include "../sync/sync.h"
 
 #include <dirent.h>
@@ -136,6 +137,9 @@ int ipk__obj_region_file(struct ipk__obj *o, const char *path, int fd,
 		return -ENOMEM;
 	struct ipk__ringview v;
 	int rc = ipk__ring_view(buf, len, (size_t)o->pub.size, path, &v);
+	/* a broadcast ring (src/shm/bcast.h) is told by its magic; its users
+	   are the processes that map it */
+	bool bcast = rc < 0 && ipk__bcast_is(buf, len);
 	free(buf);
 	if (rc == 0) {
 		o->is_ring = true;
@@ -149,7 +153,8 @@ int ipk__obj_region_file(struct ipk__obj *o, const char *path, int fd,
 	}
 	o->plain = true;
 	snprintf(o->detail, sizeof o->detail, "%s",
-	         rc == -EAGAIN ? "region (no ring yet)" : "region");
+	         bcast ? "broadcast ring"
+	         : rc == -EAGAIN ? "region (no ring yet)" : "region");
 	return rc;
 }
 

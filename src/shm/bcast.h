@@ -46,7 +46,8 @@
  *
  * Waking: a subscriber that goes to sleep sets its bit in `waiting` (and in
  * `armed` for a doorbell); the publisher reads those masks after each
- * commit and only when a bit is set makes a system call.
+ * commit and only when a bit is set takes the bits and makes a system
+ * call: one wake per sleep, however many messages follow.
  *
  * Every field read from the region is checked before use; a corrupt ring
  * is -EPROTO naming the field, never an access outside the mapping.

@@ -13,6 +13,7 @@
 
 #define REC_HDR ((uint64_t)IPK__BCAST_REC_HDR)
 #define CHECK_NS ((int64_t)50 * 1000000)
+#define MAX_SLACK ((uint64_t)16384)
 
 #define RLX memory_order_relaxed
 #define ACQ memory_order_acquire
@@ -192,9 +193,20 @@ static int make_room(struct ipk__bcast *b, uint64_t end, int64_t deadline)
 				return rc;
 			continue;
 		}
-		/* the first record boundary at or after bound */
+		/* give up a little more than needed, so that head moves (a
+		   sequentially consistent store) once per many messages; never
+		   past the tail or a blocking subscriber */
+		uint64_t slack = b->cap / 16 < MAX_SLACK ? b->cap / 16 : MAX_SLACK;
+		uint64_t want = bound + slack;
+		if (want > b->tail)
+			want = b->tail;
+		if (b->any_block && want > b->min_pos)
+			want = b->min_pos;
+		if (want < bound)
+			want = bound;
+		/* the first record boundary at or after that */
 		uint64_t q = b->head, qi = b->hidx;
-		while (q < bound) {
+		while (q < want) {
 			uint64_t size = rec_size_at(b, qi);
 			if (size == 0 || q + size > b->tail)
 				return ipk__bcast_corrupt(b, "record length", q);
@@ -251,42 +263,20 @@ static void ring_bells(struct ipk__bcast *b)
 	}
 }
 
-/* Sleepers that died stay marked: every CHECK_NS look for them. */
-static void reap_sleepers(struct ipk__bcast *b)
-{
-	int64_t now = ipk__now_ns();
-	if (now < b->next_check)
-		return;
-	b->next_check = now + CHECK_NS;
-	struct ipk__bcast_hdr *h = b->h;
-	for (unsigned w = 0; w < mask_words(b); w++) {
-		uint64_t m = atomic_load_explicit(&h->waiting[w], SC);
-		while (m) {
-			unsigned bit = (unsigned)__builtin_ctzll(m);
-			m &= m - 1;
-			uint32_t i = w * 64 + bit;
-			if (i >= b->nslots)
-				break;
-			uint64_t o = atomic_load_explicit(&h->slots[i].owner, ACQ);
-			if (o == 0)
-				atomic_fetch_and_explicit(&h->waiting[w],
-				                          ~(UINT64_C(1) << bit), SC);
-			else
-				ipk__bcast_reclaim(b, i, o);
-		}
-	}
-}
-
 void ipk__bcast_notify_slow(struct ipk__bcast *b)
 {
 	struct ipk__bcast_hdr *h = b->h;
+	/* take the sleepers' bits: each sleep costs one wake, not one per
+	   message while it lasts (a subscriber that died asleep is forgotten
+	   here too) */
 	bool sleepers = false;
 	for (unsigned w = 0; w < mask_words(b); w++)
-		sleepers |= atomic_load_explicit(&h->waiting[w], SC) != 0;
+		if (atomic_load_explicit(&h->waiting[w], SC) != 0 &&
+		    atomic_exchange_explicit(&h->waiting[w], 0, SC) != 0)
+			sleepers = true;
 	if (sleepers) {
 		atomic_fetch_add_explicit(&h->data_seq, 1, SC);
 		ipk__futex_wake(&h->data_seq, 0x7fffffff);
-		reap_sleepers(b);
 	}
 	ring_bells(b);
 }

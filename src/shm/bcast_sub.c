@@ -214,8 +214,13 @@ static int wait_msg(struct ipk__bcast *b, int64_t deadline)
 
 static int locate_wait(struct ipk__bcast *b, int64_t deadline)
 {
-	if (b->have)
-		return 1;
+	/* located earlier (readable(), a buffer that was too small): hand it
+	   out only if it is still there */
+	if (b->have) {
+		if (still_valid(b))
+			return 1;
+		b->have = false;
+	}
 	int rc = ipk__bcast_ensure(b);
 	if (rc < 0)
 		return rc;

@@ -617,6 +617,27 @@ static bool same_object(const ipk_region *r, const char *path)
 	return lstat(path, &st) == 0 && st.st_dev == r->dev && st.st_ino == r->ino;
 }
 
+bool ipk__region_gone(const ipk_region *r)
+{
+	switch (r->kind) {
+	case IPK__REGION_POSIX: {
+		char path[300];
+		snprintf(path, sizeof path, "/dev/shm%s", r->name);
+		return access("/dev/shm", F_OK) == 0 && !same_object(r, path);
+	}
+	case IPK__REGION_FILE:
+		return !same_object(r, r->name);
+	case IPK__REGION_SYSV: {
+		struct shmid_ds ds;
+		if (shmctl(r->shmid, IPC_STAT, &ds) < 0)
+			return errno == EINVAL || errno == EIDRM;
+		return (ds.shm_perm.mode & SHM_DEST) != 0;
+	}
+	default:
+		return false;
+	}
+}
+
 int ipk_region_remove(ipk_region *r)
 {
 	if (r == NULL)

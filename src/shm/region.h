@@ -42,6 +42,11 @@ int ipk__region_open(ipk_region **out, ipk__url *u, size_t size, int flags,
 /* Size of the object behind the region now (fstat / IPC_STAT). */
 int ipk__region_object_size(const ipk_region *r, size_t *out);
 
+/* Has the named object behind r been removed, or replaced by another of
+   the same name, since r attached? (false for anonymous regions, and when
+   it cannot be told) */
+bool ipk__region_gone(const ipk_region *r);
+
 /* Remove the named object behind u (ipk_remove for shm:, sysvshm:, mmap:). */
 int ipk__region_remove_url(ipk__url *u);
 

@@ -1,32 +1,45 @@
 /*
- * The message ring that lives inside a shared region.
+ * The message ring that lives inside a shared region (layout version 2).
  *
- * Layout: a header (identity, then producer, consumer and wake state each on
- * its own 128-byte block, then one slot per attached process), then
- * `capacity` bytes of records. A record is a 16-byte header (an atomic word:
- * state, owner pid, length; and a second word: the record size in MPMC) and
- * the payload, padded to 16. Records never wrap: when the next one does not
- * fit before the end, a SKIP record fills the rest and the message starts at
- * offset 0, so every payload is contiguous (zero-copy needs that).
+ * Layout: a header (identity, then producer, consumer and the two wake-up
+ * blocks each on its own 128-byte block, then one 64-byte slot per attached
+ * process), then `capacity` bytes of records. A record is a 16-byte header
+ * (word 0: owner pid, state, payload length; word 1: the record size, MPMC)
+ * and the payload, padded to 16. Records never wrap: a SKIP record (its
+ * length is the bytes it covers) fills up to the end of the lap, so every
+ * payload is contiguous (zero-copy needs that).
  *
  * Positions are 64-bit: the lap in the top 24 bits, the offset in the low 40,
  * so any capacity works without a division.
  *
- * SPSC: the word at the producer's position is always 0 (a terminator). The
- * producer writes the payload, then a 0 at the end of its record, then
- * publishes the record's header word; the consumer spins on the header word
- * at its own position, so a message costs the consumer one cache-line
- * transfer and neither side touches the other's position on the fast path.
+ * The word at the producers' position is always 0 (a terminator): a
+ * producer writes the 0 after its record before it publishes the record's
+ * header word. A consumer therefore watches only the header word at its own
+ * position: 0 is "nothing yet", and it never reads the producers' position
+ * on the fast path.
  *
- * MPMC: producers reserve under a tiny lock (the header written BUSY with the
- * owner's pid, then the tail moved), write the payload outside it, and
- * commit (BUSY -> COMMITTED). Consumers claim the record at the head under
- * the consumer lock (COMMITTED -> CLAIMED), read it outside, and release it
- * (-> DONE); space comes back when the release frontier passes it. Locks hold
- * their owner's pid, so a dead owner's lock is taken over; a BUSY record
- * whose owner died is marked DONE and skipped; a CLAIMED one whose consumer
- * died is freed. Every field read from the region is bounds-checked before
- * use: a corrupt ring gives -EPROTO, never a wild access.
+ * SPSC: the producer writes the payload and then the header word
+ * (COMMITTED). The consumer's position is the space frontier.
+ *
+ * MPMC: producers reserve under a small lock (terminator, size, header BUSY
+ * with their pid, then the tail; a lock taken from a dead holder first
+ * repairs what it left, see ring_mpmc.c), write the payload outside it and
+ * commit (BUSY -> COMMITTED). Consumers claim the record at the head by
+ * moving the head with a compare-and-swap (their slot says which record
+ * they read, so a dead reader's record is freed), and release it; space
+ * comes back when the release frontier passes it.
+ *
+ * Trust: every byte of the region may have been written by a hostile
+ * process. The identity is copied into the handle once at attach and never
+ * read again; every position, record word, size, slot and lock word is
+ * validated before use (ring_pos.h), and a corrupt ring is -EPROTO naming
+ * the field, never an access outside the region.
+ *
+ * Kill safety: every state change another process relies on is one atomic
+ * store or read-modify-write (a slot is claimed with one compare-and-swap
+ * of an owner word holding pid and start time; there are no counters to
+ * fall out of step), so a process killed at any instruction leaves a ring
+ * the others read correctly.
  */
 #ifndef IPK_SHM_RING_H
 #define IPK_SHM_RING_H
@@ -35,24 +48,33 @@
 
 #include <stdatomic.h>
 
-#define IPK__RING_MAGIC 0x31474e49524b5049ull /* "IPKRING1" */
-#define IPK__RING_VERSION 1
+#define IPK__RING_MAGIC 0x31474e49524b5049ull /* "IPKRING1" (every version) */
+#define IPK__RING_VERSION 2
 #define IPK__RING_REC_HDR 16
 #define IPK__RING_MPMC_SLOTS 64
 #define IPK__RING_MPMC 0x1u /* header flag */
 
+/*
+ * Owner word: who holds a slot or created a ring, as one atomic 64-bit
+ * value: pid in the low 22 bits (Linux pids are below 2^22), the process
+ * start time (clock ticks since boot, /proc/PID/stat field 22) above, so a
+ * recycled pid is never taken for the process that registered. 0: nobody.
+ */
+#define IPK__OWNER_PID_BITS 22
+
 /* One attached process (64 bytes). */
 struct ipk__ring_slot {
-	_Atomic uint32_t pid;   /* 0: free */
-	_Atomic uint32_t armed; /* consumer: ring my doorbell on the next message */
-	_Atomic uint64_t start; /* /proc start time, to tell a recycled pid */
+	_Atomic uint64_t owner; /* owner word; 0: free */
+	_Atomic uint64_t claim; /* MPMC consumer: position + 1 of the record it
+	                           is reading, 0 none */
 	_Atomic uint32_t bell;  /* consumer: doorbell name suffix, 0 none */
 	uint32_t pad0;
 	uint64_t pad[5];
 };
 
 struct ipk__ring_hdr {
-	/* identity: written once by the creator, magic last */
+	/* identity: written once by the creator, magic last. magic and
+	   version stay at these offsets in every version of the layout. */
 	_Atomic uint64_t magic;
 	uint32_t version;
 	uint32_t flags;
@@ -62,7 +84,11 @@ struct ipk__ring_hdr {
 	uint64_t ring_id; /* random: names the doorbells */
 	uint32_t nslots;
 	uint32_t pad0;
-	uint64_t pad1[9];
+	uint64_t creator;         /* owner word of the creating listener */
+	_Atomic uint32_t persist; /* a listener asked to keep it (?persist) */
+	_Atomic uint32_t closed;  /* its last listener closed it and removed
+	                             its name: nobody will read it again */
+	uint64_t pad1[7];
 
 	/* producer side */
 	_Alignas(128) _Atomic uint64_t tail;
@@ -72,29 +98,19 @@ struct ipk__ring_hdr {
 
 	/* consumer side */
 	_Alignas(128) _Atomic uint64_t head;
-	_Atomic uint64_t rhead;     /* MPMC: everything before is released */
-	_Atomic uint32_t cons_lock; /* MPMC */
-	uint32_t pad4;
-	uint64_t pad5[13];
+	_Atomic uint64_t rhead; /* MPMC: everything before it is released */
+	uint64_t pad4[14];
 
 	/* waking consumers: read by producers after each message */
-	_Alignas(128) _Atomic uint32_t data_seq; /* futex */
-	_Atomic uint32_t rx_waiting;             /* consumers asleep on it */
-	_Atomic uint32_t rx_armed;               /* consumers wanting a doorbell */
-	uint32_t pad6;
-	uint64_t pad7[14];
+	_Alignas(128) _Atomic uint32_t data_seq; /* futex; bit 0: sleepers */
+	uint32_t pad5;
+	_Atomic uint64_t armed; /* consumer slots wanting a doorbell (bits) */
+	uint64_t pad6[14];
 
 	/* waking producers: read by consumers after each release */
-	_Alignas(128) _Atomic uint32_t space_seq;
-	_Atomic uint32_t tx_waiting;
+	_Alignas(128) _Atomic uint32_t space_seq; /* futex; bit 0: sleepers */
+	uint32_t pad7;
 	uint64_t pad8[15];
-
-	/* who is attached */
-	_Alignas(128) _Atomic uint32_t ntx; /* registered producers */
-	_Atomic uint32_t nrx;
-	_Atomic uint32_t tx_ever; /* a producer has attached at some point */
-	_Atomic uint32_t rx_ever;
-	uint64_t pad9[14];
 
 	/* then nslots consumer slots, then nslots producer slots */
 	struct ipk__ring_slot slots[];
@@ -108,7 +124,10 @@ struct ipk__ring {
 	const char *name; /* for messages */
 	struct ipk__ring_hdr *h;
 	unsigned char *data;
+	/* identity, copied once at attach: never read from the region again */
 	uint64_t cap;
+	uint32_t nslots;
+	uint64_t ring_id;
 	bool mpmc;
 	enum ipk__ring_role role;
 	enum ipk__ring_wait wait;
@@ -119,15 +138,18 @@ struct ipk__ring {
 	int slot;          /* -1: not registered */
 	uint64_t reg_gen;  /* fork generation it was made in */
 	pid_t pid;
-	uint64_t start;
-	int64_t next_check; /* when to look at peers' liveness again */
+	uint64_t owner;    /* our owner word */
+	int64_t next_check; /* when to look at the peers / the name again */
 	int peer_life_fd;   /* pair: read end of a pipe only the peer end
 	                       writes to; POLLHUP once every copy of that end
 	                       is closed (the kernel counts across fork) */
+	/* named rings: has the name been removed or replaced? (slow path) */
+	bool (*gone)(void *arg);
+	void *gone_arg;
 
 	/* producer */
 	uint64_t tail;       /* SPSC: our position */
-	uint64_t head_cache; /* SPSC: last head seen */
+	uint64_t head_cache; /* last space frontier seen */
 	bool borrowed;
 	uint64_t bpos;       /* record of the borrow */
 	size_t blen;         /* bytes borrowed */
@@ -149,30 +171,82 @@ struct ipk__ring {
 	int64_t busy_since;
 };
 
+/* ----------------------------------------------------- format, attach */
+
 /* Bytes of ring header for a ring with nslots slots per side. */
 size_t ipk__ring_hdr_size(uint32_t nslots);
 /* Largest payload a ring of that capacity can ever hold. */
 size_t ipk__ring_max_message(uint64_t cap, bool mpmc);
 
-/* Lay a new ring over zeroed memory [mem, mem + size). */
-int ipk__ring_format(void *mem, size_t size, bool mpmc);
+/* Lay a new ring over zeroed memory [mem, mem + size); the calling process
+   is recorded as its creator, persist as asked. */
+int ipk__ring_format(void *mem, size_t size, bool mpmc, bool persist);
 
 /*
- * Check that [mem, mem + size) holds a ring (-EPROTO with a message naming
- * what is wrong, -EAGAIN if it is not initialised yet) and fill r.
+ * Check that [mem, mem + size) holds a ring of this version (-EPROTO with a
+ * message naming what is wrong, or saying that it is an older layout;
+ * -EAGAIN if it is not initialised yet) and fill r.
  */
 int ipk__ring_attach(struct ipk__ring *r, void *mem, size_t size,
                      enum ipk__ring_role role, const char *what);
+
+/* What the inventory needs to know about a ring, read without attaching. */
+struct ipk__ring_proc {
+	pid_t pid;
+	uint64_t start; /* clock ticks since boot, as /proc/PID/stat has it */
+};
+struct ipk__ring_desc {
+	uint32_t version; /* layout version found (set also when refused) */
+	bool mpmc;
+	bool persist;     /* a listener asked for ?persist: never collect it */
+	bool closed;      /* its listener closed it for good */
+	uint64_t capacity;
+	uint64_t used;    /* bytes of unreleased records (0 if unknown) */
+	struct ipk__ring_proc creator;
+	int nconsumers, nproducers; /* registered (alive or not) */
+	struct ipk__ring_proc consumers[IPK__RING_MPMC_SLOTS];
+	struct ipk__ring_proc producers[IPK__RING_MPMC_SLOTS];
+};
+
+/*
+ * Validate the ring in [mem, mem + size) (any bytes at all, at any
+ * alignment, possibly a read-only mapping; it reads at most the first
+ * 12 KiB, once, and writes nothing) and describe it. 0, -EAGAIN (a
+ * region that holds no ring yet: all zero magic), -EPROTO (not an ipckit
+ * ring, another layout version: desc->version says which, or corrupt).
+ */
+int ipk__ring_describe(const void *mem, size_t size,
+                       struct ipk__ring_desc *desc, const char *what);
+
+/* Is the process that recorded (pid, start) still running? */
+bool ipk__ring_proc_alive(const struct ipk__ring_proc *p);
+
+/* ------------------------------------------------------- registration */
 
 /* Claim a slot for this process. -EBUSY/-EUSERS if none, -EADDRINUSE for a
    second live SPSC consumer. */
 int ipk__ring_register(struct ipk__ring *r, const char *what);
 /* Register again if this process has not (a child after fork). */
 int ipk__ring_ensure(struct ipk__ring *r);
-/* Does a live process hold a slot on that side? Frees dead ones' slots. */
-bool ipk__ring_side_alive(struct ipk__ring *r, enum ipk__ring_role side);
+/* Live processes holding a slot on that side (dead ones' slots are freed). */
+int ipk__ring_side_alive(struct ipk__ring *r, enum ipk__ring_role side);
 /* Let go of the slot (only in the process that registered); wakes peers. */
 void ipk__ring_detach(struct ipk__ring *r);
+/* The last listener is closing the ring for good (its name is removed):
+   senders get -EPIPE from now on. */
+void ipk__ring_close_for_good(struct ipk__ring *r);
+/* A listener took the ring on (created it or took it over): it is open
+   again, and kept for good if it asked for ?persist. */
+void ipk__ring_listening(struct ipk__ring *r, bool persist);
+
+/*
+ * Test hook: called (when set) at every step of registration and
+ * unregistration with the step's name, so a test can kill the process
+ * there and check what it leaves. NULL in normal use.
+ */
+extern void (*ipk__ring_hook)(const char *step);
+
+/* ------------------------------------------------------------- traffic */
 
 ssize_t ipk__ring_borrow(struct ipk__ring *r, void **buf, size_t len,
                          int64_t deadline);
@@ -186,7 +260,7 @@ ssize_t ipk__ring_peek(struct ipk__ring *r, const void **buf,
 int ipk__ring_release(struct ipk__ring *r);
 ssize_t ipk__ring_recv(struct ipk__ring *r, ipk__rx *rx, int64_t deadline);
 
-/* 1 if a receive would not block (a message or a gone peer). */
+/* 1 if a receive would not block (a message, or an end to report). */
 int ipk__ring_readable(struct ipk__ring *r);
 /* Consumer doorbell for poll(): readable when a receive would not block. */
 int ipk__ring_fd(struct ipk__ring *r);
@@ -199,6 +273,8 @@ void ipk__ring_bell_settle(struct ipk__ring *r);
 /* Release the doorbell sockets. */
 void ipk__ring_close_fds(struct ipk__ring *r);
 
-void ipk__ring_info(const struct ipk__ring *r, ipk_ringinfo *info);
+/* Fill info; producers/consumers count live processes (dead ones' slots
+   are freed on the way). */
+void ipk__ring_info(struct ipk__ring *r, ipk_ringinfo *info);
 
 #endif

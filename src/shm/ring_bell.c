@@ -8,7 +8,7 @@
  * (the next message rings); ring not empty => a byte is waiting.
  */
 #define _GNU_SOURCE
-#include "ring.h"
+#include "ring_pos.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,8 +18,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#define SC memory_order_seq_cst
 
 static socklen_t bell_addr(struct sockaddr_un *a, uint64_t ring_id,
                            uint32_t nonce)
@@ -51,30 +49,37 @@ static int tx_socket(struct ipk__ring *r)
 
 void ipk__ring_ring_bells(struct ipk__ring *r)
 {
-	struct ipk__ring_hdr *h = r->h;
-	struct ipk__ring_slot *s = h->slots; /* consumers first */
-	for (uint32_t i = 0; i < h->nslots; i++) {
-		if (!atomic_load_explicit(&s[i].armed, SC) ||
-		    !atomic_exchange_explicit(&s[i].armed, 0, SC))
-			continue;
-		atomic_fetch_sub_explicit(&h->rx_armed, 1, SC);
+	struct ipk__ring_slot *s = side_slots(r, IPK__RING_CONSUMER);
+	/* one exchange disarms every armed consumer: each is rung once */
+	uint64_t armed = atomic_exchange_explicit(&r->h->armed, 0, SC);
+	for (; armed; armed &= armed - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(armed);
+		if (i >= r->nslots)
+			continue; /* not a slot of this ring: a stray bit */
 		uint32_t nonce = atomic_load_explicit(&s[i].bell, SC);
 		if (nonce && tx_socket(r) >= 0)
-			poke(r->bell_tx, h->ring_id, nonce);
+			poke(r->bell_tx, r->ring_id, nonce);
 	}
 }
 
 static struct ipk__ring_slot *my_slot(struct ipk__ring *r)
 {
-	return r->slot >= 0 ? &r->h->slots[r->slot] : NULL;
+	return r->slot >= 0 ? &side_slots(r, IPK__RING_CONSUMER)[r->slot] : NULL;
 }
 
-static bool disarm(struct ipk__ring *r, struct ipk__ring_slot *s)
+static uint64_t my_bit(const struct ipk__ring *r)
 {
-	if (!atomic_exchange_explicit(&s->armed, 0, SC))
-		return false;
-	atomic_fetch_sub_explicit(&r->h->rx_armed, 1, SC);
-	return true;
+	return UINT64_C(1) << r->slot;
+}
+
+static bool disarm(struct ipk__ring *r)
+{
+	return atomic_fetch_and_explicit(&r->h->armed, ~my_bit(r), SC) & my_bit(r);
+}
+
+static void arm(struct ipk__ring *r)
+{
+	atomic_fetch_or_explicit(&r->h->armed, my_bit(r), SC);
 }
 
 void ipk__ring_bell_settle(struct ipk__ring *r)
@@ -85,18 +90,17 @@ void ipk__ring_bell_settle(struct ipk__ring *r)
 		return;
 	if (ipk__ring_readable(r)) {
 		/* armed means nobody rang since we drained: ring ourselves */
-		if (disarm(r, s))
-			poke(r->bell_rx, r->h->ring_id, nonce);
+		if (disarm(r))
+			poke(r->bell_rx, r->ring_id, nonce);
 		return;
 	}
 	char buf[64];
 	while (recv(r->bell_rx, buf, sizeof buf, MSG_DONTWAIT) >= 0)
 		;
-	if (!atomic_exchange_explicit(&s->armed, 1, SC))
-		atomic_fetch_add_explicit(&r->h->rx_armed, 1, SC);
+	arm(r);
 	/* a message that came before the arm was seen by nobody */
-	if (ipk__ring_readable(r) && disarm(r, s))
-		poke(r->bell_rx, r->h->ring_id, nonce);
+	if (ipk__ring_readable(r) && disarm(r))
+		poke(r->bell_rx, r->ring_id, nonce);
 }
 
 int ipk__ring_fd(struct ipk__ring *r)
@@ -116,7 +120,7 @@ int ipk__ring_fd(struct ipk__ring *r)
 			nonce = (uint32_t)ipk__now_ns() ^ (uint32_t)getpid();
 		nonce |= 1;
 		struct sockaddr_un a;
-		socklen_t len = bell_addr(&a, r->h->ring_id, nonce);
+		socklen_t len = bell_addr(&a, r->ring_id, nonce);
 		if (bind(fd, (struct sockaddr *)&a, len) == 0)
 			break;
 		if (errno != EADDRINUSE) {
@@ -143,8 +147,7 @@ int ipk__ring_fd(struct ipk__ring *r)
 	atomic_store_explicit(&s->bell, nonce, SC);
 	/* start armed with an empty doorbell: settle then rings it at once if
 	   messages came before anyone polled */
-	if (!atomic_exchange_explicit(&s->armed, 1, SC))
-		atomic_fetch_add_explicit(&r->h->rx_armed, 1, SC);
+	arm(r);
 	ipk__ring_bell_settle(r);
 	return r->bell_rx;
 }

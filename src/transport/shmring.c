@@ -106,6 +106,12 @@ static void drop_region(struct shm_chan *s)
 	s->region = NULL;
 }
 
+/* Named rings: the slow looks ask whether the name still leads here. */
+static bool region_gone(void *arg)
+{
+	return ipk__region_gone(arg);
+}
+
 static int region_size_now(struct shm_chan *s, size_t *size)
 {
 	int rc = ipk__region_object_size(s->region, size);
@@ -150,7 +156,7 @@ static int ring_listen(ipk_chan *c)
 	                      c->mode);
 	if (rc == 0) {
 		rc = ipk__ring_format(ipk_region_addr(s->region),
-		                      ipk_region_size(s->region), o.mpmc);
+		                      ipk_region_size(s->region), o.mpmc, c->persist);
 		if (rc == 0)
 			rc = ipk__ring_attach(&s->in, ipk_region_addr(s->region),
 			                      ipk_region_size(s->region),
@@ -180,6 +186,8 @@ static int ring_listen(ipk_chan *c)
 	}
 	set_waiting(&s->in, &o);
 	s->in.maxmsg = c->maxmsg;
+	s->in.gone = region_gone;
+	s->in.gone_arg = s->region;
 	prefault(s->region);
 	rc = ipk__ring_register(&s->in, c->url.text);
 	if (rc < 0) {
@@ -188,6 +196,7 @@ static int ring_listen(ipk_chan *c)
 		drop_region(s);
 		return rc;
 	}
+	ipk__ring_listening(&s->in, c->persist);
 	s->has_in = true;
 	return 0;
 }
@@ -220,6 +229,8 @@ static int ring_dial(ipk_chan *c, int64_t deadline)
 	if (rc == 0) {
 		prefault(s->region);
 		set_waiting(&s->out, &o);
+		s->out.gone = region_gone;
+		s->out.gone_arg = s->region;
 		rc = ipk__ring_register(&s->out, c->url.text);
 	}
 	if (rc < 0) {
@@ -251,8 +262,8 @@ static int ring_pair(ipk_chan *a, ipk_chan *b)
 	const char *name = a->url.text;
 	/* ring 0 carries b -> a, ring 1 a -> b; registration waits for first
 	   use, so after fork each end belongs to the process that uses it */
-	if ((rc = ipk__ring_format(m, half, o.mpmc)) < 0 ||
-	    (rc = ipk__ring_format(m + half, half, o.mpmc)) < 0 ||
+	if ((rc = ipk__ring_format(m, half, o.mpmc, false)) < 0 ||
+	    (rc = ipk__ring_format(m + half, half, o.mpmc, false)) < 0 ||
 	    (rc = ipk__ring_attach(&sa->in, m, half, IPK__RING_CONSUMER, name)) < 0 ||
 	    (rc = ipk__ring_attach(&sa->out, m + half, half, IPK__RING_PRODUCER,
 	                           name)) < 0 ||
@@ -361,13 +372,15 @@ static int ring_close(ipk_chan *c)
 		bool mine = s->in.slot >= 0 && s->in.pid == getpid();
 		ipk__ring_detach(&s->in);
 		ipk__ring_close_fds(&s->in);
-		/* the last consumer to leave takes the name with it */
+		/* the last consumer to leave takes the name with it, then tells
+		   the producers that nobody will read the ring again (in that
+		   order: a new listener of the name gets a new ring) */
 		if (mine && s->region_refs == NULL && ipk__removes_on_close(c) &&
-		    (atomic_load(&s->in.h->nrx) == 0 ||
-		     !ipk__ring_side_alive(&s->in, IPK__RING_CONSUMER))) {
+		    ipk__ring_side_alive(&s->in, IPK__RING_CONSUMER) == 0) {
 			rc = ipk_region_remove(s->region);
 			if (rc == -ENOENT)
 				rc = 0;
+			ipk__ring_close_for_good(&s->in);
 		}
 	}
 	drop_region(s);

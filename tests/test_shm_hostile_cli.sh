@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# A ring in /dev/shm rewritten by another process, as an attacker with
+# write access to it would: the receiver and the sender must refuse it with
+# "corrupt" naming the field, never print memory from outside the ring or
+# store past it.
+set -u
+CLI=${IPK_CLI:?run through ctest (IPK_CLI = the ipckit binary)}
+N1=/ipkt-hostile-$$-spsc
+N2=/ipkt-hostile-$$-mpmc
+TMP=$(mktemp -d /tmp/ipkt-hostile-$$-XXXXXX) || exit 1
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+cleanup() {
+	rm -f "/dev/shm$N1" "/dev/shm$N2"
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+run() { timeout -k 5 30 "$@"; }
+
+# put8 FILE OFFSET HEX16: 8 bytes little-endian at OFFSET
+put8() {
+	local hex=$3 bytes="" i
+	for ((i = 14; i >= 0; i -= 2)); do
+		bytes="$bytes\\x${hex:i:2}"
+	done
+	printf "$bytes" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# a ring that stays after its listener: 4 KiB of header, then the records
+make_ring() {
+	run "$CLI" recv "$1" -n 1 --timeout 100 >/dev/null 2>&1
+	[ -f "/dev/shm$2" ]
+}
+
+# ---- SPSC: the consumer's position 8 bytes before the end, and a record
+# header there announcing 4 KiB
+if make_ring "shm:$N1?size=8192&persist" "$N1"; then
+	put8 "/dev/shm$N1" 256 0000000000000ff8       # consumer position
+	put8 "/dev/shm$N1" $((4096 + 4088)) 0000000200001000 # COMMITTED, 4096
+	run "$CLI" recv "shm:$N1" --hex -n 1 --timeout 2000 >"$TMP/out" 2>"$TMP/err"
+	st=$?
+	if [ $st -ne 0 ]; then ok; else bad "recv of a corrupt ring exited 0"; fi
+	if [ ! -s "$TMP/out" ]; then ok; else
+		bad "recv printed bytes from a corrupt ring: $(head -c 300 "$TMP/out")"
+	fi
+	if grep -q 'corrupt: consumer position' "$TMP/err"; then ok; else
+		bad "recv: $(cat "$TMP/err")"
+	fi
+else
+	bad "could not make a ring at shm:$N1"
+fi
+
+# ---- MPMC: the producers' position 8 bytes before the end (a reservation
+# there would write its size word past the mapping)
+if make_ring "shm:$N2?size=16384&mpmc&persist" "$N2"; then
+	put8 "/dev/shm$N2" 128 0000000000000ff8       # producer position
+	run "$CLI" send "shm:$N2" hello --timeout 2000 >"$TMP/out" 2>"$TMP/err"
+	st=$?
+	if [ $st -ne 0 ] && [ $st -lt 128 ]; then ok; else
+		bad "send into a corrupt ring: status $st"
+	fi
+	if grep -q 'corrupt: producer position' "$TMP/err"; then ok; else
+		bad "send: $(cat "$TMP/err")"
+	fi
+else
+	bad "could not make a ring at shm:$N2"
+fi
+
+echo "test_shm_hostile_cli: $pass passed, $fail failed"
+[ $fail -eq 0 ]

@@ -1,0 +1,188 @@
+/*
+ * Registration and unregistration killed at every step. A child stops
+ * itself with SIGKILL at one named step of ipk__ring_register or
+ * ipk__ring_detach (through ipk__ring_hook); the others must then find a
+ * consistent ring: ipk_ring_info counts exactly the live processes, a new
+ * producer attaches and is received, nothing is counted twice or below
+ * zero. And the state a producer killed right after claiming its slot
+ * leaves, written by hand: a later producer that takes that slot over is
+ * counted and received.
+ */
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ipckit.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shm/ring.h"
+
+static const char *target;
+
+static void die_at(const char *step)
+{
+	if (strcmp(step, target) == 0)
+		raise(SIGKILL);
+}
+
+static const char *const register_steps[] = {
+	"register:start", "register:claimed", "register:reset", "register:done"};
+static const char *const detach_steps[] = {
+	"detach:start", "detach:reset", "detach:released"};
+
+enum who { PRODUCER, CONSUMER };
+
+/* A child that dials (or listens) and closes, killed at `step`. */
+static void child_dies_at(const char *url, enum who who, const char *step)
+{
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		target = step;
+		ipk__ring_hook = die_at;
+		ipk_chan *c;
+		int rc = who == PRODUCER ? ipk_dial(&c, url, 5000)
+		                         : ipk_listen(&c, url);
+		if (rc < 0)
+			_exit(3);
+		if (who == PRODUCER && ipk_send(c, "dying", 5, 5000) != 5)
+			_exit(4);
+		ipk_close(c);
+		_exit(5); /* the step was never reached */
+	}
+	int st = ipkt_wait_child(pid);
+	cr_assert_eq(st, 128 + SIGKILL, "child did not die at %s (status %d)",
+	             step, st);
+}
+
+static void expect_counts(ipk_chan *c, int producers, int consumers,
+                          const char *when)
+{
+	ipk_ringinfo info;
+	cr_assert_eq(ipk_ring_info(c, &info), 0);
+	cr_expect_eq(info.producers, producers, "%s: producers %d, expected %d",
+	             when, info.producers, producers);
+	cr_expect_eq(info.consumers, consumers, "%s: consumers %d, expected %d",
+	             when, info.consumers, consumers);
+}
+
+/* A producer killed at each step; then a live one sends and is counted. */
+static void producer_killed(const char *opts)
+{
+	const char *const *lists[] = {register_steps, detach_steps};
+	size_t lens[] = {4, 3};
+	for (int l = 0; l < 2; l++)
+		for (size_t i = 0; i < lens[l]; i++) {
+			const char *step = lists[l][i];
+			char url[300];
+			snprintf(url, sizeof url, "shm:%s?%s", ipkt_name("reg"), opts);
+			ipk_chan *rx = ipkt_listen_ok(url);
+			child_dies_at(url, PRODUCER, step);
+			/* what it sent before dying (detach steps) is there */
+			char buf[16];
+			ssize_t n;
+			while ((n = ipk_recv(rx, buf, sizeof buf, 0)) > 0)
+				cr_expect_eq(n, 5, "%s", step);
+			cr_expect_eq(n, -EAGAIN, "%s: %s", step, ipk_last_error());
+			expect_counts(rx, 0, 1, step);
+			/* a live producer: attached, counted, received */
+			ipk_chan *tx = ipkt_dial_ok(url);
+			expect_counts(rx, 1, 1, step);
+			expect_counts(tx, 1, 1, step);
+			cr_expect_eq(ipk_send(tx, "alive", 5, 2000), 5, "%s: %s", step,
+			             ipk_last_error());
+			cr_expect_eq(ipk_recv(rx, buf, sizeof buf, 2000), 5, "%s: %s",
+			             step, ipk_last_error());
+			ipk_close(tx);
+			expect_counts(rx, 0, 1, step);
+			ipk_close(rx);
+			cr_expect_eq(ipk_remove(url), -ENOENT, "%s left behind", url);
+		}
+}
+
+Test(reg, spsc_producer_killed_at_each_step) { producer_killed("size=64K"); }
+Test(reg, mpmc_producer_killed_at_each_step)
+{
+	producer_killed("size=64K&mpmc");
+}
+
+/* A consumer killed at each step; a new listener takes the ring over and
+   receives what was sent meanwhile. */
+static void consumer_killed(const char *opts)
+{
+	const char *const *lists[] = {register_steps, detach_steps};
+	size_t lens[] = {4, 3};
+	for (int l = 0; l < 2; l++)
+		for (size_t i = 0; i < lens[l]; i++) {
+			const char *step = lists[l][i];
+			char url[300];
+			snprintf(url, sizeof url, "shm:%s?%s", ipkt_name("reg"), opts);
+			/* the ring made first, so the child only registers */
+			char persist[320];
+			snprintf(persist, sizeof persist, "%s&persist", url);
+			ipk_close(ipkt_listen_ok(persist));
+			child_dies_at(url, CONSUMER, step);
+			ipk_chan *tx = ipkt_dial_ok(url);
+			expect_counts(tx, 1, 0, step);
+			cr_expect_eq(ipk_send(tx, "queued", 6, 2000), 6, "%s: %s", step,
+			             ipk_last_error());
+			ipk_chan *rx = ipkt_listen_ok(url);
+			expect_counts(rx, 1, 1, step);
+			char buf[16];
+			cr_expect_eq(ipk_recv(rx, buf, sizeof buf, 2000), 6, "%s: %s",
+			             step, ipk_last_error());
+			ipk_close(tx);
+			ipk_close(rx);
+			ipk_remove(url);
+		}
+}
+
+Test(reg, spsc_consumer_killed_at_each_step) { consumer_killed("size=64K"); }
+Test(reg, mpmc_consumer_killed_at_each_step)
+{
+	consumer_killed("size=64K&mpmc");
+}
+
+/*
+ * Written by hand: the slot of a producer that was killed right after it
+ * claimed the slot (its pid there, nothing else done). The next producer
+ * takes that slot over; it must be counted and its messages received, and
+ * the count may not go below zero when it leaves.
+ */
+Test(reg, slot_of_a_producer_killed_after_claiming_it)
+{
+	char url[300];
+	snprintf(url, sizeof url, "shm:%s?size=64K", ipkt_name("hand"));
+	ipk_chan *rx = ipkt_listen_ok(url);
+	pid_t dead = fork();
+	cr_assert_neq(dead, -1);
+	if (dead == 0)
+		_exit(0);
+	cr_assert_eq(ipkt_wait_child(dead), 0);
+	char plain[300];
+	snprintf(plain, sizeof plain, "%.*s", (int)strcspn(url, "?"), url);
+	ipk_region *reg;
+	cr_assert_eq(ipk_region_open(&reg, plain, 0, IPK_REGION_ATTACH), 0);
+	struct ipk__ring_hdr *h = ipk_region_addr(reg);
+	/* slot 0 consumers, slot 1 the producer */
+	atomic_store(&h->slots[1].owner, (uint64_t)dead | ((uint64_t)12345 << 22));
+	ipk_chan *tx = ipkt_dial_ok(url);
+	expect_counts(rx, 1, 1, "after the take-over");
+	cr_expect_eq(ipk_send(tx, "live", 4, 2000), 4);
+	char buf[8];
+	cr_expect_eq(ipk_recv(rx, buf, sizeof buf, 2000), 4, "%s",
+	             ipk_last_error());
+	ipk_close(tx);
+	expect_counts(rx, 0, 1, "after it left");
+	/* and the receive waits for the next, rather than ending */
+	cr_expect_eq(ipk_recv(rx, buf, sizeof buf, 100), -ETIMEDOUT);
+	ipk_region_detach(reg);
+	ipk_close(rx);
+}
