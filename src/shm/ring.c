@@ -73,7 +73,7 @@ static ssize_t spsc_borrow(struct ipk__ring *r, void **buf, size_t len,
 			uint64_t nt = p_next_lap(t);
 			atomic_store_explicit(rec_word(r, nt), 0, RLX);
 			atomic_store_explicit(rec_word(r, t), mkword(ST_SKIP, 0, to_end),
-			                      SC);
+			                      publish_order(r));
 			notify_consumers(r);
 			r->tail = nt;
 			atomic_store_explicit(&r->h->tail, nt, RLX);
@@ -91,7 +91,8 @@ static inline void spsc_commit(struct ipk__ring *r, size_t len)
 {
 	uint64_t t = r->bpos, nt = p_add(r, t, rec_for(len));
 	atomic_store_explicit(rec_word(r, nt), 0, RLX);
-	atomic_store_explicit(rec_word(r, t), mkword(ST_COMMITTED, 0, len), SC);
+	atomic_store_explicit(rec_word(r, t), mkword(ST_COMMITTED, 0, len),
+	                      publish_order(r));
 	notify_consumers(r);
 	r->tail = nt;
 	atomic_store_explicit(&r->h->tail, nt, RLX);
@@ -107,7 +108,7 @@ static inline void spsc_commit(struct ipk__ring *r, size_t len)
 static inline void spsc_set_head(struct ipk__ring *r, uint64_t p)
 {
 	r->head = p;
-	atomic_store_explicit(&r->h->head, p, SC);
+	atomic_store_explicit(&r->h->head, p, publish_order(r));
 	notify_producers(r);
 }
 

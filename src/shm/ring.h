@@ -140,6 +140,7 @@ struct ipk__ring {
 	pid_t pid;
 	uint64_t owner;    /* our owner word */
 	int64_t next_check; /* when to look at the peers / the name again */
+	bool light;         /* publish with release stores (ring_sync.h) */
 	int peer_life_fd;   /* pair: read end of a pipe only the peer end
 	                       writes to; POLLHUP once every copy of that end
 	                       is closed (the kernel counts across fork) */

@@ -98,6 +98,7 @@ void ipk__ring_bell_settle(struct ipk__ring *r)
 	while (recv(r->bell_rx, buf, sizeof buf, MSG_DONTWAIT) >= 0)
 		;
 	arm(r);
+	ipk__fence_heavy(); /* a light publisher's store is seen below */
 	/* a message that came before the arm was seen by nobody */
 	if (ipk__ring_readable(r) && disarm(r))
 		poke(r->bell_rx, r->ring_id, nonce);

@@ -173,31 +173,41 @@ static inline int ensure_registered(struct ipk__ring *r)
 
 /*
  * One wake per sleep: a sleeper sets bit 0 of the side's sequence word
- * before its last look and sleeps on the word; the other side, after each
- * publish or release, reads the word and only when the bit is set clears
- * it (moving the sequence on) and wakes. Later publishes see the bit clear
- * and make no system call until somebody sleeps again.
+ * (and fences every publisher, ring_sync.h) before its last look and
+ * sleeps on the word; the other side, after each publish or release,
+ * reads the word and only when the bit is set clears it (moving the
+ * sequence on) and wakes. Later publishes see the bit clear and make no
+ * system call until somebody sleeps again.
  */
 void ipk__ring_wake_seq(_Atomic uint32_t *seq);
 
-static inline void notify_seq(_Atomic uint32_t *seq)
+static inline void notify_seq(const struct ipk__ring *r, _Atomic uint32_t *seq)
 {
-	if (__builtin_expect(atomic_load_explicit(seq, SC) & 1u, 0))
+	/* after a light publish a plain load will do: a sleeper fences us */
+	uint32_t v = r->light ? atomic_load_explicit(seq, RLX)
+	                      : atomic_load_explicit(seq, SC);
+	if (__builtin_expect(v & 1u, 0))
 		ipk__ring_wake_seq(seq);
+}
+
+/* The order a publish that a sleeper may be waiting for needs. */
+static inline memory_order publish_order(const struct ipk__ring *r)
+{
+	return r->light ? REL : SC;
 }
 
 /* After publishing: wake sleeping consumers, ring armed doorbells. */
 static inline void notify_consumers(struct ipk__ring *r)
 {
 	struct ipk__ring_hdr *h = r->h;
-	notify_seq(&h->data_seq);
+	notify_seq(r, &h->data_seq);
 	if (__builtin_expect(atomic_load_explicit(&h->armed, RLX) != 0, 0))
 		ipk__ring_ring_bells(r);
 }
 
 static inline void notify_producers(struct ipk__ring *r)
 {
-	notify_seq(&r->h->space_seq);
+	notify_seq(r, &r->h->space_seq);
 }
 
 /* ------------------------------------------- shared by the protocols */

@@ -177,6 +177,7 @@ int ipk__ring_register(struct ipk__ring *r, const char *what)
 	}
 	r->slot = got;
 	r->reg_gen = gen;
+	r->light = ipk__fence_light();
 	HOOK("register:done");
 	return 0;
 }
