@@ -10,6 +10,10 @@
 #include <errno.h>
 #include <string.h>
 
+/* MPMC messages up to this size are copied inside the reservation (the
+   other producers wait for the copy): one header store, no BUSY state. */
+#define MPMC_SMALL 512
+
 /* Small messages are copied inline: for a line or two, the call into the
    C library's general copy costs about as much as the copy. The ring and
    the caller's buffer never overlap. */
@@ -72,8 +76,7 @@ static ssize_t spsc_borrow(struct ipk__ring *r, void **buf, size_t len,
 			/* fill to the end; the message starts the next lap */
 			uint64_t nt = p_next_lap(t);
 			atomic_store_explicit(rec_word(r, nt), 0, RLX);
-			atomic_store_explicit(rec_word(r, t), mkword(ST_SKIP, 0, to_end),
-			                      publish_order(r));
+			publish(r, rec_word(r, t), mkword(ST_SKIP, 0, to_end));
 			notify_consumers(r);
 			r->tail = nt;
 			atomic_store_explicit(&r->h->tail, nt, RLX);
@@ -91,8 +94,7 @@ static inline void spsc_commit(struct ipk__ring *r, size_t len)
 {
 	uint64_t t = r->bpos, nt = p_add(r, t, rec_for(len));
 	atomic_store_explicit(rec_word(r, nt), 0, RLX);
-	atomic_store_explicit(rec_word(r, t), mkword(ST_COMMITTED, 0, len),
-	                      publish_order(r));
+	publish(r, rec_word(r, t), mkword(ST_COMMITTED, 0, len));
 	notify_consumers(r);
 	r->tail = nt;
 	atomic_store_explicit(&r->h->tail, nt, RLX);
@@ -108,7 +110,7 @@ static inline void spsc_commit(struct ipk__ring *r, size_t len)
 static inline void spsc_set_head(struct ipk__ring *r, uint64_t p)
 {
 	r->head = p;
-	atomic_store_explicit(&r->h->head, p, publish_order(r));
+	publish(r, &r->h->head, p);
 	notify_producers(r);
 }
 
@@ -235,6 +237,16 @@ ssize_t ipk__ring_send(struct ipk__ring *r, const void *buf, size_t len,
 		spsc_commit(r, len);
 		return (ssize_t)len;
 	}
+	if (r->mpmc && len <= MPMC_SMALL && !r->borrowed &&
+	    len <= ipk__ring_max_message(r->cap, true)) {
+		ssize_t n = ipk__mpmc_fast_send(r, buf, len);
+		if (n >= 0)
+			return n;
+		int rc = ensure_registered(r);
+		if (rc < 0)
+			return rc;
+		return ipk__mpmc_send_small(r, buf, len, deadline);
+	}
 	void *dst;
 	ssize_t n = ipk__ring_borrow(r, &dst, len, deadline);
 	if (n < 0)
@@ -246,7 +258,9 @@ ssize_t ipk__ring_send(struct ipk__ring *r, const void *buf, size_t len,
 
 /* ------------------------------------------------------ consumer API */
 
-static int locate_wait(struct ipk__ring *r, int64_t deadline)
+/* 1 a message is located, 2 (MPMC, with rx) it was copied to rx and
+   released already, or an error. */
+static int locate_wait(struct ipk__ring *r, int64_t deadline, ipk__rx *rx)
 {
 	if (r->have)
 		return 1;
@@ -255,7 +269,7 @@ static int locate_wait(struct ipk__ring *r, int64_t deadline)
 		return rc;
 	bool quick = deadline != IPK__NOW;
 	for (;;) {
-		rc = r->mpmc ? ipk__mpmc_locate(r) : spsc_locate(r);
+		rc = r->mpmc ? ipk__mpmc_locate(r, deadline, rx) : spsc_locate(r);
 		if (rc != 0)
 			return rc;
 		if (quick) {
@@ -265,6 +279,8 @@ static int locate_wait(struct ipk__ring *r, int64_t deadline)
 		}
 		if ((rc = ipk__ring_check_end(r, true)) < 0)
 			return rc;
+		if (r->mpmc)
+			ipk__mpmc_idle(r);
 		if (deadline == IPK__NOW)
 			return ipk__err(-EAGAIN, "ring %s is empty", r->name);
 		if ((rc = ipk__ring_wait_for(r, deadline)) < 0)
@@ -331,7 +347,7 @@ ssize_t ipk__ring_peek(struct ipk__ring *r, const void **buf,
 		*buf = r->data + p_idx(r->mpos) + REC_HDR;
 		return (ssize_t)r->mlen;
 	}
-	int rc = locate_wait(r, deadline);
+	int rc = locate_wait(r, deadline, NULL);
 	if (rc <= 0) {
 		if (r->bell_rx >= 0)
 			ipk__ring_bell_settle(r);
@@ -376,11 +392,18 @@ ssize_t ipk__ring_recv(struct ipk__ring *r, ipk__rx *rx, int64_t deadline)
 	if (r->lent)
 		return ipk__err(-EBUSY, "ring %s: the peeked message is not "
 		                        "released", r->name);
-	int rc = locate_wait(r, deadline);
-	if (rc <= 0) {
+	if (r->mpmc) {
+		ssize_t n = ipk__mpmc_fast_recv(r, rx);
+		if (n >= 0)
+			return n;
+	}
+	int rc = locate_wait(r, deadline, rx);
+	if (rc <= 0 || rc == 2) {
 		if (r->bell_rx >= 0)
 			ipk__ring_bell_settle(r);
-		return rc;
+		if (rc == 2)
+			rx->info->pid = r->mpid;
+		return rc == 2 ? (ssize_t)r->mlen : rc;
 	}
 	size_t len = r->mlen;
 	if (len > r->maxmsg || len > rx->maxmsg)

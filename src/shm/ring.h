@@ -24,10 +24,14 @@
  * MPMC: producers reserve under a small lock (terminator, size, header BUSY
  * with their pid, then the tail; a lock taken from a dead holder first
  * repairs what it left, see ring_mpmc.c), write the payload outside it and
- * commit (BUSY -> COMMITTED). Consumers claim the record at the head by
- * moving the head with a compare-and-swap (their slot says which record
- * they read, so a dead reader's record is freed), and release it; space
- * comes back when the release frontier passes it.
+ * commit (BUSY -> COMMITTED). Consumers claim the record at the head under
+ * their own lock (their slot says which record they read, so a dead
+ * reader's record is freed), read it outside, and release it under the
+ * lock; space comes back when the release frontier passes it. On each side
+ * a process that keeps finding the lock free takes the side's "bias" and
+ * then runs its sections without any atomic read-modify-write (a flag in
+ * its slot, checked against revocation with an asymmetric fence); another
+ * process of that side revokes the bias before it takes the lock.
  *
  * Trust: every byte of the region may have been written by a hostile
  * process. The identity is copied into the handle once at attach and never
@@ -68,7 +72,8 @@ struct ipk__ring_slot {
 	_Atomic uint64_t claim; /* MPMC consumer: position + 1 of the record it
 	                           is reading, 0 none */
 	_Atomic uint32_t bell;  /* consumer: doorbell name suffix, 0 none */
-	uint32_t pad0;
+	_Atomic uint32_t busy;  /* MPMC process holding its side's bias:
+	                           inside a section run without the lock */
 	uint64_t pad[5];
 };
 
@@ -93,13 +98,22 @@ struct ipk__ring_hdr {
 	/* producer side */
 	_Alignas(128) _Atomic uint64_t tail;
 	_Atomic uint32_t prod_lock; /* MPMC: owner pid | waiters bit */
-	uint32_t pad2;
-	uint64_t pad3[14];
+	_Atomic uint32_t bias_slot; /* MPMC: the slot of the producer that
+	                               reserves without taking prod_lock... */
+	_Atomic uint64_t bias;      /* ...and its owner word, 0: nobody */
+	uint64_t pad3[13];
 
-	/* consumer side */
+	/* consumer side (SPSC: the head is the producer's space frontier) */
 	_Alignas(128) _Atomic uint64_t head;
-	_Atomic uint64_t rhead; /* MPMC: everything before it is released */
-	uint64_t pad4[14];
+	_Atomic uint32_t cons_lock; /* MPMC: as prod_lock, for consumers */
+	_Atomic uint32_t cons_bias_slot;
+	_Atomic uint64_t cons_bias;
+	uint64_t pad4[13];
+
+	/* MPMC: the space frontier, read by waiting producers: apart from the
+	   head, which consumers write for every claim */
+	_Alignas(128) _Atomic uint64_t rhead; /* everything before is released */
+	uint64_t pad9[15];
 
 	/* waking consumers: read by producers after each message */
 	_Alignas(128) _Atomic uint32_t data_seq; /* futex; bit 0: sleepers */
@@ -156,6 +170,8 @@ struct ipk__ring {
 	size_t blen;         /* bytes borrowed */
 	uint64_t want_space; /* bytes a waiting producer needs */
 	int64_t next_repair; /* MPMC: next look for dead consumers' claims */
+	uint32_t streak;     /* MPMC: uncontended lock takes in a row */
+	uint32_t bias_after; /* ...before this producer takes the bias */
 	int bell_tx;         /* socket to ring doorbells, -1 */
 
 	/* consumer */
@@ -242,8 +258,9 @@ void ipk__ring_listening(struct ipk__ring *r, bool persist);
 
 /*
  * Test hook: called (when set) at every step of registration and
- * unregistration with the step's name, so a test can kill the process
- * there and check what it leaves. NULL in normal use.
+ * unregistration, and inside an MPMC reservation, with the step's name, so
+ * a test can kill the process there and check what it leaves. NULL in
+ * normal use.
  */
 extern void (*ipk__ring_hook)(const char *step);
 

@@ -15,12 +15,6 @@
 
 void (*ipk__ring_hook)(const char *step);
 
-#define HOOK(step)                                          \
-	do {                                                    \
-		if (__builtin_expect(ipk__ring_hook != NULL, 0))    \
-			ipk__ring_hook(step);                           \
-	} while (0)
-
 bool ipk__ring_owner_alive(uint64_t w)
 {
 	pid_t pid = owner_pid(w);
@@ -55,8 +49,10 @@ bool ipk__ring_pid_alive(const struct ipk__ring *r, uint32_t pid)
 static void reset_slot(struct ipk__ring *r, int i)
 {
 	struct ipk__ring_slot *s = &side_slots(r, r->role)[i];
-	if (r->role != IPK__RING_CONSUMER)
+	if (r->role != IPK__RING_CONSUMER) {
+		atomic_store_explicit(&s->busy, 0, REL);
 		return;
+	}
 	atomic_fetch_and_explicit(&r->h->armed, ~(UINT64_C(1) << i), SC);
 	atomic_store_explicit(&s->bell, 0, RLX);
 	atomic_store_explicit(&s->claim, 0, REL);
@@ -229,6 +225,8 @@ void ipk__ring_detach(struct ipk__ring *r)
 	bool consumer = r->role == IPK__RING_CONSUMER;
 	if (r->borrowed)
 		ipk__ring_abort(r);
+	if (!consumer && r->mpmc)
+		ipk__mpmc_leave(r);
 	if (consumer && r->have && r->mpmc) {
 		/* a claimed message cannot go back in line: it is dropped */
 		r->lent = false;
