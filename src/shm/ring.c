@@ -10,6 +10,10 @@
 #include <errno.h>
 #include <string.h>
 
+/* Pause loops a receive watches for an arriving message before the general
+   path (a few microseconds). */
+#define FAST_SPINS 1024
+
 /* MPMC messages up to this size are copied inside the reservation (the
    other producers wait for the copy): one header store, no BUSY state. */
 #define MPMC_SMALL 512
@@ -34,6 +38,37 @@ static inline void copy_msg(void *dst, const void *src, size_t n)
 }
 
 /* -------------------------------------------------------------- SPSC */
+
+/* The producer's map of where headers stood in the last lap (ring.h). */
+static inline bool zeroed_at(const struct ipk__ring *r, uint64_t p)
+{
+	uint64_t i = p_idx(p) >> 4;
+	return r->zeroed != NULL && (r->zeroed[i >> 6] >> (i & 63) & 1);
+}
+
+/* A record (or skip header) of rec bytes written at t: its header will be
+   zeroed once consumed; the words its payload covered will not. */
+static inline void zeroed_mark(struct ipk__ring *r, uint64_t t, uint64_t rec)
+{
+	uint64_t *z = r->zeroed;
+	if (z == NULL)
+		return;
+	uint64_t i = p_idx(t) >> 4, end = i + (rec >> 4);
+	z[i >> 6] |= UINT64_C(1) << (i & 63);
+	for (i++; i < end && (i & 63); i++)
+		z[i >> 6] &= ~(UINT64_C(1) << (i & 63));
+	for (; i + 64 <= end; i += 64)
+		z[i >> 6] = 0;
+	for (; i < end; i++)
+		z[i >> 6] &= ~(UINT64_C(1) << (i & 63));
+}
+
+/* The word at p must read 0 before the record before it is published. */
+static inline void terminate(struct ipk__ring *r, uint64_t p)
+{
+	if (!zeroed_at(r, p))
+		atomic_store_explicit(rec_word(r, p), 0, RLX);
+}
 
 static int spsc_full(struct ipk__ring *r, int64_t deadline)
 {
@@ -75,7 +110,8 @@ static ssize_t spsc_borrow(struct ipk__ring *r, void **buf, size_t len,
 		if (skip) {
 			/* fill to the end; the message starts the next lap */
 			uint64_t nt = p_next_lap(t);
-			atomic_store_explicit(rec_word(r, nt), 0, RLX);
+			terminate(r, nt);
+			zeroed_mark(r, t, REC_HDR);
 			publish(r, rec_word(r, t), mkword(ST_SKIP, 0, to_end));
 			notify_consumers(r);
 			r->tail = nt;
@@ -92,8 +128,9 @@ static ssize_t spsc_borrow(struct ipk__ring *r, void **buf, size_t len,
 
 static inline void spsc_commit(struct ipk__ring *r, size_t len)
 {
-	uint64_t t = r->bpos, nt = p_add(r, t, rec_for(len));
-	atomic_store_explicit(rec_word(r, nt), 0, RLX);
+	uint64_t t = r->bpos, rec = rec_for(len), nt = p_add(r, t, rec);
+	terminate(r, nt);
+	zeroed_mark(r, t, rec);
 	publish(r, rec_word(r, t), mkword(ST_COMMITTED, 0, len));
 	notify_consumers(r);
 	r->tail = nt;
@@ -109,6 +146,8 @@ static inline void spsc_commit(struct ipk__ring *r, size_t len)
 
 static inline void spsc_set_head(struct ipk__ring *r, uint64_t p)
 {
+	/* the header we leave behind reads 0 from now on (ring.h) */
+	atomic_store_explicit(rec_word(r, r->head), 0, RLX);
 	r->head = p;
 	publish(r, &r->h->head, p);
 	notify_producers(r);
@@ -327,8 +366,10 @@ static inline int spsc_fast_arrival(struct ipk__ring *r, int64_t deadline)
 	if (deadline == IPK__NOW || r->wait == IPK__WAIT_BLOCK || r->mpmc ||
 	    r->have || r->bell_rx >= 0 || !registered_here(r))
 		return 0;
+	/* a round trip's answer comes within microseconds: meet it here (the
+	   general path's clock reads and peer checks come after) */
 	_Atomic uint64_t *w = rec_word(r, r->head);
-	for (int i = 0; i < QUICK_SPINS; i++) {
+	for (int i = 0; i < FAST_SPINS; i++) {
 		if (atomic_load_explicit(w, RLX) != 0)
 			return spsc_fast_locate(r);
 		ipk__cpu_relax();

@@ -19,7 +19,11 @@
  * on the fast path.
  *
  * SPSC: the producer writes the payload and then the header word
- * (COMMITTED). The consumer's position is the space frontier.
+ * (COMMITTED). The consumer's position is the space frontier. The consumer
+ * zeroes each header word it has consumed, so where the producer knows a
+ * header stood in the last lap it needs no terminator: the consumer then
+ * polls a line it holds itself instead of pulling one the producer has
+ * just written (half a round trip's cache traffic).
  *
  * MPMC: producers reserve under a small lock (terminator, size, header BUSY
  * with their pid, then the tail; a lock taken from a dead holder first
@@ -164,6 +168,9 @@ struct ipk__ring {
 
 	/* producer */
 	uint64_t tail;       /* SPSC: our position */
+	uint64_t *zeroed;    /* SPSC: one bit per 16 bytes: a header stood
+	                        there in the last lap (the consumer has zeroed
+	                        it since), NULL if not kept */
 	uint64_t head_cache; /* last space frontier seen */
 	bool borrowed;
 	uint64_t bpos;       /* record of the borrow */
@@ -288,7 +295,7 @@ int ipk__ring_tx_fd(struct ipk__ring *r);
    restore the doorbell invariant after a consumer call. */
 void ipk__ring_ring_bells(struct ipk__ring *r);
 void ipk__ring_bell_settle(struct ipk__ring *r);
-/* Release the doorbell sockets. */
+/* Release the doorbell sockets and what the handle allocated. */
 void ipk__ring_close_fds(struct ipk__ring *r);
 
 /* Fill info; producers/consumers count live processes (dead ones' slots

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -161,6 +162,8 @@ int ipk__ring_tx_fd(struct ipk__ring *r)
 
 void ipk__ring_close_fds(struct ipk__ring *r)
 {
+	free(r->zeroed);
+	r->zeroed = NULL;
 	if (r->bell_rx >= 0)
 		close(r->bell_rx);
 	if (r->bell_tx >= 0)

@@ -11,7 +11,12 @@
 #include "ring_pos.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <unistd.h>
+
+/* Rings up to this capacity keep the producer's header map (cap/128
+   bytes); larger ones always write terminators. */
+#define ZEROED_MAX_CAP ((uint64_t)256 << 20)
 
 void (*ipk__ring_hook)(const char *step);
 
@@ -162,6 +167,12 @@ int ipk__ring_register(struct ipk__ring *r, const char *what)
 			r->head = hd;
 		} else {
 			rc = spsc_find_tail(r);
+			/* what the last lap looked like is not known: learn it */
+			if (r->cap <= ZEROED_MAX_CAP) {
+				size_t words = (size_t)(r->cap / 16 + 63) / 64;
+				free(r->zeroed);
+				r->zeroed = calloc(words, sizeof *r->zeroed);
+			}
 		}
 		if (rc < 0) {
 			/* leave no slot held by a handle that is not usable */
