@@ -168,7 +168,7 @@ int ipk__ring_register(struct ipk__ring *r, const char *what)
 		} else {
 			rc = spsc_find_tail(r);
 			/* what the last lap looked like is not known: learn it */
-			if (r->cap <= ZEROED_MAX_CAP) {
+			if (rc == 0 && r->cap <= ZEROED_MAX_CAP) {
 				size_t words = (size_t)(r->cap / 16 + 63) / 64;
 				free(r->zeroed);
 				r->zeroed = calloc(words, sizeof *r->zeroed);
