@@ -53,8 +53,14 @@ static inline void zeroed_mark(struct ipk__ring *r, uint64_t t, uint64_t rec)
 	uint64_t *z = r->zeroed;
 	if (z == NULL)
 		return;
-	uint64_t i = p_idx(t) >> 4, end = i + (rec >> 4);
-	z[i >> 6] |= UINT64_C(1) << (i & 63);
+	uint64_t i = p_idx(t) >> 4, n = rec >> 4, b = i & 63;
+	if (b + n < 64) { /* a small record: one word of the map */
+		uint64_t m = ((UINT64_C(1) << n) - 1) << b;
+		z[i >> 6] = (z[i >> 6] & ~m) | (UINT64_C(1) << b);
+		return;
+	}
+	uint64_t end = i + n;
+	z[i >> 6] |= UINT64_C(1) << b;
 	for (i++; i < end && (i & 63); i++)
 		z[i >> 6] &= ~(UINT64_C(1) << (i & 63));
 	for (; i + 64 <= end; i += 64)
@@ -126,7 +132,8 @@ static ssize_t spsc_borrow(struct ipk__ring *r, void **buf, size_t len,
 	}
 }
 
-static inline void spsc_commit(struct ipk__ring *r, size_t len)
+static inline __attribute__((always_inline)) void
+spsc_commit(struct ipk__ring *r, size_t len)
 {
 	uint64_t t = r->bpos, rec = rec_for(len), nt = p_add(r, t, rec);
 	terminate(r, nt);
