@@ -347,17 +347,17 @@ static bool take_connections(struct run *r)
 }
 
 /* Receive what peer i has; true if a message came. */
-static bool take_message(struct run *r, size_t i)
+static bool take_message(struct run *r, size_t i, int wait_ms)
 {
 	void *buf = NULL;
 	ipk_msginfo info = {.type = r->o->type};
-	ssize_t n = ipk_recv_alloc(r->peers.c[i], &buf, &info, 0);
+	ssize_t n = ipk_recv_alloc(r->peers.c[i], &buf, &info, wait_ms);
 	if (n >= 0) {
 		unsigned conn = r->listener ? r->peers.id[i] : 0;
 		deliver(r, buf, (size_t)n, &info, conn);
 		return true;
 	}
-	if (n == -EAGAIN)
+	if (n == -EAGAIN || n == -ETIMEDOUT)
 		return false;
 	if (r->listener != NULL) { /* one connection ends; the others go on */
 		if (n != -EPIPE && n != -ECONNRESET)
@@ -444,6 +444,23 @@ static int serve(struct run *r)
 			if (wait > SLICE_MS)
 				wait = SLICE_MS;
 		}
+		if (r->listener == NULL) {
+			/* one channel: the library's own wait suits its mechanism
+			   (a queue selected by type has no descriptor to poll) */
+			if (take_message(r, 0, wait)) {
+				t_msg = after(o->timeout);
+				t_idle = after(o->idle);
+				continue;
+			}
+			if (r->status != GOING)
+				break;
+			int64_t now = now_ns();
+			if (now >= t_idle)
+				r->status = 0;
+			else if (now >= t_msg)
+				r->status = timed_out(r, o->timeout == 0);
+			continue;
+		}
 		int rc = ipk_poll(items, m, wait);
 		if (rc < 0) {
 			r->status = cli_fail("recv", r->url, "%s", ipk_last_error());
@@ -454,12 +471,9 @@ static int serve(struct run *r)
 		bool progress = false;
 		size_t np = r->peers.n;
 		for (size_t i = np; i-- > 0 && r->status == GOING;) {
-			/* before time is up every channel is asked once more: a
-			   queue's descriptor is told of a message by a helper thread,
-			   a moment after the message is there */
-			if (!(items[i].revents & IPK_POLLIN) && wait > 0)
+			if (!(items[i].revents & IPK_POLLIN))
 				continue;
-			if (take_message(r, i)) {
+			if (take_message(r, i, 0)) {
 				t_msg = after(o->timeout);
 				t_idle = after(o->idle);
 				progress = true;
