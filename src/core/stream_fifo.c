@@ -47,6 +47,10 @@
 #define FIRST 0x01
 #define SLICE_NS (50 * 1000000LL) /* how often a wait asks about the lock */
 #define INBUF_SIZE 65536
+/* at most this much per read: the FIFO's lock is held while a read copies,
+   and a writer of the next message waits for it; a page at a time still
+   takes 64 small messages per system call */
+#define READ_MAX 4096
 
 enum { NEED_MORE = 1, AGAIN, GOT }; /* parse() besides a negative errno */
 
@@ -208,8 +212,11 @@ static ssize_t read_more(ipk__stream *s, bool block)
 		s->in_off = 0;
 	}
 	for (;;) {
+		size_t room = INBUF_SIZE - s->in_len;
+		if (room > READ_MAX)
+			room = READ_MAX;
 		ssize_t n = read(block ? s->rfd_block : s->rfd, s->in + s->in_len,
-		                 INBUF_SIZE - s->in_len);
+		                 room);
 		if (n > 0) {
 			s->in_len += (size_t)n;
 			return n;
