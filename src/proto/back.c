@@ -428,8 +428,13 @@ static int back_start(struct ipk__sock *s, int64_t deadline)
 		close_chan(&b->inbox);
 		free(b);
 		s->car_state = NULL;
+		return rc;
 	}
-	return rc;
+	/* the limit is the mechanism's, as it read the address (mq: takes
+	   ?maxmsg= for the queue's depth), less what our headers take */
+	if (b->box && b->box->maxmsg > 64 + HDR)
+		s->c->maxmsg = b->box->maxmsg - 64 - HDR;
+	return 0;
 }
 
 static void back_stop(struct ipk__sock *s)
