@@ -77,6 +77,9 @@ int ipk__ss_dial(ipk_chan *c, int family, const struct sockaddr *sa,
 ssize_t ipk__ss_send(ipk_chan *c, const void *buf, size_t len,
                      const ipk_msginfo *info, int64_t deadline);
 ssize_t ipk__ss_recv(ipk_chan *c, ipk__rx *rx, int64_t deadline);
+ssize_t ipk__ss_send_many(ipk_chan *c, const struct iovec *msgs, size_t n,
+                          int64_t deadline);
+int ipk__ss_flush(ipk_chan *c, int64_t deadline);
 int ipk__ss_accept(ipk_chan *l, ipk_chan *c, int64_t deadline);
 int ipk__ss_fd(const ipk_chan *c);
 int ipk__ss_pending(const ipk_chan *c);
