@@ -144,6 +144,11 @@ int ipk_wait(ipk_chan *c, int *status, int timeout_ms);
 /* Stop sending: the peer sees end of stream (stream mechanisms only). */
 int ipk_shutdown(ipk_chan *c);
 
+/* Where a reply goes: see ?proto=rep below. Opaque; copy it freely. */
+typedef struct ipk_route {
+	uint64_t opaque[8];
+} ipk_route;
+
 /* Metadata that rides with a message on mechanisms that have it. */
 typedef struct ipk_msginfo {
 	long type;     /* sysvmq: type to send (0 means 1); on receive, in: the
@@ -156,6 +161,12 @@ typedef struct ipk_msginfo {
 	uint64_t missed; /* out: publish/subscribe: messages this subscriber
 	                    lost just before this one (it fell a lap behind a
 	                    shared-memory publisher with slow=drop); else 0 */
+	int status;    /* req/rep: a number 0..32767 a REP attaches to its reply
+	                  (ipckit rep: the command's exit status); a REQ
+	                  receives it, or -1 when the replier sent none */
+	ipk_route route; /* rep: out of a receive, the way back to the client
+	                    that sent this request; given to ipk_sendmsg, the
+	                    reply goes there. Zeroed: the last request */
 } ipk_msginfo;
 
 #define IPK_MSG_EXCEPT 0x1  /* sysvmq: receive the first message NOT of type */
@@ -251,6 +262,47 @@ int ipk_remove_flags(const char *url, int flags);
 const char *const *ipk_schemes(void);
 int ipk_scheme_built(const char *scheme);
 const char *ipk_scheme_summary(const char *scheme);
+
+/* ------------------------------------------------ messaging patterns */
+/*
+ * ?proto=NAME picks the pattern a channel speaks (docs/patterns.md), with
+ * the same rule on every scheme; without it a channel is PAIR, one peer,
+ * as described above.
+ *   req   client: ipk_send a request, ipk_recv its reply
+ *   rep   server: ipk_recvmsg a request, ipk_sendmsg the reply
+ *   push  ipk_send: each message goes to one of the pullers
+ *   pull  ipk_recv: what the pushers send
+ * Such a channel is a socket: on unix: and tcp: it accepts its own
+ * connections (listen) or keeps one up (dial: when the peer goes it dials
+ * again), speaking SP req0/rep0/push0/pull0 exactly as nng does, so nng
+ * programs of the matching pattern are peers; ipk_accept does not apply.
+ * Either side may listen there. On the mailbox schemes (unixgram:, fifo:,
+ * sysvmq:, mq:, shm:, sysvshm:, mmap:) the REP side listens (owns the
+ * mailbox) and REQ sides dial; a reply finds its way back as
+ * docs/patterns.md describes per mechanism; for push/pull the mailbox
+ * itself is the pipeline. Refused with a reason: signal: (8-byte messages
+ * leave no room for a request header) and pipe:/ipk_pair/ipk_spawn (PAIR
+ * only); ?raw (no messages to carry).
+ *
+ * REQ: one request at a time per channel; sending another abandons the
+ * first. Requests carry a 32-bit ID (high bit set); a reply with another ID
+ * is dropped. With no reply within ?resend=MS (default 60000; 0 never) the
+ * request is sent again, on another connection if its own broke, so a
+ * restarted server is found. A send with no server reachable yet succeeds
+ * (the request waits and goes out during the receive). A receive that
+ * times out (-ETIMEDOUT) cancels the request; -EAGAIN (timeout 0) keeps it.
+ * A receive with no request outstanding is -EINVAL.
+ * REP: each received request fills ipk_msginfo.route; ipk_sendmsg with
+ * that info replies to that client, so a server can keep many requests in
+ * flight and reply in any order. ipk_send (no info) replies to the last
+ * request received. A reply whose client has gone is dropped silently
+ * (the client resends). ipk_msginfo.status travels with the reply to
+ * ipckit requesters.
+ * PUSH: round-robin among the pullers that can take a message now; waits
+ * (within the timeout) when none can. PULL: fair among pushers.
+ * ipk_fd() of a socket is readable when a receive may make progress (a
+ * message, a connection, a resend that is due): call it with timeout 0.
+ */
 
 /* -------------------------------------- message queues and signals */
 /*

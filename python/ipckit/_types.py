@@ -43,9 +43,14 @@ class ipk_spawn_opts(Structure):
                 ("linger_ms", c_int)]
 
 
+class ipk_route(Structure):
+    _fields_ = [("opaque", c_uint64 * 8)]
+
+
 class ipk_msginfo(Structure):
     _fields_ = [("type", c_long), ("prio", c_uint), ("pid", c_pid_t),
-                ("uid", c_uid_t), ("flags", c_int), ("missed", c_uint64)]
+                ("uid", c_uid_t), ("flags", c_int), ("missed", c_uint64),
+                ("status", c_int), ("route", ipk_route)]
 
 
 class ipk_pollitem(Structure):
@@ -141,6 +146,6 @@ spawn_opts_p = POINTER(ipk_spawn_opts)
 
 # every structure the header defines, by its C name (for the layout test)
 STRUCTS = {cls.__name__: cls for cls in (
-    ipk_spawn_opts, ipk_msginfo, ipk_pollitem, ipk_queue_info,
+    ipk_spawn_opts, ipk_route, ipk_msginfo, ipk_pollitem, ipk_queue_info,
     ipk_regioninfo, ipk_ringinfo, ipk_semop, ipk_mutex, ipk_cond,
     ipk_rwlock, ipk_objpid, ipk_object, ipk_objscan_opts, ipk_limit)}

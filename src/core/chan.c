@@ -1,6 +1,7 @@
 /* The public channel API: validate, look the scheme up, call the transport. */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "../proto/proto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +30,7 @@ ipk_chan *ipk__chan_new(const struct ipk_transport *tp, const ipk__url *src)
 	c->mode = 0600;
 	c->linger_ms = 1000;
 	c->sp_self = c->sp_peer = IPK__SP_PAIR0;
+	c->proto = &ipk__proto_pair;
 	if (src != NULL && src->text != NULL &&
 	    ipk__url_parse(&c->url, src->text) < 0) {
 		free(c);
@@ -58,7 +60,7 @@ static int check_options(const struct ipk_transport *tp, const ipk__url *u)
 	for (int i = 0; i < u->nopts; i++) {
 		const char *k = u->opts[i].key;
 		if (listed(common_opts, k) || listed(tp->options, k) ||
-		    (tp->streams && strcmp(k, "raw") == 0))
+		    (tp->streams && strcmp(k, "raw") == 0) || ipk__proto_option(k))
 			continue;
 		char list[256];
 		size_t off = 0;
@@ -76,6 +78,22 @@ static int check_options(const struct ipk_transport *tp, const ipk__url *u)
 		                "(accepted: %s)",
 		                u->text, k, tp->scheme, list);
 	}
+	return 0;
+}
+
+/* The pattern ?proto= names, where the mechanism can carry it. */
+static int choose_proto(ipk_chan *c)
+{
+	int rc = ipk__proto_choose(&c->url, &c->proto);
+	if (rc < 0 || c->proto == &ipk__proto_pair)
+		return rc;
+	if (c->tp->no_proto)
+		return ipk__err(-EPROTONOSUPPORT, "address '%s': protocol %s: %s",
+		                c->url.text, c->proto->name, c->tp->no_proto);
+	if (c->raw)
+		return ipk__err(-EINVAL, "address '%s': protocol %s needs whole "
+		                         "messages; ?raw has none",
+		                c->url.text, c->proto->name);
 	return 0;
 }
 
@@ -120,6 +138,10 @@ static int prepare(const char *url, ipk_chan **out)
 		return ipk__err(-EINVAL, "address '%s': maxmsg must be at least 1",
 		                url);
 	}
+	if ((rc = choose_proto(c)) < 0) {
+		ipk__chan_free(c);
+		return rc;
+	}
 	*out = c;
 	return 0;
 }
@@ -140,10 +162,7 @@ int ipk_listen(ipk_chan **out, const char *url)
 	if (rc < 0)
 		return rc;
 	c->creator = getpid();
-	if (c->tp->listen == NULL)
-		rc = unsupported(c, "listen (use ipk_pair)");
-	else
-		rc = c->tp->listen(c);
+	rc = c->proto->listen(c);
 	if (rc < 0) {
 		ipk__chan_free(c);
 		return rc;
@@ -163,10 +182,7 @@ int ipk_dial(ipk_chan **out, const char *url, int timeout_ms)
 	if (rc < 0)
 		return rc;
 	c->role = IPK__DIALER;
-	if (c->tp->dial == NULL)
-		rc = unsupported(c, "dial (use ipk_pair)");
-	else
-		rc = c->tp->dial(c, deadline);
+	rc = c->proto->dial(c, deadline);
 	if (rc < 0) {
 		ipk__chan_free(c);
 		return rc;
@@ -180,6 +196,11 @@ int ipk_accept(ipk_chan *l, ipk_chan **out, int timeout_ms)
 	if (l == NULL || out == NULL)
 		return ipk__err(-EINVAL, "ipk_accept: NULL argument");
 	*out = NULL;
+	if (l->sock)
+		return ipk__err(-EOPNOTSUPP,
+		                "%s: a %s channel accepts its connections itself: "
+		                "receive and send on it directly",
+		                l->url.text, l->proto->name);
 	if (l->tp->accept == NULL || l->role != IPK__LISTENER)
 		return ipk__err(-EOPNOTSUPP,
 		                "%s: has no connections to accept; the listening "
@@ -212,6 +233,12 @@ int ipk_pair(const char *url, ipk_chan **a, ipk_chan **b)
 	int rc = prepare(url, &ca);
 	if (rc < 0)
 		return rc;
+	if (ca->proto != &ipk__proto_pair) {
+		rc = ipk__err(-EINVAL, "ipk_pair makes PAIR channels; protocol %s "
+		                       "needs ipk_listen/ipk_dial", ca->proto->name);
+		ipk__chan_free(ca);
+		return rc;
+	}
 	if (ca->tp->pair == NULL) {
 		rc = unsupported(ca, "pair");
 		ipk__chan_free(ca);
@@ -243,18 +270,23 @@ ssize_t ipk_sendmsg(ipk_chan *c, const void *buf, size_t len,
 {
 	if (c == NULL || (buf == NULL && len > 0))
 		return ipk__err(-EINVAL, "ipk_send: NULL argument");
-	if (c->tp->send == NULL || c->role == IPK__LISTENER)
-		return unsupported(c, c->role == IPK__LISTENER
-		                              ? "sending on a listener (accept a connection)"
-		                              : "sending");
+	if (c->sock ? !(c->proto->caps & IPK__P_SEND) : c->tp->send == NULL ||
+	                                                 c->role == IPK__LISTENER)
+		return c->sock ? ipk__err(-EOPNOTSUPP, "%s: a %s channel only "
+		                                       "receives (the %s side sends)",
+		                          c->url.text, c->proto->name, c->proto->peer)
+		               : unsupported(c, c->role == IPK__LISTENER
+		                                        ? "sending on a listener "
+		                                          "(accept a connection)"
+		                                        : "sending");
 	if (len > c->maxmsg)
 		return ipk__err(-EMSGSIZE,
 		                "message of %zu bytes exceeds the channel limit of "
 		                "%zu bytes (raise it with ?maxmsg=)",
 		                len, c->maxmsg);
 	static const ipk_msginfo none;
-	return c->tp->send(c, buf, len, info ? info : &none,
-	                   ipk__deadline(timeout_ms));
+	return c->proto->send(c, buf, len, info ? info : &none,
+	                      ipk__deadline(timeout_ms));
 }
 
 ssize_t ipk_send(ipk_chan *c, const void *buf, size_t len, int timeout_ms)
@@ -267,10 +299,15 @@ static ssize_t do_recv(ipk_chan *c, ipk__rx *rx, ipk_msginfo *info,
 {
 	if (c == NULL)
 		return ipk__err(-EINVAL, "ipk_recv: NULL channel");
-	if (c->tp->recv == NULL || c->role == IPK__LISTENER)
-		return unsupported(c, c->role == IPK__LISTENER
-		                              ? "receiving on a listener (accept a connection)"
-		                              : "receiving");
+	if (c->sock ? !(c->proto->caps & IPK__P_RECV) : c->tp->recv == NULL ||
+	                                                 c->role == IPK__LISTENER)
+		return c->sock ? ipk__err(-EOPNOTSUPP, "%s: a %s channel only "
+		                                       "sends (the %s side receives)",
+		                          c->url.text, c->proto->name, c->proto->peer)
+		               : unsupported(c, c->role == IPK__LISTENER
+		                                        ? "receiving on a listener "
+		                                          "(accept a connection)"
+		                                        : "receiving");
 	ipk_msginfo local = {0};
 	if (info == NULL)
 		info = &local;
@@ -281,7 +318,7 @@ static ssize_t do_recv(ipk_chan *c, ipk__rx *rx, ipk_msginfo *info,
 	info->flags = flags;
 	rx->info = info;
 	rx->maxmsg = c->maxmsg;
-	ssize_t n = c->tp->recv(c, rx, ipk__deadline(timeout_ms));
+	ssize_t n = c->proto->recv(c, rx, ipk__deadline(timeout_ms));
 	if (n >= 0)
 		rx->len = (size_t)n;
 	return n;
@@ -353,9 +390,7 @@ int ipk_fd(const ipk_chan *c)
 {
 	if (c == NULL)
 		return ipk__err(-EINVAL, "ipk_fd: NULL channel");
-	if (c->tp->fd == NULL)
-		return unsupported(c, "a pollable descriptor");
-	return c->tp->fd(c);
+	return c->proto->fd(c);
 }
 
 int ipk_poll(ipk_pollitem *items, size_t n, int timeout_ms)
@@ -374,8 +409,7 @@ int ipk_poll(ipk_pollitem *items, size_t n, int timeout_ms)
 		pfd[i].events = (short)((items[i].events & IPK_POLLIN ? POLLIN : 0) |
 		                        (items[i].events & IPK_POLLOUT ? POLLOUT : 0));
 		pfd[i].revents = 0;
-		if (c && (items[i].events & IPK_POLLIN) && c->tp->pending &&
-		    c->tp->pending(c))
+		if (c && (items[i].events & IPK_POLLIN) && c->proto->pending(c))
 			ready++;
 	}
 	int64_t deadline = ready ? IPK__NOW : ipk__deadline(timeout_ms);
@@ -397,8 +431,7 @@ int ipk_poll(ipk_pollitem *items, size_t n, int timeout_ms)
 			items[i].revents |= (short)(items[i].events & IPK_POLLIN);
 		if (re & (POLLOUT | POLLERR))
 			items[i].revents |= (short)(items[i].events & IPK_POLLOUT);
-		if (c && (items[i].events & IPK_POLLIN) && c->tp->pending &&
-		    c->tp->pending(c))
+		if (c && (items[i].events & IPK_POLLIN) && c->proto->pending(c))
 			items[i].revents |= IPK_POLLIN;
 		if (items[i].revents)
 			ready++;
@@ -419,6 +452,8 @@ ssize_t ipk_address(const ipk_chan *c, char *buf, size_t cap)
 {
 	if (c == NULL || (buf == NULL && cap > 0))
 		return ipk__err(-EINVAL, "ipk_address: NULL argument");
+	if (c->proto->address)
+		return c->proto->address(c, buf, cap);
 	if (c->tp->address)
 		return c->tp->address(c, buf, cap);
 	const char *text = c->url.text ? c->url.text : c->tp->scheme;
@@ -433,7 +468,7 @@ int ipk_shutdown(ipk_chan *c)
 {
 	if (c == NULL)
 		return ipk__err(-EINVAL, "ipk_shutdown: NULL channel");
-	if (c->tp->shutdown == NULL)
+	if (c->tp->shutdown == NULL || c->sock)
 		return unsupported(c, "shutdown");
 	return c->tp->shutdown(c);
 }
@@ -442,7 +477,7 @@ int ipk_close(ipk_chan *c)
 {
 	if (c == NULL)
 		return 0;
-	int rc = c->tp->close ? c->tp->close(c) : 0;
+	int rc = c->proto->close(c);
 	ipk__chan_free(c);
 	return rc;
 }

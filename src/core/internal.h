@@ -119,9 +119,12 @@ enum ipk__role {
 	IPK__ACCEPTED,
 	IPK__PAIRED,
 	IPK__SPAWNED,
+	IPK__SOCKET,       /* a protocol socket (src/proto) with its own pipes */
 };
 
 struct ipk_transport;
+struct ipk__proto;
+struct ipk__sock;
 
 struct ipk_chan {
 	const struct ipk_transport *tp;
@@ -136,6 +139,8 @@ struct ipk_chan {
 	uint16_t sp_self, sp_peer; /* SP protocol numbers a stream socket
 	                              announces and accepts (PAIR v0 unless
 	                              the protocol layer says otherwise) */
+	const struct ipk__proto *proto; /* messaging pattern; never NULL */
+	struct ipk__sock *sock;  /* a protocol socket's state, else NULL */
 	_Alignas(max_align_t) unsigned char priv[]; /* transport state */
 };
 
@@ -162,6 +167,7 @@ struct ipk_transport {
 	                                ones, NULL-terminated (may be NULL) */
 	size_t priv_size;
 	bool streams;                /* accepts ?raw (byte-stream mechanism) */
+	const char *no_proto;        /* why only PAIR can run here, or NULL */
 
 	int (*listen)(ipk_chan *c);
 	int (*dial)(ipk_chan *c, int64_t deadline);

@@ -77,6 +77,8 @@ const struct ipk_transport ipk__pipe_transport = {
 	.summary = "anonymous pipe pair for parent and child (pipe2)",
 	.priv_size = sizeof(struct pipe_chan),
 	.streams = true,
+	.no_proto = "an anonymous pipe joins the two ends ipk_pair made: "
+	            "patterns need ipk_listen and ipk_dial",
 	.pair = pipe_pair,
 	.send = pipe_send,
 	.recv = pipe_recv,

@@ -714,6 +714,8 @@ static const char *const sig_options[] = {"sig", NULL};
 const struct ipk_transport ipk__signal_transport = {
 	.scheme = "signal",
 	.summary = "signal carrying up to 8 bytes (sigqueue/pidfd, signalfd)",
+	.no_proto = "a signal carries at most 8 bytes: no room for a request "
+	            "header and a way back (use sysvmq:, mq: or unixgram:)",
 	.options = sig_options,
 	.priv_size = sizeof(struct sig_chan),
 	.listen = sig_listen,

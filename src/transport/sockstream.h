@@ -88,6 +88,14 @@ int ipk__unix_addr(const ipk__url *u, struct sockaddr_un *sun, socklen_t *len);
 int ipk__unix_bind(ipk_chan *c, int type, int *out, dev_t *dev, ino_t *ino);
 void ipk__unix_unlink_own(const char *path, dev_t dev, ino_t ino);
 
+/* unixgram: a listener's last sender (its address length, 0 if none), and
+   a datagram to a given sender: for answering several clients. */
+socklen_t ipk__gram_last_sender(const ipk_chan *c, struct sockaddr_un *out);
+ssize_t ipk__gram_sendto(ipk_chan *c, const struct sockaddr_un *to,
+                         socklen_t tolen, const void *buf, size_t len,
+                         int64_t deadline);
+
 extern const struct ipk_transport ipk__unix_transport;
+extern const struct ipk_transport ipk__unixgram_transport;
 
 #endif

@@ -114,21 +114,10 @@ static int too_big(size_t len)
 	                len, sndbuf);
 }
 
-static ssize_t gram_send(ipk_chan *c, const void *buf, size_t len,
-                         const ipk_msginfo *info, int64_t deadline)
+static ssize_t send_to(ipk_chan *c, const struct sockaddr *to, socklen_t tolen,
+                       const void *buf, size_t len, int64_t deadline)
 {
-	(void)info;
 	struct gram_chan *g = ipk__priv(c);
-	const struct sockaddr *to = NULL;
-	socklen_t tolen = 0;
-	if (c->role == IPK__OWNER) {
-		if (g->last_len == 0)
-			return ipk__err(-EDESTADDRREQ,
-			                "unixgram: a listener answers the last sender, and "
-			                "nothing has been received yet");
-		to = (const struct sockaddr *)&g->last;
-		tolen = g->last_len;
-	}
 	unsigned round = 0;
 	for (;;) {
 		ssize_t n = sendto(g->fd, buf, len, MSG_NOSIGNAL, to, tolen);
@@ -149,6 +138,38 @@ static ssize_t gram_send(ipk_chan *c, const void *buf, size_t len,
 		if (rc < 0)
 			return rc;
 	}
+}
+
+static ssize_t gram_send(ipk_chan *c, const void *buf, size_t len,
+                         const ipk_msginfo *info, int64_t deadline)
+{
+	(void)info;
+	struct gram_chan *g = ipk__priv(c);
+	if (c->role != IPK__OWNER)
+		return send_to(c, NULL, 0, buf, len, deadline);
+	if (g->last_len == 0)
+		return ipk__err(-EDESTADDRREQ,
+		                "unixgram: a listener answers the last sender, and "
+		                "nothing has been received yet");
+	return send_to(c, (const struct sockaddr *)&g->last, g->last_len, buf, len,
+	               deadline);
+}
+
+socklen_t ipk__gram_last_sender(const ipk_chan *c, struct sockaddr_un *out)
+{
+	const struct gram_chan *g = ipk__priv(c);
+	*out = g->last;
+	return g->last_len;
+}
+
+ssize_t ipk__gram_sendto(ipk_chan *c, const struct sockaddr_un *to,
+                         socklen_t tolen, const void *buf, size_t len,
+                         int64_t deadline)
+{
+	if (tolen == 0)
+		return ipk__err(-EDESTADDRREQ, "unixgram: the sender has no address "
+		                               "to answer");
+	return send_to(c, (const struct sockaddr *)to, tolen, buf, len, deadline);
 }
 
 static ssize_t gram_recv(ipk_chan *c, ipk__rx *rx, int64_t deadline)

@@ -1,0 +1,246 @@
+/*
+ * The protocol layer: messaging patterns between the channel API and the
+ * transports (docs/patterns.md draws it).
+ *
+ *   chan.c      the public calls; every channel has a protocol
+ *     |
+ *   protocols   pair.c req.c rep.c push.c pull.c: each an ops table that
+ *     |         speaks in pipes (a message came from pipe P, send this on
+ *     |         pipe P) and knows nothing of mechanisms
+ *   sock.c      a socket: its pipes, its scratch buffers, the glue
+ *     |
+ *   carriers    how a kind of transport yields pipes: conn.c (a pipe per
+ *     |         connection: unix:, tcp:), mbox.c (the mailbox is the pipe:
+ *     |         pipelines on queues, FIFOs, rings), back.c (request/reply
+ *     |         over mailboxes: a pipe per client with its way back)
+ *   transports  src/transport: move bytes, know nothing of protocols
+ *
+ * PAIR is the protocol of every channel without ?proto=: its ops hand each
+ * call straight to the transport, so a plain channel costs what it did.
+ */
+#ifndef IPK_PROTO_H
+#define IPK_PROTO_H
+
+#include "../core/internal.h"
+
+struct ipk__sock;
+struct ipk__pipe;
+
+/* What a protocol does with messages (ipk__proto.caps). */
+#define IPK__P_SEND 0x1u   /* it sends */
+#define IPK__P_RECV 0x2u   /* it receives */
+#define IPK__P_REPLY 0x4u  /* request/reply: replies need a way back */
+#define IPK__P_SERVER 0x8u /* on a mailbox it owns the mailbox (listens) */
+
+struct ipk__proto {
+	const char *name;           /* "req", as in ?proto= */
+	const char *peer;           /* the protocol it talks to: "rep" */
+	uint16_t sp_self, sp_peer;  /* SP protocol numbers (unix:, tcp:) */
+	unsigned caps;              /* IPK__P_* */
+	const char *const *options; /* its own query keys, NULL-terminated */
+
+	/* ---- channel entry points; PAIR's go straight to the transport,
+	   the others are sock.c's (IPK__SOCK_ENTRY below) */
+	int (*listen)(ipk_chan *c);
+	int (*dial)(ipk_chan *c, int64_t deadline);
+	ssize_t (*send)(ipk_chan *c, const void *buf, size_t len,
+	                const ipk_msginfo *info, int64_t deadline);
+	ssize_t (*recv)(ipk_chan *c, ipk__rx *rx, int64_t deadline);
+	int (*fd)(const ipk_chan *c);
+	int (*pending)(const ipk_chan *c);
+	ssize_t (*address)(const ipk_chan *c, char *buf, size_t cap);
+	int (*close)(ipk_chan *c);
+
+	/* ---- a socket's protocol, called by sock.c */
+	size_t priv_size;     /* state per socket (ipk__sock.priv) */
+	int (*init)(struct ipk__sock *s);
+	void (*fini)(struct ipk__sock *s);
+	/* a pipe came or went (the carrier's doing); may be NULL */
+	void (*pipe_added)(struct ipk__sock *s, struct ipk__pipe *p);
+	void (*pipe_removed)(struct ipk__sock *s, struct ipk__pipe *p);
+	ssize_t (*sock_send)(struct ipk__sock *s, const void *buf, size_t len,
+	                     const ipk_msginfo *info, int64_t deadline);
+	ssize_t (*sock_recv)(struct ipk__sock *s, ipk__rx *rx, int64_t deadline);
+	/* extra readiness for ipk_poll (REQ: a resend is due); may be NULL */
+	int (*sock_pending)(const struct ipk__sock *s);
+};
+
+/* The protocols, by ?proto= name (proto_table.c). */
+const struct ipk__proto *ipk__proto_find(const char *name);
+extern const struct ipk__proto ipk__proto_pair;
+/* 1 if key is a query option of some protocol ("proto", "resend"...). */
+bool ipk__proto_option(const char *key);
+/* The protocol named by ?proto= (PAIR without it), or -EINVAL. Checks that
+   no other protocol's options are given. */
+int ipk__proto_choose(ipk__url *u, const struct ipk__proto **out);
+
+/* One connection, or one peer of a mailbox, of a socket. */
+struct ipk__pipe {
+	struct ipk__sock *s;
+	uint32_t id;     /* 1..2^31-1, unique in the socket (SP hop words) */
+	ipk_chan *ch;    /* its transport channel, where it has one */
+	void *car;       /* the carrier's per-pipe state */
+	int index;       /* in s->pipes */
+	bool dead;       /* removed: let go after the current call */
+	uint64_t pdata;  /* for the protocol */
+};
+
+struct ipk__carrier;
+
+/* A REQ/REP/PUSH/PULL channel's state (ipk_chan.sock). */
+struct ipk__sock {
+	ipk_chan *c;                 /* the user's channel */
+	const struct ipk__proto *proto;
+	const struct ipk__carrier *car;
+	void *car_state;
+	void *priv;                  /* the protocol's state */
+	uint32_t cookie;             /* routes name their socket */
+	bool listening;              /* made by ipk_listen */
+	struct ipk__pipe **pipes;
+	int npipes, pipecap;
+	uint32_t next_id;
+	int rr;                      /* round-robin cursor for sends */
+	int epfd;                    /* everything that can wake the socket */
+	int timerfd;                 /* the protocol's timer, in epfd */
+	int64_t timer_at;
+	/* scratch: a received message with its protocol header */
+	unsigned char *in;
+	size_t incap;
+	/* scratch: a message being sent with its header */
+	unsigned char *out;
+	size_t outcap;
+	/* a message received but refused by a too-small user buffer */
+	bool held;
+	size_t held_len;
+	struct ipk__pipe *held_from;
+};
+
+/* How a kind of transport gives a socket its pipes. */
+struct ipk__carrier {
+	const char *name;
+	/* listen or dial (s->listening says which); register fds in s->epfd */
+	int (*start)(struct ipk__sock *s, int64_t deadline);
+	void (*stop)(struct ipk__sock *s);
+	/* the next message from any pipe, into rx; *from is its pipe */
+	ssize_t (*recv)(struct ipk__sock *s, ipk__rx *rx, struct ipk__pipe **from,
+	                int64_t deadline);
+	/* one message on one pipe (deadline IPK__NOW: only if it goes at once) */
+	ssize_t (*send)(struct ipk__sock *s, struct ipk__pipe *p, const void *buf,
+	                size_t len, int64_t deadline);
+	/* wait until a pipe may take a message, a pipe comes, or the deadline */
+	int (*wait_send)(struct ipk__sock *s, int64_t deadline);
+	/* a message is buffered in user space */
+	int (*pending)(const struct ipk__sock *s);
+	/* a pipe is going: release what the carrier keeps for it (p->car is
+	   freed after); may be NULL */
+	void (*pipe_gone)(struct ipk__sock *s, struct ipk__pipe *p);
+	/* the protocol heard nothing for long (REQ's resend is due): check
+	   that the way to the peer still leads somewhere (may be NULL) */
+	void (*lost)(struct ipk__sock *s);
+	/* the socket's pollable fd, when it is not s->epfd (may be NULL) */
+	int (*fd)(const struct ipk__sock *s);
+	ssize_t (*address)(const struct ipk__sock *s, char *buf, size_t cap);
+	/* header bytes the carrier may prepend itself (room kept in s->out) */
+	size_t headroom;
+	/* one pipe whose send waits by itself: no trying round the pipes */
+	bool direct;
+};
+
+extern const struct ipk__carrier ipk__carrier_conn;
+extern const struct ipk__carrier ipk__carrier_mbox;
+extern const struct ipk__carrier ipk__carrier_back;
+
+/* sock.c: the channel entry points of every socket protocol */
+int ipk__sock_listen(ipk_chan *c);
+int ipk__sock_dial(ipk_chan *c, int64_t deadline);
+ssize_t ipk__sock_send(ipk_chan *c, const void *buf, size_t len,
+                       const ipk_msginfo *info, int64_t deadline);
+ssize_t ipk__sock_recv(ipk_chan *c, ipk__rx *rx, int64_t deadline);
+int ipk__sock_fd(const ipk_chan *c);
+int ipk__sock_pending(const ipk_chan *c);
+ssize_t ipk__sock_address(const ipk_chan *c, char *buf, size_t cap);
+int ipk__sock_close(ipk_chan *c);
+
+#define IPK__SOCK_ENTRY                \
+	.listen = ipk__sock_listen,        \
+	.dial = ipk__sock_dial,            \
+	.send = ipk__sock_send,            \
+	.recv = ipk__sock_recv,            \
+	.fd = ipk__sock_fd,                \
+	.pending = ipk__sock_pending,      \
+	.address = ipk__sock_address,      \
+	.close = ipk__sock_close
+
+/* sock.c: services for protocols and carriers */
+/* Make a pipe (the carrier then fills ch/car) and tell the protocol. */
+struct ipk__pipe *ipk__pipe_new(struct ipk__sock *s, ipk_chan *ch);
+/* The pipe has gone: tell the protocol, close its channel, free it. */
+void ipk__pipe_remove(struct ipk__sock *s, struct ipk__pipe *p);
+struct ipk__pipe *ipk__pipe_find(const struct ipk__sock *s, uint32_t id);
+/* Room for n bytes in the send scratch (after the carrier's headroom). */
+unsigned char *ipk__sock_outbuf(struct ipk__sock *s, size_t n);
+/* Receive the next message with its header into s->in: its length. */
+ssize_t ipk__sock_take(struct ipk__sock *s, struct ipk__pipe **from,
+                       int64_t deadline);
+/* Deliver len bytes at body (inside s->in) to the user's rx, holding the
+   message back when the user's buffer is too small. */
+ssize_t ipk__sock_deliver(struct ipk__sock *s, ipk__rx *rx,
+                          const unsigned char *body, size_t len,
+                          struct ipk__pipe *from);
+/* Send buf on some pipe that takes it at once, round-robin from s->rr,
+   waiting (for room or for a peer) until the deadline. *on: the pipe. */
+ssize_t ipk__sock_send_any(struct ipk__sock *s, const void *buf, size_t len,
+                           struct ipk__pipe **on, int64_t deadline);
+/* The protocol's timer: when it is due, ipk_fd() is readable. */
+void ipk__sock_timer(struct ipk__sock *s, int64_t at);
+/* epoll tags: what woke the socket */
+#define IPK__EV_TIMER 1u
+#define IPK__EV_LISTENER 2u
+#define IPK__EV_PIPE 3u
+#define IPK__EV_OTHER 4u
+static inline uint64_t ipk__ev(unsigned kind, uint32_t id)
+{
+	return (uint64_t)kind << 32 | id;
+}
+int ipk__sock_watch(struct ipk__sock *s, int fd, uint64_t tag, uint32_t events);
+void ipk__sock_unwatch(struct ipk__sock *s, int fd);
+
+/* sp.c: the SP request/reply header (a backtrace of 32-bit words, the last
+   one with the high bit set: the request ID) */
+#define IPK__SP_MAXHOPS 12
+/* Length of the backtrace at the front of msg, or 0 if malformed. */
+size_t ipk__sp_backtrace(const unsigned char *msg, size_t len);
+static inline uint32_t ipk__get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+	       p[3];
+}
+static inline void ipk__put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+/*
+ * A hop word ipckit's REQ puts before the request ID: an SP peer echoes it
+ * like any hop, and ipckit's REP answers in it with the reply's status
+ * (ipk_msginfo.status). Hop words have the high bit clear.
+ */
+#define IPK__SP_ASK_STATUS 0x49500000u
+#define IPK__SP_STATUS 0x49508000u
+#define IPK__SP_STATUS_MASK 0xffff8000u
+
+/* What ipk_msginfo.route holds (opaque to users). */
+struct ipk__route {
+	uint32_t cookie;  /* the socket */
+	uint32_t pipe;    /* 0: no route */
+	uint32_t len;     /* bytes of header */
+	uint32_t pad;
+	unsigned char hdr[4 * IPK__SP_MAXHOPS];
+};
+_Static_assert(sizeof(struct ipk__route) <= sizeof(ipk_route),
+               "ipk_route is too small for a route");
+
+#endif
