@@ -15,11 +15,14 @@ extern const struct ipk_cmd cli_cmd_send, cli_cmd_recv, cli_cmd_relay,
 extern const struct ipk_cmd cli_cmd_rm;
 extern const struct ipk_cmd cli_cmd_bench;
 extern const struct ipk_cmd cli_cmd_sem, cli_cmd_lock;
+extern const struct ipk_cmd cli_cmd_pub, cli_cmd_sub;
 
 static const struct ipk_cmd *const commands[] = {
 	&cli_cmd_send,
 	&cli_cmd_recv,
 	&cli_cmd_relay,
+	&cli_cmd_pub,
+	&cli_cmd_sub,
 	&cli_cmd_demo,
 	&cli_cmd_ls,
 	&cli_cmd_gc,
