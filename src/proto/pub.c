@@ -83,6 +83,15 @@ static ssize_t pub_send(struct ipk__sock *s, const void *buf, size_t len,
 	return (ssize_t)len;
 }
 
+/* A publisher has nothing to receive; a poll on it takes the subscribers
+   that connected meanwhile (their dial waits for that). */
+static int pub_pending(const struct ipk__sock *s)
+{
+	if (s->car != &ipk__carrier_cast && s->car->wait_send)
+		(void)s->car->wait_send((struct ipk__sock *)s, IPK__NOW);
+	return 0;
+}
+
 const struct ipk__proto ipk__proto_pub = {
 	.name = "pub",
 	.peer = "sub",
@@ -94,6 +103,7 @@ const struct ipk__proto ipk__proto_pub = {
 	.priv_size = sizeof(struct pub),
 	.init = pub_init,
 	.sock_send = pub_send,
+	.sock_pending = pub_pending,
 };
 
 int ipk__pub_subscribers(ipk_chan *c)
