@@ -47,9 +47,14 @@ static void hexdump(FILE *o, const unsigned char *p, size_t n)
 static bool emit(const struct recv_opts *o, const void *buf, size_t n,
                  const ipk_msginfo *info)
 {
-	if (o->meta)
-		printf("# len=%zu type=%ld prio=%u pid=%ld uid=%lu\n", n, info->type,
+	if (o->meta) {
+		printf("# len=%zu type=%ld prio=%u pid=%ld uid=%lu", n, info->type,
 		       info->prio, (long)info->pid, (unsigned long)info->uid);
+		/* a subscriber that fell behind a shared-memory publisher */
+		if (info->missed)
+			printf(" missed=%llu", (unsigned long long)info->missed);
+		putchar('\n');
+	}
 	switch (o->mode) {
 	case OUT_HEX:
 		hexdump(stdout, buf, n);
@@ -229,7 +234,9 @@ const struct ipk_cmd cli_cmd_recv = {
 	"                      holds the message length\n"
 	"  -m, --meta          before each message a line\n"
 	"                      '# len=N type=T prio=P pid=PID uid=UID'\n"
-	"                      (pid/uid are 0 where the mechanism does not tell)\n"
+	"                      (pid/uid are 0 where the mechanism does not tell),\n"
+	"                      ' missed=M' added when a ?proto=sub channel lost\n"
+	"                      M messages just before this one\n"
 	"  -T, --type N        sysvmq: which message to take: 0 the first,\n"
 	"                      N>0 the first of type N, N<0 the lowest type <= |N|\n"
 	"  -p, --print-address once listening, print the endpoint's address on a\n"
