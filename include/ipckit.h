@@ -953,6 +953,12 @@ typedef struct ipk_flock ipk_flock;
 int ipk_flock_open(ipk_flock **out, const char *path, int flags);
 
 #define IPK_FLOCK_SHARED 0x1 /* read lock; default exclusive (write) lock */
+#define IPK_FLOCK_WHOLE 0x2  /* a flock(2) lock on the whole file (off and
+                                len must be 0) instead of an OFD record
+                                lock. The kernel keeps the two kinds apart:
+                                this one excludes flock(1)/flock(2) users,
+                                the default excludes fcntl/lockf users.
+                                Unlock with off = len = 0. */
 
 /*
  * Lock len bytes from off (len 0: from off to the end of the file, however

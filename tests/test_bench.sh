@@ -169,7 +169,9 @@ for (sid, size), r in results.items():
     if not lat:
         continue
     s = series[sid]
-    spins = s["busy_poll"] or s["wait"] == "hybrid"
+    spins = s["busy_poll"] or s["spins_first"]
+    if s["wait"] == "hybrid" and not s["spins_first"]:
+        err("%s: a hybrid ring spins first" % sid)
     want = 64 if spins and size <= 4096 else 1
     if lat["batch"] != want:
         err("%s %d B: batch %r, expected %r" % (sid, size, lat["batch"], want))

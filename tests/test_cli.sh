@@ -148,7 +148,8 @@ if [ -n "$notbuilt" ]; then
 	failure "scheme not built ($notbuilt)" "not built" recv "$notbuilt:/ipkt-$$"
 fi
 failure "dial nothing" "^ipckit: send fifo:.*no FIFO" send --timeout 300 fifo:$TMP/none hi
-failure "recv --dial with nothing there" "^ipckit: recv fifo:.*no FIFO" recv --dial --timeout 300 fifo:$TMP/none
+usage "recv --dial on a FIFO (a dialer only writes)" recv --dial --timeout 300 fifo:$TMP/none
+failure "recv --dial with nothing there" "^ipckit: recv unix:.*" recv --dial --timeout 300 unix:$TMP/none
 
 # ------------------------------------------------------------ timeouts
 t0=$(date +%s%N)
@@ -184,12 +185,12 @@ expect_eq "raw output has no separator" 6 "$(wc -c <"$TMP/out")"
 expect_gone "raw recv removes its FIFO" "$TMP/raw"
 
 # ------------------------------------------------------------ unix
-# stdin lines (last one without newline); recv -n 0 ends when the peer leaves
-start "$TMP/out" recv unix:$TMP/u
+# stdin lines (last one without newline)
+start "$TMP/out" recv unix:$TMP/u -n 3
 printf 'a\nbb\nccc' | run send --timeout 10000 unix:$TMP/u
 expect_status "send unix stdin" 0 $?
 finish $PID
-expect_status "recv unix until the peer leaves" 0 $ST "$TMP/out.err"
+expect_status "recv unix -n 3" 0 $ST "$TMP/out.err"
 expect_eq "unix stdin lines" $'a\nbb\nccc' "$(cat "$TMP/out")"
 expect_gone "recv removes its socket" "$TMP/u"
 

@@ -178,7 +178,7 @@ want=$'# len=3 type=0 prio=5 pid=0 uid=0\none\n# len=3 type=0 prio=0 pid=0 uid=0
 [ "$(cat "$TMP/o4")" = "$want" ] && ok || bad "mq recv: $(cat "$TMP/o4")"
 msg_max=$(cat /proc/sys/fs/mqueue/msg_max)
 new_name
-if run send --listen "mq:$NAME?maxmsg=$((msg_max + 1))&msgsize=16" x 2>"$TMP/e4"; then
+if run send --listen "mq:$NAME?maxmsg=$((msg_max + 1))&msgsize=16&persist" x 2>"$TMP/e4"; then
 	echo "skip: this user may exceed fs.mqueue.msg_max (CAP_SYS_RESOURCE)"
 else
 	grep -q "exceeds fs.mqueue.msg_max=$msg_max" "$TMP/e4" && ok ||

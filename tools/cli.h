@@ -15,6 +15,9 @@ struct ipk_cmd {
 	int (*run)(int argc, char **argv);
 };
 
+/* Name of the command running ("send"), for messages. */
+extern const char *cli_command;
+
 /* Print "ipckit: CMD URL: reason" (or "ipckit: CMD: reason") and return 1. */
 int cli_fail(const char *cmd, const char *url, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

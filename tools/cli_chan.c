@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 volatile sig_atomic_t cli_stopped;
+bool cli_quiet;
 
 /* Longest single wait, so a signal is noticed within this time. */
 #define SLICE_MS 200
@@ -26,11 +27,16 @@ static void on_signal(int sig)
 
 void cli_catch_signals(void)
 {
-	struct sigaction sa = {.sa_handler = on_signal};
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	struct sigaction sa = {.sa_handler = on_signal}, old;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		/* whoever started us ignored it on purpose (nohup; the shell for
+		   a background job): the shell's convention is to keep it so */
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(sigs[i], &sa, NULL);
+	}
 }
 
 int cli_exit(int status)
@@ -101,10 +107,30 @@ static bool is_timeout(long rc)
 	return rc == -ETIMEDOUT || rc == -EAGAIN;
 }
 
+/* The library's message before a helper's first call: a timeout that
+   leaves the same text behind said nothing of its own. */
+static char before[512];
+
+static void mark(void)
+{
+	snprintf(before, sizeof before, "%s", ipk_last_error());
+}
+
+const char *cli_timeout_detail(void)
+{
+	const char *now = ipk_last_error();
+	return strncmp(now, before, sizeof before - 1) == 0 ? NULL : now;
+}
+
+/* After this long waiting for an endpoint, a person at a terminal is told. */
+#define NOTICE_MS 1000
+
 int cli_dial(ipk_chan **out, const char *url, int timeout_ms)
 {
 	struct timer t = timer_start(timeout_ms);
-	bool told = false;
+	int64_t start = now_ns();
+	bool told = cli_quiet || !isatty(STDERR_FILENO);
+	mark();
 	for (;;) {
 		if (cli_stopped)
 			return CLI_STOPPED;
@@ -121,9 +147,11 @@ int cli_dial(ipk_chan **out, const char *url, int timeout_ms)
 		             ((rc == -ENOENT || rc == -ECONNREFUSED) && waited);
 		if (!retry || slice <= 0 || timer_slice(&t, 1) < 0)
 			return rc;
-		if (!told && isatty(STDERR_FILENO)) { /* a person may be waiting */
-			fprintf(stderr, "ipckit: waiting for %s to appear (Ctrl-C to "
-			                "stop; --timeout MS to give up)\n", url);
+		/* a person may be waiting for a typo or a stale name: say so */
+		if (!told && now_ns() - start >= (int64_t)NOTICE_MS * 1000000) {
+			fprintf(stderr, "ipckit: %s %s: waiting for a listener (Ctrl-C "
+			                "to stop, --timeout MS to give up)\n",
+			        cli_command, url);
 			told = true;
 		}
 	}
@@ -131,6 +159,7 @@ int cli_dial(ipk_chan **out, const char *url, int timeout_ms)
 
 int cli_accept(ipk_chan *l, ipk_chan **out, int timeout_ms)
 {
+	mark();
 	struct timer t = timer_start(timeout_ms);
 	for (;;) {
 		int slice = timer_next(&t, SLICE_MS);
@@ -158,6 +187,7 @@ int cli_accept(ipk_chan *l, ipk_chan **out, int timeout_ms)
 
 ssize_t cli_recv(ipk_chan *c, void **buf, ipk_msginfo *info, int timeout_ms)
 {
+	mark();
 	struct timer t = timer_start(timeout_ms);
 	for (;;) {
 		int slice = timer_next(&t, SLICE_MS);
@@ -172,6 +202,7 @@ ssize_t cli_recv(ipk_chan *c, void **buf, ipk_msginfo *info, int timeout_ms)
 ssize_t cli_send(ipk_chan *c, const void *buf, size_t len,
                  const ipk_msginfo *info, int timeout_ms)
 {
+	mark();
 	struct timer t = timer_start(timeout_ms);
 	for (;;) {
 		int slice = timer_next(&t, SLICE_MS);
@@ -184,18 +215,65 @@ ssize_t cli_send(ipk_chan *c, const void *buf, size_t len,
 	}
 }
 
+/* ------------------------------------------------------------ kinds */
+
+#define RS (CLI_RECV | CLI_SEND)
+static const struct cli_kind kinds[] = {
+	/* scheme    listen    dial      conn   conv   queue  ring   type   prio */
+	{"pipe",     0,        0,        false, false, false, false, false, false,
+	 NULL},
+	{"fifo",     CLI_RECV, CLI_SEND, false, false, false, false, false, false,
+	 "receives"},
+	{"unix",     RS,       RS,       true,  true,  false, false, false, false,
+	 NULL},
+	{"tcp",      RS,       RS,       true,  true,  false, false, false, false,
+	 NULL},
+	{"unixgram", RS,       RS,       false, true,  false, false, false, false,
+	 NULL},
+	{"sysvmq",   RS,       RS,       false, false, true,  false, true,  false,
+	 NULL},
+	{"mq",       RS,       RS,       false, false, true,  false, false, true,
+	 NULL},
+	{"signal",   CLI_RECV, CLI_SEND, false, false, false, false, false, false,
+	 "receives"},
+	{"shm",      CLI_RECV, CLI_SEND, false, false, false, true,  false, false,
+	 "receives"},
+	{"sysvshm",  CLI_RECV, CLI_SEND, false, false, false, true,  false, false,
+	 "receives"},
+	{"mmap",     CLI_RECV, CLI_SEND, false, false, false, true,  false, false,
+	 "receives"},
+};
+
+const struct cli_kind *cli_kind_of(const char *url)
+{
+	size_t n = strcspn(url, ":");
+	if (url[n] != ':')
+		return NULL;
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (strlen(kinds[i].scheme) == n &&
+		    strncmp(url, kinds[i].scheme, n) == 0)
+			return &kinds[i];
+	return NULL;
+}
+
+int cli_check_addressable(const char *cmd, const char *url)
+{
+	const struct cli_kind *k = cli_kind_of(url);
+	if (k != NULL && k->listen_caps == 0 && k->dial_caps == 0)
+		return cli_usage(cmd, "%s: has no address: a pipe is made by "
+		                 "ipk_pair and shared across fork (use fifo: for a "
+		                 "named one)", k->scheme);
+	return 0;
+}
+
 /* ---------------------------------------------------------- endpoints */
 
 /* Queues and rings: objects that outlive their creator and that a receiver
  * may attach to. (A path that exists as something else is an error.) */
 static bool shared_object(const char *url)
 {
-	static const char *const schemes[] = {"sysvmq:", "mq:", "shm:",
-	                                      "sysvshm:", "mmap:"};
-	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
-		if (strncmp(url, schemes[i], strlen(schemes[i])) == 0)
-			return true;
-	return false;
+	const struct cli_kind *k = cli_kind_of(url);
+	return k != NULL && (k->queue || k->ring);
 }
 
 int cli_end_open(struct cli_end *e, int timeout_ms, bool print_address)
@@ -278,16 +356,22 @@ const char *cli_why(int err)
 
 bool cli_url_raw(const char *url)
 {
+	return cli_url_flag(url, "raw");
+}
+
+bool cli_url_flag(const char *url, const char *key)
+{
+	size_t k = strlen(key);
 	const char *q = strchr(url, '?');
 	while (q != NULL) {
 		q++;
 		size_t n = strcspn(q, "&");
-		if (n >= 3 && strncmp(q, "raw", 3) == 0) {
-			if (n == 3)
+		if (n >= k && strncmp(q, key, k) == 0) {
+			if (n == k)
 				return true;
-			if (q[3] == '=') {
-				const char *v = q + 4;
-				size_t vn = n - 4;
+			if (q[k] == '=') {
+				const char *v = q + k + 1;
+				size_t vn = n - k - 1;
 				static const char *const no[] = {"0", "false", "no", "off"};
 				for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
 					if (strlen(no[i]) == vn && strncmp(v, no[i], vn) == 0)

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "cli_chan.h"
+#include "cli_json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -434,30 +435,63 @@ static const struct row *find_row(const char *scheme)
 	return NULL;
 }
 
+/* One row of --json (docs/cli.md has the schema). */
+static void json_row(const char *scheme, const struct result *r, bool first)
+{
+	printf("%s\n    {\"scheme\": ", first ? "" : ",");
+	cli_json_cstr(stdout, scheme);
+	printf(", \"result\": ");
+	cli_json_cstr(stdout, r->status);
+	if (strcmp(r->status, "ok") == 0)
+		printf(", \"messages\": %d, \"median_us\": %.1f", r->messages,
+		       r->median_us);
+	else
+		printf(", \"messages\": null, \"median_us\": null");
+	printf(", \"address\": ");
+	cli_json_cstr(stdout, r->addr[0] ? r->addr : NULL);
+	printf(", \"error\": ");
+	cli_json_cstr(stdout, strcmp(r->status, "FAILED") == 0 ? r->err : NULL);
+	putchar('}');
+}
+
 static int demo_run(int argc, char **argv)
 {
 	static const struct option longs[] = {
+		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	bool as_json = false;
 	opterr = 0;
 	optind = 1;
 	int ch;
-	while ((ch = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":jh", longs, NULL)) != -1) {
 		if (ch == 'h')
 			return cli_help(&cli_cmd_demo);
+		if (ch == 'j') {
+			as_json = true;
+			continue;
+		}
 		return cli_bad_option("demo", argv, ch);
 	}
 	if (optind < argc)
 		return cli_usage("demo", "unexpected argument '%s'", argv[optind]);
 
 	cli_catch_signals();
-	printf("ipckit %s: one small message (%d bytes) each way, %d round trips "
-	       "per scheme\n\n",
-	       ipk_version(), MSG_LEN, ROUNDS);
-	printf("%-9s %-9s %8s %10s  %s\n", "scheme", "result", "messages",
-	       "median_us", "address");
+	if (as_json) {
+		printf("{\"version\": ");
+		cli_json_cstr(stdout, ipk_version());
+		printf(", \"message_bytes\": %d, \"round_trips\": %d, "
+		       "\"schemes\": [", MSG_LEN, ROUNDS);
+	} else {
+		printf("ipckit %s: one small message (%d bytes) each way, %d round "
+		       "trips per scheme\n\n",
+		       ipk_version(), MSG_LEN, ROUNDS);
+		printf("%-9s %-9s %8s %10s  %s\n", "scheme", "result", "messages",
+		       "median_us", "address");
+	}
 	int failed = 0, ok = 0;
+	bool first = true;
 	for (const char *const *s = ipk_schemes(); *s && !cli_stopped; s++) {
 		const struct row *row = find_row(*s);
 		struct result r;
@@ -472,28 +506,35 @@ static int demo_run(int argc, char **argv)
 		} else {
 			run_row(row, &r);
 		}
-		if (strcmp(r.status, "ok") == 0) {
+		if (strcmp(r.status, "ok") == 0)
 			ok++;
+		else if (strcmp(r.status, "FAILED") == 0)
+			failed++;
+		if (as_json) {
+			json_row(*s, &r, first);
+			first = false;
+		} else if (strcmp(r.status, "ok") == 0) {
 			printf("%-9s %-9s %8d %10.1f  %s\n", *s, r.status, r.messages,
 			       r.median_us, r.addr);
 		} else {
 			printf("%-9s %-9s %8s %10s  %s\n", *s, r.status, "-", "-", r.addr);
-			if (strcmp(r.status, "FAILED") == 0) {
-				failed++;
+			if (strcmp(r.status, "FAILED") == 0)
 				printf("%-9s -> %s\n", "", r.err);
-			}
 		}
 		fflush(stdout);
 	}
-	printf("\n%d schemes worked, %d failed. Round trip = send + receive of "
-	       "the echo through a child process.\n",
-	       ok, failed);
+	if (as_json)
+		printf("\n  ], \"ok\": %d, \"failed\": %d}\n", ok, failed);
+	else
+		printf("\n%d schemes worked, %d failed. Round trip = send + receive "
+		       "of the echo through a child process.\n",
+		       ok, failed);
 	return cli_exit(failed ? 1 : 0);
 }
 
 const struct ipk_cmd cli_cmd_demo = {
 	.name = "demo",
-	.args = "",
+	.args = "[--json]",
 	.summary = "try every built mechanism with a child process",
 	.run = demo_run,
 	.help =
@@ -503,6 +544,12 @@ const struct ipk_cmd cli_cmd_demo = {
 	"and the address used. Schemes not built show as 'not built'. Everything\n"
 	"it creates is removed. It takes a few seconds; for real measurements\n"
 	"use 'ipckit bench' (no test ever asserts on these figures).\n"
+	"\n"
+	"\n"
+	"options:\n"
+	"  -j, --json   the same as one JSON document: version, message_bytes,\n"
+	"               round_trips, schemes (scheme, result, messages,\n"
+	"               median_us, address, error), ok, failed\n"
 	"\n"
 	"exit status: 0 every built scheme worked, 1 one failed (its error is\n"
 	"printed under its row), 2 usage error.\n",

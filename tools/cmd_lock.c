@@ -1,4 +1,5 @@
-/* ipckit lock: run a command while holding a file lock, like flock(1). */
+/* ipckit lock: run a command while holding a file lock, like flock(1):
+   flock(2) by default, fcntl record locks with --fcntl. */
 #define _GNU_SOURCE
 #include "cli_chan.h"
 
@@ -88,10 +89,32 @@ static int run(const char *path, ipk_flock *f, bool pass_lock, char **argv)
 	return WEXITSTATUS(status);
 }
 
+/* "START" or "START:LENGTH", bytes, both >= 0. */
+static bool parse_range(const char *v, long long *off, long long *len)
+{
+	char *end;
+	errno = 0;
+	long long o = strtoll(v, &end, 0), n = 0;
+	if (end == v || errno || o < 0)
+		return false;
+	if (*end == ':') {
+		const char *l = end + 1;
+		n = strtoll(l, &end, 0);
+		if (end == l || errno || n < 0)
+			return false;
+	}
+	if (*end != '\0')
+		return false;
+	*off = o;
+	*len = n;
+	return true;
+}
+
 static int lock_run(int argc, char **argv)
 {
 	const char *path = NULL;
-	bool shared = false, pass_lock = true;
+	bool shared = false, pass_lock = true, fcntl_kind = false;
+	long long off = 0, len = 0;
 	int timeout = -1;
 	int i = 1;
 	for (; i < argc; i++) {
@@ -110,6 +133,18 @@ static int lock_run(int argc, char **argv)
 			shared = true;
 		} else if (!strcmp(a, "-c") || !strcmp(a, "--close")) {
 			pass_lock = false;
+		} else if (!strcmp(a, "-F") || !strcmp(a, "--fcntl")) {
+			fcntl_kind = true;
+		} else if (!strcmp(a, "-r") || !strcmp(a, "--range") ||
+		           !strncmp(a, "--range=", 8)) {
+			const char *v = !strncmp(a, "--range=", 8) ? a + 8 : argv[++i];
+			if (v == NULL)
+				return cli_usage("lock", "option '%s' needs a value", a);
+			if (!parse_range(v, &off, &len))
+				return cli_usage("lock", "--range needs START or START:LENGTH "
+				                 "in bytes (LENGTH 0: to the end of the "
+				                 "file), not '%s'", v);
+			fcntl_kind = true;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			return cli_help(&cli_cmd_lock);
 		} else if (!strcmp(a, "-t") || !strcmp(a, "--timeout") ||
@@ -134,7 +169,9 @@ static int lock_run(int argc, char **argv)
 	ipk_flock *f;
 	if (ipk_flock_open(&f, path, IPK_SYNC_CREATE) < 0)
 		return cli_fail("lock", path, "%s", ipk_last_error());
-	int rc = ipk_flock_lock(f, shared ? IPK_FLOCK_SHARED : 0, 0, 0, timeout);
+	int flags = (shared ? IPK_FLOCK_SHARED : 0) |
+	            (fcntl_kind ? 0 : IPK_FLOCK_WHOLE);
+	int rc = ipk_flock_lock(f, flags, (off_t)off, (off_t)len, timeout);
 	if (rc < 0) {
 		if (rc == -ETIMEDOUT)
 			cli_fail("lock", path, "timed out after %d ms: another process "
@@ -154,20 +191,34 @@ static int lock_run(int argc, char **argv)
 
 const struct ipk_cmd cli_cmd_lock = {
 	.name = "lock",
-	.args = "PATH [--shared] [--timeout MS] -- COMMAND...",
+	.args = "PATH [--shared] [--timeout MS] [--fcntl] -- COMMAND...",
 	.summary = "run a command while holding a file lock (like flock(1))",
 	.run = lock_run,
 	.help =
-	"Takes an open-file-description lock (fcntl F_OFD_SETLK) on the whole of\n"
-	"PATH, creating the file mode 0600 if it is missing, runs COMMAND, and\n"
-	"releases the lock when COMMAND has exited. The kernel releases the lock\n"
-	"if the holders die, so a killed run never leaves it stuck.\n"
+	"Locks PATH (creating the file mode 0600 if it is missing), runs\n"
+	"COMMAND, and releases the lock when COMMAND has exited. The kernel\n"
+	"releases the lock if the holders die, so a killed run never leaves it\n"
+	"stuck.\n"
+	"\n"
+	"Linux has two kinds of file lock, and neither excludes the other:\n"
+	"  default   a flock(2) lock on the whole file, the kind flock(1) takes:\n"
+	"            excludes 'flock PATH ...' and other programs that call\n"
+	"            flock(2); does not exclude fcntl/lockf users\n"
+	"  --fcntl   an open-file-description record lock (fcntl F_OFD_SETLK):\n"
+	"            excludes programs that lock with fcntl(2) F_SETLK/F_OFD_SETLK\n"
+	"            or lockf(3) (SQLite, many daemons, ipk_flock_lock); does\n"
+	"            not exclude flock(1)\n"
+	"Pick the kind the programs to keep out use.\n"
 	"\n"
 	"options:\n"
 	"  -s, --shared        a shared (read) lock: shared holders run together,\n"
 	"                      an exclusive one runs alone (default exclusive)\n"
 	"  -t, --timeout MS    give up after MS milliseconds (0: do not wait;\n"
 	"                      default: wait forever)\n"
+	"  -F, --fcntl         an fcntl record lock instead of flock(2) (above)\n"
+	"  -r, --range START[:LENGTH]\n"
+	"                      lock only these bytes (LENGTH 0 or absent: to the\n"
+	"                      end of the file); implies --fcntl\n"
 	"  -c, --close         do not pass the lock to COMMAND: it is held by\n"
 	"                      ipckit alone (by default COMMAND holds it too, so\n"
 	"                      it never runs unlocked even if ipckit is killed;\n"
@@ -182,5 +233,6 @@ const struct ipk_cmd cli_cmd_lock = {
 	"\n"
 	"examples:\n"
 	"  ipckit lock /var/lock/backup -- rsync -a /src /dst\n"
-	"  ipckit lock /tmp/db.lock --shared --timeout 5000 -- ./report\n",
+	"  ipckit lock /tmp/db.lock --shared --timeout 5000 -- ./report\n"
+	"  ipckit lock --fcntl --range 0:1 app.db -- ./migrate\n",
 };

@@ -1,11 +1,13 @@
 /* ipckit relay: move messages between two endpoints, both ways where both
-   can receive, keeping message boundaries and metadata. */
+   are conversations, keeping message boundaries and metadata, and never
+   taking a message from a side that it cannot hand on. */
 #define _GNU_SOURCE
 #include "cli_chan.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,80 +15,164 @@ extern const struct ipk_cmd cli_cmd_relay;
 
 struct side {
 	struct cli_end end;
-	bool receives;     /* messages can come out of this side */
-	void *early;       /* a message found while probing, not yet forwarded */
-	ssize_t early_len;
-	ipk_msginfo early_info;
+	const struct cli_kind *k;
+	char name;     /* 'A' or 'B' */
+	bool receives; /* relay takes messages out of this side */
+	bool peek;     /* a ring: look at a message, release it once delivered */
+	bool queue;    /* a message that cannot be delivered goes back in */
 };
 
-enum { GO_ON = -1 };
+/* Ways a pump step ends (or the exit status, >= 0). */
+enum { GO_ON = -1, HELD = -2 /* nothing taken: the destination is gone */ };
+
+struct tally {
+	long moved[2]; /* A to B, B to A */
+	long count;    /* stop after this many (0: no limit) */
+};
+
+static long total(const struct tally *t)
+{
+	return t->moved[0] + t->moved[1];
+}
+
+/* "5 messages moved A to B" (and "2 B to A" when there were any) */
+static const char *moved_text(const struct tally *t, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "%ld message%s moved A to B", t->moved[0],
+	                 t->moved[0] == 1 ? "" : "s");
+	if (t->moved[1] > 0 && n > 0 && (size_t)n < cap)
+		snprintf(buf + n, cap - (size_t)n, ", %ld B to A", t->moved[1]);
+	return buf;
+}
 
 /*
- * Can this side receive? A non-blocking receive tells: -EOPNOTSUPP for a
- * send-only end (a FIFO or signal dialer), -EAGAIN when it can but nothing
- * is there. A message that was already waiting is kept for forwarding.
+ * Has the receiving end behind this side gone? A connection whose peer
+ * hung up would still take a write (the kernel buffers it, then drops it);
+ * a FIFO without readers reports an error. Asking first means no message
+ * is taken from the source for an end that is known to be gone.
  */
-static int probe(struct side *s)
+static bool hung_up(const struct side *s, short events)
 {
+	int fd = ipk_fd(s->end.chan);
+	if (fd < 0)
+		return false;
+	struct pollfd p = {.fd = fd, .events = events};
+	if (poll(&p, 1, 0) <= 0)
+		return false;
+	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+static bool gone(const struct side *to)
+{
+	if (to->k == NULL || !(to->k->conversation || !strcmp(to->k->scheme,
+	                                                       "fifo")))
+		return false; /* queues and rings refuse a send instead */
+	/* one that also sends is read to its end first (then -EPIPE) */
+	return hung_up(to, to->receives ? 0 : POLLRDHUP);
+}
+
+/*
+ * The receiving side went away. If the sending side's peer has left as
+ * well, its input may simply have ended: both left, nothing was lost.
+ * GO_ON when there is more to say, else the exit status.
+ */
+static int both_left(struct side *src, struct side *dst, const char *moved)
+{
+	if (src->k == NULL || !src->k->conversation || !hung_up(src, POLLRDHUP))
+		return GO_ON;
+	void *buf = NULL;
 	ipk_msginfo info = {0};
-	ssize_t n = ipk_recv_alloc(s->end.chan, &s->early, &info, 0);
-	if (n >= 0) {
-		s->early_len = n;
-		s->early_info = info;
-		s->receives = true;
+	ssize_t n = ipk_recv_alloc(src->end.chan, &buf, &info, 0);
+	free(buf);
+	if (n == -EPIPE || n == -EAGAIN)
+		return 0; /* the input ended, all of it moved */
+	return cli_fail("relay", dst->end.url,
+	                "%c went away (the receiving side); %s; %c left too, "
+	                "and a message it sent last could not be delivered",
+	                dst->name, moved, src->name);
+}
+
+/*
+ * A message taken from a queue that could not be delivered goes back in,
+ * with its type or priority. The stop flag is not looked at: this runs on
+ * the way out after Ctrl-C too.
+ */
+static bool put_back(struct side *from, const void *buf, size_t len,
+                     const ipk_msginfo *info)
+{
+	ipk_msginfo again = *info;
+	again.flags = 0;
+	return ipk_sendmsg(from->end.chan, buf, len, &again, 5000) >= 0;
+}
+
+/*
+ * Move one message from src to dst. GO_ON, or the exit status. What
+ * happens to a message that cannot be delivered: a ring's stays where it
+ * is (it was only peeked at), a queue's goes back in, and any other is
+ * reported as lost.
+ */
+static int move_one(struct side *src, struct side *dst, struct tally *t)
+{
+	int dir = src->name == 'A' ? 0 : 1;
+	char moved[96];
+	if (gone(dst) && dst->receives)
+		return HELD; /* its own input ends next, and relay with it */
+	if (gone(dst)) {
+		moved_text(t, moved, sizeof moved);
+		int st = both_left(src, dst, moved);
+		if (st != GO_ON)
+			return st;
+		return cli_fail("relay", dst->end.url,
+		                "%c went away (the receiving side); %s; nothing "
+		                "taken from %c since", dst->name, moved, src->name);
+	}
+	const void *peeked = NULL;
+	void *buf = NULL;
+	ipk_msginfo info = {0};
+	ssize_t n;
+	if (src->peek)
+		n = ipk_recv_peek(src->end.chan, &peeked, 0);
+	else
+		n = ipk_recv_alloc(src->end.chan, &buf, &info, 0);
+	if (n == -EAGAIN)
+		return GO_ON;
+	if (n == -EPIPE)
+		return 0; /* the sending peer went away: the end of the input */
+	if (n < 0)
+		return cli_fail("relay", src->end.url, "%c: %s", src->name,
+		                ipk_last_error());
+	const void *msg = src->peek ? peeked : buf;
+	info.flags = 0;
+	ssize_t sent = cli_send(dst->end.chan, msg, (size_t)n, &info, -1);
+	if (sent >= 0) {
+		if (src->peek)
+			ipk_recv_release(src->end.chan);
+		free(buf);
+		t->moved[dir]++;
 		return GO_ON;
 	}
-	s->early = NULL;
-	if (n == -EOPNOTSUPP)
-		return GO_ON;
-	if (n == -EAGAIN) {
-		s->receives = true;
-		return GO_ON;
-	}
-	if (n == -EPIPE)
-		return 0;
-	return cli_fail("relay", s->end.url, "%s", ipk_last_error());
+	/* not delivered: keep it in the source where that can be done */
+	const char *why = sent == CLI_STOPPED ? "interrupted" : ipk_last_error();
+	char whybuf[512];
+	snprintf(whybuf, sizeof whybuf, "%s", why);
+	const char *fate;
+	if (src->peek)
+		fate = "the message in hand stays in";
+	else if (src->queue && put_back(src, msg, (size_t)n, &info))
+		fate = "the message in hand went back into";
+	else
+		fate = "the message in hand was lost: it could not be kept in";
+	free(buf);
+	if (sent == CLI_STOPPED)
+		return 1; /* dies of the signal: quiet, as on any Ctrl-C */
+	return cli_fail("relay", dst->end.url, "%c %s (%s); %s; %s %c",
+	                dst->name, sent == -EPIPE ? "went away" : "failed",
+	                whybuf, moved_text(t, moved, sizeof moved), fate,
+	                src->name);
 }
 
-/* Does a send on this address reach a peer, rather than an object the same
- * channel also receives from? (unix:, tcp: connections; unixgram: answers) */
-static bool conversation(const char *url)
+static int pump(struct side sides[2], struct tally *t)
 {
-	static const char *const schemes[] = {"unix:", "tcp:", "unixgram:"};
-	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
-		if (strncmp(url, schemes[i], strlen(schemes[i])) == 0)
-			return true;
-	return false;
-}
-
-/* Forward one message; GO_ON, or the exit status. */
-static int forward(struct side *to, const void *buf, size_t len,
-                   ipk_msginfo *info)
-{
-	info->flags = 0;
-	ssize_t n = cli_send(to->end.chan, buf, len, info, -1);
-	if (n >= 0)
-		return GO_ON;
-	if (n == -EPIPE)
-		return 0; /* the receiving peer went away */
-	if (n == CLI_STOPPED)
-		return 1;
-	return cli_fail("relay", to->end.url, "%s", cli_why((int)n));
-}
-
-static int pump(struct side sides[2], long count)
-{
-	long moved = 0;
-	for (int i = 0; i < 2; i++)
-		if (sides[i].early != NULL) {
-			int st = forward(&sides[1 - i], sides[i].early,
-			                 (size_t)sides[i].early_len, &sides[i].early_info);
-			free(sides[i].early);
-			sides[i].early = NULL;
-			if (st != GO_ON)
-				return st;
-			moved++;
-		}
 	ipk_pollitem items[2];
 	int from[2];
 	size_t k = 0;
@@ -96,32 +182,28 @@ static int pump(struct side sides[2], long count)
 			                          .events = IPK_POLLIN};
 			from[k++] = i;
 		}
-	if (k == 0)
-		return cli_fail("relay", NULL, "neither %s nor %s can receive",
-		                sides[0].end.url, sides[1].end.url);
-	while (!cli_stopped && (count == 0 || moved < count)) {
+	while (!cli_stopped && (t->count == 0 || total(t) < t->count)) {
 		int rc = ipk_poll(items, k, 200);
 		if (rc < 0)
 			return cli_fail("relay", NULL, "%s", ipk_last_error());
-		for (size_t j = 0; j < k && (count == 0 || moved < count); j++) {
+		size_t ready = 0, held = 0;
+		for (size_t j = 0; j < k; j++) {
+			if (t->count != 0 && total(t) >= t->count)
+				break;
+			struct side *src = &sides[from[j]], *dst = &sides[1 - from[j]];
+			/* a destination that went away is noticed when there is
+			   something to move, as a write to a closed pipe is */
 			if (!(items[j].revents & IPK_POLLIN))
 				continue;
-			struct side *src = &sides[from[j]], *dst = &sides[1 - from[j]];
-			void *buf = NULL;
-			ipk_msginfo info = {0};
-			ssize_t n = ipk_recv_alloc(src->end.chan, &buf, &info, 0);
-			if (n == -EAGAIN)
-				continue;
-			if (n == -EPIPE)
-				return 0; /* the sending peer went away */
-			if (n < 0)
-				return cli_fail("relay", src->end.url, "%s", ipk_last_error());
-			int st = forward(dst, buf, (size_t)n, &info);
-			free(buf);
-			if (st != GO_ON)
+			ready++;
+			int st = move_one(src, dst, t);
+			if (st == HELD)
+				held++;
+			else if (st != GO_ON)
 				return st;
-			moved++;
 		}
+		if (ready > 0 && held == ready)
+			return 0; /* every peer of the conversation has left */
 	}
 	return cli_stopped ? 1 : 0;
 }
@@ -130,9 +212,61 @@ static int setup_failed(const struct side *s, int rc, int timeout)
 {
 	if (rc == CLI_STOPPED)
 		return 1;
-	if (rc == -ETIMEDOUT || rc == -EAGAIN)
-		return cli_fail("relay", s->end.url, "no peer within %d ms", timeout);
-	return cli_fail("relay", s->end.url, "%s", cli_why(rc));
+	if (rc == -ETIMEDOUT || rc == -EAGAIN) {
+		const char *d = cli_timeout_detail();
+		return cli_fail("relay", s->end.url, "%c: no peer within %d ms%s%s",
+		                s->name, timeout, d ? ": " : "", d ? d : "");
+	}
+	return cli_fail("relay", s->end.url, "%c: %s", s->name, cli_why(rc));
+}
+
+static const char *role(const struct side *s)
+{
+	return s->end.listen ? "listening" : "dialed";
+}
+
+/* What each side can do decides the directions, before anything is opened:
+   a relay that could only fail is refused (exit 2) instead of started. */
+static int plan(struct side sides[2])
+{
+	unsigned caps[2];
+	for (int i = 0; i < 2; i++) {
+		const struct cli_kind *k = sides[i].k;
+		int rc = cli_check_addressable("relay", sides[i].end.url);
+		if (rc != 0)
+			return rc;
+		caps[i] = k == NULL ? (CLI_RECV | CLI_SEND)
+		                    : sides[i].end.listen ? k->listen_caps
+		                                          : k->dial_caps;
+	}
+	if (strcmp(sides[0].end.url, sides[1].end.url) == 0)
+		return cli_usage("relay", "A and B are the same endpoint");
+	bool ab = (caps[0] & CLI_RECV) && (caps[1] & CLI_SEND);
+	bool ba = (caps[1] & CLI_RECV) && (caps[0] & CLI_SEND);
+	bool conv = sides[0].k && sides[1].k && sides[0].k->conversation &&
+	            sides[1].k->conversation;
+	/* both ways only between conversations: a mailbox side (queue, FIFO,
+	   ring) would hand back what relay itself just put into it */
+	if (ab && ba && !conv)
+		ba = false;
+	if (!ab && !ba) {
+		const struct side *a = &sides[0], *b = &sides[1];
+		return cli_usage("relay", "nothing can move: A (%s, %s) %s and B "
+		                 "(%s, %s) %s; one side has to receive and the other "
+		                 "to send (a FIFO, ring or signal listener receives, "
+		                 "its dialer sends)", a->end.url, role(a),
+		                 caps[0] & CLI_RECV ? "only receives" : "only sends",
+		                 b->end.url, role(b),
+		                 caps[1] & CLI_RECV ? "only receives" : "only sends");
+	}
+	sides[0].receives = ab;
+	sides[1].receives = ba;
+	for (int i = 0; i < 2; i++) {
+		const struct cli_kind *k = sides[i].k;
+		sides[i].peek = sides[i].receives && k != NULL && k->ring;
+		sides[i].queue = k != NULL && k->queue;
+	}
+	return 0;
 }
 
 static int relay_run(int argc, char **argv)
@@ -143,21 +277,22 @@ static int relay_run(int argc, char **argv)
 		{"count", required_argument, NULL, 'n'},
 		{"timeout", required_argument, NULL, 't'},
 		{"print-address", no_argument, NULL, 'p'},
+		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	bool listen[2] = {false, false}, print_address = false;
-	long count = 0;
+	struct tally t = {{0, 0}, 0};
 	int timeout = -1;
 	opterr = 0;
 	optind = 1;
 	int ch;
-	while ((ch = getopt_long(argc, argv, ":abn:t:ph", longs, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":abn:t:pqh", longs, NULL)) != -1) {
 		switch (ch) {
 		case 'a': listen[0] = true; break;
 		case 'b': listen[1] = true; break;
 		case 'n':
-			if (!cli_parse_int(optarg, 0, LONG_MAX, &count))
+			if (!cli_parse_int(optarg, 0, LONG_MAX, &t.count))
 				return cli_usage("relay", "bad count '%s' (0 or more)", optarg);
 			break;
 		case 't':
@@ -166,6 +301,7 @@ static int relay_run(int argc, char **argv)
 				                 optarg);
 			break;
 		case 'p': print_address = true; break;
+		case 'q': cli_quiet = true; break;
 		case 'h': return cli_help(&cli_cmd_relay);
 		default: return cli_bad_option("relay", argv, ch);
 		}
@@ -173,11 +309,20 @@ static int relay_run(int argc, char **argv)
 	if (argc - optind != 2)
 		return cli_usage("relay", argc - optind < 2 ? "needs two URLs"
 		                                           : "takes exactly two URLs");
+	if (print_address && !listen[0] && !listen[1])
+		return cli_usage("relay", "--print-address prints the endpoints that "
+		                 "--listen-a/--listen-b create; relay creates none");
 	struct side sides[2];
 	memset(sides, 0, sizeof sides);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		sides[i].end = (struct cli_end){.url = argv[optind + i],
 		                                .listen = listen[i]};
+		sides[i].k = cli_kind_of(argv[optind + i]);
+		sides[i].name = (char)('A' + i);
+	}
+	int rc = plan(sides);
+	if (rc != 0)
+		return rc;
 
 	cli_catch_signals();
 	int status = GO_ON;
@@ -186,28 +331,19 @@ static int relay_run(int argc, char **argv)
 		for (int i = 0; i < 2 && status == GO_ON; i++) {
 			if (listen[i] != (pass == 0))
 				continue;
-			int rc = cli_end_open(&sides[i].end, timeout, print_address);
+			rc = cli_end_open(&sides[i].end, timeout, print_address);
 			if (rc < 0)
 				status = setup_failed(&sides[i], rc, timeout);
 		}
 	for (int i = 0; i < 2 && status == GO_ON; i++) {
-		int rc = cli_end_connect(&sides[i].end, timeout);
+		rc = cli_end_connect(&sides[i].end, timeout);
 		if (rc < 0)
 			status = setup_failed(&sides[i], rc, timeout);
 	}
-	for (int i = 0; i < 2 && status == GO_ON; i++)
-		status = probe(&sides[i]);
-	/* both ways only between conversations: a mailbox side (queue, FIFO,
-	   ring) would hand back what relay itself just put into it */
-	if (status == GO_ON && sides[0].receives && sides[1].receives &&
-	    !(conversation(sides[0].end.url) && conversation(sides[1].end.url)))
-		sides[1].receives = false;
 	if (status == GO_ON)
-		status = pump(sides, count);
-	for (int i = 0; i < 2; i++) {
-		free(sides[i].early);
+		status = pump(sides, &t);
+	for (int i = 0; i < 2; i++)
 		cli_end_close(&sides[i].end);
-	}
 	return cli_exit(status);
 }
 
@@ -221,8 +357,10 @@ const struct ipk_cmd cli_cmd_relay = {
 	"(sysvmq type, mq priority). When both ends are conversations (unix:,\n"
 	"tcp:, unixgram:) messages from B go to A as well. With a mailbox on\n"
 	"either side (a queue, FIFO or ring, which relay would read its own\n"
-	"messages back from) only A to B is relayed; a send-only end (a FIFO or\n"
-	"signal dialer) as A makes it B to A.\n"
+	"messages back from) only one way is relayed: A to B, or B to A when A\n"
+	"can only send (a FIFO, ring or signal dialer). A relay in which\n"
+	"nothing can move (both sides only receive, or only send) is refused\n"
+	"at start (exit 2), before anything is opened.\n"
 	"\n"
 	"Each side DIALS its address by default (an existing endpoint: a recv\n"
 	"or server that listens). --listen-a / --listen-b make relay create\n"
@@ -230,10 +368,28 @@ const struct ipk_cmd cli_cmd_relay = {
 	"removed when relay exits. Listening sides are created first, then the\n"
 	"dialing sides are dialed, then connections are accepted.\n"
 	"\n"
-	"relay stops when a peer goes away (exit 0), after COUNT messages, on\n"
-	"Ctrl-C/SIGTERM (endpoints removed, dies of the signal) or on an error\n"
-	"(exit 1). A FIFO listener never sees its writers go away, so a relay\n"
-	"from one runs until stopped.\n"
+	"No message is lost on the way: relay takes a message only while the\n"
+	"receiving side is there, and one that cannot be delivered stays in\n"
+	"its source (a ring's is only released once delivered; a queue's is\n"
+	"put back, with its type or priority). A message counts as delivered\n"
+	"once the receiving mechanism accepted it (for a socket: once its\n"
+	"kernel buffer took it).\n"
+	"\n"
+	"relay notices that the receiving side went away when there is a\n"
+	"message to move: it leaves that message where it is and ends.\n"
+	"\n"
+	"relay ends:\n"
+	"  after COUNT messages, or when the sending side's peer goes away\n"
+	"    (the end of its input)                                exit 0\n"
+	"  when the receiving side goes away or fails: one line naming it (A\n"
+	"    or B), how many messages moved, and where the message in hand\n"
+	"    is                                                    exit 1\n"
+	"  on another error (one line on stderr)                   exit 1\n"
+	"  on Ctrl-C/SIGTERM/SIGHUP: endpoints removed, the message in hand\n"
+	"    kept in its source, and relay dies of the signal\n"
+	"A signal that relay was started with ignored (nohup) stays ignored.\n"
+	"A FIFO listener never sees its writers go away, so a relay from one\n"
+	"runs until stopped.\n"
 	"\n"
 	"options:\n"
 	"  -a, --listen-a      create endpoint A instead of dialing it\n"
@@ -244,12 +400,15 @@ const struct ipk_cmd cli_cmd_relay = {
 	"                      setting up (-1 forever, the default)\n"
 	"  -p, --print-address print each created endpoint's address on a line of\n"
 	"                      its own to stderr (A before B)\n"
+	"  -q, --quiet         no notice on a terminal while a dialed side waits\n"
+	"                      for its endpoint to appear\n"
 	"\n"
-	"exit status: 0 a peer went away or COUNT reached, 1 failure (one line\n"
-	"on stderr), 2 usage error.\n"
+	"exit status: 0 COUNT reached or the input ended, 1 failure (one line\n"
+	"on stderr), 2 usage error or a relay that cannot work.\n"
 	"\n"
 	"examples:\n"
 	"  ipckit relay --listen-a unix:/tmp/front.sock fifo:/tmp/jobs\n"
 	"  ipckit relay --listen-a tcp://0.0.0.0:5555 unix:/run/app.sock\n"
-	"  ipckit relay --listen-a 'fifo:/tmp/in?raw' tcp://10.0.0.2:7000\n",
+	"  ipckit relay --listen-a 'fifo:/tmp/in?raw' tcp://10.0.0.2:7000\n"
+	"  nohup ipckit relay --listen-a 'mq:/jobs?persist' tcp://10.0.0.2:7000 &\n",
 };

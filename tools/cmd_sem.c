@@ -1,6 +1,7 @@
 /* ipckit sem: create, post, wait on, read and remove semaphores. */
 #define _GNU_SOURCE
 #include "cli_chan.h"
+#include "cli_json.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +20,7 @@ struct sem_args {
 	int timeout;
 	long index;
 	bool has_index;
+	bool json;
 	char label[32]; /* "sem wait" */
 };
 
@@ -93,10 +95,25 @@ static int sem_get(struct sem_args *a)
 		return 1;
 	int v = ipk_semset_get(s, (unsigned)a->index);
 	int status = 0;
-	if (v < 0)
+	if (v < 0) {
 		status = cli_fail(a->label, a->url, "%s", ipk_last_error());
-	else
+	} else if (a->json) {
+		/* docs/cli.md has the schema */
+		int ndec = 0, nzero = 0;
+		bool sysv = ipk_semset_waiters(s, (unsigned)a->index, &ndec,
+		                               &nzero) == 0;
+		printf("{\"url\": ");
+		cli_json_cstr(stdout, a->url);
+		printf(", \"index\": %ld, \"value\": %d, \"semaphores\": %d",
+		       a->index, v, ipk_semset_count(s));
+		if (sysv)
+			printf(", \"waiting\": %d, \"waiting_for_zero\": %d}\n", ndec,
+			       nzero);
+		else
+			printf(", \"waiting\": null, \"waiting_for_zero\": null}\n");
+	} else {
 		printf("%d\n", v);
+	}
 	ipk_sem_close(s);
 	return status;
 }
@@ -108,6 +125,7 @@ static int sem_run(int argc, char **argv)
 		{"mode", required_argument, NULL, 'm'},
 		{"timeout", required_argument, NULL, 't'},
 		{"index", required_argument, NULL, 'i'},
+		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -136,7 +154,7 @@ static int sem_run(int argc, char **argv)
 	int ch;
 	argc--;
 	argv++;
-	while ((ch = getopt_long(argc, argv, ":v:m:t:i:h", longs, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":v:m:t:i:jh", longs, NULL)) != -1) {
 		switch (ch) {
 		case 'v':
 			if (strcmp(a.sub, "create") != 0)
@@ -170,6 +188,11 @@ static int sem_run(int argc, char **argv)
 				return cli_usage(a.label, "--index needs a semaphore number "
 				                 "0..65535, not '%s'", optarg);
 			a.has_index = true;
+			break;
+		case 'j':
+			if (strcmp(a.sub, "get") != 0)
+				return cli_usage(a.label, "--json is for get");
+			a.json = true;
 			break;
 		case 'h':
 			return cli_help(&cli_cmd_sem);
@@ -217,7 +240,11 @@ const struct ipk_cmd cli_cmd_sem = {
 	"  wait URL [--timeout MS] [--index I]\n"
 	"        take one, waiting while it is 0: forever (default), or MS\n"
 	"        milliseconds (0: do not wait)\n"
-	"  get URL [--index I]         print the value\n"
+	"  get URL [--index I] [--json]\n"
+	"        print the value; with --json one object: url, index, value,\n"
+	"        semaphores (in the set), waiting and waiting_for_zero\n"
+	"        (System V: processes blocked to decrement / for zero; else\n"
+	"        null)\n"
 	"  rm URL...                   remove (also mutex:, cond:, rwlock:)\n"
 	"\n"
 	"--index picks a semaphore of a System V set (default 0). System V\n"

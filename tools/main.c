@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +16,18 @@ extern const struct ipk_cmd cli_cmd_send, cli_cmd_recv, cli_cmd_relay,
 extern const struct ipk_cmd cli_cmd_rm;
 extern const struct ipk_cmd cli_cmd_bench;
 extern const struct ipk_cmd cli_cmd_sem, cli_cmd_lock;
+extern const struct ipk_cmd cli_cmd_req, cli_cmd_rep, cli_cmd_push,
+	cli_cmd_pull;
 extern const struct ipk_cmd cli_cmd_pub, cli_cmd_sub;
 
 static const struct ipk_cmd *const commands[] = {
 	&cli_cmd_send,
 	&cli_cmd_recv,
 	&cli_cmd_relay,
+	&cli_cmd_req,
+	&cli_cmd_rep,
+	&cli_cmd_push,
+	&cli_cmd_pull,
 	&cli_cmd_pub,
 	&cli_cmd_sub,
 	&cli_cmd_demo,
@@ -33,6 +40,8 @@ static const struct ipk_cmd *const commands[] = {
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+const char *cli_command = "ipckit";
 
 int cli_fail(const char *cmd, const char *url, const char *fmt, ...)
 {
@@ -107,6 +116,58 @@ static void overview(FILE *out)
 	fprintf(out, "\nExit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
+/*
+ * Output that could not be written is a failure (a full disk, /dev/full):
+ * the status says so, with one line on stderr, unless the command already
+ * failed. A reader that went away (EPIPE) is not worth a message.
+ */
+static int finish_stdout(const char *cmd, int status)
+{
+	bool bad = fflush(stdout) != 0 || ferror(stdout);
+	int e = errno;
+	if (fclose(stdout) != 0 && !bad) {
+		bad = true;
+		e = errno;
+	}
+	if (!bad || status != 0 || e == EPIPE)
+		return status;
+	fprintf(stderr, "ipckit: %s: writing to stdout: %s\n", cmd, strerror(e));
+	return 1;
+}
+
+static const char help_help[] =
+	"usage: ipckit help [COMMAND]\n\n"
+	"Without COMMAND: the commands, the address schemes and what each is.\n"
+	"With COMMAND: its options, exit statuses and examples (the same as\n"
+	"'ipckit COMMAND --help').\n\n"
+	"exit status: 0, or 2 for an unknown command.\n";
+
+static int help(int argc, char **argv)
+{
+	if (argc < 3) {
+		overview(stdout);
+		return 0;
+	}
+	if (argc > 3) {
+		fprintf(stderr, "ipckit: help: one command at a time (see 'ipckit "
+		                "help help')\n");
+		return 2;
+	}
+	if (!strcmp(argv[2], "help")) {
+		fputs(help_help, stdout);
+		return 0;
+	}
+	const struct ipk_cmd *c = find(argv[2]);
+	if (c == NULL) {
+		fprintf(stderr, "ipckit: help: unknown command '%s' (see 'ipckit "
+		                "--help')\n", argv[2]);
+		return 2;
+	}
+	printf("usage: ipckit %s %s\n\n%s\n\n%s", c->name, c->args, c->summary,
+	       c->help);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -116,26 +177,14 @@ int main(int argc, char **argv)
 	const char *a = argv[1];
 	if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 		overview(stdout);
-		return 0;
+		return finish_stdout("--help", 0);
 	}
 	if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
 		printf("ipckit %s\n", ipk_version());
-		return 0;
+		return finish_stdout("--version", 0);
 	}
-	if (!strcmp(a, "help")) {
-		if (argc < 3) {
-			overview(stdout);
-			return 0;
-		}
-		const struct ipk_cmd *c = find(argv[2]);
-		if (c == NULL) {
-			fprintf(stderr, "ipckit: help: unknown command '%s'\n", argv[2]);
-			return 2;
-		}
-		printf("usage: ipckit %s %s\n\n%s\n\n%s", c->name, c->args, c->summary,
-		       c->help);
-		return 0;
-	}
+	if (!strcmp(a, "help"))
+		return finish_stdout("help", help(argc, argv));
 	const struct ipk_cmd *c = find(a);
 	if (c == NULL) {
 		fprintf(stderr, "ipckit: unknown command '%s' (see 'ipckit --help')\n",
@@ -145,5 +194,6 @@ int main(int argc, char **argv)
 	/* what the library drops on our behalf (a peer that spoke the wrong
 	   protocol, a refused user) is said on stderr */
 	ipk_set_warn_handler(print_warning, (void *)c->name);
-	return c->run(argc - 1, argv + 1);
+	cli_command = c->name;
+	return finish_stdout(c->name, c->run(argc - 1, argv + 1));
 }

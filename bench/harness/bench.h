@@ -91,6 +91,7 @@ struct bench_row {
 	bool waits;         /* has ?wait=spin|hybrid|block */
 	bool lat, thr;      /* which measurements apply */
 	bool busy;          /* spins while it waits (references) */
+	bool spins_first;   /* spins briefly, then sleeps, like a hybrid ring */
 	/* its own message sizes (0-terminated), measured instead of --sizes */
 	const size_t *sizes;
 	/* latency at each larger size against the smallest size's, same series

@@ -24,7 +24,7 @@ static const char bench_help[] =
 	"messages (16 MiB against 64 B on one transport).\n"
 	"\n"
 	"options:\n"
-	"  --quick              a short run (under a minute on 2 cores)\n"
+	"  --quick              a short run (about a minute on 2 cores)\n"
 	"  --transports LIST    rows to run, comma-separated: scheme names\n"
 	"                       (pipe, unix, shm, shm:spin ...) or row ids\n"
 	"                       (raw-pipe, nng-ipc, ref-memcpy); a scheme brings\n"

@@ -246,12 +246,13 @@ static void add_series(struct bench_report *rep, const struct bench_row *r,
 }
 
 /* Two clock reads cost about as much as a cache line's round trip: rows
- * that answer without a system call (rings that spin, spin first, and the
- * references that spin) are timed in batches at small sizes, all the same
+ * that answer without a system call (rings that spin or spin first, and the
+ * references that do) are timed in batches at small sizes, all the same
  * way, so their ratios compare like with like. */
 int bench_batch_for(const struct bench_series *s, size_t size)
 {
-	bool spins = s->busy || (s->wait && strcmp(s->wait, "hybrid") == 0);
+	bool spins = s->busy || s->row->spins_first ||
+	             (s->wait && strcmp(s->wait, "hybrid") == 0);
 	return spins && size <= 4096 ? BENCH_BATCH : 1;
 }
 

@@ -5,13 +5,16 @@
  *   store, seen by the other core, answered by one store back.
  * - The two-process hand-over is the floor for copying a message through
  *   shared memory: the sender copies it into a slot, the receiver copies it
- *   out (two slots each way, so one can fill while the other drains).
+ *   out (two slots each way, so one can fill while the other drains). It
+ *   waits the way a ring does in hybrid mode: it spins briefly, then sleeps
+ *   on a futex; a waiter that only spins slows the copy on a CPU that shares
+ *   its core, and on a busy machine waits out the other's time slice.
  * - memcpy is copying a message once, in one process.
  *
  * The first two are drivers like any other: their round trips and streams
  * go through the very loop (runner.c) that times ipckit's rings, with the
  * same clock reads and the same batching, so a ratio between them compares
- * like with like. Both spin while they wait, and say so.
+ * like with like. The cache line spins while it waits, and says so.
  */
 #define _GNU_SOURCE
 #include "proto.h"
@@ -20,7 +23,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static inline void relax(void)
@@ -96,11 +101,53 @@ const struct bench_driver bench_cacheline_driver = {
 /* ----------------------------------------------------------- hand-over */
 
 struct slot {
-	_Atomic uint32_t full;
+	_Atomic uint32_t full;     /* the futex word */
+	_Atomic uint32_t sleepers; /* waiters on it: the other side wakes them */
 	uint32_t len;
-	unsigned char pad[56];
+	unsigned char pad[52];
 	unsigned char data[];
 };
+
+#define HAND_SPIN_NS 50000 /* as long as a hybrid ring spins */
+
+/* Until s->full == want: spin for HAND_SPIN_NS, then sleep on the futex.
+ * The sleeper counts itself before it looks again, the setter stores before
+ * it looks at the count (both sequentially consistent), so one of them sees
+ * the other: no wake-up is lost. */
+static void hand_wait(struct slot *s, uint32_t want)
+{
+	int64_t until = 0;
+	for (unsigned i = 1;; i++) {
+		if (atomic_load_explicit(&s->full, memory_order_acquire) == want)
+			return;
+		relax();
+		if ((i & 63) == 0) {
+			int64_t now = bench_now_ns();
+			if (until == 0)
+				until = now + HAND_SPIN_NS;
+			else if (now >= until)
+				break;
+		}
+	}
+	for (;;) {
+		atomic_fetch_add(&s->sleepers, 1);
+		if (atomic_load(&s->full) != want) {
+			struct timespec ts = {0, 10 * 1000 * 1000};
+			syscall(SYS_futex, (uint32_t *)&s->full, FUTEX_WAIT, !want, &ts,
+			        NULL, 0);
+		}
+		atomic_fetch_sub(&s->sleepers, 1);
+		if (atomic_load_explicit(&s->full, memory_order_acquire) == want)
+			return;
+	}
+}
+
+static void hand_set(struct slot *s, uint32_t v)
+{
+	atomic_store(&s->full, v);
+	if (atomic_load(&s->sleepers) > 0)
+		syscall(SYS_futex, (uint32_t *)&s->full, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
 
 static size_t slot_bytes(size_t size)
 {
@@ -124,11 +171,10 @@ static int hand_prepare(struct bench_link *l)
 static ssize_t hand_send(struct bench_link *l, const void *buf, size_t len)
 {
 	struct slot *s = slot_at(l, l->echo ? 1 : 0, l->txi);
-	while (atomic_load_explicit(&s->full, memory_order_acquire))
-		relax();
+	hand_wait(s, 0);
 	memcpy(s->data, buf, len);
 	s->len = (uint32_t)len;
-	atomic_store_explicit(&s->full, 1, memory_order_release);
+	hand_set(s, 1);
 	l->txi ^= 1;
 	return (ssize_t)len;
 }
@@ -136,11 +182,10 @@ static ssize_t hand_send(struct bench_link *l, const void *buf, size_t len)
 static ssize_t hand_recv(struct bench_link *l, void *buf, size_t cap)
 {
 	struct slot *s = slot_at(l, l->echo ? 0 : 1, l->rxi);
-	while (!atomic_load_explicit(&s->full, memory_order_acquire))
-		relax();
+	hand_wait(s, 1);
 	size_t n = s->len < cap ? s->len : cap;
 	memcpy(buf, s->data, n);
-	atomic_store_explicit(&s->full, 0, memory_order_release);
+	hand_set(s, 0);
 	l->rxi ^= 1;
 	return (ssize_t)n;
 }

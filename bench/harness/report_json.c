@@ -75,8 +75,10 @@ static void series(FILE *out, const struct bench_config *cfg,
 	kstr(out, "label", s->label);
 	kstr(out, "scheme", r->kind == BENCH_IPCKIT ? r->scheme : NULL);
 	kstr(out, "wait", s->wait);
-	fprintf(out, ", \"busy_poll\": %s, \"pinned\": %s",
-	        s->busy ? "true" : "false", bench_pinned(cfg, s) ? "true" : "false");
+	bool first = r->spins_first || (s->wait && strcmp(s->wait, "hybrid") == 0);
+	fprintf(out, ", \"busy_poll\": %s, \"spins_first\": %s, \"pinned\": %s",
+	        s->busy ? "true" : "false", first ? "true" : "false",
+	        bench_pinned(cfg, s) ? "true" : "false");
 	kstr(out, "listen", r->listen);
 	kstr(out, "dial", r->dial);
 	kstr(out, "baseline", r->baseline);

@@ -15,7 +15,7 @@ static const struct bench_row rows[] = {
 	 .sizes = line_sizes, .drv = &bench_cacheline_driver, .available = true},
 	{.id = "ref-handover", .kind = BENCH_REF, .scheme = NULL,
 	 .label = "ref hand-over via shm", .lat = true, .thr = true,
-	 .busy = true, .drv = &bench_handover_driver, .available = true},
+	 .spins_first = true, .drv = &bench_handover_driver, .available = true},
 	{.id = "ref-memcpy", .kind = BENCH_REF, .scheme = NULL,
 	 .label = "ref memcpy", .thr = true, .drv = &bench_memcpy_driver,
 	 .available = true},

@@ -276,7 +276,8 @@ static void push(const struct bench_report *rep, int *order, int *n,
 }
 
 /*
- * Size by size, each ipckit row right before its baseline and its peers:
+ * Size by size, each ipckit row right before its baseline and its peers
+ * (and the first ring before the references):
  * figures that are divided by each other are taken close together in time,
  * so a machine that gets busier during the run skews the ratios least.
  */
@@ -303,6 +304,13 @@ static int *execution_order(const struct bench_report *rep)
 			for (size_t p = 0; p < bench_nrows; p++)
 				if (bench_versus_row(&bench_rows[p], row->id))
 					push(rep, order, &n, queued, sizes[k], bench_rows[p].id);
+			/* the references the rings are divided by, right after the
+			   first ring: the host moves the CPUs around by the minute */
+			if (row->waits)
+				for (size_t p = 0; p < bench_nrows; p++)
+					if (bench_rows[p].kind == BENCH_REF)
+						push(rep, order, &n, queued, sizes[k],
+						     bench_rows[p].id);
 		}
 		push(rep, order, &n, queued, sizes[k], NULL);
 	}

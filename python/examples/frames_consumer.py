@@ -42,6 +42,7 @@ with ipckit.listen(url + "?size=8M") as ring:
                 total += sum(x)
                 x.release()
             if not ok:
-                sys.exit("frames_consumer: frame %d is not what was sent" % seq)
+                sys.exit("frames_consumer: frame %d is not what was sent"
+                         % seq)
     print("frames_consumer: %d frames of %d samples, sum %.0f (%s)"
           % (count, n, total, "numpy" if numpy is not None else "memoryview"))

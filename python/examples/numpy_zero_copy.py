@@ -42,7 +42,7 @@ with to_parent:
             assert not a.flags.owndata and not a.flags.writeable
             assert a[0, 0] == -1 and a[1, 1] == k
             mean = float(a[1:].mean())
-            del a                     # the view goes; the ring reuses the space
+            del a                     # gone: the ring may reuse the space
         print("frame %2d: %dx%d float32, mean of rows 1.. = %g (no copy)"
               % (k, ROWS, COLS, mean))
 os.waitpid(pid, 0)

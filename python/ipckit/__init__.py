@@ -71,9 +71,9 @@ __version__ = version()
 
 __all__ = [
     "Error", "Exists", "NotFound", "NotRecoverable", "OwnerDead", "PeerGone",
-    "PermissionDenied", "Timeout", "WouldBlock", "aio", "objects", "MSG_EXCEPT",
-    "MSG_NOERROR", "POLLIN", "POLLOUT", "Channel", "Message", "QueueInfo",
-    "RingInfo", "dial", "listen", "pair", "poll", "queue_stat", "remove",
+    "PermissionDenied", "Timeout", "WouldBlock", "aio", "objects",
+    "MSG_EXCEPT", "MSG_NOERROR", "POLLIN", "POLLOUT", "Channel", "Message",
+    "QueueInfo", "RingInfo", "dial", "listen", "pair", "poll", "queue_stat", "remove",
     "scheme_built", "scheme_summary", "schemes", "signal_block", "spawn",
     "FileLock", "Region", "RegionInfo", "region_stat", "SEMOP_NOUNDO",
     "SEMOP_UNDO", "Cond", "Mutex", "RWLock", "Semaphore", "sync_remove",

@@ -47,7 +47,7 @@ def _record(name, struct):
 
 
 QueueInfo = _record("QueueInfo", ipk_queue_info)
-QueueInfo.__doc__ = "State of a queue as the kernel reports it (ipk_queue_info)."
+QueueInfo.__doc__ = "State of a queue as the kernel reports it."
 RingInfo = _record("RingInfo", ipk_ringinfo)
 RingInfo.__doc__ = "State of a shared-memory ring (ipk_ringinfo)."
 
@@ -77,6 +77,15 @@ class Message(bytes):
             bytes.__repr__(self), self.type, self.prio, self.pid, self.uid)
 
 
+def _is_req(url):
+    """Whether an address asks for the REQ pattern (?proto=req)."""
+    if url is None:
+        return False
+    url = os.fsdecode(url) if not isinstance(url, str) else url
+    query = url.partition("?")[2]
+    return any(opt.strip().lower() == "proto=req" for opt in query.split("&"))
+
+
 def _message(data, info):
     m = Message(data)
     m.type, m.prio, m.pid, m.uid = info.type, info.prio, info.pid, info.uid
@@ -92,10 +101,13 @@ class Channel:
     """
 
     __slots__ = ("_h", "_ring", "_scratch", "_smv", "_cap", "_ptr", "_rx",
-                 "_tx", "__weakref__")
+                 "_tx", "_slices", "__weakref__")
 
-    def __init__(self, handle):
+    def __init__(self, handle, url=None):
         self._h = handle
+        # receives wait in slices (signal handlers run between them) except
+        # on a REQ socket, where a receive that times out cancels the request
+        self._slices = not _is_req(url)
         self._scratch = None
         self._ptr = ctypes.c_void_p()
         self._rx = None  # Window of the message lent out by recv_view
@@ -197,7 +209,7 @@ class Channel:
         buf = self._scratch
         if buf is None:
             buf = self._make_scratch()
-        t1 = t if 0 <= t <= SLICE_MS else SLICE_MS
+        t1 = t if 0 <= t <= SLICE_MS or not self._slices else SLICE_MS
         n = _recv(h, buf, self._cap, t1)
         if n == ETIMEDOUT and t1 != t:
             n = more(_recv, (h, buf, self._cap), t)
@@ -209,7 +221,7 @@ class Channel:
             self._ring = lib.ipk_ring_info(h, _byref(ipk_ringinfo())) == 0
         if self._ring:  # larger than the buffer: one copy out of the ring
             ptr = self._ptr
-            n = wait(_peek, (h, _byref(ptr)), t)
+            n = self._wait(_peek, (h, _byref(ptr)), t)
             if n < 0:
                 raise error(n)
             try:
@@ -226,10 +238,13 @@ class Channel:
         self._smv = memoryview(self._scratch).cast("B")
         return self._scratch
 
+    def _wait(self, fn, args, t):
+        return wait(fn, args, t) if self._slices else fn(*args, t)
+
     def _recv_alloc(self, h, info, t):
         ptr = ctypes.c_void_p()
-        n = wait(_recv_alloc, (h, _byref(ptr), _byref(info) if info else None),
-                 t)
+        n = self._wait(_recv_alloc,
+                       (h, _byref(ptr), _byref(info) if info else None), t)
         if n < 0:
             raise error(n)
         try:
@@ -250,7 +265,7 @@ class Channel:
         buf = self._scratch
         if buf is None:
             buf = self._make_scratch()
-        n = wait(_recvmsg, (h, buf, self._cap, _byref(info)), t)
+        n = self._wait(_recvmsg, (h, buf, self._cap, _byref(info)), t)
         if n >= 0:
             return _message(self._smv[:n].tobytes(), info)
         if n != _ENOBUFS:
@@ -267,7 +282,7 @@ class Channel:
         if self._rx is not None:
             settle_rx(self)
         with Pinned(buffer, writable=True) as (p, n):
-            return check(wait(_recv, (h, p, n), t))
+            return check(self._wait(_recv, (h, p, n), t))
 
     def __iter__(self):
         """Messages as they arrive, until the peer has gone."""
@@ -305,7 +320,7 @@ class Channel:
         if self._rx is not None:
             settle_rx(self)
         ptr = self._ptr
-        n = wait(_peek, (h, _byref(ptr)), t)
+        n = self._wait(_peek, (h, _byref(ptr)), t)
         if n < 0:
             raise error(n)
         return MessageView(self, ptr.value, n)
@@ -378,7 +393,7 @@ def listen(url):
     for unix:/tcp: (accept() on it), else a channel that receives."""
     out = chan_p()
     check(lib.ipk_listen(_byref(out), encode(url)))
-    return Channel(out)
+    return Channel(out, url)
 
 
 def dial(url, timeout=None):
@@ -386,7 +401,7 @@ def dial(url, timeout=None):
     to appear (None: forever)."""
     out = chan_p()
     check(wait_appear(lib.ipk_dial, (_byref(out), encode(url)), ms(timeout)))
-    return Channel(out)
+    return Channel(out, url)
 
 
 def pair(url="pipe:"):

@@ -61,8 +61,9 @@ def url_for(scheme):
 
 
 def need_cli(test):
-    return unittest.skipUnless(CLI and os.access(CLI, os.X_OK),
-                               "IPK_CLI (the built ipckit tool) is not set")(test)
+    usable = CLI and os.access(CLI, os.X_OK)
+    return unittest.skipUnless(
+        usable, "IPK_CLI (the built ipckit tool) is not set")(test)
 
 
 class CliReceiver:

@@ -373,6 +373,10 @@ class Facts(unittest.TestCase):
             a.ring_info()
         self.assertEqual(cm.exception.errno, errno.EOPNOTSUPP)
 
+    def test_everything_exported_exists(self):
+        for n in ipckit.__all__:
+            self.assertTrue(hasattr(ipckit, n), n)
+
     def test_schemes(self):
         names = ipckit.schemes()
         for s in ("pipe", "fifo", "unix", "tcp", "shm", "mq", "sysvmq"):

@@ -57,8 +57,8 @@ def header_functions(text):
     """{name: (return type text, [parameter texts])} of the ipk_ functions
     the header declares."""
     out = {}
-    for m in re.finditer(r"([A-Za-z_][\w\s\*]*?)\b(ipk_\w+)\s*\(([^()]*)\)\s*;",
-                         strip_c(text)):
+    decl = r"([A-Za-z_][\w\s\*]*?)\b(ipk_\w+)\s*\(([^()]*)\)\s*;"
+    for m in re.finditer(decl, strip_c(text)):
         ret, fname, params = m.group(1), m.group(2), m.group(3)
         plist = [p.strip() for p in params.split(",")]
         if plist == ["void"] or plist == [""]:
@@ -268,8 +268,9 @@ class Coverage(unittest.TestCase):
             for f, _ in mirror._fields_:
                 lines.append('printf("%s.%s %%zu\\n", offsetof(%s, %s));'
                              % (sname, f, sname, f))
-        prog = ("#include <ipckit.h>\n#include <stddef.h>\n#include <stdio.h>\n"
-                "int main(void) {\n%s\nreturn 0;\n}\n" % "\n".join(lines))
+        prog = ("#include <ipckit.h>\n#include <stddef.h>\n"
+                "#include <stdio.h>\nint main(void) {\n%s\nreturn 0;\n}\n"
+                % "\n".join(lines))
         with tempfile.TemporaryDirectory() as d:
             src, exe = os.path.join(d, "layout.c"), os.path.join(d, "layout")
             with open(src, "w") as f:

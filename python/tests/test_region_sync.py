@@ -286,7 +286,9 @@ class FileLocks(unittest.TestCase):
         if not CLI:
             self.skipTest("IPK_CLI not set")
         path = "%s/%s.lock" % (TMP, name("flock"))
-        p = subprocess.Popen([CLI, "lock", path, "--", "sh", "-c",
+        # FileLock takes fcntl (OFD) locks: the CLI takes that kind with
+        # --fcntl (its default is flock(2), the kind flock(1) takes)
+        p = subprocess.Popen([CLI, "lock", "--fcntl", path, "--", "sh", "-c",
                               "echo held; read x"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:

@@ -216,6 +216,9 @@ enum ipk__framing {
 	IPK__FRAME_RAW,   /* no framing: each receive returns what is there */
 	IPK__FRAME_LEN64, /* u64 big-endian length, then payload (SP over TCP) */
 	IPK__FRAME_SPIPC, /* 0x01, u64 big-endian length, payload (SP over IPC) */
+	IPK__FRAME_FIFO,  /* many writers, each write atomic: LEN64 frames of at
+	                     most PIPE_BUF bytes, larger messages in chunks that
+	                     other writers' frames may come between (stream.c) */
 };
 
 /* State of one framed byte stream over one or two fds. */
@@ -239,6 +242,22 @@ typedef struct ipk__stream {
 	unsigned char *backlog;
 	size_t blen, boff;
 	pid_t bpid; /* process whose send left the backlog */
+	/* FIFO framing. Send: the chunked message whose unsent rest is the
+	   backlog. Receive: the chunked message being put together, and where
+	   to ask whether a writer is in the middle of one (flock, -1: nobody
+	   can tell) */
+	uint32_t ctag;
+	uint64_t ctotal, coff;
+	unsigned char *asm_buf;
+	size_t asm_cap, asm_got;
+	uint64_t asm_total;
+	uint32_t asm_tag, skip_tag;
+	bool asm_on, asm_ready, skipping, junk;
+	int lockfd;
+	/* FIFO framing: blocking descriptions of the same FIFO (-1: none), for
+	   calls without a timeout: one system call per wait instead of
+	   read, EAGAIN, poll (a FIFO has no RWF_NOWAIT). Closed with the rest */
+	int rfd_block, wfd_block;
 } ipk__stream;
 
 /* What the descriptors are: it decides how "don't wait" is asked for. */
@@ -247,6 +266,10 @@ enum ipk__fdkind {
 	IPK__FD_PIPE,  /* anonymous pipe: RWF_NOWAIT per call where the kernel has it */
 	IPK__FD_OTHER, /* FIFO, terminal: O_NONBLOCK, waits go through poll */
 };
+
+/* FIFO framing: a message of at most this many bytes is one write (PIPE_BUF
+   with its 8-byte header), which the kernel keeps whole among writers */
+#define IPK__FIFO_SMALL (4096 - 8)
 
 void ipk__stream_init(ipk__stream *s, int rfd, int wfd,
                       enum ipk__framing framing, enum ipk__fdkind kind,

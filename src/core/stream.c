@@ -9,7 +9,7 @@
  * `backlog`: a message is never cut on the wire.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "stream_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,7 +69,8 @@ void ipk__stream_init(ipk__stream *s, int rfd, int wfd,
 	 * anonymous pipes can; FIFOs and terminals cannot (no RWF_NOWAIT), so
 	 * they stay O_NONBLOCK and every wait goes through poll.
 	 */
-	s->percall = kind != IPK__FD_OTHER;
+	s->percall = kind != IPK__FD_OTHER && framing != IPK__FRAME_FIFO;
+	s->lockfd = s->rfd_block = s->wfd_block = -1;
 	if (kind != IPK__FD_SOCK) {
 		grow_pipe(rfd);
 		grow_pipe(wfd);
@@ -122,18 +123,40 @@ static ssize_t io_writev(ipk__stream *s, struct iovec *iov, int cnt,
 	return n;
 }
 
-static void put_be64(unsigned char *p, uint64_t v)
+#define put_be64 ipk__put_be64
+#define get_be64 ipk__get_be64
+
+bool ipk__looks_like_text(const unsigned char *p, size_t n)
 {
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(p[i] == '\t' || p[i] == '\n' || p[i] == '\r' ||
+		      (p[i] >= 0x20 && p[i] != 0x7f && p[i] != 0xFE && p[i] != 0xFF)))
+			return false;
+	return true;
 }
 
-static uint64_t get_be64(const unsigned char *p)
+int ipk__unframed_text_err(const unsigned char *p, size_t n, size_t dropped,
+                           const char *then)
 {
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
+	char quote[40];
+	size_t q = 0, i;
+	for (i = 0; i < n && q + 5 < sizeof quote; i++) {
+		unsigned char ch = p[i];
+		if (ch == '\n' || ch == '\r' || ch == '\t') {
+			quote[q++] = '\\';
+			quote[q++] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : 't';
+		} else {
+			quote[q++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+		}
+	}
+	quote[q] = '\0';
+	return ipk__err(-EPROTO,
+	                "this looks like unframed text from a plain program "
+	                "(\"%s%s\", %zu bytes), not a message of this channel; "
+	                "%s. Listen with ?raw to read plain programs",
+	                quote, i < n ? "..." : "", dropped, then);
 }
 
 static int peer_gone(void)
@@ -150,6 +173,8 @@ static void drop_backlog(ipk__stream *s)
 
 int ipk__stream_flush(ipk__stream *s, int64_t deadline)
 {
+	if (s->framing == IPK__FRAME_FIFO)
+		return ipk__fifo_flush(s, deadline);
 	/* a copy inherited across fork: the sender finishes its own message,
 	   writing it here too would put its tail on the wire twice */
 	if (s->boff < s->blen && s->bpid != getpid())
@@ -184,6 +209,8 @@ ssize_t ipk__stream_send(ipk__stream *s, const void *buf, size_t len,
 		return ipk__err(-EBADF, "channel cannot send (shut down)");
 	if (s->broken)
 		return ipk__err(-EPIPE, "channel closed after a protocol error");
+	if (s->framing == IPK__FRAME_FIFO)
+		return ipk__fifo_send(s, buf, len, deadline);
 	int rc = ipk__stream_flush(s, deadline);
 	if (rc < 0)
 		return rc;
@@ -324,6 +351,8 @@ ssize_t ipk__stream_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline)
 		return ipk__err(-EPIPE, "channel closed after a protocol error");
 	if (s->framing == IPK__FRAME_RAW)
 		return recv_raw(s, rx, deadline);
+	if (s->framing == IPK__FRAME_FIFO)
+		return ipk__fifo_recv(s, rx, deadline);
 
 	int rc;
 	size_t hl = hdr_len(s);
@@ -332,12 +361,18 @@ ssize_t ipk__stream_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline)
 			if ((rc = fill(s, deadline)) < 0)
 				return rc;
 		const unsigned char *h = s->in + s->in_off;
-		if (s->framing == IPK__FRAME_SPIPC && h[0] != 1)
+		uint64_t len = get_be64(h + hl - 8);
+		bool bad_type = s->framing == IPK__FRAME_SPIPC && h[0] != 1;
+		if ((bad_type || len > s->maxmsg) && ipk__looks_like_text(h, hl))
+			return break_stream(s, ipk__unframed_text_err(
+			                               h, s->in_len - s->in_off,
+			                               s->in_len - s->in_off,
+			                               "the connection was closed"));
+		if (bad_type)
 			return break_stream(s, ipk__err(-EPROTO,
 			                                "peer sent message type %u, "
 			                                "not 1 (SP over IPC)",
 			                                h[0]));
-		uint64_t len = get_be64(h + hl - 8);
 		if (len > s->maxmsg)
 			return break_stream(s, ipk__err(-EMSGSIZE,
 			                                "peer announced a message of %llu "
@@ -395,6 +430,8 @@ int ipk__stream_pending(const ipk__stream *s)
 {
 	if (s->framing == IPK__FRAME_RAW || s->broken)
 		return 0;
+	if (s->framing == IPK__FRAME_FIFO)
+		return ipk__fifo_pending(s);
 	size_t avail = s->in_len - s->in_off;
 	if (s->have_len)
 		return avail >= s->len - s->got;
@@ -413,10 +450,15 @@ int ipk__stream_close(ipk__stream *s, int linger_ms)
 		close(s->rfd);
 	if (s->wfd >= 0 && s->wfd != s->rfd)
 		close(s->wfd);
-	s->rfd = s->wfd = -1;
+	if (s->rfd_block >= 0)
+		close(s->rfd_block);
+	if (s->wfd_block >= 0)
+		close(s->wfd_block);
+	s->rfd = s->wfd = s->rfd_block = s->wfd_block = -1;
 	free(s->backlog);
 	free(s->part);
 	free(s->in);
 	s->backlog = s->part = s->in = NULL;
+	ipk__fifo_free(s);
 	return rc;
 }

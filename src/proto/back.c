@@ -46,6 +46,7 @@
 #define MAGIC 0xc5
 #define VERSION 1
 #define SWEEP_NS 1000000000 /* how often a server looks for dead clients */
+#define HELLO_WAIT_MS 1000 /* for the server to answer a hello */
 #define CLIENT_RING_SIZE "256K" /* each ring of a client's pair, unless
                                    ?size= says otherwise */
 
@@ -229,9 +230,10 @@ static void drop_client(struct ipk__sock *s, struct ipk__pipe *p, bool dead)
 {
 	struct back *b = s->car_state;
 	struct bpipe *bp = p->car;
+	uint32_t pid = bp->pid, nonce = bp->nonce;
+	ipk__pipe_remove(s, p); /* lets go of its mailboxes first */
 	if (dead && (b->kind == K_NAMED || b->kind == K_RINGS))
-		remove_dead(s, 'r', bp->pid, bp->nonce);
-	ipk__pipe_remove(s, p);
+		remove_dead(s, 'r', pid, nonce);
 }
 
 static struct ipk__pipe *add_client(struct ipk__sock *s, uint32_t pid,
@@ -446,17 +448,25 @@ static int client_attach(struct ipk__sock *s, int64_t deadline)
 	}
 	if (b->kind != K_RINGS)
 		return open_chan(s, s->c->url.text, false, deadline, &b->box);
-	/* rings: hello through the server's ring, then its ring for us */
-	ipk_chan *hello = NULL;
-	if ((rc = open_chan(s, s->c->url.text, false, deadline, &hello)) < 0)
-		return rc;
-	rc = (int)send_ctl(hello, 'H', b, 0, deadline);
-	ipk_close(hello);
-	if (rc < 0)
-		return rc;
+	/* rings: hello through the server's ring, then its ring for us; a
+	   hello that went to a server that died meanwhile is said again */
 	if ((rc = derive(s, 'q', b->pid, b->nonce, url, sizeof url)) < 0)
 		return rc;
-	return open_chan(s, url, false, deadline, &b->box);
+	for (;;) {
+		ipk_chan *hello = NULL;
+		if ((rc = open_chan(s, s->c->url.text, false, deadline, &hello)) < 0)
+			return rc;
+		rc = (int)send_ctl(hello, 'H', b, 0, deadline);
+		ipk_close(hello);
+		if (rc < 0)
+			return rc;
+		int64_t soon = ipk__deadline(HELLO_WAIT_MS);
+		rc = open_chan(s, url, false, soon < deadline ? soon : deadline,
+		               &b->box);
+		if (rc == 0 || ipk__expired(deadline) ||
+		    (rc != -ENOENT && rc != -ETIMEDOUT && rc != -EAGAIN))
+			return rc;
+	}
 }
 
 /* Start again with a new identity (rings: a new pair). */
@@ -694,8 +704,11 @@ static void back_lost(struct ipk__sock *s)
 		(void)send_ctl(b->box, 'B', b, 1, IPK__NOW);
 		close_chan(&b->box);
 	}
-	if (b->kind == K_RINGS)
+	if (b->kind == K_RINGS) {
+		/* its server died: the request ring it made for us is nobody's */
+		remove_dead(s, 'q', b->pid, b->nonce);
 		close_chan(&b->inbox); /* a new pair on the next send */
+	}
 }
 
 static int back_wait_send(struct ipk__sock *s, int64_t deadline)

@@ -63,7 +63,18 @@ static ssize_t mbox_recv(struct ipk__sock *s, ipk__rx *rx,
 	if (ch->tp->recv == NULL)
 		return ipk__err(-EOPNOTSUPP, "%s: cannot receive", ch->tp->scheme);
 	*from = s->pipes[0];
-	return ch->tp->recv(ch, rx, deadline);
+	unsigned round = 0;
+	for (;;) {
+		ssize_t n = ch->tp->recv(ch, rx, deadline);
+		/* a pipeline's mailbox outlives its pushers: the next one may
+		   come while we wait */
+		if (n != -EPIPE || !s->listening)
+			return n;
+		if (ipk__expired(deadline) || ipk__backoff(&round, deadline) < 0)
+			return ipk__err(ipk__timeout_err(deadline),
+			                "%s: no message (no pusher is attached)",
+			                s->c->url.text);
+	}
 }
 
 static ssize_t mbox_send(struct ipk__sock *s, struct ipk__pipe *p,

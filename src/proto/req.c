@@ -117,6 +117,13 @@ static ssize_t req_recv(struct ipk__sock *s, ipk__rx *rx, int64_t deadline)
 				s->car->lost(s);
 			continue;
 		}
+		if (n == -EPIPE && !ipk__expired(deadline)) {
+			/* the way to the server broke: find it again and resend */
+			if (s->car->lost)
+				s->car->lost(s);
+			r->sent = false;
+			continue;
+		}
 		if (n < 0)
 			return n;
 		const unsigned char *m = s->in;

@@ -286,13 +286,15 @@ ssize_t ipk__sock_send_any(struct ipk__sock *s, const void *buf, size_t len,
 		}
 		if (changed)
 			continue;
-		if (ipk__expired(deadline))
-			return ipk__err(ipk__timeout_err(deadline),
-			                "%s: no %s peer %s the message", s->c->url.text,
-			                s->proto->peer, n ? "could take" : "is there for");
+		/* wait for room or a peer (new connections are taken in here,
+		   even when the caller does not wait) */
 		int rc = s->car->wait_send(s, deadline);
 		if (rc < 0)
 			return rc;
+		if (s->npipes == n && ipk__expired(deadline))
+			return ipk__err(ipk__timeout_err(deadline),
+			                "%s: no %s peer %s the message", s->c->url.text,
+			                s->proto->peer, n ? "could take" : "is there for");
 	}
 }
 

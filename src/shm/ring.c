@@ -114,7 +114,9 @@ static inline void spsc_set_head(struct ipk__ring *r, uint64_t p)
 /* 1: a message is at hand (r->mpos...), 0: empty, < 0: corrupt. */
 static int spsc_locate(struct ipk__ring *r)
 {
-	for (;;) {
+	/* what is published lies within one lap: a ring of nothing but skips
+	   was written by someone else */
+	for (uint64_t passed = 0;;) {
 		uint64_t hd = r->head;
 		uint64_t w = atomic_load_explicit(rec_word(r, hd), ACQ);
 		if (w == 0)
@@ -123,6 +125,8 @@ static int spsc_locate(struct ipk__ring *r)
 			uint64_t n = skip_len(r, hd, w);
 			if (n == 0)
 				return ipk__ring_corrupt(r, "skip record", w);
+			if ((passed += n) > r->cap)
+				return ipk__ring_corrupt(r, "no end of records", hd);
 			spsc_set_head(r, p_add(r, hd, n));
 			continue;
 		}

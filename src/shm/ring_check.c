@@ -90,7 +90,7 @@ static int read_identity(const void *mem, size_t size, const char *what,
 {
 	const struct ipk__ring_hdr *h = mem;
 	memset(id, 0, sizeof *id);
-	if ((uintptr_t)mem % 64 != 0)
+	if ((uintptr_t)mem % _Alignof(struct ipk__ring_hdr) != 0)
 		return ipk__err(-EINVAL, "ring %s: the region is not aligned", what);
 	if (size < sizeof *h)
 		return ipk__err(-EPROTO,

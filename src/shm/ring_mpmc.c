@@ -23,8 +23,9 @@
 
 #define LOCK_WAITERS 0x80000000u
 
-/* 0: acquired; 1: acquired from a dead holder (repair what it left). */
-static int ring_lock(struct ipk__ring *r, _Atomic uint32_t *l)
+/* 0: acquired; 1: acquired from a dead holder (repair what it left);
+   < 0: not within the deadline (a live holder that does not let go). */
+static int ring_lock(struct ipk__ring *r, _Atomic uint32_t *l, int64_t deadline)
 {
 	uint32_t me = (uint32_t)r->pid, v = 0;
 	if (atomic_compare_exchange_strong_explicit(l, &v, me, ACQ, RLX))
@@ -36,6 +37,10 @@ static int ring_lock(struct ipk__ring *r, _Atomic uint32_t *l)
 		    atomic_compare_exchange_strong_explicit(l, &v, me, ACQ, RLX))
 			return 0;
 	}
+	/* a holder that stays is looked at in /proc now and then: one that
+	   died (or is not an attached process at all: the word came from the
+	   region) loses the lock */
+	int64_t since = ipk__now_ns();
 	for (;;) {
 		v = atomic_load_explicit(l, RLX);
 		if (v == 0) {
@@ -51,13 +56,24 @@ static int ring_lock(struct ipk__ring *r, _Atomic uint32_t *l)
 				continue;
 			v |= LOCK_WAITERS;
 		}
-		/* the holder is a pid read from the region: a dead or unknown one
-		   (not a registered live process) loses the lock */
-		if (ipk__futex_wait(l, v, CHECK_NS) == -ETIMEDOUT &&
-		    !ipk__ring_pid_alive(r, v & ~LOCK_WAITERS) &&
-		    atomic_compare_exchange_strong_explicit(l, &v, me | LOCK_WAITERS,
-		                                            ACQ, RLX))
-			return 1;
+		int64_t now = ipk__now_ns();
+		bool expired = deadline != IPK__NEVER && now >= deadline;
+		if (expired || now - since >= CHECK_NS) {
+			since = now;
+			if (!ipk__ring_pid_alive(r, v & ~LOCK_WAITERS) &&
+			    atomic_compare_exchange_strong_explicit(l, &v, me | LOCK_WAITERS,
+			                                            ACQ, RLX))
+				return 1;
+			if (expired)
+				return ipk__err(ipk__timeout_err(deadline),
+				                "ring %s: the producers' lock is held by pid %u",
+				                r->name, v & ~LOCK_WAITERS);
+			continue;
+		}
+		int64_t slice = CHECK_NS - (now - since);
+		if (deadline != IPK__NEVER && deadline - now < slice)
+			slice = deadline - now;
+		ipk__futex_wait(l, v, slice);
 	}
 }
 
@@ -156,9 +172,11 @@ ssize_t ipk__mpmc_borrow(struct ipk__ring *r, void **buf, size_t len,
 	uint64_t rec = rec_for(len);
 	uint32_t me = (uint32_t)r->pid;
 	for (;;) {
-		int rc = 0;
 		bool skipped = false;
-		if (ring_lock(r, &h->prod_lock) == 1)
+		int rc = ring_lock(r, &h->prod_lock, deadline);
+		if (rc < 0)
+			return rc;
+		if (rc == 1)
 			rc = repair_tail(r);
 		uint64_t t = atomic_load_explicit(&h->tail, ACQ);
 		if (rc == 0 && !pos_ok(r, t))
@@ -303,7 +321,12 @@ static int locate(struct ipk__ring *r, bool *passed)
 {
 	struct ipk__ring_hdr *h = r->h;
 	_Atomic uint64_t *claim = &side_slots(r, IPK__RING_CONSUMER)[r->slot].claim;
-	for (;;) {
+	/* what is published lies within one lap: stepping over more than
+	   that means the records were written by someone else */
+	for (uint64_t stepped = 0;;) {
+		if (stepped > r->cap)
+			return ipk__ring_corrupt(r, "no end of records",
+			                         atomic_load_explicit(&h->head, RLX));
 		uint64_t hd = atomic_load_explicit(&h->head, ACQ);
 		if (!pos_ok(r, hd))
 			return ipk__ring_corrupt(r, "consumer position", hd);
@@ -321,8 +344,9 @@ static int locate(struct ipk__ring *r, bool *passed)
 		switch (w_state(w)) {
 		case ST_SKIP:
 		case ST_DONE:
-			atomic_compare_exchange_strong_explicit(&h->head, &hd,
-			                                        p_add(r, hd, n), SC, RLX);
+			if (atomic_compare_exchange_strong_explicit(
+				    &h->head, &hd, p_add(r, hd, n), SC, RLX))
+				stepped += n;
 			*passed = true;
 			continue;
 		case ST_COMMITTED:
@@ -344,9 +368,10 @@ static int locate(struct ipk__ring *r, bool *passed)
 			if (!busy_abandoned(r, hd, w))
 				return 0;
 			if (atomic_compare_exchange_strong_explicit(
-				    rec_word(r, hd), &w, mkword(ST_DONE, 0, 0), SC, RLX))
-				atomic_compare_exchange_strong_explicit(
-					&h->head, &hd, p_add(r, hd, n), SC, RLX);
+				    rec_word(r, hd), &w, mkword(ST_DONE, 0, 0), SC, RLX) &&
+			    atomic_compare_exchange_strong_explicit(
+				    &h->head, &hd, p_add(r, hd, n), SC, RLX))
+				stepped += n;
 			*passed = true;
 			continue;
 		}

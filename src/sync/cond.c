@@ -10,6 +10,7 @@
  * absolute CLOCK_MONOTONIC (FUTEX_WAIT_BITSET's default clock).
  */
 #define _GNU_SOURCE
+#include "mtx.h"
 #include "sync.h"
 
 #include <errno.h>
@@ -78,7 +79,7 @@ int ipk_cond_wait(ipk_cond *cv, ipk_mutex *mx, int timeout_ms)
 	struct cond_impl *c = get(cv, "ipk_cond_wait", &rc);
 	if (c == NULL)
 		return rc;
-	pthread_mutex_t *m = ipk__mutex_raw(mx, "ipk_cond_wait", &rc);
+	struct ipk__mtx *m = ipk__mutex_raw(mx, "ipk_cond_wait", &rc);
 	if (m == NULL)
 		return rc;
 	int64_t deadline = ipk__deadline(timeout_ms);
@@ -88,11 +89,10 @@ int ipk_cond_wait(ipk_cond *cv, ipk_mutex *mx, int timeout_ms)
 
 	uint32_t seq = __atomic_load_n(&c->seq, __ATOMIC_SEQ_CST);
 	__atomic_add_fetch(&c->waiters, 1, __ATOMIC_SEQ_CST);
-	int r = pthread_mutex_unlock(m);
-	if (r != 0) {
+	if (ipk__mtx_unlock(m) < 0) {
 		__atomic_sub_fetch(&c->waiters, 1, __ATOMIC_SEQ_CST);
-		return ipk__err(-r, "ipk_cond_wait: the calling thread must hold the "
-		                "mutex (%s)", ipk_strerror(r));
+		return ipk__err(-EPERM, "ipk_cond_wait: the calling thread must hold "
+		                "the mutex");
 	}
 	struct timespec ts;
 	if (deadline != IPK__NEVER)
@@ -116,7 +116,7 @@ int ipk_cond_wait(ipk_cond *cv, ipk_mutex *mx, int timeout_ms)
 	__atomic_sub_fetch(&c->waiters, 1, __ATOMIC_SEQ_CST);
 
 	/* back under the mutex whatever happened, as callers expect */
-	int lr = ipk__pmutex_lock(m, IPK__NEVER);
+	int lr = ipk__mtx_lock(m, IPK__NEVER);
 	if (lr < 0)
 		return ipk__lock_result(lr, ipk__named_label(mx, "mutex", buf,
 		                                             sizeof buf),

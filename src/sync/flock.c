@@ -6,6 +6,11 @@
  * kernel releases them when the last descriptor goes, including when the
  * holder is killed.
  *
+ * With IPK_FLOCK_WHOLE the lock is a flock(2) lock instead: whole file, on
+ * the same open file description, the kind flock(1) takes. Linux keeps the
+ * two kinds apart (neither excludes the other), so a caller picks the kind
+ * the programs it must exclude use.
+ *
  * Timeouts: the kernel has no timed wait for these locks. Waiting forever
  * sleeps in F_OFD_SETLKW (woken the moment the lock is free). A bounded wait
  * polls F_OFD_SETLK with a backoff growing from 50 us to 10 ms: the
@@ -21,12 +26,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 struct ipk_flock {
 	int fd;
 	bool readonly;
+	bool whole;      /* holds a flock(2) lock */
 	uint64_t anchor; /* TSan: dev/inode */
 	char path[];
 };
@@ -70,6 +77,7 @@ int ipk_flock_open(ipk_flock **out, const char *path, int flags)
 	}
 	f->fd = fd;
 	f->readonly = readonly;
+	f->whole = false;
 	f->anchor = (uint64_t)st.st_dev * 1000003u ^ (uint64_t)st.st_ino;
 	memcpy(f->path, path, n + 1);
 	*out = f;
@@ -103,16 +111,53 @@ static const char *range(off_t off, off_t len, char *buf, size_t cap)
 	return buf;
 }
 
+/* flock(2) on the whole file; works on a read-only descriptor too. */
+static int whole_lock(ipk_flock *f, bool shared, off_t off, off_t len,
+                      int timeout_ms)
+{
+	if (off != 0 || len != 0)
+		return ipk__err(-EINVAL, "lock %s: IPK_FLOCK_WHOLE locks the whole "
+		                "file (offset and length 0), not a range", f->path);
+	int op = shared ? LOCK_SH : LOCK_EX;
+	int64_t deadline = ipk__deadline(timeout_ms);
+	unsigned round = 0;
+	for (;;) {
+		if (flock(f->fd, deadline == IPK__NEVER ? op : op | LOCK_NB) == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno == EWOULDBLOCK) {
+			if (ipk__expired(deadline))
+				return ipk__err(ipk__timeout_err(deadline),
+				                "%s: %s is locked (flock) by another holder",
+				                deadline == IPK__NOW ? "would block"
+				                                     : "timed out",
+				                f->path);
+			ipk__backoff(&round, deadline);
+			continue;
+		}
+		if (errno == ENOLCK)
+			return ipk__err(-ENOLCK, "lock %s: the kernel is out of lock "
+			                "records", f->path);
+		return ipk__errno(-errno, "flock %s", f->path);
+	}
+	f->whole = true;
+	IPK__TSAN_ACQUIRE(f->anchor);
+	return 0;
+}
+
 int ipk_flock_lock(ipk_flock *f, int flags, off_t off, off_t len,
                    int timeout_ms)
 {
 	int rc = check_range(f, off, len, "ipk_flock_lock");
 	if (rc < 0)
 		return rc;
-	if (flags & ~IPK_FLOCK_SHARED)
+	if (flags & ~(IPK_FLOCK_SHARED | IPK_FLOCK_WHOLE))
 		return ipk__err(-EINVAL, "ipk_flock_lock: unknown flags 0x%x",
 		                (unsigned)flags);
 	bool shared = flags & IPK_FLOCK_SHARED;
+	if (flags & IPK_FLOCK_WHOLE)
+		return whole_lock(f, shared, off, len, timeout_ms);
 	char buf[64];
 	if (!shared && f->readonly)
 		return ipk__err(-EBADF,
@@ -165,6 +210,11 @@ int ipk_flock_unlock(ipk_flock *f, off_t off, off_t len)
 		.l_len = len,
 	};
 	IPK__TSAN_RELEASE(f->anchor);
+	if (f->whole && off == 0 && len == 0) {
+		if (flock(f->fd, LOCK_UN) < 0)
+			return ipk__errno(-errno, "unlock (flock) %s", f->path);
+		f->whole = false;
+	}
 	if (fcntl(f->fd, F_OFD_SETLK, &fl) < 0)
 		return ipk__errno(-errno, "unlock %s", f->path);
 	return 0;

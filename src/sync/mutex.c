@@ -1,11 +1,11 @@
 /*
- * Robust process-shared mutex: a pthread mutex with PTHREAD_MUTEX_ROBUST,
- * PTHREAD_PROCESS_SHARED and error checking, so a dead owner is reported
- * (-EOWNERDEAD) instead of wedging everyone, relocking is -EDEADLK and a
- * stranger's unlock is -EPERM. Timed locks use pthread_mutex_clocklock on
- * CLOCK_MONOTONIC.
+ * Robust process-shared mutex over the lock in mtx.c (no pointers in shared
+ * memory: see mtx.h for why not a robust pthread mutex): a dead owner is
+ * reported (-EOWNERDEAD) instead of wedging everyone, relocking is
+ * -EDEADLK and a stranger's unlock is -EPERM. Timeouts are CLOCK_MONOTONIC.
  */
 #define _GNU_SOURCE
+#include "mtx.h"
 #include "sync.h"
 
 #include <errno.h>
@@ -18,57 +18,13 @@
 struct mutex_impl {
 	uint32_t magic;
 	uint32_t reserved;
-	pthread_mutex_t m;
+	struct ipk__mtx m;
 };
 
 _Static_assert(sizeof(struct mutex_impl) <= sizeof(ipk_mutex),
                "ipk_mutex too small");
 _Static_assert(_Alignof(struct mutex_impl) <= _Alignof(ipk_mutex),
                "ipk_mutex under-aligned");
-
-int ipk__pmutex_init(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t a;
-	int r = pthread_mutexattr_init(&a);
-	if (r == 0)
-		r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-	if (r == 0)
-		r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-	if (r == 0)
-		r = pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
-	if (r == 0)
-		r = pthread_mutex_init(m, &a);
-	pthread_mutexattr_destroy(&a);
-	return -r;
-}
-
-int ipk__pmutex_lock(pthread_mutex_t *m, int64_t deadline)
-{
-	int r;
-	if (deadline == IPK__NOW) {
-		r = pthread_mutex_trylock(m);
-		if (r == EBUSY)
-			r = EAGAIN;
-	} else if (deadline == IPK__NEVER) {
-		r = pthread_mutex_lock(m);
-	} else {
-		struct timespec ts;
-#ifdef IPK__TSAN
-		ipk__deadline_timespec(deadline, CLOCK_REALTIME, &ts);
-		r = pthread_mutex_timedlock(m, &ts);
-		/* its interceptor counts EOWNERDEAD as not locked (lock and
-		   trylock do count it): say that we hold it */
-		if (r == EOWNERDEAD) {
-			__tsan_mutex_pre_lock(m, __tsan_mutex_try_lock);
-			__tsan_mutex_post_lock(m, __tsan_mutex_try_lock, 0);
-		}
-#else
-		ipk__deadline_timespec(deadline, CLOCK_MONOTONIC, &ts);
-		r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &ts);
-#endif
-	}
-	return -r;
-}
 
 static const char *label(const void *obj, char *buf, size_t cap)
 {
@@ -99,9 +55,7 @@ int ipk_mutex_init(ipk_mutex *mx)
 		                "aligned to 8");
 	struct mutex_impl *m = (struct mutex_impl *)mx;
 	memset(mx, 0, sizeof *mx);
-	int rc = ipk__pmutex_init(&m->m);
-	if (rc < 0)
-		return ipk__errno(rc, "pthread_mutex_init");
+	ipk__mtx_init(&m->m);
 	__atomic_store_n(&m->magic, MUTEX_MAGIC, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -128,6 +82,10 @@ int ipk__lock_result(int rc, const char *what, const char *repair)
 		                what);
 	case -EAGAIN:
 		return ipk__err(-EAGAIN, "%s is held by another thread", what);
+	case -EPROTO:
+		return ipk__err(-EPROTO, "%s is corrupt: its state word holds a value "
+		                "no lock has (another process wrote over it); "
+		                "re-initialise it once no process uses it", what);
 	case -ETIMEDOUT:
 		return ipk__err(-ETIMEDOUT, "timed out waiting for %s", what);
 	default:
@@ -141,7 +99,7 @@ int ipk_mutex_lock(ipk_mutex *mx, int timeout_ms)
 	struct mutex_impl *m = get(mx, "ipk_mutex_lock", &rc);
 	if (m == NULL)
 		return rc;
-	rc = ipk__pmutex_lock(&m->m, ipk__deadline(timeout_ms));
+	rc = ipk__mtx_lock(&m->m, ipk__deadline(timeout_ms));
 	if (rc == 0)
 		return 0;
 	char buf[300];
@@ -160,11 +118,10 @@ int ipk_mutex_consistent(ipk_mutex *mx)
 	struct mutex_impl *m = get(mx, "ipk_mutex_consistent", &rc);
 	if (m == NULL)
 		return rc;
-	int r = pthread_mutex_consistent(&m->m);
-	if (r != 0) {
+	if (ipk__mtx_consistent(&m->m) < 0) {
 		char buf[300];
-		return ipk__err(-r, "ipk_mutex_consistent: %s is not held after its "
-		                "owner died",
+		return ipk__err(-EINVAL, "ipk_mutex_consistent: %s is not held after "
+		                "its owner died",
 		                label(mx, buf, sizeof buf));
 	}
 	return 0;
@@ -176,15 +133,11 @@ int ipk_mutex_unlock(ipk_mutex *mx)
 	struct mutex_impl *m = get(mx, "ipk_mutex_unlock", &rc);
 	if (m == NULL)
 		return rc;
-	int r = pthread_mutex_unlock(&m->m);
-	if (r != 0) {
+	if (ipk__mtx_unlock(&m->m) < 0) {
 		char buf[300];
-		if (r == EPERM)
-			return ipk__err(-EPERM, "ipk_mutex_unlock: the calling thread does "
-			                "not hold %s",
-			                label(mx, buf, sizeof buf));
-		return ipk__err(-r, "ipk_mutex_unlock %s: %s",
-		                label(mx, buf, sizeof buf), ipk_strerror(r));
+		return ipk__err(-EPERM, "ipk_mutex_unlock: the calling thread does "
+		                "not hold %s",
+		                label(mx, buf, sizeof buf));
 	}
 	return 0;
 }
@@ -195,15 +148,14 @@ int ipk_mutex_destroy(ipk_mutex *mx)
 	struct mutex_impl *m = get(mx, "ipk_mutex_destroy", &rc);
 	if (m == NULL)
 		return rc;
-	int r = pthread_mutex_destroy(&m->m);
-	if (r != 0)
-		return ipk__err(-r, "ipk_mutex_destroy: %s", ipk_strerror(r));
+	if (ipk__mtx_held(&m->m))
+		return ipk__err(-EBUSY, "ipk_mutex_destroy: the mutex is held");
 	__atomic_store_n(&m->magic, 0, __ATOMIC_RELEASE);
 	return 0;
 }
 
-/* For ipk_cond_wait: the pthread mutex inside, after checking it. */
-pthread_mutex_t *ipk__mutex_raw(ipk_mutex *mx, const char *fn, int *rc)
+/* For ipk_cond_wait: the lock inside, after checking it. */
+struct ipk__mtx *ipk__mutex_raw(ipk_mutex *mx, const char *fn, int *rc)
 {
 	struct mutex_impl *m = get(mx, fn, rc);
 	return m ? &m->m : NULL;

@@ -2,8 +2,9 @@
  * Robust process-shared read-write lock.
  *
  * glibc's pthread_rwlock_t cannot be robust: a reader or writer that dies
- * holding it leaves it held for ever. This one is built only from robust
- * mutexes, so every death is noticed:
+ * holding it leaves it held for ever. This one is built only from the
+ * robust lock of mtx.h (no pointers in shared memory), so every death is
+ * noticed:
  *
  *   gate       a robust mutex. A writer holds it for the whole write; a
  *              reader holds it only while it takes a slot.
@@ -20,6 +21,7 @@
  * (-ENOTRECOVERABLE), as with a robust mutex.
  */
 #define _GNU_SOURCE
+#include "mtx.h"
 #include "sync.h"
 
 #include <errno.h>
@@ -32,7 +34,7 @@
 enum { RW_OK, RW_INCONSISTENT, RW_NOTRECOVERABLE };
 
 struct slot {
-	pthread_mutex_t m;
+	struct ipk__mtx m;
 	uint32_t tid; /* reader thread in this slot */
 	uint32_t reserved;
 };
@@ -44,7 +46,7 @@ struct rwlock_impl {
 	uint32_t writer_tid;
 	uint64_t readers;    /* bit i: a reader holds slots[i] */
 	uint64_t wslots;     /* slots the writer holds (only the writer uses it) */
-	pthread_mutex_t gate;
+	struct ipk__mtx gate;
 	struct slot slots[NSLOTS];
 };
 
@@ -65,27 +67,9 @@ _Static_assert(sizeof(struct rwlock_impl) <= sizeof(ipk_rwlock),
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define BITS(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 
-/* gettid() is a system call; cache it, and forget it in a forked child */
-static _Thread_local uint32_t cached_tid;
-static pthread_once_t tid_once = PTHREAD_ONCE_INIT;
-
-static void forget_tid(void)
-{
-	cached_tid = 0;
-}
-
-static void register_forget(void)
-{
-	pthread_atfork(NULL, NULL, forget_tid);
-}
-
 static uint32_t my_tid(void)
 {
-	if (cached_tid == 0) {
-		pthread_once(&tid_once, register_forget);
-		cached_tid = (uint32_t)gettid();
-	}
-	return cached_tid;
+	return ipk__sync_tid();
 }
 
 static const char *label(const void *obj, char *buf, size_t cap)
@@ -107,9 +91,12 @@ static struct rwlock_impl *get(ipk_rwlock *rw, const char *fn, int *rc)
 		               fn, label(rw, buf, sizeof buf));
 		return NULL;
 	}
-	if (LOAD(&l->state) == RW_NOTRECOVERABLE) {
+	uint32_t st = LOAD(&l->state);
+	if (st == RW_NOTRECOVERABLE || st > RW_NOTRECOVERABLE) {
 		char buf[300];
-		*rc = ipk__lock_result(-ENOTRECOVERABLE, label(rw, buf, sizeof buf),
+		*rc = ipk__lock_result(st == RW_NOTRECOVERABLE ? -ENOTRECOVERABLE
+		                                               : -EPROTO,
+		                       label(rw, buf, sizeof buf),
 		                       "ipk_rwlock_consistent()");
 		return NULL;
 	}
@@ -123,11 +110,9 @@ int ipk_rwlock_init(ipk_rwlock *rw)
 		                "aligned to 8");
 	struct rwlock_impl *l = (struct rwlock_impl *)rw;
 	memset(rw, 0, sizeof *rw);
-	int rc = ipk__pmutex_init(&l->gate);
-	for (int i = 0; rc == 0 && i < NSLOTS; i++)
-		rc = ipk__pmutex_init(&l->slots[i].m);
-	if (rc < 0)
-		return ipk__errno(rc, "ipk_rwlock_init: pthread_mutex_init");
+	ipk__mtx_init(&l->gate);
+	for (int i = 0; i < NSLOTS; i++)
+		ipk__mtx_init(&l->slots[i].m);
 	__atomic_store_n(&l->magic, RW_MAGIC, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -142,9 +127,9 @@ static int take_gate(struct rwlock_impl *l, int64_t deadline,
                      bool *writer_died)
 {
 	*writer_died = false;
-	int rc = ipk__pmutex_lock(&l->gate, deadline);
+	int rc = ipk__mtx_lock(&l->gate, deadline);
 	if (rc == -EOWNERDEAD) {
-		pthread_mutex_consistent(&l->gate);
+		ipk__mtx_consistent(&l->gate);
 		if (LOAD(&l->writing)) {
 			STORE(&l->state, RW_INCONSISTENT);
 			STORE(&l->writing, 0); /* its tid may be reused */
@@ -154,9 +139,9 @@ static int take_gate(struct rwlock_impl *l, int64_t deadline,
 	if (rc < 0)
 		return rc;
 	uint32_t state = LOAD(&l->state);
-	if (state == RW_NOTRECOVERABLE) {
-		pthread_mutex_unlock(&l->gate);
-		return -ENOTRECOVERABLE;
+	if (state >= RW_NOTRECOVERABLE) {
+		ipk__mtx_unlock(&l->gate);
+		return state == RW_NOTRECOVERABLE ? -ENOTRECOVERABLE : -EPROTO;
 	}
 	*writer_died = state == RW_INCONSISTENT;
 	return 0;
@@ -165,7 +150,7 @@ static int take_gate(struct rwlock_impl *l, int64_t deadline,
 static void release_slots(struct rwlock_impl *l, uint64_t held)
 {
 	for (; held; held &= held - 1)
-		pthread_mutex_unlock(&l->slots[__builtin_ctzll(held)].m);
+		ipk__mtx_unlock(&l->slots[__builtin_ctzll(held)].m);
 }
 
 /* With the gate held: wait for every reader to leave, then own the lock. */
@@ -175,10 +160,10 @@ static int drain(struct rwlock_impl *l, int64_t deadline)
 	for (uint64_t busy = BITS(&l->readers); busy; busy &= busy - 1) {
 		int i = __builtin_ctzll(busy);
 		uint64_t bit = (uint64_t)1 << i;
-		int rc = ipk__pmutex_lock(&l->slots[i].m, deadline);
+		int rc = ipk__mtx_lock(&l->slots[i].m, deadline);
 		if (rc == -EOWNERDEAD) {
 			/* a reader died in there: nothing to repair */
-			pthread_mutex_consistent(&l->slots[i].m);
+			ipk__mtx_consistent(&l->slots[i].m);
 			STORE(&l->slots[i].tid, 0);
 			__atomic_and_fetch(&l->readers, ~bit, __ATOMIC_RELEASE);
 			rc = 0;
@@ -208,7 +193,7 @@ static int owner_died(ipk_rwlock *rw)
 static int gate_failed(int rc, ipk_rwlock *rw, const char *mode)
 {
 	char buf[300];
-	if (rc == -ENOTRECOVERABLE)
+	if (rc == -ENOTRECOVERABLE || rc == -EPROTO)
 		return ipk__lock_result(rc, label(rw, buf, sizeof buf),
 		                        "ipk_rwlock_consistent()");
 	if (rc == -EDEADLK)
@@ -225,7 +210,7 @@ static int gate_failed(int rc, ipk_rwlock *rw, const char *mode)
 static int drain_failed(struct rwlock_impl *l, int rc, ipk_rwlock *rw)
 {
 	char buf[300];
-	pthread_mutex_unlock(&l->gate);
+	ipk__mtx_unlock(&l->gate);
 	if (rc == -EDEADLK)
 		return ipk__err(-EDEADLK, "the calling thread holds %s for reading "
 		                "(no upgrades: unlock first)",
@@ -246,9 +231,12 @@ static int take_slot(struct rwlock_impl *l)
 			uint64_t bit = (uint64_t)1 << i;
 			if (!(busy & bit) != (pass == 0))
 				continue;
-			int r = pthread_mutex_trylock(&l->slots[i].m);
-			if (r == EOWNERDEAD) {
-				pthread_mutex_consistent(&l->slots[i].m);
+			/* a free slot is taken as it is; a busy one only from a
+			   reader that died (which trylock looks up) */
+			int r = pass == 0 ? ipk__mtx_trylock_free(&l->slots[i].m)
+			                  : ipk__mtx_lock(&l->slots[i].m, IPK__NOW);
+			if (r == -EOWNERDEAD) {
+				ipk__mtx_consistent(&l->slots[i].m);
 				r = 0;
 			}
 			if (r != 0)
@@ -280,7 +268,7 @@ int ipk_rwlock_rdlock(ipk_rwlock *rw, int timeout_ms)
 			return owner_died(rw);
 		}
 		int slot = take_slot(l);
-		pthread_mutex_unlock(&l->gate);
+		ipk__mtx_unlock(&l->gate);
 		if (slot >= 0)
 			return 0;
 		if (ipk__backoff(&round, deadline) < 0) {
@@ -326,7 +314,7 @@ int ipk_rwlock_unlock(ipk_rwlock *rw)
 		STORE(&l->writer_tid, 0);
 		STORE(&l->writing, 0);
 		release_slots(l, held);
-		pthread_mutex_unlock(&l->gate);
+		ipk__mtx_unlock(&l->gate);
 		return 0;
 	}
 	uint64_t busy = BITS(&l->readers);
@@ -335,7 +323,7 @@ int ipk_rwlock_unlock(ipk_rwlock *rw)
 		if ((busy & bit) && LOAD(&l->slots[i].tid) == me) {
 			STORE(&l->slots[i].tid, 0);
 			__atomic_and_fetch(&l->readers, ~bit, __ATOMIC_RELEASE);
-			pthread_mutex_unlock(&l->slots[i].m);
+			ipk__mtx_unlock(&l->slots[i].m);
 			return 0;
 		}
 	}
@@ -369,9 +357,6 @@ int ipk_rwlock_destroy(ipk_rwlock *rw)
 	if (BITS(&l->readers) || LOAD(&l->writing))
 		return ipk__err(-EBUSY, "ipk_rwlock_destroy: the lock is held");
 	STORE(&l->magic, 0);
-	pthread_mutex_destroy(&l->gate);
-	for (int i = 0; i < NSLOTS; i++)
-		pthread_mutex_destroy(&l->slots[i].m);
 	return 0;
 }
 

@@ -96,6 +96,19 @@ int ipk__psem_open(ipk_sem *s, ipk__url *u, int flags, int initial)
 		if (s->sem == SEM_FAILED)
 			return open_failed(s->name, errno, value);
 	}
+	/* glibc maps the file without looking at its size: one cut short by
+	   another process would fault at the first use */
+	char file[PATH_MAX];
+	struct stat st;
+	snprintf(file, sizeof file, "/dev/shm/sem.%s", s->name + 1);
+	if (stat(file, &st) == 0 && st.st_size < (off_t)sizeof(sem_t)) {
+		sem_close(s->sem);
+		s->sem = NULL;
+		return ipk__err(-EPROTO,
+		                "semaphore sem:%s: %s is %lld bytes, too short to hold "
+		                "a semaphore (cut short or made by another program; "
+		                "remove it)", s->name, file, (long long)st.st_size);
+	}
 	if (s->created) {
 		/* sem_open applies the umask; the mode asked for is the mode we want */
 		char path[PATH_MAX];
@@ -110,9 +123,31 @@ int ipk__psem_open(ipk_sem *s, ipk__url *u, int flags, int initial)
 	return 0;
 }
 
+static int corrupt(const ipk_sem *s)
+{
+	char buf[300];
+	return ipk__err(-EPROTO, "%s is corrupt: its value is beyond "
+	                "SEM_VALUE_MAX=%d (another process wrote over it)",
+	                label(s, buf, sizeof buf), SEM_VALUE_MAX);
+}
+
 int ipk__psem_wait(ipk_sem *s, int64_t deadline)
 {
 	char buf[300];
+#if IPK__PSEM_WORDS
+	int rc = ipk__psem_word_wait(s->sem, deadline);
+	switch (rc) {
+	case 0:
+		return 0;
+	case -EAGAIN:
+		return ipk__err(-EAGAIN, "%s is zero", label(s, buf, sizeof buf));
+	case -ETIMEDOUT:
+		return ipk__err(-ETIMEDOUT, "timed out waiting for %s",
+		                label(s, buf, sizeof buf));
+	default:
+		return corrupt(s);
+	}
+#endif
 	for (;;) {
 		int r;
 		if (deadline == IPK__NOW) {
@@ -148,8 +183,17 @@ int ipk__psem_wait(ipk_sem *s, int64_t deadline)
 int ipk__psem_post(ipk_sem *s)
 {
 	char buf[300];
+#if IPK__PSEM_WORDS
+	int rc = ipk__psem_word_post(s->sem);
+	if (rc == -EPROTO)
+		return corrupt(s);
+	errno = -rc;
+	if (rc == 0)
+		return 0;
+#else
 	if (sem_post(s->sem) == 0)
 		return 0;
+#endif
 	if (errno == EOVERFLOW)
 		return ipk__err(-EOVERFLOW, "%s is already at SEM_VALUE_MAX=%d",
 		                label(s, buf, sizeof buf), SEM_VALUE_MAX);
@@ -158,6 +202,10 @@ int ipk__psem_post(ipk_sem *s)
 
 int ipk__psem_value(ipk_sem *s)
 {
+#if IPK__PSEM_WORDS
+	int rc = ipk__psem_word_value(s->sem);
+	return rc == -EPROTO ? corrupt(s) : rc;
+#endif
 	char buf[300];
 	int v;
 	if (sem_getvalue(s->sem, &v) < 0)

@@ -76,6 +76,21 @@ struct ipk_sem {
 	key_t key;
 };
 
+/*
+ * POSIX semaphores are waited on and posted by psem_word.c, on glibc's
+ * 64-bit layout of sem_t, rather than by glibc (which trusts words in the
+ * shared memory): -EPROTO for a value no semaphore has. Elsewhere glibc's
+ * calls are used.
+ */
+#if defined(__GLIBC__) && defined(__LP64__)
+#define IPK__PSEM_WORDS 1
+int ipk__psem_word_wait(sem_t *s, int64_t deadline);
+int ipk__psem_word_post(sem_t *s);
+int ipk__psem_word_value(sem_t *s);
+#else
+#define IPK__PSEM_WORDS 0
+#endif
+
 int ipk__psem_open(ipk_sem *s, ipk__url *u, int flags, int initial);
 int ipk__psem_wait(ipk_sem *s, int64_t deadline);
 int ipk__psem_post(ipk_sem *s);
@@ -91,17 +106,12 @@ int ipk__ssem_remove(ipk__url *u);
 
 /* ------------------------------------------------------ locks in memory */
 
-/* Lock a pthread mutex until deadline (CLOCK_MONOTONIC). Returns 0,
- * -EOWNERDEAD, -ENOTRECOVERABLE, -EDEADLK, or a timeout; no message. */
-int ipk__pmutex_lock(pthread_mutex_t *m, int64_t deadline);
-/* Initialise a robust, process-shared, error-checking pthread mutex. */
-int ipk__pmutex_init(pthread_mutex_t *m);
-
-/* Message for what ipk__pmutex_lock gave, naming the object and the
+/* Message for what ipk__mtx_lock gave, naming the object and the
  * function that repairs it; returns rc. */
 int ipk__lock_result(int rc, const char *what, const char *repair);
-/* The pthread mutex inside an initialised ipk_mutex (NULL, *rc set, if not). */
-pthread_mutex_t *ipk__mutex_raw(ipk_mutex *m, const char *fn, int *rc);
+struct ipk__mtx;
+/* The lock inside an initialised ipk_mutex (NULL, *rc set, if not). */
+struct ipk__mtx *ipk__mutex_raw(ipk_mutex *m, const char *fn, int *rc);
 
 /* Kinds of named objects. */
 #define IPK__MUTEX_KIND 1

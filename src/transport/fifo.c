@@ -1,19 +1,25 @@
 /*
  * fifo: — a named pipe. The listener creates the FIFO and reads; dialers
- * write. Several writers may share one FIFO: each message is written under
- * an exclusive flock(2) on the FIFO so messages never interleave, whatever
- * their size (the kernel alone only guarantees that up to PIPE_BUF).
+ * write. Several writers may share one FIFO. A message of up to PIPE_BUF
+ * bytes with its header is one write, which the kernel never mixes with
+ * another writer's: no lock. A larger message goes in chunks of that size
+ * (the FIFO framing of stream_fifo.c) under an exclusive flock(2) on the
+ * FIFO, so chunked messages never interleave and the reader can tell a
+ * writer killed in the middle of one (its lock is free, its message never
+ * completes) and drop what it left.
  * The listener also holds a write descriptor, so the FIFO is a mailbox that
  * stays open between writers rather than reporting end-of-file each time the
  * last one leaves.
  */
 #define _GNU_SOURCE
 #include "../core/internal.h"
+#include "../shm/ring_sync.h" /* the fork generation */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,10 +27,21 @@ struct fifo_chan {
 	ipk__stream s;
 	int keep_fd;    /* listener: its own write end */
 	bool locked;    /* writer holds the flock (a message is in flight) */
-	pid_t opener;   /* writer: the process whose open the fd is */
+	uint64_t gen;   /* writer: fork generation of the process that opened
+	                   the fd (checked per message: no getpid() call) */
 	dev_t dev;
 	ino_t ino;
 };
+
+/* Another description of the FIFO that blocks: for calls without a
+   timeout (stream_fifo.c). Opened without waiting, then made blocking. */
+static int open_blocking(const char *path, int how)
+{
+	int fd = open(path, how | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
 
 static int check_path(const ipk_chan *c)
 {
@@ -80,8 +97,30 @@ static int fifo_listen(ipk_chan *c)
 	}
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
-	ipk__stream_init(&f->s, rfd, -1, c->raw ? IPK__FRAME_RAW : IPK__FRAME_LEN64,
+	if (!made && !c->raw) {
+		/* taking over from a reader that died: what it left may begin in
+		   the middle of a message it had half read, and no byte of the
+		   payload can be told from a header. Start at a clean boundary:
+		   every write is whole, so the end of what is there now is one
+		   (and writers going on meanwhile do not keep us here) */
+		int left = 0;
+		char junk[4096];
+		ioctl(rfd, FIONREAD, &left);
+		while (left > 0) {
+			ssize_t n = read(rfd, junk, (size_t)left < sizeof junk
+			                                    ? (size_t)left
+			                                    : sizeof junk);
+			if (n > 0)
+				left -= (int)n;
+			else if (n == 0 || errno != EINTR)
+				break;
+		}
+	}
+	ipk__stream_init(&f->s, rfd, -1, c->raw ? IPK__FRAME_RAW : IPK__FRAME_FIFO,
 	                 IPK__FD_OTHER, c->maxmsg);
+	f->s.lockfd = rfd; /* writers of chunked messages lock the FIFO */
+	if (!c->raw)
+		f->s.rfd_block = open_blocking(path, O_RDONLY);
 	return 0;
 fail:
 	if (rfd >= 0)
@@ -112,9 +151,13 @@ static int fifo_dial(ipk_chan *c, int64_t deadline)
 				return ipk__err(-ENOTSUP, "%s is not a FIFO", path);
 			}
 			ipk__stream_init(&f->s, -1, fd,
-			                 c->raw ? IPK__FRAME_RAW : IPK__FRAME_LEN64,
+			                 c->raw ? IPK__FRAME_RAW : IPK__FRAME_FIFO,
 			                 IPK__FD_OTHER, c->maxmsg);
-			f->opener = getpid();
+			if (!c->raw)
+				f->s.wfd_block = open_blocking(path, O_WRONLY);
+			ipk__fork_watch();
+			f->gen = atomic_load_explicit(&ipk__fork_generation,
+			                              memory_order_relaxed);
 			return 0;
 		}
 		if (errno == EINTR)
@@ -169,7 +212,9 @@ static void unlock_if_done(struct fifo_chan *f)
  */
 static int own_description(ipk_chan *c, struct fifo_chan *f)
 {
-	if (f->opener == getpid())
+	uint64_t gen = atomic_load_explicit(&ipk__fork_generation,
+	                                    memory_order_relaxed);
+	if (f->gen == gen)
 		return 0;
 	int fd = open(c->url.rest, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
@@ -178,7 +223,11 @@ static int own_description(ipk_chan *c, struct fifo_chan *f)
 		                      : ipk__errno(-errno, "open %s", c->url.rest);
 	close(f->s.wfd); /* our copy only: the parent's stays open */
 	f->s.wfd = fd;
-	f->opener = getpid();
+	if (f->s.wfd_block >= 0) {
+		close(f->s.wfd_block);
+		f->s.wfd_block = open_blocking(c->url.rest, O_WRONLY);
+	}
+	f->gen = gen;
 	f->locked = false;
 	return 0;
 }
@@ -194,9 +243,14 @@ static ssize_t fifo_send(ipk_chan *c, const void *buf, size_t len,
 	int rc = own_description(c, f);
 	if (rc < 0)
 		return rc;
-	rc = lock(f, deadline);
-	if (rc < 0)
-		return rc;
+	/* one write of at most PIPE_BUF bytes is whole by itself; a chunked
+	   message (or one whose rest is still to go) holds the lock */
+	size_t one_write = c->raw ? 4096 : IPK__FIFO_SMALL;
+	if (len > one_write || f->s.blen > 0) {
+		rc = lock(f, deadline);
+		if (rc < 0)
+			return rc;
+	}
 	ssize_t n = ipk__stream_send(&f->s, buf, len, deadline);
 	unlock_if_done(f);
 	return n;

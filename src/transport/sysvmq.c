@@ -132,6 +132,11 @@ static int parse_key(ipk__url *u, key_t *key)
 			*key = (key_t)(uint32_t)v;
 			return 0;
 		}
+		if (rest[0] == '0' && (rest[1] == 'x' || rest[1] == 'X'))
+			return ipk__err(-EINVAL,
+			                "address '%s': key '%s' is not hexadecimal "
+			                "(like 0x1234abcd; a path for ftok names a file)",
+			                u->text, rest);
 	}
 	key_t k = ftok(rest, (int)proj);
 	if (k == (key_t)-1) {

@@ -1,0 +1,542 @@
+/*
+ * FIFO framing: whole messages from many writers over one pipe.
+ *
+ * The kernel writes a pipe write of at most PIPE_BUF bytes in one piece,
+ * never mixed with another writer's. So:
+ *
+ * - A message of up to IPK__FIFO_SMALL bytes is one write: its 8-byte
+ *   big-endian length (first byte 0x00) and the payload. No lock is taken.
+ * - A larger message is cut into chunks, each one write of at most PIPE_BUF
+ *   bytes with a 16-byte header:
+ *       0xFE, flags (0x01: first chunk), u16 payload length,
+ *       u32 tag of the message, u64 length of the whole message
+ *   Other writers' small messages may come between chunks; the reader puts
+ *   the chunks together. Writers of chunked messages take the FIFO's flock
+ *   for the whole message (fifo.c), so their chunks never mix.
+ *
+ * A writer killed in the middle of a chunked message leaves a message that
+ * never completes. The reader finds out in one of two ways: another
+ * message's first chunk arrives (chunks of two messages never mix, so the
+ * first one is dead), or the pipe is empty while the lock is free (a live
+ * writer holds it until its last chunk is in the pipe, so with the lock free
+ * nothing more of it can come). It drops the partial message and reports it
+ * once (-EPROTO); the messages around it are untouched.
+ *
+ * Every unit starts with 0x00 or 0xFE, bytes that text (ASCII or UTF-8)
+ * never has. Anything else is a plain program's bytes: the reader drops
+ * them up to the next 0x00 or 0xFE, says once that they look like text and
+ * that ?raw reads them, and goes on with the next writer's messages.
+ */
+#define _GNU_SOURCE
+#include "stream_priv.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define UNIT 4096 /* PIPE_BUF on Linux: one write this size stays whole */
+#define CHDR 16
+#define CHUNK_MAX (UNIT - CHDR)
+#define MAGIC 0xFE
+#define FIRST 0x01
+#define SLICE_NS (50 * 1000000LL) /* how often a wait asks about the lock */
+#define INBUF_SIZE 65536
+/* at most this much per read: the FIFO's lock is held while a read copies,
+   and a writer of the next message waits for it; a page at a time still
+   takes 64 small messages per system call */
+#define READ_MAX 4096
+
+enum { NEED_MORE = 1, AGAIN, GOT }; /* parse() besides a negative errno */
+
+static uint32_t next_tag(void)
+{
+	static _Atomic uint32_t counter;
+	uint32_t n = atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed);
+	return (n * 2654435761u) ^ ((uint32_t)getpid() << 16);
+}
+
+/* ------------------------------------------------------------- sending */
+
+/* One write of a whole unit: 1 written, 0 no room now, < 0 error.
+   Without a deadline it waits in the kernel where it can. */
+static int write_unit(ipk__stream *s, struct iovec *iov, int cnt, size_t total,
+                      int64_t deadline)
+{
+	int fd = deadline == IPK__NEVER && s->wfd_block >= 0 ? s->wfd_block
+	                                                      : s->wfd;
+	for (;;) {
+		ssize_t n = cnt == 1 ? write(fd, iov[0].iov_base, iov[0].iov_len)
+		                     : writev(fd, iov, cnt);
+		if (n == (ssize_t)total)
+			return 1;
+		if (n >= 0) /* a pipe never does this with <= PIPE_BUF bytes */
+			return ipk__err(-EIO, "short write of %zd of %zu bytes", n,
+			                total);
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN)
+			return 0;
+		if (errno == EPIPE)
+			return ipk__err(-EPIPE, "peer closed the channel");
+		return ipk__errno(-errno, "write");
+	}
+}
+
+/* Write a unit, waiting for room until the deadline. */
+static int send_unit(ipk__stream *s, struct iovec *iov, int cnt, size_t total,
+                     int64_t deadline)
+{
+	for (;;) {
+		int rc = write_unit(s, iov, cnt, total, deadline);
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+		rc = ipk__wait_fd(s->wfd, POLLOUT, deadline);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+static void drop_backlog(ipk__stream *s)
+{
+	free(s->backlog);
+	s->backlog = NULL;
+	s->blen = s->boff = 0;
+}
+
+/*
+ * Send the chunks of the message (tag s->ctag, s->ctotal bytes) from
+ * s->coff on; data holds its payload from offset base. When the deadline
+ * passes after the first chunk, the rest is kept in the backlog so the
+ * message still goes out whole (the caller keeps the lock meanwhile).
+ */
+static int send_chunks(ipk__stream *s, const unsigned char *data,
+                       uint64_t base, int64_t deadline)
+{
+	while (s->coff < s->ctotal) {
+		uint64_t left = s->ctotal - s->coff;
+		uint16_t n = (uint16_t)(left < CHUNK_MAX ? left : CHUNK_MAX);
+		unsigned char h[CHDR];
+		h[0] = MAGIC;
+		h[1] = s->coff == 0 ? FIRST : 0;
+		h[2] = (unsigned char)(n >> 8);
+		h[3] = (unsigned char)n;
+		for (int i = 0; i < 4; i++)
+			h[4 + i] = (unsigned char)(s->ctag >> (24 - 8 * i));
+		ipk__put_be64(h + 8, s->ctotal);
+		struct iovec iov[2] = {{h, CHDR},
+		                       {(void *)(data + (s->coff - base)), n}};
+		int rc = send_unit(s, iov, 2, CHDR + (size_t)n, deadline);
+		if (rc == 0) {
+			s->coff += n;
+			continue;
+		}
+		if (rc != -ETIMEDOUT && rc != -EAGAIN)
+			return rc; /* the reader sees the rest never came */
+		if (s->coff == 0)
+			return rc; /* nothing sent: the caller may try again */
+		if (s->backlog != NULL && data == s->backlog)
+			return 0; /* already kept: later */
+		size_t rest = (size_t)(s->ctotal - s->coff);
+		unsigned char *b = malloc(rest);
+		if (b == NULL) {
+			deadline = IPK__NEVER; /* cannot keep it: finish now */
+			continue;
+		}
+		memcpy(b, data + (s->coff - base), rest);
+		s->backlog = b;
+		s->blen = rest;
+		s->boff = 0;
+		s->bpid = getpid();
+		return 0;
+	}
+	if (s->backlog != NULL)
+		drop_backlog(s);
+	return 0;
+}
+
+int ipk__fifo_flush(ipk__stream *s, int64_t deadline)
+{
+	if (s->backlog == NULL)
+		return 0;
+	/* a copy inherited across fork: the parent finishes its own message */
+	if (s->bpid != getpid()) {
+		drop_backlog(s);
+		return 0;
+	}
+	return send_chunks(s, s->backlog, s->ctotal - s->blen, deadline);
+}
+
+ssize_t ipk__fifo_send(ipk__stream *s, const void *buf, size_t len,
+                       int64_t deadline)
+{
+	int rc = ipk__fifo_flush(s, deadline);
+	if (rc < 0)
+		return rc;
+	if (s->backlog != NULL) /* the kept message is not out yet */
+		return ipk__timeout_err(deadline);
+	if (len <= IPK__FIFO_SMALL) {
+		/* header and payload in one buffer: write(2), cheaper than a
+		   writev of two pieces for what is a copy of a few bytes */
+		unsigned char unit[UNIT];
+		ipk__put_be64(unit, len);
+		if (len > 0)
+			memcpy(unit + 8, buf, len);
+		struct iovec iov = {unit, 8 + len};
+		rc = send_unit(s, &iov, 1, 8 + len, deadline);
+		return rc < 0 ? rc : (ssize_t)len;
+	}
+	s->ctag = next_tag();
+	s->ctotal = len;
+	s->coff = 0;
+	rc = send_chunks(s, buf, 0, deadline);
+	return rc < 0 ? rc : (ssize_t)len;
+}
+
+/* ----------------------------------------------------------- receiving */
+
+/* Read what the pipe holds (> 0 bytes), without waiting (0: empty) unless
+   block, or < 0. */
+static ssize_t read_more(ipk__stream *s, bool block)
+{
+	if (s->in == NULL && (s->in = malloc(INBUF_SIZE)) == NULL)
+		return ipk__err(-ENOMEM, "out of memory");
+	if (s->in_off > 0) {
+		memmove(s->in, s->in + s->in_off, s->in_len - s->in_off);
+		s->in_len -= s->in_off;
+		s->in_off = 0;
+	}
+	for (;;) {
+		size_t room = INBUF_SIZE - s->in_len;
+		if (room > READ_MAX)
+			room = READ_MAX;
+		ssize_t n = read(block ? s->rfd_block : s->rfd, s->in + s->in_len,
+		                 room);
+		if (n > 0) {
+			s->in_len += (size_t)n;
+			return n;
+		}
+		if (n == 0) {
+			s->eof = true;
+			return -EPIPE;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN)
+			return 0;
+		return ipk__errno(-errno, "read");
+	}
+}
+
+/* Drop n bytes at the read position that are not ipckit's; report them
+   unless this run of them was reported already. */
+static int junk(ipk__stream *s, size_t n)
+{
+	const unsigned char *p = s->in + s->in_off;
+	s->in_off += n;
+	if (s->junk)
+		return AGAIN;
+	s->junk = true;
+	if (ipk__looks_like_text(p, n))
+		return ipk__unframed_text_err(p, n, n, "it was dropped");
+	return ipk__err(-EPROTO,
+	                "%zu bytes that are not a message of this channel were "
+	                "dropped (a writer that does not frame its messages? "
+	                "listen with ?raw to read such writers)",
+	                n);
+}
+
+/* Bytes from the read position up to the next possible start of a unit. */
+static size_t junk_len(const ipk__stream *s)
+{
+	const unsigned char *p = s->in + s->in_off;
+	size_t avail = s->in_len - s->in_off, n = 1;
+	while (n < avail && p[n] != 0x00 && p[n] != MAGIC)
+		n++;
+	return n;
+}
+
+static int torn(ipk__stream *s)
+{
+	s->asm_on = false;
+	return ipk__err(-EPROTO,
+	                "a writer stopped in the middle of a message of %llu bytes "
+	                "(%zu arrived; it was killed?): the partial message was "
+	                "dropped",
+	                (unsigned long long)s->asm_total, s->asm_got);
+}
+
+static int append(ipk__stream *s, const unsigned char *p, size_t n)
+{
+	if (s->asm_got + n > s->asm_cap) {
+		size_t cap = s->asm_cap ? s->asm_cap * 2 : 65536;
+		if (cap < s->asm_got + n)
+			cap = s->asm_got + n;
+		if (cap > s->asm_total)
+			cap = (size_t)s->asm_total;
+		unsigned char *b = realloc(s->asm_buf, cap);
+		if (b == NULL) {
+			s->asm_on = false;
+			s->skipping = true;
+			s->skip_tag = s->asm_tag;
+			return ipk__err(-ENOMEM,
+			                "out of memory for a message of %llu bytes; it "
+			                "was dropped",
+			                (unsigned long long)s->asm_total);
+		}
+		s->asm_buf = b;
+		s->asm_cap = cap;
+	}
+	memcpy(s->asm_buf + s->asm_got, p, n);
+	s->asm_got += n;
+	if (s->asm_got == s->asm_total) {
+		s->asm_on = false;
+		s->asm_ready = true;
+	}
+	return 0;
+}
+
+/* One chunk, whole in the buffer: AGAIN, or an error to report. */
+static int chunk(ipk__stream *s, const unsigned char *h)
+{
+	unsigned flags = h[1];
+	size_t n = (size_t)h[2] << 8 | h[3];
+	uint32_t tag = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 |
+	               (uint32_t)h[6] << 8 | h[7];
+	uint64_t total = ipk__get_be64(h + 8);
+	const unsigned char *p = h + CHDR;
+	s->in_off += CHDR + n;
+	s->junk = false;
+	if (flags & FIRST) {
+		int err = s->asm_on ? torn(s) : 0;
+		s->skipping = false;
+		if (total > s->maxmsg) {
+			s->skipping = true;
+			s->skip_tag = tag;
+			return err ? err
+			           : ipk__err(-EMSGSIZE,
+			                      "a message of %llu bytes, over the channel "
+			                      "limit of %zu bytes, was discarded (raise "
+			                      "it with ?maxmsg=)",
+			                      (unsigned long long)total, s->maxmsg);
+		}
+		s->asm_on = true;
+		s->asm_tag = tag;
+		s->asm_total = total;
+		s->asm_got = 0;
+		int rc = append(s, p, n);
+		return err ? err : rc ? rc : AGAIN;
+	}
+	if (s->skipping && tag == s->skip_tag)
+		return AGAIN; /* the rest of a message already refused */
+	if (!s->asm_on || tag != s->asm_tag || total != s->asm_total ||
+	    s->asm_got + n > total) {
+		if (s->junk)
+			return AGAIN;
+		s->junk = true;
+		return ipk__err(-EPROTO,
+		                "a piece of a message of %llu bytes whose beginning "
+		                "never came was dropped",
+		                (unsigned long long)total);
+	}
+	int rc = append(s, p, n);
+	return rc ? rc : AGAIN;
+}
+
+/* Deliver the message at the read position (GOT, its length in *got), or
+   say what stops it. */
+static int parse(ipk__stream *s, ipk__rx *rx, size_t *got)
+{
+	size_t avail = s->in_len - s->in_off;
+	if (avail == 0)
+		return NEED_MORE; /* (and no buffer yet before the first read) */
+	const unsigned char *p = s->in + s->in_off;
+	if (p[0] == 0x00) {
+		if (avail < 8)
+			return NEED_MORE;
+		uint64_t len = ipk__get_be64(p);
+		if (len > IPK__FIFO_SMALL)
+			return junk(s, junk_len(s));
+		if (avail < 8 + len)
+			return NEED_MORE;
+		/* right after foreign bytes, a zero byte of theirs can pass for
+		   a header: believe one only where a unit or the end follows */
+		if (s->junk && avail > 8 + len && p[8 + len] != 0x00 &&
+		    p[8 + len] != MAGIC)
+			return junk(s, junk_len(s));
+		s->junk = false;
+		if (len > s->maxmsg) {
+			s->in_off += 8 + (size_t)len;
+			return ipk__err(-EMSGSIZE,
+			                "a message of %llu bytes, over the channel limit "
+			                "of %zu bytes, was discarded (raise it with "
+			                "?maxmsg=)",
+			                (unsigned long long)len, s->maxmsg);
+		}
+		int err = 0;
+		void *dst = ipk__rx_reserve(rx, (size_t)len, &err);
+		if (dst == NULL && len > 0)
+			return err; /* stays buffered */
+		if (len > 0)
+			memcpy(dst, p + 8, (size_t)len);
+		s->in_off += 8 + (size_t)len;
+		*got = (size_t)len;
+		return GOT;
+	}
+	if (p[0] == MAGIC) {
+		if (avail < CHDR)
+			return NEED_MORE;
+		size_t n = (size_t)p[2] << 8 | p[3];
+		uint64_t total = ipk__get_be64(p + 8);
+		if ((p[1] & ~FIRST) != 0 || n == 0 || n > CHUNK_MAX ||
+		    total <= IPK__FIFO_SMALL || ((p[1] & FIRST) && n > total))
+			return junk(s, junk_len(s));
+		if (avail < CHDR + n)
+			return NEED_MORE;
+		return chunk(s, p);
+	}
+	return junk(s, junk_len(s));
+}
+
+static ssize_t deliver(ipk__stream *s, ipk__rx *rx)
+{
+	int err = 0;
+	void *dst = ipk__rx_reserve(rx, (size_t)s->asm_total, &err);
+	if (dst == NULL)
+		return err; /* kept for the next call */
+	memcpy(dst, s->asm_buf, (size_t)s->asm_total);
+	s->asm_ready = false;
+	if (s->asm_cap > (1u << 20)) { /* do not keep a large buffer idle */
+		free(s->asm_buf);
+		s->asm_buf = NULL;
+		s->asm_cap = 0;
+	}
+	return (ssize_t)s->asm_total;
+}
+
+/* Is nobody writing a chunked message? (The lock is free.) */
+static bool lock_free(const ipk__stream *s)
+{
+	if (s->lockfd < 0)
+		return false;
+	int rc;
+	while ((rc = flock(s->lockfd, LOCK_EX | LOCK_NB)) < 0 && errno == EINTR)
+		;
+	if (rc < 0)
+		return false;
+	flock(s->lockfd, LOCK_UN);
+	return true;
+}
+
+ssize_t ipk__fifo_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline)
+{
+	/* the lock was seen free with this message under way: whatever its
+	   writer sent is in the pipe since */
+	uint64_t armed_tag = 0;
+	bool armed = false;
+	for (;;) {
+		if (s->asm_ready)
+			return deliver(s, rx);
+		size_t got = 0;
+		int r = parse(s, rx, &got);
+		if (r == GOT)
+			return (ssize_t)got;
+		if (r < 0)
+			return r;
+		if (r == AGAIN)
+			continue;
+		/* NEED_MORE. At a message boundary with nothing buffered and no
+		   limit, wait in read itself: nothing needs checking meanwhile */
+		bool block = deadline == IPK__NEVER && s->rfd_block >= 0 &&
+		             s->in_len == s->in_off && !s->asm_on && !s->eof;
+		ssize_t n = read_more(s, block);
+		if (n > 0)
+			continue;
+		if (n < 0 && n != -EPIPE)
+			return n;
+		/* the pipe is empty: a unit begun is not coming (each is one
+		   write), and a chunked message whose writer is not writing is
+		   dead */
+		if (s->in_len > s->in_off) {
+			r = junk(s, s->in_len - s->in_off);
+			s->junk = false;
+			if (r < 0)
+				return r;
+		}
+		s->junk = false;
+		if (s->asm_on && s->eof)
+			return torn(s);
+		if (s->asm_on && armed && armed_tag == s->asm_tag &&
+		    s->in_len == s->in_off)
+			return torn(s);
+		armed = false;
+		if (s->asm_on && lock_free(s)) {
+			armed = true;
+			armed_tag = s->asm_tag;
+			continue; /* read what it sent before letting go */
+		}
+		if (s->eof)
+			return ipk__err(-EPIPE, "peer closed the channel");
+		int64_t until = deadline;
+		if (s->asm_on && deadline != IPK__NOW) {
+			int64_t slice = ipk__now_ns() + SLICE_NS;
+			if (slice < until)
+				until = slice;
+		}
+		int rc = ipk__wait_fd(s->rfd, POLLIN, until);
+		if (rc < 0 && (until == deadline || ipk__expired(deadline)))
+			return rc;
+	}
+}
+
+int ipk__fifo_pending(const ipk__stream *s)
+{
+	if (s->asm_ready)
+		return 1;
+	/* walk what is buffered: would a receive end without reading more? */
+	size_t off = s->in_off;
+	bool on = s->asm_on;
+	uint64_t got = s->asm_got, total = s->asm_total;
+	uint32_t tag = s->asm_tag;
+	while (off < s->in_len) {
+		const unsigned char *p = s->in + off;
+		size_t avail = s->in_len - off;
+		if (p[0] == 0x00)
+			return 1; /* a message, an error, or junk once read */
+		if (p[0] != MAGIC || avail < CHDR)
+			return 1;
+		size_t n = (size_t)p[2] << 8 | p[3];
+		if (avail < CHDR + n)
+			return 1;
+		uint32_t t = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 |
+		             (uint32_t)p[6] << 8 | p[7];
+		if (p[1] & FIRST) {
+			if (on)
+				return 1; /* the one under way is reported */
+			on = true;
+			tag = t;
+			total = ipk__get_be64(p + 8);
+			got = 0;
+		} else if (!on || t != tag) {
+			return 1;
+		}
+		got += n;
+		if (got >= total)
+			return 1;
+		off += CHDR + n;
+	}
+	return 0;
+}
+
+void ipk__fifo_free(ipk__stream *s)
+{
+	free(s->asm_buf);
+	s->asm_buf = NULL;
+	s->asm_cap = 0;
+	s->asm_on = s->asm_ready = false;
+}

@@ -1,0 +1,220 @@
+/* Helpers for the messaging-pattern tests: a REP server process, REQ
+   clients that check every reply, and the addresses of every transport. */
+#ifndef IPK_TEST_PROTO_UTIL_H
+#define IPK_TEST_PROTO_UTIL_H
+
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ipckit.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Every scheme request/reply runs on. */
+static const char *const rr_schemes[] = {"unix", "tcp", "unixgram", "sysvmq",
+                                         "mq", "fifo", "shm", "mmap"};
+#define PT_NSCHEMES 8
+
+/* A fresh address of scheme for a server to listen on (options appended
+   with &; the caller adds proto=). */
+static inline void pt_address(const char *scheme, char *buf, size_t cap)
+{
+	if (strcmp(scheme, "tcp") == 0)
+		snprintf(buf, cap, "tcp://127.0.0.1:0?");
+	else if (strcmp(scheme, "sysvmq") == 0) {
+		const char *f = ipkt_path("key");
+		int fd = open(f, O_CREAT | O_WRONLY, 0600);
+		cr_assert_geq(fd, 0);
+		close(fd);
+		snprintf(buf, cap, "sysvmq:%s?proj=%d&", f, 1 + getpid() % 250);
+	} else if (strcmp(scheme, "mq") == 0 || strcmp(scheme, "shm") == 0)
+		snprintf(buf, cap, "%s:%s?", scheme, ipkt_name("pt"));
+	else
+		snprintf(buf, cap, "%s:%s?", scheme, ipkt_path("pt"));
+}
+
+/* What a server does. */
+struct pt_server {
+	int batch;      /* gather up to this many requests, reply last first */
+	int drop;       /* ignore the first N requests (their clients resend) */
+	int status;     /* attached to every reply */
+	int delay_ms;   /* before each batch of replies */
+};
+
+/*
+ * Fork a REP server on url (which ends with ? or &: "proto=rep" is
+ * appended). It replies "re:" + the request until a request "quit", which
+ * it answers "bye" before closing its channel and exiting 0. The address
+ * clients dial (proto=req) is written to addr.
+ */
+static inline pid_t pt_server_start(const char *url, struct pt_server o,
+                                    char *addr, size_t cap)
+{
+	char full[512];
+	snprintf(full, sizeof full, "%sproto=rep", url);
+	int ready[2];
+	cr_assert_eq(pipe(ready), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(ready[0]);
+		ipk_chan *s;
+		if (ipk_listen(&s, full) < 0) {
+			fprintf(stderr, "server: listen %s: %s\n", full, ipk_last_error());
+			_exit(20);
+		}
+		char a[512];
+		ssize_t an = ipk_address(s, a, sizeof a);
+		if (an < 0 || write(ready[1], a, (size_t)an + 1) != an + 1)
+			_exit(21);
+		close(ready[1]);
+		int batch = o.batch > 0 ? o.batch : 1;
+		ipk_msginfo *mi = calloc((size_t)batch, sizeof *mi);
+		char (*req)[512] = calloc((size_t)batch, 512);
+		ssize_t *len = calloc((size_t)batch, sizeof *len);
+		int dropped = 0;
+		for (;;) {
+			int n = 0;
+			while (n < batch) {
+				memset(&mi[n], 0, sizeof mi[n]);
+				ssize_t r = ipk_recvmsg(s, req[n], 500, &mi[n],
+				                        n == 0 ? -1 : 30);
+				if (r == -ETIMEDOUT)
+					break;
+				if (r < 0) {
+					fprintf(stderr, "server: recv: %s\n", ipk_last_error());
+					_exit(22);
+				}
+				if (dropped < o.drop) {
+					dropped++;
+					continue;
+				}
+				len[n++] = r;
+			}
+			if (o.delay_ms)
+				usleep((useconds_t)o.delay_ms * 1000);
+			bool quit = false;
+			for (int i = n - 1; i >= 0; i--) {
+				char out[520];
+				int m;
+				if (len[i] == 4 && memcmp(req[i], "quit", 4) == 0) {
+					m = snprintf(out, sizeof out, "bye");
+					quit = true;
+				} else {
+					m = snprintf(out, sizeof out, "re:%.*s", (int)len[i],
+					             req[i]);
+				}
+				mi[i].status = o.status;
+				if (ipk_sendmsg(s, out, (size_t)m, &mi[i], 5000) < 0) {
+					fprintf(stderr, "server: send: %s\n", ipk_last_error());
+					_exit(23);
+				}
+			}
+			if (quit) {
+				ipk_close(s);
+				_exit(0);
+			}
+		}
+	}
+	close(ready[1]);
+	ssize_t n = read(ready[0], addr, cap);
+	close(ready[0]);
+	cr_assert_gt(n, 0, "the server did not start on %s", full);
+	return pid;
+}
+
+/* Ask the server at addr to quit and wait for it: 0 when it did. */
+static inline int pt_server_stop(const char *addr, pid_t pid)
+{
+	ipk_chan *c;
+	int rc = ipk_dial(&c, addr, 5000);
+	if (rc == 0) {
+		char b[8];
+		rc = ipk_send(c, "quit", 4, 5000) == 4 &&
+		     ipk_recv(c, b, sizeof b, 10000) == 3 ? 0 : -1;
+		ipk_close(c);
+	}
+	if (rc < 0)
+		kill(pid, SIGKILL);
+	int st = ipkt_wait_child(pid);
+	return rc < 0 ? -1 : st;
+}
+
+/*
+ * One client: n requests "c<id>:<i>:<pad>" each checked against its reply.
+ * Returns the number of wrong or missing replies (0: all good), or -1 if
+ * the channel could not be opened.
+ */
+static inline int pt_client(const char *addr, int id, int n, int pad,
+                            int want_status)
+{
+	ipk_chan *c;
+	if (ipk_dial(&c, addr, 10000) < 0) {
+		fprintf(stderr, "client %d: dial %s: %s\n", id, addr, ipk_last_error());
+		return -1;
+	}
+	int bad = 0;
+	char req[512], rep[600], want[600];
+	for (int i = 0; i < n; i++) {
+		int m = snprintf(req, sizeof req, "c%d:%d:%.*s", id, i, pad,
+		                 "................................................"
+		                 "................................................");
+		if (ipk_send(c, req, (size_t)m, 10000) != m) {
+			fprintf(stderr, "client %d: send: %s\n", id, ipk_last_error());
+			bad++;
+			continue;
+		}
+		ipk_msginfo mi = {0};
+		ssize_t r = ipk_recvmsg(c, rep, sizeof rep, &mi, 20000);
+		int w = snprintf(want, sizeof want, "re:%s", req);
+		if (r != w || memcmp(rep, want, (size_t)w) != 0 ||
+		    (want_status >= -1 && mi.status != want_status)) {
+			if (bad < 3)
+				fprintf(stderr, "client %d request %d: got %zd '%.*s' status "
+				                "%d (%s)\n",
+				        id, i, r, r > 0 ? (int)r : 0, rep, mi.status,
+				        r < 0 ? ipk_last_error() : "");
+			bad++;
+		}
+	}
+	ipk_close(c);
+	return bad;
+}
+
+/* Fork k clients of n requests each; the total of their bad replies. */
+static inline int pt_clients(const char *addr, int k, int n, int pad,
+                             int want_status)
+{
+	pid_t *pids = calloc((size_t)k, sizeof *pids);
+	int *bad = ipkt_shared((size_t)k * sizeof *bad);
+	for (int i = 0; i < k; i++) {
+		pids[i] = fork();
+		cr_assert_neq(pids[i], -1);
+		if (pids[i] == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			int b = pt_client(addr, i, n, pad, want_status);
+			bad[i] = b < 0 ? n : b;
+			_exit(b == 0 ? 0 : 1);
+		}
+	}
+	int total = 0;
+	for (int i = 0; i < k; i++) {
+		int st = ipkt_wait_child(pids[i]);
+		total += st == 0 ? 0 : (bad[i] ? bad[i] : n);
+	}
+	free(pids);
+	return total;
+}
+
+#endif

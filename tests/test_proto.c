@@ -1,0 +1,385 @@
+/*
+ * Messaging patterns over every transport that carries them: REQ/REP with
+ * replies in any order to the right client, status, resend, cancel by
+ * timeout; PUSH/PULL; and the clear refusals where a pattern cannot work.
+ */
+#include "proto_util.h"
+
+#include <criterion/parameterized.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+static void leak_check(void)
+{
+	ipkt_check_dev_shm();
+}
+
+TestSuite(proto, .fini = leak_check, .timeout = 120);
+
+ParameterizedTestParameters(proto, reqrep)
+{
+	static int idx[PT_NSCHEMES];
+	for (int i = 0; i < PT_NSCHEMES; i++)
+		idx[i] = (int)i;
+	return cr_make_param_array(int, idx, PT_NSCHEMES);
+}
+
+/* Three clients at once against a server that gathers requests and
+   replies to them last first: every client gets its own replies, with the
+   server's status; then the server quits and nothing is left. */
+ParameterizedTest(int *i, proto, reqrep)
+{
+	const char *scheme = rr_schemes[*i];
+	char url[512], addr[512];
+	pt_address(scheme, url, sizeof url);
+	struct pt_server o = {.batch = 3, .status = 42};
+	pid_t srv = pt_server_start(url, o, addr, sizeof addr);
+	cr_expect(strstr(addr, "proto=req") != NULL, "address %s", addr);
+	int bad = pt_clients(addr, 3, 40, 16, 42);
+	cr_expect_eq(bad, 0, "%s: %d replies wrong or missing", scheme, bad);
+	cr_expect_eq(pt_server_stop(addr, srv), 0, "%s: server", scheme);
+}
+
+ParameterizedTestParameters(proto, resend)
+{
+	static int idx[PT_NSCHEMES];
+	for (int i = 0; i < PT_NSCHEMES; i++)
+		idx[i] = (int)i;
+	return cr_make_param_array(int, idx, PT_NSCHEMES);
+}
+
+/* A server that loses the first two requests: the client's resend
+   (?resend=150) gets the request through. */
+ParameterizedTest(int *i, proto, resend)
+{
+	const char *scheme = rr_schemes[*i];
+	char url[512], addr[512], dial[600];
+	pt_address(scheme, url, sizeof url);
+	struct pt_server o = {.drop = 2};
+	pid_t srv = pt_server_start(url, o, addr, sizeof addr);
+	snprintf(dial, sizeof dial, "%s&resend=150", addr);
+	ipk_chan *c = ipkt_dial_ok(dial);
+	cr_assert_eq(ipk_send(c, "once", 4, 5000), 4);
+	char buf[32];
+	int64_t t0 = ipkt_now_ms();
+	ssize_t n = ipk_recv(c, buf, sizeof buf, 10000);
+	cr_expect_eq(n, 7, "%s: %s", scheme, ipk_last_error());
+	cr_expect(n == 7 && memcmp(buf, "re:once", 7) == 0);
+	cr_expect_geq(ipkt_now_ms() - t0, 250, "answered before two resends");
+	ipk_close(c);
+	cr_expect_eq(pt_server_stop(addr, srv), 0);
+}
+
+/* Errors a user can make, and what they are told. */
+Test(proto, refusals)
+{
+	ipk_chan *c = NULL;
+	char url[512];
+	snprintf(url, sizeof url, "signal:self?proto=rep");
+	cr_expect_eq(ipk_listen(&c, url), -EPROTONOSUPPORT);
+	cr_expect(strstr(ipk_last_error(), "8 bytes") != NULL, "%s",
+	          ipk_last_error());
+	snprintf(url, sizeof url, "fifo:%s?proto=req", ipkt_path("x"));
+	cr_expect_eq(ipk_listen(&c, url), -EINVAL);
+	cr_expect(strstr(ipk_last_error(), "dial with ?proto=req") != NULL, "%s",
+	          ipk_last_error());
+	snprintf(url, sizeof url, "mq:%s?proto=rep", ipkt_name("x"));
+	cr_expect_eq(ipk_dial(&c, url, 0), -EINVAL);
+	cr_expect(strstr(ipk_last_error(), "listen with ?proto=rep") != NULL, "%s",
+	          ipk_last_error());
+	snprintf(url, sizeof url, "unix:%s?proto=rep&raw", ipkt_path("x"));
+	cr_expect_eq(ipk_listen(&c, url), -EINVAL);
+	snprintf(url, sizeof url, "unix:%s?proto=bogus", ipkt_path("x"));
+	cr_expect_eq(ipk_listen(&c, url), -EINVAL);
+	cr_expect(strstr(ipk_last_error(), "req") != NULL, "%s", ipk_last_error());
+	snprintf(url, sizeof url, "unix:%s?proto=rep&resend=10", ipkt_path("x"));
+	cr_expect_eq(ipk_listen(&c, url), -EINVAL);
+	cr_expect(strstr(ipk_last_error(), "resend") != NULL, "%s",
+	          ipk_last_error());
+	snprintf(url, sizeof url, "unix:%s?resend=10", ipkt_path("x"));
+	cr_expect_eq(ipk_listen(&c, url), -EINVAL, "resend on a PAIR channel");
+	ipk_chan *a, *b;
+	cr_expect_eq(ipk_pair("unix:?proto=req", &a, &b), -EINVAL);
+	cr_expect_eq(ipk_pair("pipe:?proto=push", &a, &b), -EPROTONOSUPPORT);
+	snprintf(url, sizeof url, "sysvshm:0x%08x?proto=rep", 0x5a000000 | getpid());
+	cr_expect_eq(ipk_listen(&c, url), -EPROTONOSUPPORT);
+	cr_expect(strstr(ipk_last_error(), "use shm:") != NULL, "%s",
+	          ipk_last_error());
+	cr_expect_null(c);
+}
+
+/* A socket is not a listener; each side only does what its pattern does. */
+Test(proto, socket_calls)
+{
+	char url[512], addr[512];
+	snprintf(url, sizeof url, "unix:%s?proto=rep", ipkt_path("calls"));
+	ipk_chan *rep = ipkt_listen_ok(url);
+	ipk_chan *x = NULL;
+	cr_expect_eq(ipk_accept(rep, &x, 0), -EOPNOTSUPP);
+	cr_expect(strstr(ipk_last_error(), "accepts its connections itself"));
+	cr_expect_eq(ipk_send(rep, "x", 1, 0), -EINVAL, "a reply with no request");
+	char buf[16];
+	cr_expect_eq(ipk_recv(rep, buf, sizeof buf, 0), -EAGAIN);
+	cr_assert_gt(ipk_address(rep, addr, sizeof addr), 0);
+	cr_expect(strstr(addr, "?proto=req") != NULL, "%s", addr);
+	cr_expect_geq(ipk_fd(rep), 0);
+	ipk_close(rep);
+
+	snprintf(url, sizeof url, "unix:%s?proto=pull", ipkt_path("calls"));
+	ipk_chan *pull = ipkt_listen_ok(url);
+	cr_expect_eq(ipk_send(pull, "x", 1, 0), -EOPNOTSUPP);
+	cr_expect(strstr(ipk_last_error(), "only receives"), "%s", ipk_last_error());
+	ipk_close(pull);
+	snprintf(url, sizeof url, "unix:%s?proto=push", ipkt_path("calls"));
+	ipk_chan *push = ipkt_listen_ok(url);
+	cr_expect_eq(ipk_recv(push, buf, sizeof buf, 0), -EOPNOTSUPP);
+	cr_expect(strstr(ipk_last_error(), "only sends"), "%s", ipk_last_error());
+	cr_expect_eq(ipk_send(push, "x", 1, 0), -EAGAIN, "no puller yet");
+	ipk_close(push);
+}
+
+/* REQ: a receive with nothing asked is an error; a timeout cancels the
+   request, so its late reply is never taken for the next one's. */
+Test(proto, req_cancel_by_timeout)
+{
+	char url[512], addr[512];
+	snprintf(url, sizeof url, "unix:%s?", ipkt_path("cancel"));
+	struct pt_server o = {.delay_ms = 400};
+	pid_t srv = pt_server_start(url, o, addr, sizeof addr);
+	ipk_chan *c = ipkt_dial_ok(addr);
+	char buf[64];
+	cr_expect_eq(ipk_recv(c, buf, sizeof buf, 0), -EINVAL);
+	cr_assert_eq(ipk_send(c, "slow", 4, 5000), 4);
+	cr_expect_eq(ipk_recv(c, buf, sizeof buf, 0), -EAGAIN, "still waiting");
+	cr_expect_eq(ipk_recv(c, buf, sizeof buf, 100), -ETIMEDOUT);
+	cr_expect_eq(ipk_recv(c, buf, sizeof buf, 0), -EINVAL, "cancelled");
+	cr_assert_eq(ipk_send(c, "next", 4, 5000), 4);
+	ssize_t n = ipk_recv(c, buf, sizeof buf, 10000);
+	cr_expect_eq(n, 7, "%zd %s", n, ipk_last_error());
+	cr_expect(n == 7 && memcmp(buf, "re:next", 7) == 0, "got '%.*s'",
+	          n > 0 ? (int)n : 0, buf);
+	ipk_close(c);
+	cr_expect_eq(pt_server_stop(addr, srv), 0);
+}
+
+/* A hand-made SP REP over a unix socket: a reply with a wrong ID is
+   dropped, the right one is taken; ipckit's REQ puts its status hop
+   before the ID, and a peer that echoes it gives status -1. */
+Test(proto, req_drops_unmatched_replies)
+{
+	const char *path = ipkt_path("fake");
+	char url[512];
+	snprintf(url, sizeof url, "unix:%s?proto=req", path);
+	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	cr_assert_eq(bind(l, (struct sockaddr *)&sun, sizeof sun), 0);
+	cr_assert_eq(listen(l, 4), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int fd = accept(l, NULL, NULL);
+		static const unsigned char hdr[8] = {0, 'S', 'P', 0, 0, 0x31, 0, 0};
+		unsigned char theirs[8], req[64];
+		if (write(fd, hdr, 8) != 8 || read(fd, theirs, 8) != 8 ||
+		    theirs[5] != 0x30)
+			_exit(2);
+		/* 01, 8-byte length, then the backtrace and "ask" */
+		if (read(fd, req, 9) != 9 || req[8] != 11 || read(fd, req, 11) != 11)
+			_exit(3);
+		if (memcmp(req + 8, "ask", 3) != 0 || req[0] & 0x80 || !(req[4] & 0x80))
+			_exit(4);
+		unsigned char wrong[9 + 11], right[9 + 13];
+		memcpy(wrong, "\1\0\0\0\0\0\0\0\13", 9);
+		memcpy(wrong + 9, req, 8);
+		wrong[9 + 7] ^= 1; /* another request ID */
+		memcpy(wrong + 17, "bad", 3);
+		memcpy(right, "\1\0\0\0\0\0\0\0\15", 9);
+		memcpy(right + 9, req, 8);
+		memcpy(right + 17, "good!", 5);
+		if (write(fd, wrong, sizeof wrong) != sizeof wrong ||
+		    write(fd, right, sizeof right) != sizeof right)
+			_exit(5);
+		char b;
+		_exit(read(fd, &b, 1) == 0 ? 0 : 6);
+	}
+	close(l);
+	ipk_chan *c = ipkt_dial_ok(url);
+	cr_assert_eq(ipk_send(c, "ask", 3, 5000), 3);
+	char buf[16];
+	ipk_msginfo mi = {0};
+	ssize_t n = ipk_recvmsg(c, buf, sizeof buf, &mi, 5000);
+	cr_expect_eq(n, 5, "%zd %s", n, ipk_last_error());
+	cr_expect(n == 5 && memcmp(buf, "good!", 5) == 0);
+	cr_expect_eq(mi.status, -1, "an echoed status hop is no status");
+	ipk_close(c);
+	cr_expect_eq(ipkt_wait_child(pid), 0);
+	unlink(path);
+}
+
+/* REP: a route is only good on the channel that made it. */
+Test(proto, rep_routes_belong_to_their_channel)
+{
+	char u1[512], u2[512], addr[512];
+	snprintf(u1, sizeof u1, "unix:%s?proto=rep", ipkt_path("r1"));
+	snprintf(u2, sizeof u2, "unix:%s?proto=rep", ipkt_path("r2"));
+	ipk_chan *r1 = ipkt_listen_ok(u1), *r2 = ipkt_listen_ok(u2);
+	cr_assert_gt(ipk_address(r1, addr, sizeof addr), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		ipk_chan *c;
+		char b[8];
+		_exit(ipk_dial(&c, addr, 5000) == 0 && ipk_send(c, "q", 1, 5000) == 1 &&
+		              ipk_recv(c, b, sizeof b, 5000) == 2
+		              ? 0 : 1);
+	}
+	char buf[8];
+	ipk_msginfo mi = {0};
+	cr_assert_eq(ipk_recvmsg(r1, buf, sizeof buf, &mi, 5000), 1);
+	cr_expect_eq(ipk_sendmsg(r2, "no", 2, &mi, 1000), -EINVAL);
+	cr_expect_eq(ipk_sendmsg(r1, "ok", 2, &mi, 1000), 2);
+	cr_expect_eq(ipkt_wait_child(pid), 0);
+	ipk_close(r1);
+	ipk_close(r2);
+}
+
+/* ------------------------------------------------------------ pipeline */
+
+ParameterizedTestParameters(proto, pipeline)
+{
+	static const char *const s[] = {"unix", "tcp", "unixgram", "sysvmq",
+	                                "mq", "fifo", "shm"};
+	static int idx[7];
+	for (int i = 0; i < 7; i++)
+		idx[i] = i;
+	(void)s;
+	return cr_make_param_array(int, idx, 7);
+}
+
+/* Two pushers, one puller: every message arrives once. */
+ParameterizedTest(int *i, proto, pipeline)
+{
+	static const char *const schemes[] = {"unix", "tcp", "unixgram", "sysvmq",
+	                                      "mq", "fifo", "shm"};
+	const char *scheme = schemes[*i];
+	char url[512], full[600], addr[600];
+	pt_address(scheme, url, sizeof url);
+	bool mpsc = strcmp(scheme, "shm") == 0; /* a ring wants ?mpmc for two */
+	snprintf(full, sizeof full, "%s%sproto=pull", url, mpsc ? "mpmc&" : "");
+	ipk_chan *pull = ipkt_listen_ok(full);
+	cr_assert_gt(ipk_address(pull, addr, sizeof addr), 0);
+	enum { PER = 50 };
+	pid_t p[2];
+	for (int k = 0; k < 2; k++) {
+		p[k] = fork();
+		cr_assert_neq(p[k], -1);
+		if (p[k] == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			ipk_chan *push;
+			if (ipk_dial(&push, addr, 5000) < 0) {
+				fprintf(stderr, "push dial %s: %s\n", addr, ipk_last_error());
+				_exit(1);
+			}
+			for (int j = 0; j < PER; j++) {
+				char m[16];
+				int n = snprintf(m, sizeof m, "%d:%d", k, j);
+				if (ipk_send(push, m, (size_t)n, 5000) != n)
+					_exit(2);
+			}
+			ipk_close(push);
+			_exit(0);
+		}
+	}
+	bool seen[2][PER] = {{false}};
+	for (int j = 0; j < 2 * PER; j++) {
+		char m[16] = {0};
+		ssize_t n = ipk_recv(pull, m, sizeof m - 1, 10000);
+		cr_assert_gt(n, 0, "%s: message %d: %s", scheme, j, ipk_last_error());
+		int k, s;
+		cr_assert_eq(sscanf(m, "%d:%d", &k, &s), 2, "%s", m);
+		cr_assert(k >= 0 && k < 2 && s >= 0 && s < PER);
+		cr_expect(!seen[k][s], "%s delivered twice", m);
+		seen[k][s] = true;
+	}
+	cr_expect_eq(ipkt_wait_child(p[0]), 0);
+	cr_expect_eq(ipkt_wait_child(p[1]), 0);
+	ipk_close(pull);
+}
+
+/* One pusher, two pullers on a socket: round-robin, each message once,
+   both pullers get work. */
+static void push_round_robin(const char *url)
+{
+	ipk_chan *push = ipkt_listen_ok(url);
+	char addr[512];
+	cr_assert_gt(ipk_address(push, addr, sizeof addr), 0);
+	int *got = ipkt_shared(2 * 100 * sizeof(int));
+	pid_t p[2];
+	int ready[2];
+	cr_assert_eq(pipe(ready), 0);
+	for (int k = 0; k < 2; k++) {
+		p[k] = fork();
+		cr_assert_neq(p[k], -1);
+		if (p[k] == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			ipk_chan *pull;
+			if (ipk_dial(&pull, addr, 5000) < 0)
+				_exit(1);
+			if (write(ready[1], "r", 1) != 1)
+				_exit(1);
+			for (;;) {
+				char m[16] = {0};
+				ssize_t n = ipk_recv(pull, m, sizeof m - 1, 3000);
+				if (n <= 0)
+					break;
+				int v = atoi(m);
+				if (v >= 0 && v < 100)
+					got[k * 100 + v]++;
+			}
+			ipk_close(pull);
+			_exit(0);
+		}
+	}
+	/* a listening socket takes connections in when it is called: call it
+	   (sending fillers the pullers ignore) until both are connected */
+	for (int readies = 0; readies < 2;) {
+		(void)ipk_send(push, "-1", 2, 0);
+		struct pollfd pf = {.fd = ready[0], .events = POLLIN};
+		if (poll(&pf, 1, 5) == 1) {
+			ipkt_await(ready[0]);
+			readies++;
+		}
+	}
+	for (int v = 0; v < 100; v++) {
+		char m[16];
+		int n = snprintf(m, sizeof m, "%d", v);
+		cr_assert_eq(ipk_send(push, m, (size_t)n, 5000), n, "%s",
+		             ipk_last_error());
+	}
+	cr_expect_eq(ipkt_wait_child(p[0]), 0);
+	cr_expect_eq(ipkt_wait_child(p[1]), 0);
+	int a = 0, b = 0;
+	for (int v = 0; v < 100; v++) {
+		cr_expect_eq(got[v] + got[100 + v], 1, "message %d delivered %d times",
+		             v, got[v] + got[100 + v]);
+		a += got[v];
+		b += got[100 + v];
+	}
+	cr_expect(a > 20 && b > 20, "not round-robin: %d and %d", a, b);
+	ipk_close(push);
+}
+
+Test(proto, push_round_robin_unix)
+{
+	char url[512];
+	snprintf(url, sizeof url, "unix:%s?proto=push", ipkt_path("rr"));
+	push_round_robin(url);
+}
+
+Test(proto, push_round_robin_tcp)
+{
+	push_round_robin("tcp://127.0.0.1:0?proto=push");
+}
