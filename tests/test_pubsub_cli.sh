@@ -138,8 +138,11 @@ if command -v nngcat >/dev/null; then
 			ip2="tcp://127.0.0.1:$((port + 1))" np2=$ip2
 		fi
 		# ipckit publishes, nngcat subscribes
-		start "$TMP/n1.$t" pub "$ip" --subscribers 1 --timeout 20000 alpha beta
+		start "$TMP/n1.$t" pub "$ip" --subscribers 1 --timeout 20000 \
+			--print-address alpha beta
 		NPUB=$PID
+		# nngcat --dial gives up at once on a refused connection
+		wait_for "$TMP/n1.$t.err" "^${ip%%:*}:" || bad "pub on $t not listening"
 		timeout 20 nngcat --sub0 --dial "$np" --subscribe "" --count 2 \
 			--quoted >"$TMP/n1.$t.out" 2>&1
 		wait "$NPUB"

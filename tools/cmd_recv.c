@@ -217,7 +217,9 @@ static int parse(int argc, char **argv, struct recv_opts *o, const char **url)
 	if (o->print_address && o->dial)
 		return cli_usage("recv", "--print-address prints the endpoint recv "
 		                 "creates; with --dial it creates nothing");
-	if (k != NULL && !((o->dial ? k->dial_caps : k->listen_caps) & CLI_RECV))
+	/* with ?proto= the pattern decides who receives (the library says) */
+	if (k != NULL && !cli_url_flag(*url, "proto") &&
+	    !((o->dial ? k->dial_caps : k->listen_caps) & CLI_RECV))
 		return cli_usage("recv", "a %s %s does not receive: %s",
 		                 k->scheme, o->dial ? "dialer" : "listener",
 		                 o->dial ? "drop --dial (recv listens by default)"
