@@ -37,6 +37,7 @@ static ipk_chan *pipe_chan(struct ipk__sock *s)
 	ch->creator = c->creator;
 	ch->sp_self = c->proto->sp_self;
 	ch->sp_peer = c->proto->sp_peer;
+	ch->sp_lazy = c->sp_lazy;
 	return ch;
 }
 

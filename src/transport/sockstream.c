@@ -301,16 +301,36 @@ int ipk__ss_dial(ipk_chan *c, int family, const struct sockaddr *sa,
 		}
 		if (err == 0) {
 			tune(fd, family);
-			rc = c->raw ? 0
-			            : ipk__sp_handshake(fd, c->sp_self, c->sp_peer,
-			                                deadline);
+			struct ipk__sphs *lazy = NULL;
+			if (c->raw) {
+				rc = 0;
+			} else if (c->sp_lazy) {
+				/* our header goes now; theirs is checked when it comes */
+				lazy = malloc(sizeof *lazy);
+				if (lazy == NULL) {
+					close(fd);
+					return ipk__err(-ENOMEM, "out of memory");
+				}
+				*lazy = (struct ipk__sphs){.fd = fd, .self = c->sp_self,
+				                           .peer = c->sp_peer};
+				rc = ipk__sp_step(lazy);
+				if (rc == 1) {
+					free(lazy);
+					lazy = NULL;
+					rc = 0;
+				}
+			} else {
+				rc = ipk__sp_handshake(fd, c->sp_self, c->sp_peer, deadline);
+			}
 			if (rc < 0) {
 				char why[400];
 				snprintf(why, sizeof why, "%s", ipk_last_error());
+				free(lazy);
 				close(fd);
 				return ipk__err(rc, "%s: %s", c->url.text, why);
 			}
 			start_stream(c, fd, family, framing);
+			((struct ipk__sockchan *)ipk__priv(c))->lazy = lazy;
 			return 0;
 		}
 		close(fd);
@@ -325,17 +345,50 @@ int ipk__ss_dial(ipk_chan *c, int family, const struct sockaddr *sa,
 	}
 }
 
+/* A dialer's SP handshake left for later (sp_lazy): finish it, waiting
+   until the deadline. A failed one leaves the stream broken. */
+static int finish_lazy(ipk_chan *c, int64_t deadline)
+{
+	struct ipk__sockchan *sc = ipk__priv(c);
+	for (;;) {
+		int rc = ipk__sp_step(sc->lazy);
+		if (rc != 0) {
+			free(sc->lazy);
+			sc->lazy = NULL;
+			if (rc > 0)
+				return 0;
+			sc->s.broken = true;
+			return ipk__err(rc, "%s: %s", c->url.text, ipk_last_error());
+		}
+		if (deadline == IPK__NOW)
+			return ipk__err(-EAGAIN, "%s: the SP handshake is under way",
+			                c->url.text);
+		rc = ipk__wait_fd(sc->lazy->fd,
+		                  sc->lazy->sent < 8 ? POLLOUT | POLLIN : POLLIN,
+		                  deadline);
+		if (rc < 0)
+			return ipk__err(rc, "%s: the peer did not complete the SP "
+			                    "handshake in time", c->url.text);
+	}
+}
+
 ssize_t ipk__ss_send(ipk_chan *c, const void *buf, size_t len,
                      const ipk_msginfo *info, int64_t deadline)
 {
 	(void)info;
 	struct ipk__sockchan *sc = ipk__priv(c);
+	int rc;
+	if (sc->lazy && (rc = finish_lazy(c, deadline)) < 0)
+		return rc;
 	return ipk__stream_send(&sc->s, buf, len, deadline);
 }
 
 ssize_t ipk__ss_recv(ipk_chan *c, ipk__rx *rx, int64_t deadline)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);
+	int rc;
+	if (sc->lazy && (rc = finish_lazy(c, deadline)) < 0)
+		return rc;
 	rx->info->pid = sc->peer_pid;
 	rx->info->uid = sc->peer_uid;
 	return ipk__stream_recv(&sc->s, rx, deadline);
@@ -377,5 +430,7 @@ int ipk__ss_close(ipk_chan *c)
 		sc->lfd = sc->epfd = -1;
 		return 0;
 	}
+	free(sc->lazy);
+	sc->lazy = NULL;
 	return ipk__stream_close(&sc->s, c->linger_ms);
 }

@@ -64,6 +64,9 @@ struct ipk__sockchan {
 	ino_t ino;
 	pid_t peer_pid;            /* unix: the connected peer (SO_PEERCRED) */
 	uid_t peer_uid;
+	struct ipk__sphs *lazy;    /* dialer with ?sp_lazy: the handshake still
+	                              under way, finished before the first
+	                              receive or send */
 };
 
 /* Listen on an already bound socket. */
