@@ -43,6 +43,25 @@ static inline void pt_address(const char *scheme, char *buf, size_t cap)
 		snprintf(buf, cap, "%s:%s?", scheme, ipkt_path("pt"));
 }
 
+/*
+ * Suite .fini: nothing of this process may be left: /dev/shm (rings), the
+ * key files pt_address made, and POSIX queues (listed through a private
+ * mount of the mqueue file system, where the machine allows it). What is
+ * left is removed and fails the test.
+ */
+static inline void pt_leak_check(void)
+{
+	ipkt_sh("rm -f /tmp/ipkt-%d-*-key", (int)getpid());
+	int left = ipkt_sh("unshare --mount sh -c 'd=$(mktemp -d) && "
+	                   "mount -t mqueue none $d 2>/dev/null || exit 0; "
+	                   "l=$(ls $d | grep ^ipkt-%d-); rm -f $d/ipkt-%d-*; "
+	                   "umount $d; rmdir $d; [ -z \"$l\" ] || "
+	                   "{ echo left: $l >&2; exit 1; }' 2>&1",
+	                   (int)getpid(), (int)getpid());
+	ipkt_check_dev_shm();
+	cr_assert(left != 1, "POSIX queues were left behind");
+}
+
 /* What a server does. */
 struct pt_server {
 	int batch;      /* gather up to this many requests, reply last first */

@@ -12,7 +12,7 @@
 
 static void leak_check(void)
 {
-	ipkt_check_dev_shm();
+	pt_leak_check();
 }
 
 TestSuite(proto, .fini = leak_check, .timeout = 120);
@@ -328,13 +328,15 @@ static void push_round_robin(const char *url)
 			ipk_chan *pull;
 			if (ipk_dial(&pull, addr, 5000) < 0)
 				_exit(1);
-			if (write(ready[1], "r", 1) != 1)
-				_exit(1);
-			for (;;) {
+			for (bool told = false;;) {
 				char m[16] = {0};
 				ssize_t n = ipk_recv(pull, m, sizeof m - 1, 3000);
 				if (n <= 0)
 					break;
+				/* the pusher has us: it sent us something */
+				if (!told && write(ready[1], "r", 1) != 1)
+					_exit(1);
+				told = true;
 				int v = atoi(m);
 				if (v >= 0 && v < 100)
 					got[k * 100 + v]++;
@@ -343,8 +345,8 @@ static void push_round_robin(const char *url)
 			_exit(0);
 		}
 	}
-	/* a listening socket takes connections in when it is called: call it
-	   (sending fillers the pullers ignore) until both are connected */
+	/* send fillers the pullers ignore until each has had one: then the
+	   pusher has both connections */
 	for (int readies = 0; readies < 2;) {
 		(void)ipk_send(push, "-1", 2, 0);
 		struct pollfd pf = {.fd = ready[0], .events = POLLIN};

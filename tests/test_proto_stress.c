@@ -12,7 +12,7 @@
 
 static void leak_check(void)
 {
-	ipkt_check_dev_shm();
+	pt_leak_check();
 }
 
 TestSuite(stress, .fini = leak_check, .timeout = 600);

@@ -475,7 +475,7 @@ Test(crash, mpmc_producer_dies_mid_borrow, .timeout = 120)
 
 /* ------------------------------------------- MPMC: a dead lock holder */
 
-static void dead_lock_holder(void)
+static void dead_lock_holder(bool consumer_lock)
 {
 	char *url = ring_url("size=64K&mpmc");
 	ipk_chan *rx, *tx;
@@ -493,7 +493,8 @@ static void dead_lock_holder(void)
 		if (ipk_region_open(&r, plain, 0, IPK_REGION_ATTACH) < 0)
 			_exit(4);
 		struct ipk__ring_hdr *h = ipk_region_addr(r);
-		atomic_store(&h->prod_lock, (uint32_t)getpid());
+		atomic_store(consumer_lock ? &h->cons_lock : &h->prod_lock,
+		             (uint32_t)getpid());
 		raise(SIGKILL);
 	}
 	cr_assert_neq(reap(pid, 10000), -1);
@@ -508,7 +509,8 @@ static void dead_lock_holder(void)
 	leave_nothing(url);
 }
 
-Test(crash, mpmc_producer_lock_owner_died) { dead_lock_holder(); }
+Test(crash, mpmc_producer_lock_owner_died) { dead_lock_holder(false); }
+Test(crash, mpmc_consumer_lock_owner_died) { dead_lock_holder(true); }
 
 /* -------------------------------------------- MPMC: random kills */
 

@@ -186,3 +186,68 @@ Test(reg, slot_of_a_producer_killed_after_claiming_it)
 	ipk_region_detach(reg);
 	ipk_close(rx);
 }
+
+/*
+ * MPMC: a producer that has taken the bias (it reserves without the lock)
+ * killed inside a reservation, before and after writing the record's
+ * header: the next producer revokes the bias, finds the holder dead,
+ * finishes its section, and everything that was committed arrives.
+ */
+static void bias_holder_killed(const char *step)
+{
+	char url[300];
+	snprintf(url, sizeof url, "shm:%s?size=64K&mpmc", ipkt_name("bias"));
+	ipk_chan *rx = ipkt_listen_ok(url);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		ipk_chan *tx;
+		if (ipk_dial(&tx, url, 5000) < 0)
+			_exit(3);
+		/* enough sends, alone, to take the bias */
+		for (int i = 0; i < 500; i++)
+			if (ipk_send(tx, &i, sizeof i, 5000) != sizeof i)
+				_exit(4);
+		target = step;
+		ipk__ring_hook = die_at;
+		int i = 500;
+		ipk_send(tx, &i, sizeof i, 5000);
+		_exit(5); /* the step was never reached */
+	}
+	cr_assert_eq(ipkt_wait_child(pid), 128 + SIGKILL,
+	             "the producer did not die at %s", step);
+	int64_t t0 = ipkt_now_ms();
+	ipk_chan *tx = ipkt_dial_ok(url);
+	int last = 501;
+	cr_expect_eq(ipk_send(tx, &last, sizeof last, 5000), sizeof last, "%s: %s",
+	             step, ipk_last_error());
+	cr_expect_lt(ipkt_now_ms() - t0, 3000, "%s: the dead holder's bias held "
+	             "the next producer for %lld ms", step,
+	             (long long)(ipkt_now_ms() - t0));
+	for (int i = 0; i < 500; i++) {
+		int v = -1;
+		cr_assert_eq(ipk_recv(rx, &v, sizeof v, 2000), sizeof v, "%s: %s",
+		             step, ipk_last_error());
+		cr_assert_eq(v, i, "%s", step);
+	}
+	/* the message being sent when it died arrives whole, or not at all */
+	int v = -1;
+	cr_expect_eq(ipk_recv(rx, &v, sizeof v, 2000), sizeof v, "%s: %s", step,
+	             ipk_last_error());
+	if (v == 500)
+		cr_expect_eq(ipk_recv(rx, &v, sizeof v, 2000), sizeof v, "%s: %s",
+		             step, ipk_last_error());
+	cr_expect_eq(v, last, "%s", step);
+	cr_expect_eq(ipk_recv(rx, &v, sizeof v, 0), -EAGAIN, "%s", step);
+	ipk_close(tx);
+	ipk_close(rx);
+}
+
+Test(reg, mpmc_bias_holder_killed_before_writing)
+{
+	bias_holder_killed("section:biased");
+}
+Test(reg, mpmc_bias_holder_killed_after_writing)
+{
+	bias_holder_killed("reserve:written");
+}

@@ -144,6 +144,10 @@ static void silent_crowd(const char *url)
 	for (int i = 0; i < SILENT; i++)
 		close(silent[i]);
 	stop(srv);
+	if (strncmp(addr, "unix:", 5) == 0) {
+		addr[strcspn(addr, "?")] = '\0';
+		unlink(addr + 5); /* the killed server could not */
+	}
 }
 
 Test(guard, silent_connections_do_not_delay_tcp, .timeout = 120)
@@ -182,6 +186,8 @@ Test(guard, pending_limit_drops_the_oldest, .timeout = 60)
 	for (int i = 0; i < 10; i++)
 		close(silent[i]);
 	stop(srv);
+	addr[strcspn(addr, "?")] = '\0';
+	unlink(addr + 5); /* the killed server could not */
 	ipk_chan *bad;
 	snprintf(url, sizeof url, "unix:%s?pending=0", ipkt_path("pend0"));
 	cr_expect_eq(ipk_listen(&bad, url), -EINVAL);

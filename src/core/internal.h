@@ -139,9 +139,8 @@ struct ipk_chan {
 	uint16_t sp_self, sp_peer; /* SP protocol numbers a stream socket
 	                              announces and accepts (PAIR v0 unless
 	                              the protocol layer says otherwise) */
-	bool sp_lazy;    /* dial: send our SP header and finish the exchange
-	                    on the first receive (a subscriber, which never
-	                    sends, need not wait for a publisher to answer) */
+	bool sp_lazy;    /* dial: do not wait for the peer's SP header; check
+	                    it when the first message arrives */
 	const struct ipk__proto *proto; /* messaging pattern; never NULL */
 	struct ipk__sock *sock;  /* a protocol socket's state, else NULL */
 	_Alignas(max_align_t) unsigned char priv[]; /* transport state */

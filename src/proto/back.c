@@ -63,6 +63,7 @@ struct back {
 	/* rings server: spinning before it sleeps */
 	int64_t spin_ns;
 	int rr;
+	pid_t epid;      /* the process whose doorbells s->epfd watches */
 };
 
 struct bpipe {
@@ -179,6 +180,17 @@ static void close_chan(ipk_chan **ch)
 	*ch = NULL;
 }
 
+/* sysvmq: the message type of a client's replies, its pid (a second REQ
+   channel of the process: plus N * 2^32). Never 1, the type of requests;
+   0 when the nonce is out of range (from a client that is not ours). */
+static long reply_type(uint32_t pid, uint32_t nonce)
+{
+	if (nonce > 0x7ffffffeu || pid == 0 || pid > 0x7fffffffu)
+		return 0;
+	long t = (long)((uint64_t)nonce << 32 | pid);
+	return t == 1 ? 0 : t;
+}
+
 /* --------------------------------------------------------- header */
 
 static void put_hdr(unsigned char *h, char kind, uint32_t pid, uint32_t nonce)
@@ -244,7 +256,7 @@ static struct ipk__pipe *add_client(struct ipk__sock *s, uint32_t pid,
 		return NULL;
 	bp->pid = pid;
 	bp->nonce = nonce;
-	bp->mtype = (long)pid + ((long)nonce << 32);
+	bp->mtype = reply_type(pid, nonce);
 	struct ipk__pipe *p = ipk__pipe_new(s, NULL);
 	if (p == NULL) {
 		free(bp);
@@ -340,6 +352,8 @@ static ssize_t server_sort(struct ipk__sock *s, ipk_chan *ch, ipk__rx *rx,
 	if (p == NULL) {
 		if (b->kind == K_RINGS)
 			return 0; /* requests come on the client's own ring */
+		if (b->kind == K_SYSVMQ && reply_type(pid, nonce) == 0)
+			return 0; /* no type to answer it with */
 		if ((p = add_client(s, pid, nonce)) == NULL)
 			return 0;
 	}
@@ -351,12 +365,44 @@ static ssize_t server_sort(struct ipk__sock *s, ipk_chan *ch, ipk__rx *rx,
 	return (ssize_t)(n - HDR);
 }
 
+/* A ring's doorbell belongs to the process that asked for it: a server
+   used after fork asks for its own and watches them in an epoll set of its
+   own (the inherited one is shared with the parent). */
+static int rings_rewatch(struct ipk__sock *s)
+{
+	struct back *b = s->car_state;
+	if (b->epid == getpid())
+		return 0;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		return ipk__errno(-errno, "epoll_create1");
+	close(s->epfd);
+	s->epfd = ep;
+	b->epid = getpid();
+	int rc = ipk__sock_watch(s, b->box->tp->fd(b->box),
+	                         ipk__ev(IPK__EV_LISTENER, 0), EPOLLIN);
+	for (int i = 0; i < s->npipes && rc == 0; i++) {
+		ipk_chan *q = ((struct bpipe *)s->pipes[i]->car)->in;
+		if (q)
+			rc = ipk__sock_watch(s, q->tp->fd(q),
+			                     ipk__ev(IPK__EV_PIPE, s->pipes[i]->id),
+			                     EPOLLIN);
+	}
+	if (rc == 0 && s->timerfd >= 0)
+		rc = ipk__sock_watch(s, s->timerfd, ipk__ev(IPK__EV_TIMER, 0),
+		                     EPOLLIN);
+	return rc;
+}
+
 /* Rings: the hello ring and every client's request ring, spinning a
    little before sleeping on their doorbells. */
 static ssize_t rings_recv(struct ipk__sock *s, ipk__rx *rx,
                           struct ipk__pipe **from, int64_t deadline)
 {
 	struct back *b = s->car_state;
+	int rc = rings_rewatch(s);
+	if (rc < 0)
+		return rc;
 	int64_t spin_until = ipk__now_ns() + b->spin_ns;
 	if (spin_until > deadline)
 		spin_until = deadline;
@@ -522,7 +568,7 @@ static int back_start(struct ipk__sock *s, int64_t deadline)
 		b->nonce = atomic_fetch_add(&seq, 1);
 		if (b->pid == 1 && b->nonce == 0)
 			b->nonce = atomic_fetch_add(&seq, 1); /* type 1 is requests */
-		b->mtype = (long)b->pid + ((long)b->nonce << 32);
+		b->mtype = reply_type(b->pid, b->nonce);
 	} else if (getrandom(&b->nonce, sizeof b->nonce, GRND_NONBLOCK) !=
 	           sizeof b->nonce) {
 		b->nonce = (uint32_t)ipk__now_ns();
@@ -546,6 +592,7 @@ static int back_start(struct ipk__sock *s, int64_t deadline)
 		if (rc == 0 && b->kind == K_RINGS)
 			rc = ipk__sock_watch(s, b->box->tp->fd(b->box),
 			                     ipk__ev(IPK__EV_LISTENER, 0), EPOLLIN);
+		b->epid = getpid();
 	} else {
 		rc = client_attach(s, deadline);
 		if (rc == 0) {
@@ -573,6 +620,10 @@ static void back_stop(struct ipk__sock *s)
 	struct back *b = s->car_state;
 	if (b == NULL)
 		return;
+	/* clients that died since the last look: their mailboxes go too */
+	b->next_sweep = 0;
+	if (s->listening)
+		sweep(s);
 	if (!s->listening && b->box)
 		(void)send_ctl(b->box, 'B', b, 1, IPK__NOW); /* let the server go */
 	if (s->listening && b->kind == K_SYSVMQ && b->box &&

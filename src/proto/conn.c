@@ -19,7 +19,11 @@
 
 struct conn {
 	ipk_chan *l; /* the transport's listener, when listening */
+	int64_t next_look; /* when a send next looks for new connections */
 };
+
+/* How often sends look for new connections (a poll of the listener). */
+#define LOOK_NS 1000000
 
 /* A transport channel for one pipe, set up as ipk_accept/ipk_dial would. */
 static ipk_chan *pipe_chan(struct ipk__sock *s)
@@ -37,7 +41,7 @@ static ipk_chan *pipe_chan(struct ipk__sock *s)
 	ch->creator = c->creator;
 	ch->sp_self = c->proto->sp_self;
 	ch->sp_peer = c->proto->sp_peer;
-	ch->sp_lazy = c->sp_lazy;
+	ch->sp_lazy = true; /* the listening side may not be called yet */
 	return ch;
 }
 
@@ -253,6 +257,20 @@ static int conn_wait_send(struct ipk__sock *s, int64_t deadline)
 	return 0;
 }
 
+static void conn_refresh(struct ipk__sock *s)
+{
+	struct conn *k = s->car_state;
+	if (k->l == NULL)
+		return;
+	int64_t now = ipk__now_ns();
+	if (now < k->next_look)
+		return;
+	k->next_look = now + LOOK_NS;
+	struct pollfd pf = {.fd = k->l->tp->fd(k->l), .events = POLLIN};
+	if (poll(&pf, 1, 0) > 0)
+		accept_all(s);
+}
+
 static int conn_pending(const struct ipk__sock *s)
 {
 	for (int i = 0; i < s->npipes; i++) {
@@ -278,6 +296,7 @@ const struct ipk__carrier ipk__carrier_conn = {
 	.recv = conn_recv,
 	.send = conn_send,
 	.wait_send = conn_wait_send,
+	.refresh = conn_refresh,
 	.pending = conn_pending,
 	.address = conn_address,
 };

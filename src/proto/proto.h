@@ -129,6 +129,9 @@ struct ipk__carrier {
 	/* one message on one pipe (deadline IPK__NOW: only if it goes at once) */
 	ssize_t (*send)(struct ipk__sock *s, struct ipk__pipe *p, const void *buf,
 	                size_t len, int64_t deadline);
+	/* take in pipes that came meanwhile (cheap when called often; may be
+	   NULL): sends look at every peer, not only the ones first there */
+	void (*refresh)(struct ipk__sock *s);
 	/* wait until a pipe may take a message, a pipe comes, or the deadline */
 	int (*wait_send)(struct ipk__sock *s, int64_t deadline);
 	/* a message is buffered in user space */

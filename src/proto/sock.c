@@ -138,9 +138,9 @@ int ipk__sock_close(ipk_chan *c)
 		return 0;
 	if (s->proto->fini)
 		s->proto->fini(s);
+	s->car->stop(s); /* may still look at its pipes (dead clients') */
 	while (s->npipes > 0)
 		ipk__pipe_remove(s, s->pipes[s->npipes - 1]);
-	s->car->stop(s);
 	sock_free(s);
 	c->sock = NULL;
 	return 0;
@@ -262,6 +262,8 @@ ssize_t ipk__sock_deliver(struct ipk__sock *s, ipk__rx *rx,
 ssize_t ipk__sock_send_any(struct ipk__sock *s, const void *buf, size_t len,
                            struct ipk__pipe **on, int64_t deadline)
 {
+	if (s->car->refresh)
+		s->car->refresh(s);
 	if (s->car->direct && s->npipes == 1) {
 		if (on)
 			*on = s->pipes[0];

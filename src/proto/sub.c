@@ -31,9 +31,6 @@ static int sub_init(struct ipk__sock *s)
 	int rc = ipk__pubsub_check(s, &block);
 	if (rc < 0)
 		return rc;
-	/* a subscriber never sends: its dial need not wait for a publisher
-	   (which may be busy elsewhere) to answer the SP handshake */
-	s->c->sp_lazy = true;
 	ipk__url *url = &s->c->url;
 	for (int i = 0; i < url->nopts; i++) {
 		struct ipk__opt *o = &url->opts[i];

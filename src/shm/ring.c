@@ -10,6 +10,14 @@
 #include <errno.h>
 #include <string.h>
 
+/* Pause loops a receive watches for an arriving message before the general
+   path (a few microseconds). */
+#define FAST_SPINS 1024
+
+/* MPMC messages up to this size are copied inside the reservation (the
+   other producers wait for the copy): one header store, no BUSY state. */
+#define MPMC_SMALL 512
+
 /* Small messages are copied inline: for a line or two, the call into the
    C library's general copy costs about as much as the copy. The ring and
    the caller's buffer never overlap. */
@@ -30,6 +38,43 @@ static inline void copy_msg(void *dst, const void *src, size_t n)
 }
 
 /* -------------------------------------------------------------- SPSC */
+
+/* The producer's map of where headers stood in the last lap (ring.h). */
+static inline bool zeroed_at(const struct ipk__ring *r, uint64_t p)
+{
+	uint64_t i = p_idx(p) >> 4;
+	return r->zeroed != NULL && (r->zeroed[i >> 6] >> (i & 63) & 1);
+}
+
+/* A record (or skip header) of rec bytes written at t: its header will be
+   zeroed once consumed; the words its payload covered will not. */
+static inline void zeroed_mark(struct ipk__ring *r, uint64_t t, uint64_t rec)
+{
+	uint64_t *z = r->zeroed;
+	if (z == NULL)
+		return;
+	uint64_t i = p_idx(t) >> 4, n = rec >> 4, b = i & 63;
+	if (b + n < 64) { /* a small record: one word of the map */
+		uint64_t m = ((UINT64_C(1) << n) - 1) << b;
+		z[i >> 6] = (z[i >> 6] & ~m) | (UINT64_C(1) << b);
+		return;
+	}
+	uint64_t end = i + n;
+	z[i >> 6] |= UINT64_C(1) << b;
+	for (i++; i < end && (i & 63); i++)
+		z[i >> 6] &= ~(UINT64_C(1) << (i & 63));
+	for (; i + 64 <= end; i += 64)
+		z[i >> 6] = 0;
+	for (; i < end; i++)
+		z[i >> 6] &= ~(UINT64_C(1) << (i & 63));
+}
+
+/* The word at p must read 0 before the record before it is published. */
+static inline void terminate(struct ipk__ring *r, uint64_t p)
+{
+	if (!zeroed_at(r, p))
+		atomic_store_explicit(rec_word(r, p), 0, RLX);
+}
 
 static int spsc_full(struct ipk__ring *r, int64_t deadline)
 {
@@ -71,9 +116,9 @@ static ssize_t spsc_borrow(struct ipk__ring *r, void **buf, size_t len,
 		if (skip) {
 			/* fill to the end; the message starts the next lap */
 			uint64_t nt = p_next_lap(t);
-			atomic_store_explicit(rec_word(r, nt), 0, RLX);
-			atomic_store_explicit(rec_word(r, t), mkword(ST_SKIP, 0, to_end),
-			                      SC);
+			terminate(r, nt);
+			zeroed_mark(r, t, REC_HDR);
+			publish(r, rec_word(r, t), mkword(ST_SKIP, 0, to_end));
 			notify_consumers(r);
 			r->tail = nt;
 			atomic_store_explicit(&r->h->tail, nt, RLX);
@@ -87,11 +132,13 @@ static ssize_t spsc_borrow(struct ipk__ring *r, void **buf, size_t len,
 	}
 }
 
-static inline void spsc_commit(struct ipk__ring *r, size_t len)
+static inline __attribute__((always_inline)) void
+spsc_commit(struct ipk__ring *r, size_t len)
 {
-	uint64_t t = r->bpos, nt = p_add(r, t, rec_for(len));
-	atomic_store_explicit(rec_word(r, nt), 0, RLX);
-	atomic_store_explicit(rec_word(r, t), mkword(ST_COMMITTED, 0, len), SC);
+	uint64_t t = r->bpos, rec = rec_for(len), nt = p_add(r, t, rec);
+	terminate(r, nt);
+	zeroed_mark(r, t, rec);
+	publish(r, rec_word(r, t), mkword(ST_COMMITTED, 0, len));
 	notify_consumers(r);
 	r->tail = nt;
 	atomic_store_explicit(&r->h->tail, nt, RLX);
@@ -106,8 +153,10 @@ static inline void spsc_commit(struct ipk__ring *r, size_t len)
 
 static inline void spsc_set_head(struct ipk__ring *r, uint64_t p)
 {
+	/* the header we leave behind reads 0 from now on (ring.h) */
+	atomic_store_explicit(rec_word(r, r->head), 0, RLX);
 	r->head = p;
-	atomic_store_explicit(&r->h->head, p, SC);
+	publish(r, &r->h->head, p);
 	notify_producers(r);
 }
 
@@ -234,6 +283,16 @@ ssize_t ipk__ring_send(struct ipk__ring *r, const void *buf, size_t len,
 		spsc_commit(r, len);
 		return (ssize_t)len;
 	}
+	if (r->mpmc && len <= MPMC_SMALL && !r->borrowed &&
+	    len <= ipk__ring_max_message(r->cap, true)) {
+		ssize_t n = ipk__mpmc_fast_send(r, buf, len);
+		if (n >= 0)
+			return n;
+		int rc = ensure_registered(r);
+		if (rc < 0)
+			return rc;
+		return ipk__mpmc_send_small(r, buf, len, deadline);
+	}
 	void *dst;
 	ssize_t n = ipk__ring_borrow(r, &dst, len, deadline);
 	if (n < 0)
@@ -245,7 +304,9 @@ ssize_t ipk__ring_send(struct ipk__ring *r, const void *buf, size_t len,
 
 /* ------------------------------------------------------ consumer API */
 
-static int locate_wait(struct ipk__ring *r, int64_t deadline)
+/* 1 a message is located, 2 (MPMC, with rx) it was copied to rx and
+   released already, or an error. */
+static int locate_wait(struct ipk__ring *r, int64_t deadline, ipk__rx *rx)
 {
 	if (r->have)
 		return 1;
@@ -254,7 +315,7 @@ static int locate_wait(struct ipk__ring *r, int64_t deadline)
 		return rc;
 	bool quick = deadline != IPK__NOW;
 	for (;;) {
-		rc = r->mpmc ? ipk__mpmc_locate(r) : spsc_locate(r);
+		rc = r->mpmc ? ipk__mpmc_locate(r, deadline, rx) : spsc_locate(r);
 		if (rc != 0)
 			return rc;
 		if (quick) {
@@ -264,6 +325,8 @@ static int locate_wait(struct ipk__ring *r, int64_t deadline)
 		}
 		if ((rc = ipk__ring_check_end(r, true)) < 0)
 			return rc;
+		if (r->mpmc)
+			ipk__mpmc_idle(r);
 		if (deadline == IPK__NOW)
 			return ipk__err(-EAGAIN, "ring %s is empty", r->name);
 		if ((rc = ipk__ring_wait_for(r, deadline)) < 0)
@@ -310,8 +373,10 @@ static inline int spsc_fast_arrival(struct ipk__ring *r, int64_t deadline)
 	if (deadline == IPK__NOW || r->wait == IPK__WAIT_BLOCK || r->mpmc ||
 	    r->have || r->bell_rx >= 0 || !registered_here(r))
 		return 0;
+	/* a round trip's answer comes within microseconds: meet it here (the
+	   general path's clock reads and peer checks come after) */
 	_Atomic uint64_t *w = rec_word(r, r->head);
-	for (int i = 0; i < QUICK_SPINS; i++) {
+	for (int i = 0; i < FAST_SPINS; i++) {
 		if (atomic_load_explicit(w, RLX) != 0)
 			return spsc_fast_locate(r);
 		ipk__cpu_relax();
@@ -330,7 +395,7 @@ ssize_t ipk__ring_peek(struct ipk__ring *r, const void **buf,
 		*buf = r->data + p_idx(r->mpos) + REC_HDR;
 		return (ssize_t)r->mlen;
 	}
-	int rc = locate_wait(r, deadline);
+	int rc = locate_wait(r, deadline, NULL);
 	if (rc <= 0) {
 		if (r->bell_rx >= 0)
 			ipk__ring_bell_settle(r);
@@ -375,11 +440,18 @@ ssize_t ipk__ring_recv(struct ipk__ring *r, ipk__rx *rx, int64_t deadline)
 	if (r->lent)
 		return ipk__err(-EBUSY, "ring %s: the peeked message is not "
 		                        "released", r->name);
-	int rc = locate_wait(r, deadline);
-	if (rc <= 0) {
+	if (r->mpmc) {
+		ssize_t n = ipk__mpmc_fast_recv(r, rx);
+		if (n >= 0)
+			return n;
+	}
+	int rc = locate_wait(r, deadline, rx);
+	if (rc <= 0 || rc == 2) {
 		if (r->bell_rx >= 0)
 			ipk__ring_bell_settle(r);
-		return rc;
+		if (rc == 2)
+			rx->info->pid = r->mpid;
+		return rc == 2 ? (ssize_t)r->mlen : rc;
 	}
 	size_t len = r->mlen;
 	if (len > r->maxmsg || len > rx->maxmsg)

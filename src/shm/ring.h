@@ -19,15 +19,23 @@
  * on the fast path.
  *
  * SPSC: the producer writes the payload and then the header word
- * (COMMITTED). The consumer's position is the space frontier.
+ * (COMMITTED). The consumer's position is the space frontier. The consumer
+ * zeroes each header word it has consumed, so where the producer knows a
+ * header stood in the last lap it needs no terminator: the consumer then
+ * polls a line it holds itself instead of pulling one the producer has
+ * just written (half a round trip's cache traffic).
  *
  * MPMC: producers reserve under a small lock (terminator, size, header BUSY
  * with their pid, then the tail; a lock taken from a dead holder first
  * repairs what it left, see ring_mpmc.c), write the payload outside it and
- * commit (BUSY -> COMMITTED). Consumers claim the record at the head by
- * moving the head with a compare-and-swap (their slot says which record
- * they read, so a dead reader's record is freed), and release it; space
- * comes back when the release frontier passes it.
+ * commit (BUSY -> COMMITTED). Consumers claim the record at the head under
+ * their own lock (their slot says which record they read, so a dead
+ * reader's record is freed), read it outside, and release it under the
+ * lock; space comes back when the release frontier passes it. On each side
+ * a process that keeps finding the lock free takes the side's "bias" and
+ * then runs its sections without any atomic read-modify-write (a flag in
+ * its slot, checked against revocation with an asymmetric fence); another
+ * process of that side revokes the bias before it takes the lock.
  *
  * Trust: every byte of the region may have been written by a hostile
  * process. The identity is copied into the handle once at attach and never
@@ -68,7 +76,8 @@ struct ipk__ring_slot {
 	_Atomic uint64_t claim; /* MPMC consumer: position + 1 of the record it
 	                           is reading, 0 none */
 	_Atomic uint32_t bell;  /* consumer: doorbell name suffix, 0 none */
-	uint32_t pad0;
+	_Atomic uint32_t busy;  /* MPMC process holding its side's bias:
+	                           inside a section run without the lock */
 	uint64_t pad[5];
 };
 
@@ -93,13 +102,22 @@ struct ipk__ring_hdr {
 	/* producer side */
 	_Alignas(128) _Atomic uint64_t tail;
 	_Atomic uint32_t prod_lock; /* MPMC: owner pid | waiters bit */
-	uint32_t pad2;
-	uint64_t pad3[14];
+	_Atomic uint32_t bias_slot; /* MPMC: the slot of the producer that
+	                               reserves without taking prod_lock... */
+	_Atomic uint64_t bias;      /* ...and its owner word, 0: nobody */
+	uint64_t pad3[13];
 
-	/* consumer side */
+	/* consumer side (SPSC: the head is the producer's space frontier) */
 	_Alignas(128) _Atomic uint64_t head;
-	_Atomic uint64_t rhead; /* MPMC: everything before it is released */
-	uint64_t pad4[14];
+	_Atomic uint32_t cons_lock; /* MPMC: as prod_lock, for consumers */
+	_Atomic uint32_t cons_bias_slot;
+	_Atomic uint64_t cons_bias;
+	uint64_t pad4[13];
+
+	/* MPMC: the space frontier, read by waiting producers: apart from the
+	   head, which consumers write for every claim */
+	_Alignas(128) _Atomic uint64_t rhead; /* everything before is released */
+	uint64_t pad9[15];
 
 	/* waking consumers: read by producers after each message */
 	_Alignas(128) _Atomic uint32_t data_seq; /* futex; bit 0: sleepers */
@@ -140,6 +158,7 @@ struct ipk__ring {
 	pid_t pid;
 	uint64_t owner;    /* our owner word */
 	int64_t next_check; /* when to look at the peers / the name again */
+	bool light;         /* publish with release stores (ring_sync.h) */
 	int peer_life_fd;   /* pair: read end of a pipe only the peer end
 	                       writes to; POLLHUP once every copy of that end
 	                       is closed (the kernel counts across fork) */
@@ -149,12 +168,17 @@ struct ipk__ring {
 
 	/* producer */
 	uint64_t tail;       /* SPSC: our position */
+	uint64_t *zeroed;    /* SPSC: one bit per 16 bytes: a header stood
+	                        there in the last lap (the consumer has zeroed
+	                        it since), NULL if not kept */
 	uint64_t head_cache; /* last space frontier seen */
 	bool borrowed;
 	uint64_t bpos;       /* record of the borrow */
 	size_t blen;         /* bytes borrowed */
 	uint64_t want_space; /* bytes a waiting producer needs */
 	int64_t next_repair; /* MPMC: next look for dead consumers' claims */
+	uint32_t streak;     /* MPMC: uncontended lock takes in a row */
+	uint32_t bias_after; /* ...before this producer takes the bias */
 	int bell_tx;         /* socket to ring doorbells, -1 */
 
 	/* consumer */
@@ -241,8 +265,9 @@ void ipk__ring_listening(struct ipk__ring *r, bool persist);
 
 /*
  * Test hook: called (when set) at every step of registration and
- * unregistration with the step's name, so a test can kill the process
- * there and check what it leaves. NULL in normal use.
+ * unregistration, and inside an MPMC reservation, with the step's name, so
+ * a test can kill the process there and check what it leaves. NULL in
+ * normal use.
  */
 extern void (*ipk__ring_hook)(const char *step);
 
@@ -270,7 +295,7 @@ int ipk__ring_tx_fd(struct ipk__ring *r);
    restore the doorbell invariant after a consumer call. */
 void ipk__ring_ring_bells(struct ipk__ring *r);
 void ipk__ring_bell_settle(struct ipk__ring *r);
-/* Release the doorbell sockets. */
+/* Release the doorbell sockets and what the handle allocated. */
 void ipk__ring_close_fds(struct ipk__ring *r);
 
 /* Fill info; producers/consumers count live processes (dead ones' slots

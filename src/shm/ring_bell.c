@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -98,6 +99,7 @@ void ipk__ring_bell_settle(struct ipk__ring *r)
 	while (recv(r->bell_rx, buf, sizeof buf, MSG_DONTWAIT) >= 0)
 		;
 	arm(r);
+	ipk__fence_heavy(); /* a light publisher's store is seen below */
 	/* a message that came before the arm was seen by nobody */
 	if (ipk__ring_readable(r) && disarm(r))
 		poke(r->bell_rx, r->ring_id, nonce);
@@ -160,6 +162,8 @@ int ipk__ring_tx_fd(struct ipk__ring *r)
 
 void ipk__ring_close_fds(struct ipk__ring *r)
 {
+	free(r->zeroed);
+	r->zeroed = NULL;
 	if (r->bell_rx >= 0)
 		close(r->bell_rx);
 	if (r->bell_tx >= 0)

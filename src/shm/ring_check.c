@@ -14,7 +14,7 @@
 
 _Static_assert(sizeof(struct ipk__ring_slot) == 64, "slot is one line");
 _Static_assert(offsetof(struct ipk__ring_hdr, version) == 8 &&
-               offsetof(struct ipk__ring_hdr, slots) == 640,
+               offsetof(struct ipk__ring_hdr, slots) == 768,
                "header layout");
 _Static_assert(IPK__RING_MPMC_SLOTS <= 64, "armed consumers are one word");
 _Static_assert(sizeof(struct ipk__ring_hdr) +

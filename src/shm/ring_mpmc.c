@@ -1,30 +1,57 @@
 /*
  * The MPMC record protocol (see ring.h).
  *
- * Producers reserve under prod_lock; the section ends with one store (the
- * tail), and whoever takes the lock from a dead holder first walks from
- * the tail over what that holder had already written (repair_tail), so a
- * half-done section is finished, never redone over a published record.
+ * Each side has a lock (a pid word: a dead holder's lock is taken over)
+ * and every change a side makes to the ring happens inside that side's
+ * sections, so processes of one side never race each other:
  *
- * Consumers claim the record at the head by moving the head with a
- * compare-and-swap, after writing the record's position into their slot;
- * the release frontier (rhead) passes a record once it is released: by a
- * compare-and-swap when it is the oldest (the usual case, which writes
- * nothing into the record: the producer's lines stay the producer's), or
- * by marking it DONE for whoever moves the frontier later. A record behind
- * the head whose reader's slot shows a dead process is freed by the
- * producers' periodic repair walk.
+ * - Producers reserve in a section that ends with one store (the tail).
+ *   Whoever takes the lock from a dead holder first walks from the tail
+ *   over what that holder had already written (repair_tail), so a
+ *   half-done section is finished, never redone over a published record.
+ * - Consumers claim the record at the head in a section (their slot names
+ *   the record first, so a reader that dies holding it is found), read it
+ *   outside, and release it in another: the release frontier (rhead)
+ *   moves over it when it is the oldest (writing nothing into the record:
+ *   the producers' lines stay theirs), else it is marked DONE for whoever
+ *   releases the oldest. Only consumers move the frontier; the one that
+ *   waits for messages also frees, now and then, the records of readers
+ *   that died (a producer waiting for room needs a live consumer anyway).
+ *
+ * The bias: a process that keeps finding its side's lock free takes the
+ * side's bias, and then runs its sections without the lock, whose two
+ * atomic read-modify-writes each wait for every store still on the way to
+ * the other core (most of an MPMC message's cost). Instead it raises the
+ * busy flag in its own slot, checks that the bias is still its own, runs
+ * the section and lowers the flag: plain stores and loads. Another process
+ * of that side takes the lock and then revokes the bias: clears it, fences
+ * the holder (membarrier: the holder's flag is seen, or the holder sees
+ * the bias gone and takes the lock), and waits for the flag to drop
+ * (finishing the section of a holder that died in it). A holder that lost
+ * the bias waits twice as long before taking it again, so processes that
+ * share a side settle on the lock.
  */
 #define _GNU_SOURCE
 #include "ring_pos.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <string.h>
 #include <unistd.h>
 
 #define LOCK_WAITERS 0x80000000u
+/* A deadline that starts when the waiting does (no clock read up front):
+   what a release waits for its section at most. */
+#define SECTION_WAIT ((int64_t)-2)
+#define SECTION_WAIT_NS ((int64_t)5 * 1000000000)
+#define BIAS_FIRST 64u
+#define BIAS_MAX (1u << 20)
 
-/* 0: acquired; 1: acquired from a dead holder (repair what it left);
-   < 0: not within the deadline (a live holder that does not let go). */
+/* --------------------------------------------------------------- locks */
+
+/* 0: acquired at once; 2: acquired after waiting; 1: acquired from a dead
+   holder (repair what it left); < 0: not within the deadline (a live
+   holder that does not let go). */
 static int ring_lock(struct ipk__ring *r, _Atomic uint32_t *l, int64_t deadline)
 {
 	uint32_t me = (uint32_t)r->pid, v = 0;
@@ -35,19 +62,21 @@ static int ring_lock(struct ipk__ring *r, _Atomic uint32_t *l, int64_t deadline)
 		v = 0;
 		if (atomic_load_explicit(l, RLX) == 0 &&
 		    atomic_compare_exchange_strong_explicit(l, &v, me, ACQ, RLX))
-			return 0;
+			return 2;
 	}
 	/* a holder that stays is looked at in /proc now and then: one that
 	   died (or is not an attached process at all: the word came from the
 	   region) loses the lock */
 	int64_t since = ipk__now_ns();
+	if (deadline == SECTION_WAIT)
+		deadline = since + SECTION_WAIT_NS;
 	for (;;) {
 		v = atomic_load_explicit(l, RLX);
 		if (v == 0) {
 			/* we slept: others may too, so unlock must wake */
 			if (atomic_compare_exchange_strong_explicit(l, &v, me | LOCK_WAITERS,
 			                                            ACQ, RLX))
-				return 0;
+				return 2;
 			continue;
 		}
 		if (!(v & LOCK_WAITERS)) {
@@ -66,8 +95,11 @@ static int ring_lock(struct ipk__ring *r, _Atomic uint32_t *l, int64_t deadline)
 				return 1;
 			if (expired)
 				return ipk__err(ipk__timeout_err(deadline),
-				                "ring %s: the producers' lock is held by pid %u",
-				                r->name, v & ~LOCK_WAITERS);
+				                "ring %s: the %s' lock is held by pid %u",
+				                r->name,
+				                r->role == IPK__RING_CONSUMER ? "consumers"
+				                                              : "producers",
+				                v & ~LOCK_WAITERS);
 			continue;
 		}
 		int64_t slice = CHECK_NS - (now - since);
@@ -83,6 +115,8 @@ static void ring_unlock(_Atomic uint32_t *l)
 		ipk__futex_wake(l, 1);
 }
 
+/* ------------------------------------------------------------- records */
+
 /* The size a record at p covers (checked), or 0 if it is not valid. */
 static uint64_t rec_extent(const struct ipk__ring *r, uint64_t p, uint64_t w)
 {
@@ -97,7 +131,7 @@ static uint64_t rec_extent(const struct ipk__ring *r, uint64_t p, uint64_t w)
 	return sz;
 }
 
-/* With the lock taken from a dead holder: finish its section. */
+/* With the producers' lock taken from a dead holder: finish its section. */
 static int repair_tail(struct ipk__ring *r)
 {
 	struct ipk__ring_hdr *h = r->h;
@@ -110,10 +144,13 @@ static int repair_tail(struct ipk__ring *r)
 			atomic_store_explicit(&h->tail, t, REL);
 			return 0;
 		}
+		/* what the dead section wrote: a skip, a message it published
+		   before it could move the tail (whole: the header went last),
+		   or a reservation it will never fill */
 		uint64_t n = rec_extent(r, t, w);
-		if (n == 0 || w_state(w) == ST_COMMITTED)
+		if (n == 0)
 			return ipk__ring_corrupt(r, "record header past the tail", w);
-		if (w_state(w) == ST_BUSY) /* reserved, never to be written */
+		if (w_state(w) == ST_BUSY)
 			atomic_compare_exchange_strong_explicit(
 				rec_word(r, t), &w, mkword(ST_DONE, 0, 0), SC, RLX);
 		walked += n;
@@ -122,68 +159,176 @@ static int repair_tail(struct ipk__ring *r)
 	return ipk__ring_corrupt(r, "no end of records", t);
 }
 
-/* Does a live consumer's slot say it reads the record at p? */
-static bool claimed_by_live(struct ipk__ring *r, uint64_t p)
+/* -------------------------------------------------------------- sides */
+
+/* A side's lock and bias words. */
+struct side {
+	_Atomic uint32_t *lock;
+	_Atomic uint32_t *bias_slot;
+	_Atomic uint64_t *bias;
+};
+
+static struct side side_of(const struct ipk__ring *r)
 {
-	struct ipk__ring_slot *s = side_slots(r, IPK__RING_CONSUMER);
-	for (uint32_t i = 0; i < r->nslots; i++) {
-		if (atomic_load_explicit(&s[i].claim, ACQ) != p + 1)
-			continue;
-		uint64_t w = atomic_load_explicit(&s[i].owner, ACQ);
-		if ((w == r->owner && registered_here(r)) || ipk__ring_owner_alive(w))
-			return true;
-	}
+	struct ipk__ring_hdr *h = r->h;
+	if (r->role == IPK__RING_CONSUMER)
+		return (struct side){&h->cons_lock, &h->cons_bias_slot, &h->cons_bias};
+	return (struct side){&h->prod_lock, &h->bias_slot, &h->bias};
+}
+
+static _Atomic uint32_t *my_busy(const struct ipk__ring *r)
+{
+	return &side_slots(r, r->role)[r->slot].busy;
+}
+
+/* Does the bias name this handle? (a process may hold several) */
+static bool bias_mine(const struct ipk__ring *r, const struct side *s)
+{
+	return atomic_load_explicit(s->bias, ACQ) == r->owner &&
+	       atomic_load_explicit(s->bias_slot, RLX) == (uint32_t)r->slot;
+}
+
+/* true: run the section without the lock (bias_leave after) */
+static bool bias_enter(struct ipk__ring *r, const struct side *s)
+{
+	if (!r->light || !bias_mine(r, s))
+		return false;
+	atomic_store_explicit(my_busy(r), 1, RLX);
+	/* the revoker's fence orders this store before our load for it */
+	atomic_signal_fence(SC);
+	if (bias_mine(r, s))
+		return true;
+	atomic_store_explicit(my_busy(r), 0, REL);
+	r->streak = 0;
+	r->bias_after = r->bias_after >= BIAS_MAX / 2 ? BIAS_MAX : 2 * r->bias_after;
 	return false;
 }
 
-/*
- * Move the release frontier over released and skipped records (and, with
- * repair, over records whose reader died). Lock-free: every step is a
- * compare-and-swap, so walkers racing each other only share the work.
- * Returns whether it moved.
- */
-static bool frontier_walk(struct ipk__ring *r, bool repair)
+/* Holding the lock: nobody of this side may be in a section under a bias.
+   0, or a corrupt ring / the deadline passed while the holder is in its
+   section. */
+static int bias_revoke(struct ipk__ring *r, const struct side *sd,
+                       int64_t deadline)
 {
-	struct ipk__ring_hdr *h = r->h;
-	bool moved = false;
-	for (uint64_t steps = 0; steps <= r->cap / REC_HDR; steps++) {
-		uint64_t rh = atomic_load_explicit(&h->rhead, ACQ);
-		uint64_t hd = atomic_load_explicit(&h->head, ACQ);
-		if (!pos_ok(r, rh) || !pos_ok(r, hd) || p_dist(r, hd, rh) > r->cap ||
-		    rh == hd)
-			break; /* corrupt ones are reported by the next locate */
-		uint64_t w = atomic_load_explicit(rec_word(r, rh), ACQ);
-		uint64_t n = rec_extent(r, rh, w);
-		unsigned st = w_state(w);
-		if (n == 0 || st == ST_BUSY ||
-		    (st == ST_COMMITTED && (!repair || claimed_by_live(r, rh))))
-			break;
-		if (atomic_compare_exchange_strong_explicit(&h->rhead, &rh,
-		                                            p_add(r, rh, n), SC, RLX))
-			moved = true;
+	uint64_t b = atomic_load_explicit(sd->bias, ACQ);
+	uint32_t k = atomic_load_explicit(sd->bias_slot, RLX);
+	bool producer = r->role == IPK__RING_PRODUCER;
+	if (b == 0 || (b == r->owner && k == (uint32_t)r->slot))
+		return 0;
+	atomic_store_explicit(sd->bias, 0, SC);
+	if (!ipk__fence_heavy())
+		ipk__nap(1000000, IPK__NEVER); /* a store is seen well before */
+	/* the holder's slot, if it still holds it (k came from the region) */
+	struct ipk__ring_slot *s = side_slots(r, r->role);
+	if (k >= r->nslots || atomic_load_explicit(&s[k].owner, ACQ) != b)
+		return producer ? repair_tail(r) : 0; /* died; slot given away */
+	int64_t since = ipk__now_ns();
+	if (deadline == SECTION_WAIT)
+		deadline = since + SECTION_WAIT_NS;
+	for (unsigned n = 0; atomic_load_explicit(&s[k].busy, ACQ); n++) {
+		if (n < 1000) {
+			ipk__cpu_relax();
+			continue;
+		}
+		int64_t now = ipk__now_ns();
+		if (now - since >= CHECK_NS) {
+			since = now;
+			if (!ipk__ring_owner_alive(b)) {
+				/* it died in a section: a consumer's leaves nothing
+				   half done; a producer's is finished here */
+				atomic_store_explicit(&s[k].busy, 0, RLX);
+				return producer ? repair_tail(r) : 0;
+			}
+		}
+		if (ipk__expired(deadline))
+			return ipk__err(ipk__timeout_err(deadline),
+			                "ring %s: another process is in its section",
+			                r->name);
+		sched_yield();
 	}
-	return moved;
+	return 0;
 }
 
-ssize_t ipk__mpmc_borrow(struct ipk__ring *r, void **buf, size_t len,
-                         int64_t deadline)
+/* The lock was taken (rc from ring_lock): count free takes in a row, and
+   after enough, take the bias. */
+static void bias_consider(struct ipk__ring *r, const struct side *s, int took)
+{
+	if (took != 0) {
+		r->streak = 0;
+		return;
+	}
+	if (r->bias_after == 0)
+		r->bias_after = BIAS_FIRST;
+	if (++r->streak >= r->bias_after && r->light &&
+	    atomic_load_explicit(s->bias, RLX) == 0) {
+		atomic_store_explicit(s->bias_slot, (uint32_t)r->slot, RLX);
+		atomic_store_explicit(s->bias, r->owner, REL);
+	}
+}
+
+/* Enter this side's section: 0 (*biased says how), or an error. */
+static int section_begin(struct ipk__ring *r, const struct side *s,
+                         bool *biased, int64_t deadline)
+{
+	*biased = bias_enter(r, s);
+	if (*biased) {
+		HOOK("section:biased");
+		return 0;
+	}
+	int took = ring_lock(r, s->lock, deadline);
+	if (took < 0)
+		return took;
+	int rc = 0;
+	if (took == 1 && r->role == IPK__RING_PRODUCER)
+		rc = repair_tail(r);
+	if (rc == 0)
+		rc = bias_revoke(r, s, deadline);
+	bias_consider(r, s, took);
+	if (rc < 0)
+		ring_unlock(s->lock);
+	return rc;
+}
+
+static void section_end(struct ipk__ring *r, const struct side *s, bool biased)
+{
+	if (biased)
+		atomic_store_explicit(my_busy(r), 0, REL);
+	else
+		ring_unlock(s->lock);
+}
+
+void ipk__mpmc_leave(struct ipk__ring *r)
+{
+	struct side s = side_of(r);
+	uint64_t me = r->owner;
+	if (atomic_load_explicit(s.bias_slot, RLX) == (uint32_t)r->slot)
+		atomic_compare_exchange_strong_explicit(s.bias, &me, 0, SC, RLX);
+	atomic_store_explicit(my_busy(r), 0, REL);
+}
+
+/* ------------------------------------------------------------ producer */
+
+/*
+ * Find room for a record of rec bytes at the tail: returns 0 in a section
+ * (*biased says how) with *at the record's position (a skip to the end of
+ * the lap written if needed), or an error. The caller writes the record
+ * (terminator after it, size, header), then ends with reserve_done().
+ */
+static int reserve(struct ipk__ring *r, uint64_t rec, uint64_t *at,
+                   bool *biased, int64_t deadline)
 {
 	struct ipk__ring_hdr *h = r->h;
-	uint64_t rec = rec_for(len);
+	struct side sd = side_of(r);
 	uint32_t me = (uint32_t)r->pid;
 	for (;;) {
 		bool skipped = false;
-		int rc = ring_lock(r, &h->prod_lock, deadline);
+		int rc = section_begin(r, &sd, biased, deadline);
 		if (rc < 0)
 			return rc;
-		if (rc == 1)
-			rc = repair_tail(r);
 		uint64_t t = atomic_load_explicit(&h->tail, ACQ);
-		if (rc == 0 && !pos_ok(r, t))
-			rc = ipk__ring_corrupt(r, "producer position", t);
-		if (rc < 0) {
-			ring_unlock(&h->prod_lock);
-			return rc;
+		if (!pos_ok(r, t)) {
+			section_end(r, &sd, *biased);
+			return ipk__ring_corrupt(r, "producer position", t);
 		}
 		uint64_t to_end = p_room(r, t);
 		uint64_t used = p_dist(r, t, r->head_cache);
@@ -192,7 +337,7 @@ ssize_t ipk__mpmc_borrow(struct ipk__ring *r, void **buf, size_t len,
 			uint64_t rh = atomic_load_explicit(&h->rhead, ACQ);
 			used = p_dist(r, t, rh);
 			if (!pos_ok(r, rh) || used > r->cap) {
-				ring_unlock(&h->prod_lock);
+				section_end(r, &sd, *biased);
 				return ipk__ring_corrupt(r, "release position", rh);
 			}
 			r->head_cache = rh;
@@ -210,56 +355,82 @@ ssize_t ipk__mpmc_borrow(struct ipk__ring *r, void **buf, size_t len,
 			to_end = r->cap;
 			skipped = true;
 		}
-		uint64_t need = rec > to_end ? to_end : rec;
 		if (rec <= to_end && used + rec + REC_HDR <= r->cap) {
-			/* the terminator after it, its size, its header, then the
-			   tail: the one store that ends the section */
+			if (skipped) /* a sleeping consumer steps over it */
+				notify_consumers(r);
+			/* the terminator goes first: the record may end the lap */
 			atomic_store_explicit(rec_word(r, p_add(r, t, rec)), 0, RLX);
 			atomic_store_explicit(rec_size(r, t), rec, RLX);
-			atomic_store_explicit(rec_word(r, t), mkword(ST_BUSY, me, len), REL);
-			atomic_store_explicit(&h->tail, p_add(r, t, rec), REL);
-			ring_unlock(&h->prod_lock);
-			if (skipped)
-				notify_consumers(r);
-			r->borrowed = true;
-			r->bpos = t;
-			r->blen = len;
-			*buf = r->data + p_idx(t) + REC_HDR;
-			return (ssize_t)len;
+			*at = t;
+			return 0;
 		}
-		ring_unlock(&h->prod_lock);
+		section_end(r, &sd, *biased);
 		if (skipped) /* a sleeping consumer steps over it and frees it */
 			notify_consumers(r);
-		/* maybe nobody moved the frontier over skips and released
-		   records yet; and a reader that died holds its record for ever
-		   unless freed: look for those now and then */
-		int64_t now = ipk__now_ns();
-		bool repair = now >= r->next_repair;
-		if (repair)
-			r->next_repair = now + CHECK_NS;
-		if (frontier_walk(r, repair))
-			continue;
 		if ((rc = ipk__ring_check_end(r, true)) < 0)
 			return rc;
 		if (deadline == IPK__NOW)
 			return ipk__err(-EAGAIN, "ring %s is full", r->name);
-		r->want_space = need;
+		r->want_space = rec > to_end ? to_end : rec;
 		if ((rc = ipk__ring_wait_for(r, deadline)) < 0)
 			return rc;
 	}
 }
 
+/* The record at t (rec bytes) has its header: publish the tail, which
+   ends the section. */
+static void reserve_done(struct ipk__ring *r, uint64_t t, uint64_t rec,
+                         bool biased)
+{
+	struct side sd = side_of(r);
+	atomic_store_explicit(&r->h->tail, p_add(r, t, rec), REL);
+	section_end(r, &sd, biased);
+}
+
+ssize_t ipk__mpmc_borrow(struct ipk__ring *r, void **buf, size_t len,
+                         int64_t deadline)
+{
+	uint64_t rec = rec_for(len), t;
+	bool biased;
+	int rc = reserve(r, rec, &t, &biased, deadline);
+	if (rc < 0)
+		return rc;
+	atomic_store_explicit(rec_word(r, t), mkword(ST_BUSY, (uint32_t)r->pid, len),
+	                      REL);
+	HOOK("reserve:written");
+	reserve_done(r, t, rec, biased);
+	r->borrowed = true;
+	r->bpos = t;
+	r->blen = len;
+	*buf = r->data + p_idx(t) + REC_HDR;
+	return (ssize_t)len;
+}
+
+ssize_t ipk__mpmc_send_small(struct ipk__ring *r, const void *buf, size_t len,
+                             int64_t deadline)
+{
+	/* written and published inside the section: no BUSY state, one
+	   header store (producers wait for the copy, so only small ones) */
+	uint64_t rec = rec_for(len), t;
+	bool biased;
+	int rc = reserve(r, rec, &t, &biased, deadline);
+	if (rc < 0)
+		return rc;
+	if (len)
+		memcpy(r->data + p_idx(t) + REC_HDR, buf, len);
+	publish(r, rec_word(r, t), mkword(ST_COMMITTED, (uint32_t)r->pid, len));
+	HOOK("reserve:written");
+	reserve_done(r, t, rec, biased);
+	notify_consumers(r);
+	return (ssize_t)len;
+}
+
 int ipk__mpmc_commit(struct ipk__ring *r, size_t len)
 {
+	/* the reserved record is ours alone (consumers only ever give up the
+	   BUSY record of a dead producer): a plain publishing store */
 	uint32_t me = (uint32_t)r->pid;
-	uint64_t old = mkword(ST_BUSY, me, r->blen);
-	if (!atomic_compare_exchange_strong_explicit(
-		    rec_word(r, r->bpos), &old, mkword(ST_COMMITTED, me, len), SC,
-		    RLX))
-		return ipk__err(-EPROTO,
-		                "ring %s: the reserved record changed under its "
-		                "producer (found %#llx): the message is lost",
-		                r->name, (unsigned long long)old);
+	publish(r, rec_word(r, r->bpos), mkword(ST_COMMITTED, me, len));
 	notify_consumers(r);
 	return 0;
 }
@@ -274,6 +445,8 @@ void ipk__mpmc_abort(struct ipk__ring *r)
 	notify_consumers(r);
 }
 
+/* ------------------------------------------------------------ consumer */
+
 bool ipk__mpmc_ready(struct ipk__ring *r)
 {
 	uint64_t hd = atomic_load_explicit(&r->h->head, ACQ);
@@ -281,6 +454,48 @@ bool ipk__mpmc_ready(struct ipk__ring *r)
 		return true; /* let the caller report it */
 	uint64_t w = atomic_load_explicit(rec_word(r, hd), ACQ);
 	return w != 0 && w_state(w) != ST_BUSY;
+}
+
+/* Does a live consumer's slot say it reads the record at p? */
+static bool claimed_by_live(struct ipk__ring *r, uint64_t p)
+{
+	struct ipk__ring_slot *s = side_slots(r, IPK__RING_CONSUMER);
+	for (uint32_t i = 0; i < r->nslots; i++) {
+		if (atomic_load_explicit(&s[i].claim, ACQ) != p + 1)
+			continue;
+		uint64_t w = atomic_load_explicit(&s[i].owner, ACQ);
+		if ((w == r->owner && registered_here(r)) || ipk__ring_owner_alive(w))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * In a consumer section: move the release frontier over released and
+ * skipped records (and, with repair, over records whose reader died).
+ * Returns whether it moved.
+ */
+static bool frontier_walk(struct ipk__ring *r, bool repair)
+{
+	struct ipk__ring_hdr *h = r->h;
+	uint64_t rh = atomic_load_explicit(&h->rhead, ACQ);
+	uint64_t hd = atomic_load_explicit(&h->head, ACQ);
+	if (!pos_ok(r, rh) || !pos_ok(r, hd) || p_dist(r, hd, rh) > r->cap)
+		return false; /* corrupt: the next locate reports it */
+	uint64_t start = rh;
+	while (rh != hd) {
+		uint64_t w = atomic_load_explicit(rec_word(r, rh), ACQ);
+		uint64_t n = rec_extent(r, rh, w);
+		unsigned st = w_state(w);
+		if (n == 0 || n > p_dist(r, hd, rh) || st == ST_BUSY ||
+		    (st == ST_COMMITTED && (!repair || claimed_by_live(r, rh))))
+			break;
+		rh = p_add(r, rh, n);
+	}
+	if (rh == start)
+		return false;
+	atomic_store_explicit(&h->rhead, rh, REL);
+	return true;
 }
 
 /* A BUSY record at the head: still being written, or abandoned by a
@@ -304,19 +519,8 @@ static bool busy_abandoned(struct ipk__ring *r, uint64_t hd, uint64_t w)
 	return !ipk__ring_pid_alive(r, w_owner(w));
 }
 
-static int locate(struct ipk__ring *r, bool *passed);
-
-int ipk__mpmc_locate(struct ipk__ring *r)
-{
-	bool passed = false;
-	int rc = locate(r, &passed);
-	/* skips and abandoned records are released by nobody: move the
-	   frontier past them here */
-	if (passed && frontier_walk(r, false))
-		notify_producers(r);
-	return rc;
-}
-
+/* In a consumer section: 1 a record is claimed (r->mpos...), 0 none yet,
+   < 0 corrupt. *passed: it stepped over records nobody will release. */
 static int locate(struct ipk__ring *r, bool *passed)
 {
 	struct ipk__ring_hdr *h = r->h;
@@ -324,40 +528,29 @@ static int locate(struct ipk__ring *r, bool *passed)
 	/* what is published lies within one lap: stepping over more than
 	   that means the records were written by someone else */
 	for (uint64_t stepped = 0;;) {
-		if (stepped > r->cap)
-			return ipk__ring_corrupt(r, "no end of records",
-			                         atomic_load_explicit(&h->head, RLX));
 		uint64_t hd = atomic_load_explicit(&h->head, ACQ);
 		if (!pos_ok(r, hd))
 			return ipk__ring_corrupt(r, "consumer position", hd);
+		if (stepped > r->cap)
+			return ipk__ring_corrupt(r, "no end of records", hd);
 		uint64_t w = atomic_load_explicit(rec_word(r, hd), ACQ);
 		if (w == 0)
 			return 0;
 		uint64_t n = rec_extent(r, hd, w);
-		if (n == 0) {
-			/* another consumer may have moved on and the space been
-			   reused: only a record still at the head is corrupt */
-			if (atomic_load_explicit(&h->head, ACQ) != hd)
-				continue;
+		if (n == 0)
 			return ipk__ring_corrupt(r, "record header", w);
-		}
 		switch (w_state(w)) {
 		case ST_SKIP:
 		case ST_DONE:
-			if (atomic_compare_exchange_strong_explicit(
-				    &h->head, &hd, p_add(r, hd, n), SC, RLX))
-				stepped += n;
+			atomic_store_explicit(&h->head, p_add(r, hd, n), REL);
+			stepped += n;
 			*passed = true;
 			continue;
 		case ST_COMMITTED:
-			/* say which record we take before taking it: a reader that
-			   dies holding it is found by its slot */
-			atomic_store_explicit(claim, hd + 1, SC);
-			if (!atomic_compare_exchange_strong_explicit(
-				    &h->head, &hd, p_add(r, hd, n), SC, RLX)) {
-				atomic_store_explicit(claim, 0, RLX);
-				continue;
-			}
+			/* name the record before taking it: a reader that dies
+			   holding it is found by its slot */
+			atomic_store_explicit(claim, hd + 1, RLX);
+			atomic_store_explicit(&h->head, p_add(r, hd, n), REL);
 			r->have = true;
 			r->mpos = hd;
 			r->mlen = (size_t)w_len(w);
@@ -368,35 +561,175 @@ static int locate(struct ipk__ring *r, bool *passed)
 			if (!busy_abandoned(r, hd, w))
 				return 0;
 			if (atomic_compare_exchange_strong_explicit(
-				    rec_word(r, hd), &w, mkword(ST_DONE, 0, 0), SC, RLX) &&
-			    atomic_compare_exchange_strong_explicit(
-				    &h->head, &hd, p_add(r, hd, n), SC, RLX))
+				    rec_word(r, hd), &w, mkword(ST_DONE, 0, 0), SC, RLX)) {
+				atomic_store_explicit(&h->head, p_add(r, hd, n), REL);
 				stepped += n;
+			}
 			*passed = true;
 			continue;
 		}
 	}
 }
 
-void ipk__mpmc_release(struct ipk__ring *r)
+static bool release_locked(struct ipk__ring *r);
+
+int ipk__mpmc_locate(struct ipk__ring *r, int64_t deadline, ipk__rx *rx)
+{
+	struct side sd = side_of(r);
+	bool biased, passed = false;
+	int rc = section_begin(r, &sd, &biased, deadline);
+	if (rc < 0)
+		return rc;
+	rc = locate(r, &passed);
+	bool moved = false;
+	if (rc == 1 && rx != NULL && rx->buf != NULL && r->mlen <= rx->cap &&
+	    r->mlen <= rx->maxmsg && r->mlen <= r->maxmsg) {
+		/* a copying receive: copy and release while in the section */
+		if (r->mlen)
+			memcpy(rx->buf, r->data + p_idx(r->mpos) + REC_HDR, r->mlen);
+		moved = release_locked(r);
+		r->have = false;
+		rc = 2;
+	}
+	/* skips and abandoned records are released by nobody: move the
+	   frontier past them here */
+	if (passed)
+		moved |= frontier_walk(r, false);
+	section_end(r, &sd, biased);
+	if (moved)
+		notify_producers(r);
+	return rc;
+}
+
+void ipk__mpmc_idle(struct ipk__ring *r)
+{
+	/* a consumer about to wait for messages frees, now and then, what
+	   readers that died held (a producer waiting for room needs that) */
+	int64_t now = ipk__now_ns();
+	if (now < r->next_repair)
+		return;
+	r->next_repair = now + CHECK_NS;
+	struct side sd = side_of(r);
+	bool biased;
+	if (section_begin(r, &sd, &biased, IPK__NOW) < 0)
+		return;
+	bool moved = frontier_walk(r, true);
+	section_end(r, &sd, biased);
+	if (moved)
+		notify_producers(r);
+}
+
+/* In a consumer section: release the record at r->mpos. Whether the
+   frontier moved. */
+static bool release_locked(struct ipk__ring *r)
 {
 	struct ipk__ring_hdr *h = r->h;
-	uint64_t pos = r->mpos, rh = pos;
 	bool moved;
-	if (atomic_compare_exchange_strong_explicit(&h->rhead, &rh,
-	                                            p_add(r, pos, r->mrec), SC,
-	                                            RLX)) {
-		moved = true; /* the oldest: nothing written into the record */
+	if (atomic_load_explicit(&h->rhead, ACQ) == r->mpos) {
+		/* the oldest: nothing written into the record */
+		atomic_store_explicit(&h->rhead, p_add(r, r->mpos, r->mrec), REL);
 		frontier_walk(r, false);
+		moved = true;
 	} else {
-		/* an older record is still being read: leave ours DONE for
-		   whoever moves the frontier; if that just became us, move it */
-		atomic_store_explicit(rec_word(r, pos), mkword(ST_DONE, 0, 0), SC);
-		moved = atomic_load_explicit(&h->rhead, SC) == pos &&
-		        frontier_walk(r, false);
+		/* an older record is still being read: whoever releases it
+		   moves the frontier over ours */
+		atomic_store_explicit(rec_word(r, r->mpos), mkword(ST_DONE, 0, 0),
+		                      REL);
+		moved = false;
 	}
 	atomic_store_explicit(&side_slots(r, IPK__RING_CONSUMER)[r->slot].claim, 0,
 	                      REL);
+	return moved;
+}
+
+void ipk__mpmc_release(struct ipk__ring *r)
+{
+	struct side sd = side_of(r);
+	bool biased;
+	/* without the section (a lock another process does not let go) there
+	   is nothing safe to do: the record stays claimed until we leave */
+	if (section_begin(r, &sd, &biased, SECTION_WAIT) < 0)
+		return;
+	bool moved = release_locked(r);
+	section_end(r, &sd, biased);
 	if (moved)
 		notify_producers(r);
+}
+
+/* ---------------------------------------------------------- fast paths */
+
+/*
+ * The bias holder's fast paths: one section, nothing unusual. They return
+ * -1 to send the caller down the general path (no bias, a skip to write,
+ * the ring full or empty, a record to report, a buffer that does not fit).
+ */
+
+/* Enter the section under the bias, or false. */
+static inline bool fast_enter(struct ipk__ring *r, const struct side *s)
+{
+	if (!r->light || !registered_here(r) || !bias_mine(r, s))
+		return false;
+	atomic_store_explicit(my_busy(r), 1, RLX);
+	atomic_signal_fence(SC);
+	if (bias_mine(r, s))
+		return true;
+	atomic_store_explicit(my_busy(r), 0, REL);
+	return false;
+}
+
+ssize_t ipk__mpmc_fast_send(struct ipk__ring *r, const void *buf, size_t len)
+{
+	struct ipk__ring_hdr *h = r->h;
+	struct side sd = side_of(r);
+	if (r->borrowed || !fast_enter(r, &sd))
+		return -1;
+	HOOK("section:biased");
+	uint64_t rec = rec_for(len), t = atomic_load_explicit(&h->tail, ACQ);
+	if (!pos_ok(r, t) || rec > p_room(r, t) ||
+	    p_dist(r, t, r->head_cache) + rec + REC_HDR > r->cap) {
+		atomic_store_explicit(my_busy(r), 0, REL);
+		return -1;
+	}
+	atomic_store_explicit(rec_word(r, p_add(r, t, rec)), 0, RLX);
+	atomic_store_explicit(rec_size(r, t), rec, RLX);
+	if (len)
+		memcpy(r->data + p_idx(t) + REC_HDR, buf, len);
+	publish(r, rec_word(r, t), mkword(ST_COMMITTED, (uint32_t)r->pid, len));
+	HOOK("reserve:written");
+	atomic_store_explicit(&h->tail, p_add(r, t, rec), REL);
+	atomic_store_explicit(my_busy(r), 0, REL);
+	notify_consumers(r);
+	return (ssize_t)len;
+}
+
+ssize_t ipk__mpmc_fast_recv(struct ipk__ring *r, ipk__rx *rx)
+{
+	struct ipk__ring_hdr *h = r->h;
+	struct side sd = side_of(r);
+	if (r->have || r->bell_rx >= 0 || rx->buf == NULL || !fast_enter(r, &sd))
+		return -1;
+	/* everything before the head released: take it and release it */
+	uint64_t hd = atomic_load_explicit(&h->head, ACQ);
+	if (!pos_ok(r, hd) || atomic_load_explicit(&h->rhead, RLX) != hd)
+		goto general;
+	uint64_t w = atomic_load_explicit(rec_word(r, hd), ACQ);
+	uint64_t len = w_len(w);
+	if (w_state(w) != ST_COMMITTED || len > rx->cap || len > rx->maxmsg ||
+	    len > r->maxmsg)
+		goto general;
+	uint64_t sz = atomic_load_explicit(rec_size(r, hd), RLX);
+	if (!size_ok(r, hd, sz, len))
+		goto general;
+	if (len)
+		memcpy(rx->buf, r->data + p_idx(hd) + REC_HDR, len);
+	uint64_t next = p_add(r, hd, sz);
+	atomic_store_explicit(&h->head, next, REL);
+	atomic_store_explicit(&h->rhead, next, REL);
+	atomic_store_explicit(my_busy(r), 0, REL);
+	rx->info->pid = w_owner(w) <= OWNER_PID_MASK ? (pid_t)w_owner(w) : 0;
+	notify_producers(r);
+	return (ssize_t)len;
+general:
+	atomic_store_explicit(my_busy(r), 0, REL);
+	return -1;
 }

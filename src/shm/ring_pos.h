@@ -124,6 +124,13 @@ static inline bool size_ok(const struct ipk__ring *r, uint64_t p, uint64_t sz,
 	       len <= sz - REC_HDR;
 }
 
+/* The test hook (ring.h) at a named step. */
+#define HOOK(step)                                          \
+	do {                                                    \
+		if (__builtin_expect(ipk__ring_hook != NULL, 0))    \
+			ipk__ring_hook(step);                           \
+	} while (0)
+
 /* -EPROTO naming the field and the value found. */
 int ipk__ring_corrupt(const struct ipk__ring *r, const char *what, uint64_t v);
 
@@ -173,31 +180,47 @@ static inline int ensure_registered(struct ipk__ring *r)
 
 /*
  * One wake per sleep: a sleeper sets bit 0 of the side's sequence word
- * before its last look and sleeps on the word; the other side, after each
- * publish or release, reads the word and only when the bit is set clears
- * it (moving the sequence on) and wakes. Later publishes see the bit clear
- * and make no system call until somebody sleeps again.
+ * (and fences every publisher, ring_sync.h) before its last look and
+ * sleeps on the word; the other side, after each publish or release,
+ * reads the word and only when the bit is set clears it (moving the
+ * sequence on) and wakes. Later publishes see the bit clear and make no
+ * system call until somebody sleeps again.
  */
 void ipk__ring_wake_seq(_Atomic uint32_t *seq);
 
-static inline void notify_seq(_Atomic uint32_t *seq)
+static inline void notify_seq(const struct ipk__ring *r, _Atomic uint32_t *seq)
 {
-	if (__builtin_expect(atomic_load_explicit(seq, SC) & 1u, 0))
+	/* after a light publish a plain load will do: a sleeper fences us */
+	uint32_t v = r->light ? atomic_load_explicit(seq, RLX)
+	                      : atomic_load_explicit(seq, SC);
+	if (__builtin_expect(v & 1u, 0))
 		ipk__ring_wake_seq(seq);
+}
+
+/* A store a sleeper may be waiting for: release order after a light
+   registration, else sequentially consistent (two explicit stores: a
+   memory order known only at run time compiles as the strongest). */
+static inline void publish(const struct ipk__ring *r, _Atomic uint64_t *w,
+                           uint64_t v)
+{
+	if (r->light)
+		atomic_store_explicit(w, v, REL);
+	else
+		atomic_store_explicit(w, v, SC);
 }
 
 /* After publishing: wake sleeping consumers, ring armed doorbells. */
 static inline void notify_consumers(struct ipk__ring *r)
 {
 	struct ipk__ring_hdr *h = r->h;
-	notify_seq(&h->data_seq);
+	notify_seq(r, &h->data_seq);
 	if (__builtin_expect(atomic_load_explicit(&h->armed, RLX) != 0, 0))
 		ipk__ring_ring_bells(r);
 }
 
 static inline void notify_producers(struct ipk__ring *r)
 {
-	notify_seq(&r->h->space_seq);
+	notify_seq(r, &r->h->space_seq);
 }
 
 /* ------------------------------------------- shared by the protocols */
@@ -218,9 +241,21 @@ ssize_t ipk__mpmc_borrow(struct ipk__ring *r, void **buf, size_t len,
                          int64_t deadline);
 int ipk__mpmc_commit(struct ipk__ring *r, size_t len);
 void ipk__mpmc_abort(struct ipk__ring *r);
-/* 1: a message is at hand (r->mpos...), 0: none yet, < 0: corrupt. */
-int ipk__mpmc_locate(struct ipk__ring *r);
+/* 1: a message is at hand (r->mpos...), 0: none yet, < 0: corrupt (or
+   the consumers' lock not had within the deadline). With rx, a message
+   that fits is copied there and released at once: 2 (length in r->mlen). */
+int ipk__mpmc_locate(struct ipk__ring *r, int64_t deadline, ipk__rx *rx);
+/* The bias holder's fast paths: -1 for the general path. */
+ssize_t ipk__mpmc_fast_send(struct ipk__ring *r, const void *buf, size_t len);
+ssize_t ipk__mpmc_fast_recv(struct ipk__ring *r, ipk__rx *rx);
+/* A small message copied and published inside the reservation. */
+ssize_t ipk__mpmc_send_small(struct ipk__ring *r, const void *buf, size_t len,
+                             int64_t deadline);
 void ipk__mpmc_release(struct ipk__ring *r);
 bool ipk__mpmc_ready(struct ipk__ring *r);
+/* A consumer about to wait: now and then, free dead readers' records. */
+void ipk__mpmc_idle(struct ipk__ring *r);
+/* A producer leaving: give up the bias if it holds it. */
+void ipk__mpmc_leave(struct ipk__ring *r);
 
 #endif

@@ -11,15 +11,14 @@
 #include "ring_pos.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <unistd.h>
 
-void (*ipk__ring_hook)(const char *step);
+/* Rings up to this capacity keep the producer's header map (cap/128
+   bytes); larger ones always write terminators. */
+#define ZEROED_MAX_CAP ((uint64_t)256 << 20)
 
-#define HOOK(step)                                          \
-	do {                                                    \
-		if (__builtin_expect(ipk__ring_hook != NULL, 0))    \
-			ipk__ring_hook(step);                           \
-	} while (0)
+void (*ipk__ring_hook)(const char *step);
 
 bool ipk__ring_owner_alive(uint64_t w)
 {
@@ -55,8 +54,10 @@ bool ipk__ring_pid_alive(const struct ipk__ring *r, uint32_t pid)
 static void reset_slot(struct ipk__ring *r, int i)
 {
 	struct ipk__ring_slot *s = &side_slots(r, r->role)[i];
-	if (r->role != IPK__RING_CONSUMER)
+	if (r->role != IPK__RING_CONSUMER) {
+		atomic_store_explicit(&s->busy, 0, REL);
 		return;
+	}
 	atomic_fetch_and_explicit(&r->h->armed, ~(UINT64_C(1) << i), SC);
 	atomic_store_explicit(&s->bell, 0, RLX);
 	atomic_store_explicit(&s->claim, 0, REL);
@@ -166,6 +167,12 @@ int ipk__ring_register(struct ipk__ring *r, const char *what)
 			r->head = hd;
 		} else {
 			rc = spsc_find_tail(r);
+			/* what the last lap looked like is not known: learn it */
+			if (rc == 0 && r->cap <= ZEROED_MAX_CAP) {
+				size_t words = (size_t)(r->cap / 16 + 63) / 64;
+				free(r->zeroed);
+				r->zeroed = calloc(words, sizeof *r->zeroed);
+			}
 		}
 		if (rc < 0) {
 			/* leave no slot held by a handle that is not usable */
@@ -177,6 +184,7 @@ int ipk__ring_register(struct ipk__ring *r, const char *what)
 	}
 	r->slot = got;
 	r->reg_gen = gen;
+	r->light = ipk__fence_light();
 	HOOK("register:done");
 	return 0;
 }
@@ -228,6 +236,8 @@ void ipk__ring_detach(struct ipk__ring *r)
 	bool consumer = r->role == IPK__RING_CONSUMER;
 	if (r->borrowed)
 		ipk__ring_abort(r);
+	if (!consumer && r->mpmc)
+		ipk__mpmc_leave(r);
 	if (consumer && r->have && r->mpmc) {
 		/* a claimed message cannot go back in line: it is dropped */
 		r->lent = false;

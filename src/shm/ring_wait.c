@@ -122,13 +122,22 @@ int ipk__ring_wait_for(struct ipk__ring *r, int64_t deadline)
 	       !atomic_compare_exchange_weak_explicit(seq, &v, v | 1u, SC, RLX))
 		;
 	v |= 1u;
+	/* publishers store with release order only: make every one of them
+	   fence before we look (or, if the kernel refuses, sleep briefly) */
+	int64_t slice = ipk__fence_heavy() ? CHECK_NS : (int64_t)1000000;
 	if (!ipk__ring_ready(r)) {
-		int64_t left = deadline == IPK__NEVER ? CHECK_NS : deadline - now;
-		if (left > CHECK_NS)
-			left = CHECK_NS;
+		int64_t left = deadline == IPK__NEVER ? slice : deadline - now;
+		if (left > slice)
+			left = slice;
 		if (left > 0)
 			ipk__futex_wait(seq, v, left);
 	}
+	/* nobody woke us (we did not sleep after all, or the slice ended):
+	   take the bit back, or the next publish makes a wake for nobody.
+	   Only where we are the one sleeper of the side (SPSC): with several,
+	   another may count on the bit we set. */
+	if (!r->mpmc)
+		atomic_compare_exchange_strong_explicit(seq, &v, v & ~1u, RLX, RLX);
 	if (deadline != IPK__NEVER && ipk__now_ns() >= deadline &&
 	    !ipk__ring_ready(r))
 		return timed_out(r, deadline);
@@ -137,9 +146,11 @@ int ipk__ring_wait_for(struct ipk__ring *r, int64_t deadline)
 
 bool ipk__ring_quick_wait(struct ipk__ring *r)
 {
-	if (r->wait == IPK__WAIT_BLOCK)
-		return false;
-	for (int i = 0; i < QUICK_SPINS; i++) {
+	/* wait=block looks too, briefly (a microsecond or so): a peer that is
+	   only just behind otherwise meets a declared sleeper, and pays a
+	   wake for a sleep that never happens */
+	int spins = r->wait == IPK__WAIT_BLOCK ? QUICK_SPINS / 2 : QUICK_SPINS;
+	for (int i = 0; i < spins; i++) {
 		if (ipk__ring_ready(r))
 			return true;
 		ipk__cpu_relax();

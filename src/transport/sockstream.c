@@ -280,6 +280,53 @@ int ipk__ss_accept(ipk_chan *l, ipk_chan *c, int64_t deadline)
 	}
 }
 
+/*
+ * A socket's connection (src/proto) need not wait for the listener's SP
+ * header: the listener answers only when its program calls it, and that
+ * program may be waiting for this very dial to return. Ours goes out now;
+ * theirs is checked before the first message is read.
+ */
+static int lazy_start(ipk_chan *c, int fd, int family,
+                      enum ipk__framing framing)
+{
+	struct ipk__sockchan *sc = ipk__priv(c);
+	struct ipk__sphs hs = {.fd = fd, .self = c->sp_self, .peer = c->sp_peer};
+	int rc = ipk__sp_step(&hs);
+	if (rc < 0) {
+		char why[400];
+		snprintf(why, sizeof why, "%s", ipk_last_error());
+		close(fd);
+		return ipk__err(rc, "%s: %s", c->url.text, why);
+	}
+	start_stream(c, fd, family, framing);
+	sc->hs = hs;
+	sc->hs_open = rc == 0;
+	return 0;
+}
+
+/* Finish a lazy dial's handshake before the first message. */
+static int lazy_finish(ipk_chan *c, int64_t deadline)
+{
+	struct ipk__sockchan *sc = ipk__priv(c);
+	for (;;) {
+		int rc = ipk__sp_step(&sc->hs);
+		if (rc > 0) {
+			sc->hs_open = false;
+			return 0;
+		}
+		if (rc < 0) {
+			char why[400];
+			snprintf(why, sizeof why, "%s", ipk_last_error());
+			return ipk__err(rc, "%s: %s", c->url.text, why);
+		}
+		rc = ipk__wait_fd(sc->hs.fd, sc->hs.sent < 8 ? POLLOUT | POLLIN
+		                                             : POLLIN,
+		                  deadline);
+		if (rc < 0)
+			return rc;
+	}
+}
+
 int ipk__ss_dial(ipk_chan *c, int family, const struct sockaddr *sa,
                  socklen_t len, enum ipk__framing framing, int64_t deadline)
 {
@@ -301,36 +348,18 @@ int ipk__ss_dial(ipk_chan *c, int family, const struct sockaddr *sa,
 		}
 		if (err == 0) {
 			tune(fd, family);
-			struct ipk__sphs *lazy = NULL;
-			if (c->raw) {
-				rc = 0;
-			} else if (c->sp_lazy) {
-				/* our header goes now; theirs is checked when it comes */
-				lazy = malloc(sizeof *lazy);
-				if (lazy == NULL) {
-					close(fd);
-					return ipk__err(-ENOMEM, "out of memory");
-				}
-				*lazy = (struct ipk__sphs){.fd = fd, .self = c->sp_self,
-				                           .peer = c->sp_peer};
-				rc = ipk__sp_step(lazy);
-				if (rc == 1) {
-					free(lazy);
-					lazy = NULL;
-					rc = 0;
-				}
-			} else {
-				rc = ipk__sp_handshake(fd, c->sp_self, c->sp_peer, deadline);
-			}
+			if (!c->raw && c->sp_lazy)
+				return lazy_start(c, fd, family, framing);
+			rc = c->raw ? 0
+			            : ipk__sp_handshake(fd, c->sp_self, c->sp_peer,
+			                                deadline);
 			if (rc < 0) {
 				char why[400];
 				snprintf(why, sizeof why, "%s", ipk_last_error());
-				free(lazy);
 				close(fd);
 				return ipk__err(rc, "%s: %s", c->url.text, why);
 			}
 			start_stream(c, fd, family, framing);
-			((struct ipk__sockchan *)ipk__priv(c))->lazy = lazy;
 			return 0;
 		}
 		close(fd);
@@ -345,50 +374,22 @@ int ipk__ss_dial(ipk_chan *c, int family, const struct sockaddr *sa,
 	}
 }
 
-/* A dialer's SP handshake left for later (sp_lazy): finish it, waiting
-   until the deadline. A failed one leaves the stream broken. */
-static int finish_lazy(ipk_chan *c, int64_t deadline)
-{
-	struct ipk__sockchan *sc = ipk__priv(c);
-	for (;;) {
-		int rc = ipk__sp_step(sc->lazy);
-		if (rc != 0) {
-			free(sc->lazy);
-			sc->lazy = NULL;
-			if (rc > 0)
-				return 0;
-			sc->s.broken = true;
-			return ipk__err(rc, "%s: %s", c->url.text, ipk_last_error());
-		}
-		if (deadline == IPK__NOW)
-			return ipk__err(-EAGAIN, "%s: the SP handshake is under way",
-			                c->url.text);
-		rc = ipk__wait_fd(sc->lazy->fd,
-		                  sc->lazy->sent < 8 ? POLLOUT | POLLIN : POLLIN,
-		                  deadline);
-		if (rc < 0)
-			return ipk__err(rc, "%s: the peer did not complete the SP "
-			                    "handshake in time", c->url.text);
-	}
-}
-
 ssize_t ipk__ss_send(ipk_chan *c, const void *buf, size_t len,
                      const ipk_msginfo *info, int64_t deadline)
 {
 	(void)info;
 	struct ipk__sockchan *sc = ipk__priv(c);
-	int rc;
-	if (sc->lazy && (rc = finish_lazy(c, deadline)) < 0)
-		return rc;
 	return ipk__stream_send(&sc->s, buf, len, deadline);
 }
 
 ssize_t ipk__ss_recv(ipk_chan *c, ipk__rx *rx, int64_t deadline)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);
-	int rc;
-	if (sc->lazy && (rc = finish_lazy(c, deadline)) < 0)
-		return rc;
+	if (sc->hs_open) {
+		int rc = lazy_finish(c, deadline);
+		if (rc < 0)
+			return rc;
+	}
 	rx->info->pid = sc->peer_pid;
 	rx->info->uid = sc->peer_uid;
 	return ipk__stream_recv(&sc->s, rx, deadline);
@@ -403,7 +404,8 @@ int ipk__ss_fd(const ipk_chan *c)
 int ipk__ss_pending(const ipk_chan *c)
 {
 	const struct ipk__sockchan *sc = ipk__priv(c);
-	return c->role == IPK__LISTENER ? 0 : ipk__stream_pending(&sc->s);
+	return c->role == IPK__LISTENER || sc->hs_open
+	               ? 0 : ipk__stream_pending(&sc->s);
 }
 
 int ipk__ss_shutdown(ipk_chan *c)
@@ -430,7 +432,22 @@ int ipk__ss_close(ipk_chan *c)
 		sc->lfd = sc->epfd = -1;
 		return 0;
 	}
-	free(sc->lazy);
-	sc->lazy = NULL;
-	return ipk__stream_close(&sc->s, c->linger_ms);
+	/* what the peer sent and we never read would make the kernel reset
+	   the connection rather than end it, and a reset can throw away what
+	   we sent last: send it all, then read off the rest before closing */
+	int64_t linger = ipk__deadline(c->linger_ms);
+	int rc = ipk__stream_flush(&sc->s, linger);
+	/* a lazy dial: the listener's header is on its way, and arriving at a
+	   closed socket it would reset the connection before the listener
+	   read what we sent; take it first (within ?linger=) */
+	if (sc->hs_open && rc == 0)
+		(void)lazy_finish(c, linger);
+	if (sc->s.rfd >= 0 && sc->s.rfd == sc->s.wfd) {
+		char junk[4096];
+		for (int i = 0; i < 64 && recv(sc->s.rfd, junk, sizeof junk,
+		                               MSG_DONTWAIT) > 0; i++)
+			;
+	}
+	int rc2 = ipk__stream_close(&sc->s, c->linger_ms);
+	return rc ? rc : rc2;
 }

@@ -64,9 +64,8 @@ struct ipk__sockchan {
 	ino_t ino;
 	pid_t peer_pid;            /* unix: the connected peer (SO_PEERCRED) */
 	uid_t peer_uid;
-	struct ipk__sphs *lazy;    /* dialer with ?sp_lazy: the handshake still
-	                              under way, finished before the first
-	                              receive or send */
+	struct ipk__sphs hs;       /* a lazy dial: the peer's header to come */
+	bool hs_open;
 };
 
 /* Listen on an already bound socket. */

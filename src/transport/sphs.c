@@ -112,7 +112,15 @@ int ipk__sp_step(struct ipk__sphs *h)
 		}
 	}
 	/* a listener answers once the peer has begun like an SP peer, so a
-	   plain program is never sent binary bytes it would print */
+	   plain program is never sent binary bytes it would print; and not a
+	   peer that already finished (said all it had and closed): bytes sent
+	   to a closed TCP socket come back as a reset, which would throw away
+	   what it sent */
+	if (h->listener && h->got == 8 && h->sent == 0) {
+		struct pollfd pf = {.fd = h->fd, .events = POLLRDHUP};
+		if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLRDHUP | POLLHUP)))
+			h->sent = 8;
+	}
 	if (!h->listener || h->got > 0) {
 		const unsigned char mine[8] = {0, 'S', 'P', 0,
 		                               (unsigned char)(h->self >> 8),
@@ -124,6 +132,9 @@ int ipk__sp_step(struct ipk__sphs *h)
 				h->sent += (unsigned)n;
 			else if (errno == EAGAIN)
 				break;
+			else if ((errno == EPIPE || errno == ECONNRESET) && h->got == 8)
+				h->sent = 8; /* a peer that said all it had and left (a
+				                pusher): what it sent is still to be read */
 			else if (errno != EINTR)
 				return errno == EPIPE || errno == ECONNRESET
 				               ? ipk__err(-EPIPE, "peer closed during the SP "
