@@ -512,6 +512,39 @@ Test(pubsub, the_ring_stays_while_anyone_is_attached)
 	cr_assert_eq(ipk_remove(url), 0);
 }
 
+/* A ring removed under a subscriber (forced) and made again by a new
+   publisher: the waiting subscriber follows the name to the new ring. */
+Test(pubsub, a_subscriber_follows_its_name_to_a_new_ring, .timeout = 60)
+{
+	const char *name = ipkt_name("follow");
+	char url[300], plain[300], addr[600];
+	snprintf(url, sizeof url, "shm:%s?size=64K", name);
+	snprintf(plain, sizeof plain, "shm:%s", name);
+	ipk_chan *p = pub_listen(url, addr, sizeof addr);
+	ipk_chan *s = sub_dial(addr, "");
+	char buf[16];
+	cr_assert_eq(ipk_send(p, "one", 3, 0), 3);
+	cr_assert_eq(ipk_recv(s, buf, sizeof buf, 1000), 3);
+	ipk_close(p);
+	/* live (the subscriber maps it): only a forced removal takes it */
+	cr_assert_eq(ipk_remove(plain), -EBUSY, "%s", ipk_last_error());
+	cr_assert_eq(ipk_remove_flags(plain, IPK_REMOVE_FORCE), 0, "%s",
+	             ipk_last_error());
+	cr_assert(!shm_exists(name));
+	p = pub_listen(url, addr, sizeof addr); /* a new ring by that name */
+	cr_assert_eq(ipk_send(p, "two", 3, 0), 3);
+	ipk_msginfo info = {0};
+	ssize_t n = ipk_recvmsg(s, buf, sizeof buf, &info, 5000);
+	cr_assert_eq(n, 3, "%zd %s", n, n < 0 ? ipk_last_error() : "");
+	cr_assert_eq(memcmp(buf, "two", 3), 0);
+	cr_assert_eq(ipk_send(p, "three", 5, 0), 5);
+	cr_assert_eq(ipk_recv(s, buf, sizeof buf, 1000), 5);
+	cr_assert_eq(ipk_subscribers(p), 1);
+	ipk_close(p);
+	ipk_close(s);
+	cr_assert(!shm_exists(name));
+}
+
 /* ------------------------------------------------------------ crashes */
 
 Test(pubsub, a_publisher_killed_mid_message_and_a_new_one, .timeout = 60)

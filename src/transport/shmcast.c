@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
 
 #define DEFAULT_SIZE ((size_t)1 << 20)
 
@@ -22,7 +24,13 @@ struct ipk__shmcast {
 	struct ipk__bcast b;
 	char *name;
 	bool publisher;
+	ipk_chan *c;        /* the channel (its address, to follow the name) */
+	int64_t next_look;  /* subscriber: when to look at the name again */
 };
+
+/* A subscriber waiting this long looks whether its ring's name now leads
+   to another ring (see follow()). */
+#define FOLLOW_NS ((int64_t)250 * 1000000)
 
 struct cast_opts {
 	size_t size;
@@ -213,6 +221,7 @@ int ipk__shmcast_open(struct ipk__shmcast **out, ipk_chan *c, bool publisher,
 		return ipk__err(-ENOMEM, "out of memory");
 	}
 	s->publisher = publisher;
+	s->c = c;
 	rc = listening ? create_or_attach(s, c, &o)
 	               : attach_existing(s, c, deadline);
 	if (rc < 0)
@@ -276,10 +285,97 @@ ssize_t ipk__shmcast_send(struct ipk__shmcast *s, const void *buf, size_t len,
 	return ipk__bcast_publish(&s->b, buf, len, deadline);
 }
 
+/* Has the object behind the region been removed (its name unlinked, the
+   segment marked for destruction)? */
+static bool region_gone(const ipk_region *r)
+{
+	if (r->kind == IPK__REGION_SYSV) {
+		struct shmid_ds ds;
+		if (shmctl(r->shmid, IPC_STAT, &ds) < 0)
+			return errno == EINVAL || errno == EIDRM;
+		return ds.shm_perm.mode & SHM_DEST;
+	}
+	struct stat st;
+	return r->fd >= 0 && fstat(r->fd, &st) == 0 && st.st_nlink == 0;
+}
+
+/*
+ * A subscriber whose ring was removed while it was attached (someone
+ * forced it, or the last process left while this one was joining) would
+ * wait on memory nobody writes any more. Once a new ring exists under the
+ * same name (a publisher started again), move over to it and take what it
+ * already holds: 1 moved, 0 nothing to do (yet).
+ */
+static int follow(struct ipk__shmcast *s)
+{
+	int64_t now = ipk__now_ns();
+	if (now < s->next_look)
+		return 0;
+	s->next_look = now + FOLLOW_NS;
+	if (!region_gone(s->region))
+		return 0;
+	ipk_region *nr;
+	if (ipk__region_open(&nr, &s->c->url, 0,
+	                     IPK_REGION_ATTACH | IPK__REGION_NOT_EMPTY,
+	                     s->c->mode) < 0)
+		return 0; /* none yet */
+	size_t size;
+	struct ipk__bcast nb;
+	if (ipk__region_object_size(nr, &size) < 0 ||
+	    ipk__bcast_attach(&nb, ipk_region_addr(nr),
+	                      size < ipk_region_size(nr) ? size
+	                                                 : ipk_region_size(nr),
+	                      IPK__BCAST_SUB, s->name) < 0) {
+		ipk_region_detach(nr);
+		return 0; /* not laid out yet, or not ours: look again later */
+	}
+	/* our settings go along; everything the new ring holds is new to us */
+	nb.wait = s->b.wait;
+	nb.spin_ns = s->b.spin_ns;
+	nb.maxmsg = s->b.maxmsg;
+	nb.block = s->b.block;
+	nb.match = s->b.match;
+	nb.match_arg = s->b.match_arg;
+	nb.history = UINT32_MAX >> 1;
+	if (ipk__bcast_sub_register(&nb) < 0) {
+		ipk__bcast_close_fds(&nb);
+		ipk_region_detach(nr);
+		return 0;
+	}
+	int keep_fd = s->b.bell_rx;
+	s->b.bell_rx = -1; /* the doorbell's number stays the caller's */
+	ipk__bcast_detach(&s->b);
+	ipk__bcast_close_fds(&s->b);
+	ipk_region_detach(s->region);
+	s->region = nr;
+	s->b = nb;
+	if (keep_fd >= 0) {
+		s->b.bell_rx = keep_fd;
+		s->b.bell_nonce = 0;
+		(void)ipk__bcast_fd(&s->b); /* rebinds under the same number */
+	}
+	return 1;
+}
+
 ssize_t ipk__shmcast_recv(struct ipk__shmcast *s, ipk__rx *rx,
                           int64_t deadline)
 {
-	return ipk__bcast_recv(&s->b, rx, deadline);
+	if (s->publisher)
+		return ipk__bcast_recv(&s->b, rx, deadline);
+	for (;;) {
+		/* wait in slices, looking at the name between them */
+		int64_t slice = deadline;
+		if (deadline != IPK__NOW) {
+			int64_t cut = ipk__now_ns() + FOLLOW_NS;
+			if (cut < deadline)
+				slice = cut;
+		}
+		ssize_t n = ipk__bcast_recv(&s->b, rx, slice);
+		if (n != -ETIMEDOUT || slice == deadline)
+			return n;
+		if (follow(s) < 0)
+			return n;
+	}
 }
 
 ssize_t ipk__shmcast_borrow(struct ipk__shmcast *s, void **buf, size_t len,
@@ -301,7 +397,20 @@ int ipk__shmcast_abort(struct ipk__shmcast *s)
 ssize_t ipk__shmcast_peek(struct ipk__shmcast *s, const void **buf,
                           uint64_t *missed, int64_t deadline)
 {
-	return ipk__bcast_peek(&s->b, buf, missed, deadline);
+	if (s->publisher)
+		return ipk__bcast_peek(&s->b, buf, missed, deadline);
+	for (;;) {
+		int64_t slice = deadline;
+		if (deadline != IPK__NOW) {
+			int64_t cut = ipk__now_ns() + FOLLOW_NS;
+			if (cut < deadline)
+				slice = cut;
+		}
+		ssize_t n = ipk__bcast_peek(&s->b, buf, missed, slice);
+		if (n != -ETIMEDOUT || slice == deadline)
+			return n;
+		follow(s);
+	}
 }
 
 int ipk__shmcast_release(struct ipk__shmcast *s)
