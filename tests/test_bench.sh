@@ -202,6 +202,7 @@ for x in doc["ratios"]:
         seen.add(("size", x["subject"], x["reference_size"], x["size"]))
 
 # and every ipckit row with a measured baseline has its overhead ratios
+# (for each measurement both have: a REQ/REP row has latency only)
 for (sid, size), r in results.items():
     s = series[sid]
     if s["kind"] != "ipckit" or not s["baseline"] or r["status"] != "ok":
@@ -209,6 +210,8 @@ for (sid, size), r in results.items():
     b = results.get((s["baseline"], size))
     if b and b["status"] == "ok":
         for m in ("latency", "throughput"):
+            if r.get(m) is None or b.get(m) is None:
+                continue
             if (m, sid, s["baseline"], size) not in seen:
                 err("no %s ratio %s/%s at %d B" % (m, sid, s["baseline"], size))
 # a peer is compared with every series it names that was measured beside it

@@ -250,24 +250,22 @@ Test(proto, rep_routes_belong_to_their_channel)
 
 ParameterizedTestParameters(proto, pipeline)
 {
-	static const char *const s[] = {"unix", "tcp", "unixgram", "sysvmq",
-	                                "mq", "fifo", "shm"};
-	static int idx[7];
-	for (int i = 0; i < 7; i++)
+	static int idx[8];
+	for (int i = 0; i < 8; i++)
 		idx[i] = i;
-	(void)s;
-	return cr_make_param_array(int, idx, 7);
+	return cr_make_param_array(int, idx, 8);
 }
 
 /* Two pushers, one puller: every message arrives once. */
 ParameterizedTest(int *i, proto, pipeline)
 {
 	static const char *const schemes[] = {"unix", "tcp", "unixgram", "sysvmq",
-	                                      "mq", "fifo", "shm"};
+	                                      "mq", "fifo", "shm", "mmap"};
 	const char *scheme = schemes[*i];
 	char url[512], full[600], addr[600];
 	pt_address(scheme, url, sizeof url);
-	bool mpsc = strcmp(scheme, "shm") == 0; /* a ring wants ?mpmc for two */
+	/* a ring wants ?mpmc for two pushers */
+	bool mpsc = strcmp(scheme, "shm") == 0 || strcmp(scheme, "mmap") == 0;
 	snprintf(full, sizeof full, "%s%sproto=pull", url, mpsc ? "mpmc&" : "");
 	ipk_chan *pull = ipkt_listen_ok(full);
 	cr_assert_gt(ipk_address(pull, addr, sizeof addr), 0);

@@ -26,7 +26,7 @@ start() {
 	pids+=("$SRV")
 	ADDR=
 	for ((i = 0; i < 300; i++)); do
-		ADDR=$(sed -n 's/^ready //p' "$TMP/srv.out")
+		ADDR=$(sed -n 's/^ready //p' "$TMP/srv.out" 2>/dev/null)
 		[ -n "$ADDR" ] && break
 		sleep 0.02
 	done

@@ -24,8 +24,8 @@ static const struct bench_row rows[] = {
 	        "unixgram:@{name}?proto=req", .limit = bench_limit_unixgram),
 	REQ_ROW("sysvmq-req", "sysvmq", "sysvmq:{key}?proto=rep",
 	        "sysvmq:{key}?proto=req", .limit = bench_limit_sysvmq),
-	REQ_ROW("mq-req", "mq", "mq:/{name}?proto=rep&maxmsg={maxmsg}&msgsize={size}",
-	        "mq:/{name}?proto=req&maxmsg={maxmsg}&msgsize={size}"),
+	/* the queues' default message size: requests carry a header */
+	REQ_ROW("mq-req", "mq", "mq:/{name}?proto=rep", "mq:/{name}?proto=req"),
 	REQ_ROW("fifo-req", "fifo", "fifo:/tmp/{name}?proto=rep",
 	        "fifo:/tmp/{name}?proto=req"),
 	REQ_ROW("shm-req", "shm", "shm:/{name}?proto=rep&size={ring}&wait={wait}",

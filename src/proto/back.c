@@ -9,27 +9,25 @@
  *   unixgram:  one socket. A client's socket has an address of its own
  *              (autobind); replies are datagrams to it.
  *   mq:, fifo: each client makes a reply mailbox beside the server's,
- *              NAME.r<pid>.<nonce>, and removes it when it closes; the
+ *   shm:, mmap: NAME.r<pid>.<nonce>, and removes it when it closes; the
  *              server opens it on the first reply, and removes it when it
- *              finds the client dead.
- *   shm:, mmap: each client has a ring pair: it makes NAME.r<pid>.<nonce>
- *              for replies and says hello through the server's ring (made
- *              ?mpmc); the server makes NAME.q<pid>.<nonce> for that
- *              client's requests. Each ring has one producer and one
- *              consumer, so clients never contend.
+ *              finds the client dead. On rings the server's ring is made
+ *              ?mpmc, so the clients' requests go side by side into it, and
+ *              the server waits on that one ring as a plain receiver does
+ *              (spinning, then a futex: no doorbell, no system call while
+ *              requests keep coming).
  *
- * What a client writes into a mailbox the server reads starts with a
- * 12-byte header: C5, a kind (Q request, H hello, B bye), version 1, 0,
- * the client's pid and a nonce (big-endian), so the server knows the pipe
- * and its way back. Replies are the SP message alone. A server checks now
- * and then that its clients live and lets the dead ones' pipes (and
- * mailboxes) go; a client whose request waits too long (REQ's resend)
- * attaches afresh, so a restarted server is found.
+ * What a client writes into the server's mailbox starts with a 12-byte
+ * header: C5, a kind (Q request, B bye), version 1, 0, the client's pid and
+ * a nonce (big-endian), so the server knows the pipe and its way back.
+ * Replies are the SP message alone. A server checks now and then that its
+ * clients live and lets the dead ones' pipes (and mailboxes) go; a client
+ * whose request waits too long (REQ's resend) attaches afresh, so a
+ * restarted server is found.
  */
 #define _GNU_SOURCE
 #include "proto.h"
 #include "../shm/proc.h"
-#include "../shm/ring_sync.h"
 #include "../transport/sockstream.h"
 
 #include <errno.h>
@@ -37,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -46,7 +43,6 @@
 #define MAGIC 0xc5
 #define VERSION 1
 #define SWEEP_NS 1000000000 /* how often a server looks for dead clients */
-#define HELLO_WAIT_MS 1000 /* for the server to answer a hello */
 #define CLIENT_RING_SIZE "256K" /* each ring of a client's pair, unless
                                    ?size= says otherwise */
 
@@ -60,10 +56,6 @@ struct back {
 	uint32_t pid, nonce;
 	long mtype;      /* sysvmq client: the type of its replies */
 	int64_t next_sweep;
-	/* rings server: spinning before it sleeps */
-	int64_t spin_ns;
-	int rr;
-	pid_t epid;      /* the process whose doorbells s->epfd watches */
 };
 
 struct bpipe {
@@ -72,8 +64,6 @@ struct bpipe {
 	struct sockaddr_un addr;   /* unixgram */
 	socklen_t alen;
 	ipk_chan *out;             /* mq, fifo, rings: the client's mailbox */
-	ipk_chan *in;              /* rings: this client's request ring */
-	char inname[8];
 };
 
 static enum kind kind_of(const ipk_chan *c)
@@ -193,6 +183,18 @@ static long reply_type(uint32_t pid, uint32_t nonce)
 
 /* --------------------------------------------------------- header */
 
+int ipk__back_header(const unsigned char *m, size_t len, char *kind,
+                     uint32_t *pid, uint32_t *nonce)
+{
+	if (len < HDR || m[0] != MAGIC || m[2] != VERSION || m[3] != 0 ||
+	    (m[1] != 'Q' && m[1] != 'B'))
+		return -1;
+	*kind = (char)m[1];
+	*pid = ipk__get32(m + 4);
+	*nonce = ipk__get32(m + 8);
+	return 0;
+}
+
 static void put_hdr(unsigned char *h, char kind, uint32_t pid, uint32_t nonce)
 {
 	h[0] = MAGIC;
@@ -203,7 +205,7 @@ static void put_hdr(unsigned char *h, char kind, uint32_t pid, uint32_t nonce)
 	ipk__put32(h + 8, nonce);
 }
 
-/* Send a header-only message (hello, bye) on ch. */
+/* Send a header-only message (bye) on ch. */
 static ssize_t send_ctl(ipk_chan *ch, char kind, const struct back *b,
                         long type, int64_t deadline)
 {
@@ -228,13 +230,10 @@ static struct ipk__pipe *find_client(struct ipk__sock *s, uint32_t pid,
 
 static void back_pipe_gone(struct ipk__sock *s, struct ipk__pipe *p)
 {
+	(void)s;
 	struct bpipe *bp = p->car;
 	if (bp == NULL)
 		return;
-	if (bp->in) {
-		ipk__sock_unwatch(s, bp->in->tp->fd(bp->in));
-		close_chan(&bp->in); /* ours: removed as we close it */
-	}
 	close_chan(&bp->out);
 }
 
@@ -266,36 +265,11 @@ static struct ipk__pipe *add_client(struct ipk__sock *s, uint32_t pid,
 	return p;
 }
 
-/* A client's hello on the rings: make its request ring, attach to its
-   reply ring. */
-static int rings_welcome(struct ipk__sock *s, uint32_t pid, uint32_t nonce)
-{
-	struct ipk__pipe *p = find_client(s, pid, nonce);
-	if (p == NULL && (p = add_client(s, pid, nonce)) == NULL)
-		return ipk__err(-ENOMEM, "out of memory");
-	struct bpipe *bp = p->car;
-	char url[600];
-	int rc = 0;
-	if (bp->in == NULL && (rc = derive(s, 'q', pid, nonce, url, sizeof url)) == 0 &&
-	    (rc = open_chan(s, url, true, IPK__NOW, &bp->in)) == 0)
-		rc = ipk__sock_watch(s, bp->in->tp->fd(bp->in),
-		                     ipk__ev(IPK__EV_PIPE, p->id), EPOLLIN);
-	if (rc == 0 && bp->out == NULL &&
-	    (rc = derive(s, 'r', pid, nonce, url, sizeof url)) == 0)
-		rc = open_chan(s, url, false, ipk__deadline(1000), &bp->out);
-	if (rc < 0) {
-		ipk__warn("%s: a client (pid %u) said hello but its rings cannot be "
-		          "set up: %s", s->c->url.text, pid, ipk_last_error());
-		drop_client(s, p, !ipk__proc_alive((pid_t)pid, 0));
-	}
-	return rc;
-}
-
 /* Let go of the pipes of clients that died without saying goodbye. */
 static void sweep(struct ipk__sock *s)
 {
 	struct back *b = s->car_state;
-	int64_t now = ipk__now_ns();
+	int64_t now = ipk__coarse_ns();
 	if (now < b->next_sweep)
 		return;
 	b->next_sweep = now + SWEEP_NS;
@@ -323,214 +297,55 @@ static ssize_t server_take(struct ipk__sock *s, ipk_chan *ch, ipk__rx *rx,
 /*
  * Make sense of what a client sent: a request for the protocol (moved to
  * the front of rx, *from its pipe, returns its length), or 0 after dealing
- * with a hello or a goodbye or dropping something malformed.
+ * with a goodbye or dropping something malformed.
  */
-static ssize_t server_sort(struct ipk__sock *s, ipk_chan *ch, ipk__rx *rx,
-                           size_t n, struct ipk__pipe **from)
+static bool server_sort(struct ipk__sock *s, ipk_chan *ch,
+                        const unsigned char *m, size_t n,
+                        struct ipk__pipe **from)
 {
 	struct back *b = s->car_state;
-	unsigned char *m = rx->buf;
-	if (n < HDR || m[0] != MAGIC || m[2] != VERSION ||
-	    (m[1] != 'Q' && m[1] != 'H' && m[1] != 'B')) {
+	char kind;
+	uint32_t pid, nonce;
+	if (ipk__back_header(m, n, &kind, &pid, &nonce) < 0) {
 		ipk__warn("%s: dropped a message of %zu bytes that is not an ipckit "
 		          "request (a plain program writing into a REP mailbox?)",
 		          s->c->url.text, n);
-		return 0;
+		return false;
 	}
-	uint32_t pid = ipk__get32(m + 4), nonce = ipk__get32(m + 8);
 	struct ipk__pipe *p = find_client(s, pid, nonce);
-	if (m[1] == 'B') {
+	if (kind == 'B') {
 		if (p)
 			drop_client(s, p, false);
-		return 0;
-	}
-	if (m[1] == 'H') {
-		if (b->kind == K_RINGS)
-			rings_welcome(s, pid, nonce);
-		return 0;
+		return false;
 	}
 	if (p == NULL) {
-		if (b->kind == K_RINGS)
-			return 0; /* requests come on the client's own ring */
 		if (b->kind == K_SYSVMQ && reply_type(pid, nonce) == 0)
-			return 0; /* no type to answer it with */
+			return false; /* no type to answer it with */
 		if ((p = add_client(s, pid, nonce)) == NULL)
-			return 0;
+			return false;
 	}
 	struct bpipe *bp = p->car;
 	if (b->kind == K_GRAM)
 		bp->alen = ipk__gram_last_sender(ch, &bp->addr);
-	memmove(m, m + HDR, n - HDR);
 	*from = p;
-	return (ssize_t)(n - HDR);
-}
-
-/* A ring's doorbell belongs to the process that asked for it: a server
-   used after fork asks for its own and watches them in an epoll set of its
-   own (the inherited one is shared with the parent). */
-static int rings_rewatch(struct ipk__sock *s)
-{
-	struct back *b = s->car_state;
-	if (b->epid == getpid())
-		return 0;
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0)
-		return ipk__errno(-errno, "epoll_create1");
-	close(s->epfd);
-	s->epfd = ep;
-	b->epid = getpid();
-	int rc = ipk__sock_watch(s, b->box->tp->fd(b->box),
-	                         ipk__ev(IPK__EV_LISTENER, 0), EPOLLIN);
-	for (int i = 0; i < s->npipes && rc == 0; i++) {
-		ipk_chan *q = ((struct bpipe *)s->pipes[i]->car)->in;
-		if (q)
-			rc = ipk__sock_watch(s, q->tp->fd(q),
-			                     ipk__ev(IPK__EV_PIPE, s->pipes[i]->id),
-			                     EPOLLIN);
-	}
-	if (rc == 0 && s->timerfd >= 0)
-		rc = ipk__sock_watch(s, s->timerfd, ipk__ev(IPK__EV_TIMER, 0),
-		                     EPOLLIN);
-	return rc;
-}
-
-/* Rings: the hello ring and every client's request ring, spinning a
-   little before sleeping on their doorbells. */
-static ssize_t rings_recv(struct ipk__sock *s, ipk__rx *rx,
-                          struct ipk__pipe **from, int64_t deadline)
-{
-	struct back *b = s->car_state;
-	int rc = rings_rewatch(s);
-	if (rc < 0)
-		return rc;
-	int64_t spin_until = ipk__now_ns() + b->spin_ns;
-	if (spin_until > deadline)
-		spin_until = deadline;
-	for (unsigned round = 0;; round++) {
-		/* look at every ring once, starting after the last one served */
-		int n = s->npipes + 1;
-		for (int k = 0; k < n; k++) {
-			int i = (b->rr + k) % n;
-			ipk_chan *ch = i == s->npipes ? b->box : ((struct bpipe *)
-			                                         s->pipes[i]->car)->in;
-			if (ch == NULL || !ch->tp->pending(ch))
-				continue;
-			b->rr = i + 1;
-			ssize_t m = server_take(s, ch, rx, IPK__NOW);
-			if (m == -EAGAIN)
-				continue;
-			if (m < 0) {
-				if (i < s->npipes) /* its client has gone */
-					drop_client(s, s->pipes[i], true);
-				else if (m != -EPIPE)
-					return m;
-				break;
-			}
-			m = server_sort(s, ch, rx, (size_t)m, from);
-			if (m > 0)
-				return m;
-			break; /* the pipes may have changed */
-		}
-		int64_t now = (round & 63) == 0 ? ipk__now_ns() : 0;
-		if (now == 0 || now < spin_until) {
-			ipk__cpu_relax();
-			continue;
-		}
-		sweep(s);
-		if (ipk__expired(deadline))
-			return ipk__err(ipk__timeout_err(deadline), "%s: no request",
-			                s->c->url.text);
-		/* before sleeping, a receive on each ring: one that finds its ring
-		   empty arms the doorbell, and one that finds a message keeps it */
-		bool news = false;
-		for (int i = 0; i <= s->npipes && !news; i++) {
-			ipk_chan *ch = i == s->npipes ? b->box : ((struct bpipe *)
-			                                         s->pipes[i]->car)->in;
-			if (ch == NULL)
-				continue;
-			ssize_t m = server_take(s, ch, rx, IPK__NOW);
-			if (m == -EAGAIN)
-				continue;
-			news = true;
-			if (m < 0) {
-				if (i < s->npipes)
-					drop_client(s, s->pipes[i], true);
-				else if (m != -EPIPE)
-					return m;
-				break;
-			}
-			m = server_sort(s, ch, rx, (size_t)m, from);
-			if (m > 0)
-				return m;
-		}
-		if (news)
-			continue;
-		int64_t until = b->next_sweep < deadline ? b->next_sweep : deadline;
-		struct epoll_event ev[8];
-		int r = epoll_wait(s->epfd, ev, 8, ipk__remaining_ms(until));
-		if (r < 0 && errno != EINTR)
-			return ipk__errno(-errno, "epoll_wait");
-		spin_until = ipk__now_ns() + b->spin_ns;
-		if (spin_until > deadline)
-			spin_until = deadline;
-	}
+	return true;
 }
 
 /* ------------------------------------------------------- client side */
 
-/* Attach: for rings the whole hello; elsewhere the request mailbox (and
-   a reply mailbox of its own where the mechanism needs one). */
+/* Attach: the request mailbox, and a reply mailbox of our own where the
+   mechanism needs one. */
 static int client_attach(struct ipk__sock *s, int64_t deadline)
 {
 	struct back *b = s->car_state;
 	int rc;
 	char url[600];
-	if (b->kind == K_RINGS || b->kind == K_NAMED) {
-		if (b->inbox == NULL) {
-			if ((rc = derive(s, 'r', b->pid, b->nonce, url, sizeof url)) < 0 ||
-			    (rc = open_chan(s, url, true, IPK__NOW, &b->inbox)) < 0)
-				return rc;
-		}
-	}
-	if (b->kind != K_RINGS)
-		return open_chan(s, s->c->url.text, false, deadline, &b->box);
-	/* rings: hello through the server's ring, then its ring for us; a
-	   hello that went to a server that died meanwhile is said again */
-	if ((rc = derive(s, 'q', b->pid, b->nonce, url, sizeof url)) < 0)
-		return rc;
-	for (;;) {
-		ipk_chan *hello = NULL;
-		if ((rc = open_chan(s, s->c->url.text, false, deadline, &hello)) < 0)
-			return rc;
-		rc = (int)send_ctl(hello, 'H', b, 0, deadline);
-		ipk_close(hello);
-		if (rc < 0)
-			return rc;
-		int64_t soon = ipk__deadline(HELLO_WAIT_MS);
-		rc = open_chan(s, url, false, soon < deadline ? soon : deadline,
-		               &b->box);
-		if (rc == 0 || ipk__expired(deadline) ||
-		    (rc != -ENOENT && rc != -ETIMEDOUT && rc != -EAGAIN))
+	if ((b->kind == K_RINGS || b->kind == K_NAMED) && b->inbox == NULL) {
+		if ((rc = derive(s, 'r', b->pid, b->nonce, url, sizeof url)) < 0 ||
+		    (rc = open_chan(s, url, true, IPK__NOW, &b->inbox)) < 0)
 			return rc;
 	}
-}
-
-/* Start again with a new identity (rings: a new pair). */
-static int client_renew(struct ipk__sock *s, int64_t deadline)
-{
-	struct back *b = s->car_state;
-	if (b->box) {
-		(void)send_ctl(b->box, 'B', b, 1, IPK__NOW);
-		close_chan(&b->box);
-	}
-	if (b->kind == K_RINGS) {
-		close_chan(&b->inbox); /* removes it: we made it */
-		uint32_t n;
-		if (getrandom(&n, sizeof n, GRND_NONBLOCK) != sizeof n)
-			n = b->nonce * 2654435761u + 1;
-		b->nonce = n;
-	}
-	return client_attach(s, deadline);
+	return open_chan(s, s->c->url.text, false, deadline, &b->box);
 }
 
 static bool server_alive(struct back *b)
@@ -540,6 +355,17 @@ static bool server_alive(struct back *b)
 	ipk_ringinfo ri;
 	return ipk_ring_info(b->box, &ri) == 0 && ri.consumer_pid > 0 &&
 	       ipk__proc_alive(ri.consumer_pid, 0);
+}
+
+/* Let go of the way to the server, to attach again on the next send (a
+   restarted server's mailbox, or the same one taken over). */
+static void client_detach(struct ipk__sock *s)
+{
+	struct back *b = s->car_state;
+	if (b->box) {
+		(void)send_ctl(b->box, 'B', b, 1, IPK__NOW);
+		close_chan(&b->box);
+	}
 }
 
 /* ------------------------------------------------------- the carrier */
@@ -555,7 +381,7 @@ static int back_start(struct ipk__sock *s, int64_t deadline)
 		free(b);
 		s->car_state = NULL;
 		return ipk__err(-EPROTONOSUPPORT,
-		                "%s: request/reply needs a ring pair per client, "
+		                "%s: request/reply needs a reply ring per client, "
 		                "named beside the server's; System V keys have no "
 		                "names to derive them from: use shm: or mmap:",
 		                s->c->url.text);
@@ -573,26 +399,17 @@ static int back_start(struct ipk__sock *s, int64_t deadline)
 	           sizeof b->nonce) {
 		b->nonce = (uint32_t)ipk__now_ns();
 	}
-	long spin_us = 50;
-	const char *w = NULL;
-	ipk__opt_long(&s->c->url, "spin", 0, 10000000, &spin_us);
-	ipk__opt_str(&s->c->url, "wait", &w);
-	b->spin_ns = w && strcmp(w, "block") == 0 ? 0 : spin_us * 1000;
-	b->next_sweep = ipk__now_ns() + SWEEP_NS;
+	b->next_sweep = ipk__coarse_ns() + SWEEP_NS;
 	int rc;
 	if (s->listening) {
 		char url[600];
 		snprintf(url, sizeof url, "%s", s->c->url.text);
 		bool mpmc = false;
 		ipk__opt_flag(&s->c->url, "mpmc", &mpmc);
-		if (b->kind == K_RINGS && !mpmc) /* clients say hello side by side */
+		if (b->kind == K_RINGS && !mpmc) /* clients send side by side */
 			snprintf(url, sizeof url, "%s%smpmc", s->c->url.text,
 			         strchr(s->c->url.text, '?') ? "&" : "?");
 		rc = open_chan(s, url, true, IPK__NOW, &b->box);
-		if (rc == 0 && b->kind == K_RINGS)
-			rc = ipk__sock_watch(s, b->box->tp->fd(b->box),
-			                     ipk__ev(IPK__EV_LISTENER, 0), EPOLLIN);
-		b->epid = getpid();
 	} else {
 		rc = client_attach(s, deadline);
 		if (rc == 0) {
@@ -611,8 +428,13 @@ static int back_start(struct ipk__sock *s, int64_t deadline)
 		close_chan(&b->inbox);
 		free(b);
 		s->car_state = NULL;
+		return rc;
 	}
-	return rc;
+	/* the limit is the mechanism's, as it read the address (mq: takes
+	   ?maxmsg= for the queue's depth), less what our headers take */
+	if (b->box && b->box->maxmsg > 64 + HDR)
+		s->c->maxmsg = b->box->maxmsg - 64 - HDR;
+	return 0;
 }
 
 static void back_stop(struct ipk__sock *s)
@@ -659,8 +481,6 @@ static ssize_t back_recv(struct ipk__sock *s, ipk__rx *rx,
 		*from = s->npipes ? s->pipes[0] : NULL;
 		return n;
 	}
-	if (b->kind == K_RINGS)
-		return rings_recv(s, rx, from, deadline);
 	for (;;) {
 		sweep(s);
 		int64_t until = b->next_sweep < deadline ? b->next_sweep : deadline;
@@ -670,13 +490,60 @@ static ssize_t back_recv(struct ipk__sock *s, ipk__rx *rx,
 			continue;
 		if (n < 0)
 			return n;
-		n = server_sort(s, b->box, rx, (size_t)n, from);
-		if (n > 0)
-			return n;
+		if (server_sort(s, b->box, rx->buf, (size_t)n, from)) {
+			memmove(rx->buf, (unsigned char *)rx->buf + HDR, (size_t)n - HDR);
+			return n - HDR;
+		}
 		if (ipk__expired(deadline))
 			return ipk__err(ipk__timeout_err(deadline), "%s: no request",
 			                s->c->url.text);
 	}
+}
+
+/* Rings lend their memory: a request or a reply is read where it lies. */
+static ssize_t back_peek(struct ipk__sock *s, const unsigned char **msg,
+                         struct ipk__pipe **from, int64_t deadline)
+{
+	struct back *b = s->car_state;
+	ipk_chan *ch = s->listening ? b->box : b->inbox;
+	if (b->kind != K_RINGS || ch == NULL)
+		return -EOPNOTSUPP;
+	for (;;) {
+		int64_t until = deadline;
+		if (s->listening) {
+			sweep(s);
+			if (b->next_sweep < until)
+				until = b->next_sweep;
+		}
+		const void *p = NULL;
+		ssize_t n = ipk_recv_peek(ch, &p, ipk__remaining_ms(until));
+		if ((n == -ETIMEDOUT || n == -EAGAIN) && until != deadline &&
+		    !ipk__expired(deadline))
+			continue;
+		if (n < 0)
+			return n;
+		if (!s->listening) {
+			*from = s->npipes ? s->pipes[0] : NULL;
+			*msg = p;
+			return n;
+		}
+		if (server_sort(s, ch, p, (size_t)n, from)) {
+			*msg = (const unsigned char *)p + HDR;
+			return n - HDR;
+		}
+		ipk_recv_release(ch);
+		if (ipk__expired(deadline))
+			return ipk__err(ipk__timeout_err(deadline), "%s: no request",
+			                s->c->url.text);
+	}
+}
+
+static void back_release(struct ipk__sock *s)
+{
+	struct back *b = s->car_state;
+	ipk_chan *ch = s->listening ? b->box : b->inbox;
+	if (ch)
+		ipk_recv_release(ch);
 }
 
 static ssize_t server_send(struct ipk__sock *s, struct ipk__pipe *p,
@@ -730,7 +597,7 @@ static ssize_t back_send(struct ipk__sock *s, struct ipk__pipe *p,
 		memmove(m, buf, len);
 	for (int attempt = 0;; attempt++) {
 		if (b->box == NULL) {
-			int rc = client_renew(s, deadline);
+			int rc = client_attach(s, deadline);
 			if (rc < 0)
 				return rc;
 		}
@@ -741,25 +608,18 @@ static ssize_t back_send(struct ipk__sock *s, struct ipk__pipe *p,
 			return (ssize_t)len;
 		if (n != -EPIPE || attempt > 0)
 			return n;
-		close_chan(&b->box); /* the server's mailbox went: attach again */
+		client_detach(s); /* the server's mailbox went: attach again */
 	}
 }
 
-/* The protocol heard nothing for long: make sure the way is still there. */
+/* The protocol heard nothing for long: make sure the way is still there
+   (a server that died; a mailbox made anew by a server that restarted). */
 static void back_lost(struct ipk__sock *s)
 {
 	struct back *b = s->car_state;
 	if (s->listening || server_alive(b))
 		return;
-	if (b->box) {
-		(void)send_ctl(b->box, 'B', b, 1, IPK__NOW);
-		close_chan(&b->box);
-	}
-	if (b->kind == K_RINGS) {
-		/* its server died: the request ring it made for us is nobody's */
-		remove_dead(s, 'q', b->pid, b->nonce);
-		close_chan(&b->inbox); /* a new pair on the next send */
-	}
+	client_detach(s);
 }
 
 static int back_wait_send(struct ipk__sock *s, int64_t deadline)
@@ -776,8 +636,6 @@ static int back_fd(const struct ipk__sock *s)
 		ipk_chan *in = b->inbox ? b->inbox : b->box;
 		return in->tp->fd ? in->tp->fd(in) : -EOPNOTSUPP;
 	}
-	if (b->kind == K_RINGS)
-		return s->epfd;
 	return b->box->tp->fd ? b->box->tp->fd(b->box) : -EOPNOTSUPP;
 }
 
@@ -785,21 +643,15 @@ static int back_pending(const struct ipk__sock *s)
 {
 	struct back *b = s->car_state;
 	ipk_chan *in = s->listening ? b->box : (b->inbox ? b->inbox : b->box);
-	if (in && in->tp->pending && in->tp->pending(in))
-		return 1;
-	if (s->listening && b->kind == K_RINGS)
-		for (int i = 0; i < s->npipes; i++) {
-			ipk_chan *q = ((struct bpipe *)s->pipes[i]->car)->in;
-			if (q && q->tp->pending(q))
-				return 1;
-		}
-	return 0;
+	return in && in->tp->pending && in->tp->pending(in);
 }
 
 const struct ipk__carrier ipk__carrier_back = {
 	.name = "mailboxes with a way back",
 	.start = back_start,
 	.stop = back_stop,
+	.peek = back_peek,
+	.release = back_release,
 	.recv = back_recv,
 	.send = back_send,
 	.wait_send = back_wait_send,

@@ -262,7 +262,7 @@ static void conn_refresh(struct ipk__sock *s)
 	struct conn *k = s->car_state;
 	if (k->l == NULL)
 		return;
-	int64_t now = ipk__now_ns();
+	int64_t now = ipk__coarse_ns();
 	if (now < k->next_look)
 		return;
 	k->next_look = now + LOOK_NS;

@@ -43,6 +43,7 @@ static int mbox_start(struct ipk__sock *s, int64_t deadline)
 		ipk_close(ch);
 		return ipk__err(-ENOMEM, "out of memory");
 	}
+	c->maxmsg = ch->maxmsg; /* as the mechanism read the address */
 	return 0;
 }
 

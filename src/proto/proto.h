@@ -23,6 +23,8 @@
 
 #include "../core/internal.h"
 
+#include <time.h>
+
 struct ipk__sock;
 struct ipk__pipe;
 
@@ -111,9 +113,12 @@ struct ipk__sock {
 	/* scratch: a message being sent with its header */
 	unsigned char *out;
 	size_t outcap;
-	/* a message received but refused by a too-small user buffer */
+	/* the message taken last: in s->in, or in place in a ring (peeked) */
+	const unsigned char *msg;
+	size_t msg_len;
+	bool peeked;
+	/* ...refused by a too-small user buffer: it is taken again */
 	bool held;
-	size_t held_len;
 	struct ipk__pipe *held_from;
 };
 
@@ -123,6 +128,12 @@ struct ipk__carrier {
 	/* listen or dial (s->listening says which); register fds in s->epfd */
 	int (*start)(struct ipk__sock *s, int64_t deadline);
 	void (*stop)(struct ipk__sock *s);
+	/* the next message from any pipe, in place where the mechanism lends
+	   its memory (*msg stays valid until release); -EOPNOTSUPP: use recv.
+	   Both may be NULL */
+	ssize_t (*peek)(struct ipk__sock *s, const unsigned char **msg,
+	                struct ipk__pipe **from, int64_t deadline);
+	void (*release)(struct ipk__sock *s);
 	/* the next message from any pipe, into rx; *from is its pipe */
 	ssize_t (*recv)(struct ipk__sock *s, ipk__rx *rx, struct ipk__pipe **from,
 	                int64_t deadline);
@@ -185,11 +196,13 @@ void ipk__pipe_remove(struct ipk__sock *s, struct ipk__pipe *p);
 struct ipk__pipe *ipk__pipe_find(const struct ipk__sock *s, uint32_t id);
 /* Room for n bytes in the send scratch (after the carrier's headroom). */
 unsigned char *ipk__sock_outbuf(struct ipk__sock *s, size_t n);
-/* Receive the next message with its header into s->in: its length. */
+/* Take the next message with its header: s->msg, its length returned. */
 ssize_t ipk__sock_take(struct ipk__sock *s, struct ipk__pipe **from,
                        int64_t deadline);
-/* Deliver len bytes at body (inside s->in) to the user's rx, holding the
-   message back when the user's buffer is too small. */
+/* Throw the message taken away (not for the caller: not ours, malformed). */
+void ipk__sock_drop(struct ipk__sock *s);
+/* Deliver len bytes at body (inside s->msg) to the user's rx and let the
+   message go, or hold it back when the user's buffer is too small. */
 ssize_t ipk__sock_deliver(struct ipk__sock *s, ipk__rx *rx,
                           const unsigned char *body, size_t len,
                           struct ipk__pipe *from);
@@ -211,11 +224,28 @@ static inline uint64_t ipk__ev(unsigned kind, uint32_t id)
 int ipk__sock_watch(struct ipk__sock *s, int fd, uint64_t tag, uint32_t events);
 void ipk__sock_unwatch(struct ipk__sock *s, int fd);
 
+/* A clock for timers counted in milliseconds (resends, sweeps): a few ns
+   to read, a tick (1-4 ms) coarse, never ahead of ipk__now_ns(). */
+static inline int64_t ipk__coarse_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* sp.c: the SP request/reply header (a backtrace of 32-bit words, the last
    one with the high bit set: the request ID) */
 #define IPK__SP_MAXHOPS 12
 /* Length of the backtrace at the front of msg, or 0 if malformed. */
 size_t ipk__sp_backtrace(const unsigned char *msg, size_t len);
+/* A reply to ipckit's REQ: the header's length (the body follows), its
+   request ID and the status (-1: none), or 0 if it is no such reply. */
+size_t ipk__sp_reply(const unsigned char *m, size_t len, uint32_t *id,
+                     int *status);
+/* back.c: the 12-byte header a mailbox client puts before what it sends:
+   0 with its kind ('Q', 'H', 'B'), pid and nonce, or -1 if it is none. */
+int ipk__back_header(const unsigned char *m, size_t len, char *kind,
+                     uint32_t *pid, uint32_t *nonce);
 static inline uint32_t ipk__get32(const unsigned char *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |

@@ -24,16 +24,18 @@ static ssize_t rep_recv(struct ipk__sock *s, ipk__rx *rx, int64_t deadline)
 		ssize_t n = ipk__sock_take(s, &from, deadline);
 		if (n < 0)
 			return n;
-		size_t hl = ipk__sp_backtrace(s->in, (size_t)n);
-		if (hl == 0 || from == NULL)
-			continue; /* no request ID, or a loop: not a request */
+		size_t hl = ipk__sp_backtrace(s->msg, (size_t)n);
+		if (hl == 0 || from == NULL) {
+			ipk__sock_drop(s); /* no request ID, or a loop: no request */
+			continue;
+		}
 		struct ipk__route *rt = (struct ipk__route *)&rx->info->route;
 		memset(rt, 0, sizeof *rt);
 		rt->cookie = s->cookie;
 		rt->pipe = from->id;
 		rt->len = (uint32_t)hl;
-		memcpy(rt->hdr, s->in, hl);
-		n = ipk__sock_deliver(s, rx, s->in + hl, (size_t)n - hl, from);
+		memcpy(rt->hdr, s->msg, hl);
+		n = ipk__sock_deliver(s, rx, s->msg + hl, (size_t)n - hl, from);
 		if (n >= 0) {
 			r->last = *rt;
 			r->have_last = true;

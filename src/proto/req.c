@@ -54,7 +54,7 @@ static ssize_t put(struct ipk__sock *s, int64_t deadline)
 		return n;
 	r->sent = true;
 	r->pipe = on->id;
-	r->resend_at = r->resend_ns ? ipk__now_ns() + r->resend_ns : IPK__NEVER;
+	r->resend_at = r->resend_ns ? ipk__coarse_ns() + r->resend_ns : IPK__NEVER;
 	ipk__sock_timer(s, r->resend_at);
 	return n;
 }
@@ -126,22 +126,17 @@ static ssize_t req_recv(struct ipk__sock *s, ipk__rx *rx, int64_t deadline)
 		}
 		if (n < 0)
 			return n;
-		const unsigned char *m = s->in;
-		size_t len = (size_t)n;
-		int status = -1;
-		if (len >= 4 && !(m[0] & 0x80)) {
-			uint32_t w = ipk__get32(m);
-			if ((w & IPK__SP_STATUS_MASK) == IPK__SP_STATUS)
-				status = (int)(w & 0x7fff);
-			else if (w != IPK__SP_ASK_STATUS)
-				continue; /* hops we never sent: not ours */
-			m += 4;
-			len -= 4;
+		uint32_t id;
+		int status;
+		size_t hl = ipk__sp_reply(s->msg, (size_t)n, &id, &status);
+		if (hl == 0 || id != r->id) {
+			ipk__sock_drop(s); /* not ours, or late for an abandoned one */
+			continue;
 		}
-		if (len < 4 || ipk__get32(m) != r->id)
-			continue; /* a late reply to an abandoned request */
+		const unsigned char *m = s->msg + hl;
+		size_t len = (size_t)n - hl;
 		rx->info->status = status;
-		n = ipk__sock_deliver(s, rx, m + 4, len - 4, from);
+		n = ipk__sock_deliver(s, rx, m, len, from);
 		if (n >= 0) {
 			r->busy = false;
 			ipk__sock_timer(s, IPK__NEVER);
@@ -160,7 +155,7 @@ static void req_pipe_removed(struct ipk__sock *s, struct ipk__pipe *p)
 static int req_pending(const struct ipk__sock *s)
 {
 	const struct req *r = s->priv;
-	return r->busy && (!r->sent || ipk__now_ns() >= r->resend_at);
+	return r->busy && (!r->sent || ipk__coarse_ns() >= r->resend_at);
 }
 
 static const char *const req_opts[] = {"resend", NULL};

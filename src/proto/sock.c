@@ -229,7 +229,20 @@ ssize_t ipk__sock_take(struct ipk__sock *s, struct ipk__pipe **from,
 	if (s->held) {
 		s->held = false;
 		*from = s->held_from;
-		return (ssize_t)s->held_len;
+		return (ssize_t)s->msg_len;
+	}
+	ipk__sock_drop(s);
+	if (s->car->peek) { /* in place: no copy of the whole message */
+		const unsigned char *m = NULL;
+		ssize_t n = s->car->peek(s, &m, from, deadline);
+		if (n != -EOPNOTSUPP) {
+			if (n >= 0) {
+				s->msg = m;
+				s->msg_len = (size_t)n;
+				s->peeked = true;
+			}
+			return n;
+		}
 	}
 	ipk_msginfo info = {0};
 	ipk__rx rx = {.buf = s->in, .cap = s->incap, .alloc = true, .info = &info,
@@ -237,7 +250,18 @@ ssize_t ipk__sock_take(struct ipk__sock *s, struct ipk__pipe **from,
 	ssize_t n = s->car->recv(s, &rx, from, deadline);
 	s->in = rx.buf;
 	s->incap = rx.cap;
+	if (n >= 0) {
+		s->msg = s->in;
+		s->msg_len = (size_t)n;
+	}
 	return n;
+}
+
+void ipk__sock_drop(struct ipk__sock *s)
+{
+	if (s->peeked && s->car->release)
+		s->car->release(s);
+	s->peeked = s->held = false;
 }
 
 ssize_t ipk__sock_deliver(struct ipk__sock *s, ipk__rx *rx,
@@ -249,13 +273,15 @@ ssize_t ipk__sock_deliver(struct ipk__sock *s, ipk__rx *rx,
 	if (dst == NULL && len > 0) {
 		if (err == -ENOBUFS) { /* it stays first in line */
 			s->held = true;
-			s->held_len = (size_t)(body - s->in) + len;
 			s->held_from = from;
+		} else {
+			ipk__sock_drop(s);
 		}
 		return err;
 	}
 	if (len)
-		memmove(dst, body, len);
+		memcpy(dst, body, len);
+	ipk__sock_drop(s);
 	return (ssize_t)len;
 }
 

@@ -432,22 +432,14 @@ int ipk__ss_close(ipk_chan *c)
 		sc->lfd = sc->epfd = -1;
 		return 0;
 	}
-	/* what the peer sent and we never read would make the kernel reset
-	   the connection rather than end it, and a reset can throw away what
-	   we sent last: send it all, then read off the rest before closing */
+	/* a lazy dial: the listener's header is on its way, and arriving at a
+	   closed socket it would make the kernel reset the connection, which
+	   can throw away what we sent before the listener read it: take it
+	   first (within ?linger=) */
 	int64_t linger = ipk__deadline(c->linger_ms);
 	int rc = ipk__stream_flush(&sc->s, linger);
-	/* a lazy dial: the listener's header is on its way, and arriving at a
-	   closed socket it would reset the connection before the listener
-	   read what we sent; take it first (within ?linger=) */
 	if (sc->hs_open && rc == 0)
 		(void)lazy_finish(c, linger);
-	if (sc->s.rfd >= 0 && sc->s.rfd == sc->s.wfd) {
-		char junk[4096];
-		for (int i = 0; i < 64 && recv(sc->s.rfd, junk, sizeof junk,
-		                               MSG_DONTWAIT) > 0; i++)
-			;
-	}
 	int rc2 = ipk__stream_close(&sc->s, c->linger_ms);
 	return rc ? rc : rc2;
 }

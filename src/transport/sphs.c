@@ -93,6 +93,13 @@ static int not_sp(struct ipk__sphs *h)
 	                shown, h->listener ? "listen" : "dial");
 }
 
+/* Did the peer send more than its header (messages waiting to be read)? */
+static bool said_more(const struct ipk__sphs *h)
+{
+	char b;
+	return recv(h->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
 int ipk__sp_step(struct ipk__sphs *h)
 {
 	while (h->got < 8) {
@@ -118,8 +125,12 @@ int ipk__sp_step(struct ipk__sphs *h)
 	   what it sent */
 	if (h->listener && h->got == 8 && h->sent == 0) {
 		struct pollfd pf = {.fd = h->fd, .events = POLLRDHUP};
-		if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLRDHUP | POLLHUP)))
+		if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLRDHUP | POLLHUP))) {
+			if (!said_more(h))
+				return ipk__err(-EPIPE, "peer closed during the SP "
+				                        "handshake");
 			h->sent = 8;
+		}
 	}
 	if (!h->listener || h->got > 0) {
 		const unsigned char mine[8] = {0, 'S', 'P', 0,
@@ -132,7 +143,8 @@ int ipk__sp_step(struct ipk__sphs *h)
 				h->sent += (unsigned)n;
 			else if (errno == EAGAIN)
 				break;
-			else if ((errno == EPIPE || errno == ECONNRESET) && h->got == 8)
+			else if ((errno == EPIPE || errno == ECONNRESET) && h->got == 8 &&
+			         said_more(h))
 				h->sent = 8; /* a peer that said all it had and left (a
 				                pusher): what it sent is still to be read */
 			else if (errno != EINTR)
