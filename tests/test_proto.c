@@ -383,3 +383,33 @@ Test(proto, push_round_robin_tcp)
 {
 	push_round_robin("tcp://127.0.0.1:0?proto=push");
 }
+
+ParameterizedTestParameters(proto, timeouts)
+{
+	static int idx[PT_NSCHEMES];
+	for (int i = 0; i < PT_NSCHEMES; i++)
+		idx[i] = i;
+	return cr_make_param_array(int, idx, PT_NSCHEMES);
+}
+
+/* A REP with nothing to receive: timeout 0 is -EAGAIN, a timeout that
+   runs out is -ETIMEDOUT, on every transport and however often asked
+   (short waits for over two seconds: some end right after the server's
+   once-a-second look at its clients). */
+ParameterizedTest(int *i, proto, timeouts)
+{
+	const char *scheme = rr_schemes[*i];
+	char url[512], full[600];
+	pt_address(scheme, url, sizeof url);
+	snprintf(full, sizeof full, "%sproto=rep", url);
+	ipk_chan *rep = ipkt_listen_ok(full);
+	char buf[16];
+	cr_expect_eq(ipk_recv(rep, buf, sizeof buf, 0), -EAGAIN, "%s", scheme);
+	int64_t end = ipkt_now_ms() + 2500;
+	for (int k = 1; ipkt_now_ms() < end; k++) {
+		ssize_t n = ipk_recv(rep, buf, sizeof buf, k % 3 + 1);
+		cr_assert_eq(n, -ETIMEDOUT, "%s: try %d: %zd (%s)", scheme, k, n,
+		             ipk_last_error());
+	}
+	ipk_close(rep);
+}

@@ -517,8 +517,10 @@ static ssize_t back_peek(struct ipk__sock *s, const unsigned char **msg,
 		}
 		const void *p = NULL;
 		ssize_t n = ipk_recv_peek(ch, &p, ipk__remaining_ms(until));
-		if ((n == -ETIMEDOUT || n == -EAGAIN) && until != deadline &&
-		    !ipk__expired(deadline))
+		if (n == -EAGAIN && until != IPK__NOW)
+			n = ipk__err(-ETIMEDOUT, "%s: no message in time",
+			             s->c->url.text); /* its time ran out before */
+		if (n == -ETIMEDOUT && until != deadline && !ipk__expired(deadline))
 			continue;
 		if (n < 0)
 			return n;
