@@ -160,6 +160,22 @@ static ssize_t conn_recv(struct ipk__sock *s, ipk__rx *rx,
                          struct ipk__pipe **from, int64_t deadline)
 {
 	for (;;) {
+		if (!s->listening && s->npipes == 1 && deadline == IPK__NEVER) {
+			/* one connection, nothing else to watch and no time limit:
+			   a blocking read, one system call, as a plain channel */
+			struct ipk__pipe *p = s->pipes[0];
+			ssize_t n = p->ch->tp->recv(p->ch, rx, deadline);
+			if (n >= 0 || n == -ENOBUFS || n == -ENOMEM || n == -EAGAIN ||
+			    n == -ETIMEDOUT) {
+				*from = p;
+				return n;
+			}
+			if (n != -EPIPE)
+				ipk__warn("%s: dropped a connection: %s", s->c->url.text,
+				          ipk_last_error());
+			ipk__pipe_remove(s, p);
+			continue;
+		}
 		/* what a pipe already read ahead comes first */
 		for (int i = 0; i < s->npipes; i++) {
 			struct ipk__pipe *p = s->pipes[i];
