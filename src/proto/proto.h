@@ -33,6 +33,8 @@ struct ipk__pipe;
 #define IPK__P_RECV 0x2u   /* it receives */
 #define IPK__P_REPLY 0x4u  /* request/reply: replies need a way back */
 #define IPK__P_SERVER 0x8u /* on a mailbox it owns the mailbox (listens) */
+#define IPK__P_BCAST 0x10u /* one to many: on shared memory a broadcast
+                              ring (pub.c, sub.c, cast.c) */
 
 struct ipk__proto {
 	const char *name;           /* "req", as in ?proto= */
@@ -165,6 +167,7 @@ struct ipk__carrier {
 extern const struct ipk__carrier ipk__carrier_conn;
 extern const struct ipk__carrier ipk__carrier_mbox;
 extern const struct ipk__carrier ipk__carrier_back;
+extern const struct ipk__carrier ipk__carrier_cast;
 
 /* sock.c: the channel entry points of every socket protocol */
 int ipk__sock_listen(ipk_chan *c);
