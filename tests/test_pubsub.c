@@ -158,7 +158,7 @@ static void fanout(enum kind k, int nsubs, uint64_t count, bool zero_copy)
 			_exit(2);
 		unsigned char buf[400];
 		for (uint64_t n = 0; n < count; n++) {
-			uint64_t got;
+			uint64_t got = 0;
 			ipk_msginfo info = {0};
 			ssize_t len;
 			bool ok;
