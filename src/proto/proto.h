@@ -104,6 +104,8 @@ struct ipk__sock {
 	int npipes, pipecap;
 	uint32_t next_id;
 	int rr;                      /* round-robin cursor for sends */
+	int64_t wait_hint;           /* how long the protocol usually waits for
+	                                a message (REQ: its resend interval) */
 	int epfd;                    /* everything that can wake the socket */
 	int timerfd;                 /* the protocol's timer, in epfd */
 	int64_t timer_at;
