@@ -277,12 +277,14 @@ const char *ipk_scheme_summary(const char *scheme);
  * again), speaking SP req0/rep0/push0/pull0 exactly as nng does, so nng
  * programs of the matching pattern are peers; ipk_accept does not apply.
  * Either side may listen there. On the mailbox schemes (unixgram:, fifo:,
- * sysvmq:, mq:, shm:, sysvshm:, mmap:) the REP side listens (owns the
- * mailbox) and REQ sides dial; a reply finds its way back as
- * docs/patterns.md describes per mechanism; for push/pull the mailbox
- * itself is the pipeline. Refused with a reason: signal: (8-byte messages
- * leave no room for a request header) and pipe:/ipk_pair/ipk_spawn (PAIR
- * only); ?raw (no messages to carry).
+ * sysvmq:, mq:, shm:, mmap:) the REP side listens (owns the mailbox) and
+ * REQ sides dial; a reply finds its way back as docs/patterns.md
+ * describes per mechanism (on rings a server takes at most 64 clients at
+ * once: its ring's producer slots); for push/pull the mailbox itself is
+ * the pipeline (sysvshm: too). Refused with a reason: signal: (8-byte
+ * messages leave no room for a request header), pipe:/ipk_pair/ipk_spawn
+ * (PAIR only), REQ/REP on sysvshm: (no names for per-client reply rings),
+ * ?raw (no messages to carry).
  *
  * REQ: one request at a time per channel; sending another abandons the
  * first. Requests carry a 32-bit ID (high bit set); a reply with another ID
