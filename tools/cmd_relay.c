@@ -235,6 +235,17 @@ static int plan(struct side sides[2])
 		int rc = cli_check_addressable("relay", sides[i].end.url);
 		if (rc != 0)
 			return rc;
+		/* what relay creates it removes on exit: a mailbox would take
+		   the messages not yet relayed (or not yet read) with it */
+		if (sides[i].end.listen && k != NULL && (k->queue || k->ring) &&
+		    !cli_url_flag(sides[i].end.url, "persist"))
+			return cli_usage("relay", "--listen-%c on a %s removes it, and "
+			                 "the messages still in it, when relay exits; "
+			                 "add ?persist to the address to keep them (or "
+			                 "drop --listen-%c to dial one that exists)",
+			                 sides[i].name == 'A' ? 'a' : 'b',
+			                 k->queue ? "queue" : "ring",
+			                 sides[i].name == 'A' ? 'a' : 'b');
 		caps[i] = k == NULL ? (CLI_RECV | CLI_SEND)
 		                    : sides[i].end.listen ? k->listen_caps
 		                                          : k->dial_caps;
