@@ -7,11 +7,11 @@ import errno
 import os
 import select
 import subprocess
+import threading
 import time
 import unittest
 
-from support import (CLI, TMP, CliReceiver, ipckit, name, need_cli,
-                     parse_meta, url_for)
+from support import CLI, TMP, CliReceiver, ipckit, name, need_cli, url_for
 
 # every mechanism REQ/REP runs on (sysvshm: and signal: are refused)
 REQREP_SCHEMES = ("unix", "tcp", "unixgram", "sysvmq", "mq", "fifo", "shm",
@@ -166,7 +166,6 @@ class ReqRep(unittest.TestCase):
             srv.reply(m.route, b"2", status=0)
             self.assertEqual(c.recv(10), b"2")
             # request() sends and waits in one call
-            import threading
             t = threading.Thread(target=lambda: srv.reply(
                 srv.recvmsg(10), b"pong", status=7))
             t.start()
