@@ -82,7 +82,7 @@ PROTOTYPES = [
     ("ipk_send_commit", c_ssize_t, [chan_p, c_size_t], "Loan.commit"),
     ("ipk_send_abort", c_int, [chan_p], "Loan.abort"),
     ("ipk_recv_peek", c_ssize_t, [chan_p, POINTER(c_void_p), c_int],
-     "Channel.recv_view"),
+     "Channel.recv"),
     ("ipk_recv_peekmsg", c_ssize_t, [chan_p, POINTER(c_void_p), msginfo_p,
                                      c_int], "Channel.recv_view"),
     ("ipk_recv_release", c_int, [chan_p], "zerocopy.settle_rx"),
