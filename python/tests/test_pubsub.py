@@ -256,8 +256,9 @@ class PubSub(unittest.TestCase):
                 pub.recv(0.1)  # a publisher only sends
             self.assertEqual(cm.exception.errno, errno.EOPNOTSUPP)
             with ipckit.dial(pub.address, 5) as sub:
-                with self.assertRaises(ipckit.Error):
+                with self.assertRaises(ipckit.Error) as cm:
                     sub.send(b"x", 0.1)  # a subscriber only receives
+                self.assertEqual(cm.exception.errno, errno.EOPNOTSUPP)
                 with self.assertRaises(ipckit.NotFound):
                     sub.unsubscribe(b"never")
                 sub.subscribe(b"")
