@@ -235,17 +235,6 @@ static int plan(struct side sides[2])
 		int rc = cli_check_addressable("relay", sides[i].end.url);
 		if (rc != 0)
 			return rc;
-		/* what relay creates it removes on exit: a mailbox would take
-		   the messages not yet relayed (or not yet read) with it */
-		if (sides[i].end.listen && k != NULL && (k->queue || k->ring) &&
-		    !cli_url_flag(sides[i].end.url, "persist"))
-			return cli_usage("relay", "--listen-%c on a %s removes it, and "
-			                 "the messages still in it, when relay exits; "
-			                 "add ?persist to the address to keep them (or "
-			                 "drop --listen-%c to dial one that exists)",
-			                 sides[i].name == 'A' ? 'a' : 'b',
-			                 k->queue ? "queue" : "ring",
-			                 sides[i].name == 'A' ? 'a' : 'b');
 		caps[i] = k == NULL ? (CLI_RECV | CLI_SEND)
 		                    : sides[i].end.listen ? k->listen_caps
 		                                          : k->dial_caps;
@@ -284,6 +273,21 @@ static int plan(struct side sides[2])
 		                 caps[0] & CLI_RECV ? "only receives" : "only sends",
 		                 b->end.url, role(b),
 		                 caps[1] & CLI_RECV ? "only receives" : "only sends");
+	}
+	for (int i = 0; i < 2; i++) {
+		/* what relay creates it removes on exit: a mailbox would take the
+		   messages not yet relayed (or not yet read) with it. (?proto=
+		   makes a ring a publish/subscribe one, which has no mailbox.) */
+		const struct cli_kind *k = sides[i].k;
+		char flag = sides[i].name == 'A' ? 'a' : 'b';
+		if (sides[i].end.listen && k != NULL && (k->queue || k->ring) &&
+		    !cli_url_flag(sides[i].end.url, "persist") &&
+		    !cli_url_flag(sides[i].end.url, "proto"))
+			return cli_usage("relay", "--listen-%c on a %s removes it, and "
+			                 "the messages still in it, when relay exits; "
+			                 "add ?persist to the address to keep them (or "
+			                 "drop --listen-%c to dial one that exists)",
+			                 flag, k->queue ? "queue" : "ring", flag);
 	}
 	sides[0].receives = ab;
 	sides[1].receives = ba;
