@@ -133,6 +133,9 @@ class ReqRep(unittest.TestCase):
                         for c in clients:
                             c.close()
                 self.assertEqual(wait_gone(tag), [], scheme)
+                if scheme == "sysvmq":  # System V: no file to look for
+                    with self.assertRaises(ipckit.NotFound):
+                        ipckit.queue_stat(url.split("?")[0])
         self.assertEqual(fds(), before)
 
     def test_large_messages(self):
