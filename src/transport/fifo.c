@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include "../core/internal.h"
+#include "../core/safepath.h"
 #include "../shm/ring_sync.h" /* the fork generation */
 
 #include <errno.h>
@@ -296,14 +297,7 @@ static int fifo_close(ipk_chan *c)
 
 static int fifo_remove(ipk__url *u)
 {
-	struct stat st;
-	if (lstat(u->rest, &st) < 0)
-		return ipk__errno(-errno, "%s", u->rest);
-	if (!S_ISFIFO(st.st_mode))
-		return ipk__err(-EINVAL, "%s is not a FIFO; not removing it", u->rest);
-	if (unlink(u->rest) < 0)
-		return ipk__errno(-errno, "unlink %s", u->rest);
-	return 0;
+	return ipk__unlink_type(u->rest, S_IFIFO, "a FIFO");
 }
 
 const struct ipk_transport ipk__fifo_transport = {

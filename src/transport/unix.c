@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "sockstream.h"
+#include "../core/safepath.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -174,17 +175,10 @@ static int unix_close(ipk_chan *c)
 
 static int unix_remove(ipk__url *u)
 {
-	struct stat st;
 	if (u->rest[0] == '@')
 		return ipk__err(-EINVAL, "abstract socket %s has no file to remove",
 		                u->rest);
-	if (lstat(u->rest, &st) < 0)
-		return ipk__errno(-errno, "%s", u->rest);
-	if (!S_ISSOCK(st.st_mode))
-		return ipk__err(-EINVAL, "%s is not a socket; not removing it", u->rest);
-	if (unlink(u->rest) < 0)
-		return ipk__errno(-errno, "unlink %s", u->rest);
-	return 0;
+	return ipk__unlink_type(u->rest, S_IFSOCK, "a socket");
 }
 
 static const char *const ss_opts[] = {"pending", NULL};
