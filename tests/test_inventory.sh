@@ -93,9 +93,13 @@ inner() {
 			else live+=("$HELD"); live_urls+=("$u"); fi
 		done
 	done
-	# queues made with ?persist whose listener dies: orphans gc keeps
-	local -a kept=("sysvmq:0x7e570003" "mq:/inv-p")
-	for u in "sysvmq:0x7e570003?persist" "mq:/inv-p?persist"; do
+	# queues, FIFOs, socket files and rings made with ?persist whose
+	# listener dies: orphans gc keeps
+	local -a kept=("sysvmq:0x7e570003" "mq:/inv-p" "fifo:$W/p.fifo"
+		"unix:$W/p.sock" "mmap:$W/p.ring")
+	for u in "sysvmq:0x7e570003?persist" "mq:/inv-p?persist" \
+		"fifo:$W/p.fifo?persist" "unix:$W/p.sock?persist" \
+		"mmap:$W/p.ring?persist&size=64K"; do
 		hold "$u" || return
 		dead+=("$HELD")
 	done
@@ -112,7 +116,7 @@ inner() {
 	check "every object with a live holder is live" "$exp_all" \
 		"$(jq -r '.objects[] | select(.state == "live") | .address' $W/before.json | sort)"
 
-	check "--kind picks one kind" "fifo:$W/d.fifo fifo:$W/l.fifo" \
+	check "--kind picks one kind" "fifo:$W/d.fifo fifo:$W/l.fifo fifo:$W/p.fifo" \
 		"$("$CLI" ls --kind fifo --json | addresses | tr '\n' ' ' | sed 's/ $//')"
 	check "--user root: all of them" "$exp_all" "$("$CLI" ls --path $W --user root --json | addresses)"
 	check "--user nobody: none of them" "" "$("$CLI" ls --path $W --user nobody --json | addresses)"

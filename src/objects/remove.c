@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "objects.h"
 #include "../core/owner.h"
+#include "../core/owner_file.h"
 #include "../core/safepath.h"
 
 #include <errno.h>
@@ -318,6 +319,10 @@ static int unlink_object(const struct ipk__obj *o, int dirfd)
 		rc = ipk__unlinkat_same(dfd, base, o->dev, o->ino, o->path);
 		if (dfd != dirfd)
 			close(dfd);
+		/* a FIFO's or socket file's ?persist record goes with it */
+		if (rc == 0 && (strcmp(k, "fifo") == 0 || strncmp(k, "unix", 4) == 0))
+			ipk__owner_file_forget(k[0] == 'f' ? "fifo" : "sock", o->dev,
+			                       o->ino, p->uid);
 		return rc;
 	} else
 		return ipk__err(-EINVAL, "%s has no name to remove", o->address);

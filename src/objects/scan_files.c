@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "objects.h"
+#include "../core/owner_file.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -217,7 +218,8 @@ static void one_fifo(struct files *f, const char *path, const struct stat *st)
 	snprintf(o->address, sizeof o->address, "fifo:%s", path);
 	ipk__procidx_holders(f->c->procs, HOLD_FD, o->dev, o->ino, o);
 	o->pub.attached = (int64_t)o->pub.nholders;
-	o->pub.persist = 0;
+	o->pub.persist = ipk__owner_file_persist("fifo", o->dev, o->ino,
+	                                         o->pub.uid);
 	snprintf(o->use, sizeof o->use, "%zu holding it", o->pub.nholders);
 	if (o->pub.nholders == 0) {
 		if (f->c->procs->unreadable > 0) {
@@ -246,6 +248,8 @@ static void one_sockfile(struct files *f, const char *path,
 		bound_socket(f, b, o);
 	else
 		ipk__obj_socket_file_at(o, f->c->procs, f->dfd, f->base);
+	o->pub.persist = ipk__owner_file_persist("sock", o->dev, o->ino,
+	                                         o->pub.uid);
 	snprintf(o->address, sizeof o->address, "%s:%s", o->kind, path);
 	if (!ipk__want(f->c, o->kind)) {
 		f->c->list->n--; /* the probe told its kind: not asked for */

@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include "../core/internal.h"
+#include "../core/owner_file.h"
 #include "../core/safepath.h"
 #include "../shm/ring_sync.h" /* the fork generation */
 
@@ -98,6 +99,9 @@ static int fifo_listen(ipk_chan *c)
 	}
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
+	/* ?persist is recorded where gc looks (src/core/owner_file.h) */
+	ipk__owner_file_listen("fifo", st.st_dev, st.st_ino, st.st_uid,
+	                       c->persist);
 	if (!made && !c->raw) {
 		/* taking over from a reader that died: what it left may begin in
 		   the middle of a message it had half read, and no byte of the

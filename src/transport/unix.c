@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "sockstream.h"
+#include "../core/owner_file.h"
 #include "../core/safepath.h"
 
 #include <errno.h>
@@ -108,6 +109,9 @@ int ipk__unix_bind(ipk_chan *c, int type, int *out, dev_t *dev, ino_t *ino)
 		}
 		*dev = st.st_dev;
 		*ino = st.st_ino;
+		/* ?persist is recorded where gc looks (src/core/owner_file.h) */
+		ipk__owner_file_listen("sock", st.st_dev, st.st_ino, st.st_uid,
+		                       c->persist);
 	}
 	*out = fd;
 	return 0;
