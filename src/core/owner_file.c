@@ -1,6 +1,5 @@
 /* Owner records of FIFOs and socket files (owner_file.h). */
 #include "owner_file.h"
-#include "owner.h"
 
 #include <stdio.h>
 #include <unistd.h>
@@ -12,28 +11,40 @@ static void name_of(char buf[48], uint64_t dev, uint64_t ino)
 }
 
 void ipk__owner_file_listen(const char *kind, uint64_t dev, uint64_t ino,
-                            uid_t file_uid, bool persist)
+                            uid_t file_uid, bool persist, bool track)
 {
 	char name[48];
 	name_of(name, dev, ino);
-	if (!persist) {
+	if (!persist && !track) {
 		ipk__owner_forget(kind, name, file_uid, ino);
 		return;
 	}
+	if (file_uid != geteuid()) /* the record would not be believed */
+		ipk__owner_forget(kind, name, file_uid, ino);
 	ipk__owner_claim cl;
 	if (ipk__owner_lock(&cl, kind, name) == 0)
-		ipk__owner_set(&cl, true, ino);
+		ipk__owner_set(&cl, persist, ino);
 	ipk__owner_unlock(&cl);
 }
 
-int ipk__owner_file_persist(const char *kind, uint64_t dev, uint64_t ino,
-                            uid_t uid)
+void ipk__owner_file_close(const char *kind, uint64_t dev, uint64_t ino,
+                           bool removed)
 {
 	char name[48];
 	name_of(name, dev, ino);
-	struct ipk__owner o;
-	return ipk__owner_read(kind, name, uid, &o) > 0 && o.object == ino &&
-	       o.persist;
+	if (removed)
+		ipk__owner_forget(kind, name, geteuid(), ino);
+	else
+		ipk__owner_release(kind, name, ino);
+}
+
+enum ipk__owner_state ipk__owner_file_check(const char *kind, uint64_t dev,
+                                            uint64_t ino, uid_t uid,
+                                            struct ipk__owner *rec)
+{
+	char name[48];
+	name_of(name, dev, ino);
+	return ipk__owner_check(kind, name, uid, ino, rec);
 }
 
 void ipk__owner_file_forget(const char *kind, uint64_t dev, uint64_t ino,

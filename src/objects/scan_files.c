@@ -218,10 +218,32 @@ static void one_fifo(struct files *f, const char *path, const struct stat *st)
 	snprintf(o->address, sizeof o->address, "fifo:%s", path);
 	ipk__procidx_holders(f->c->procs, HOLD_FD, o->dev, o->ino, o);
 	o->pub.attached = (int64_t)o->pub.nholders;
-	o->pub.persist = ipk__owner_file_persist("fifo", o->dev, o->ino,
-	                                         o->pub.uid);
+	/* its listener's record (src/core/owner_file.h) */
+	struct ipk__owner rec;
+	enum ipk__owner_state owner =
+		ipk__owner_file_check("fifo", o->dev, o->ino, o->pub.uid, &rec);
+	o->pub.persist = owner != IPK__OWNER_NONE && rec.persist;
+	if (owner != IPK__OWNER_NONE && rec.pid > 0) {
+		o->pub.creator.pid = rec.pid;
+		o->pub.creator.state = owner == IPK__OWNER_ALIVE ? IPK_PID_ALIVE
+		                                                 : IPK_PID_DEAD;
+	}
 	snprintf(o->use, sizeof o->use, "%zu holding it", o->pub.nholders);
-	if (o->pub.nholders == 0) {
+	if (o->pub.nholders > 0) {
+		/* ipk__obj_judge: live */
+	} else if (owner == IPK__OWNER_ALIVE) {
+		o->pub.state = IPK_OBJ_LIVE;
+		snprintf(o->why, sizeof o->why, "its listener, pid %d, is alive",
+		         (int)rec.pid);
+	} else if (owner == IPK__OWNER_DEAD) {
+		o->pub.state = IPK_OBJ_ORPHAN;
+		if (rec.pid > 0)
+			snprintf(o->why, sizeof o->why, "its listener, pid %d, is gone "
+			         "and nobody has it open", (int)rec.pid);
+		else
+			snprintf(o->why, sizeof o->why, "its listener closed it%s",
+			         rec.persist ? " and kept it (?persist)" : "");
+	} else {
 		if (f->c->procs->unreadable > 0) {
 			o->pub.attached = -1;
 			snprintf(o->why, sizeof o->why,
@@ -248,8 +270,11 @@ static void one_sockfile(struct files *f, const char *path,
 		bound_socket(f, b, o);
 	else
 		ipk__obj_socket_file_at(o, f->c->procs, f->dfd, f->base);
-	o->pub.persist = ipk__owner_file_persist("sock", o->dev, o->ino,
-	                                         o->pub.uid);
+	struct ipk__owner rec;
+	o->pub.persist = ipk__owner_file_check("sock", o->dev, o->ino,
+	                                       o->pub.uid, &rec) !=
+	                         IPK__OWNER_NONE &&
+	                 rec.persist;
 	snprintf(o->address, sizeof o->address, "%s:%s", o->kind, path);
 	if (!ipk__want(f->c, o->kind)) {
 		f->c->list->n--; /* the probe told its kind: not asked for */

@@ -99,9 +99,10 @@ static int fifo_listen(ipk_chan *c)
 	}
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
-	/* ?persist is recorded where gc looks (src/core/owner_file.h) */
+	/* who listens, and ?persist, recorded where ls and gc look
+	   (src/core/owner_file.h) */
 	ipk__owner_file_listen("fifo", st.st_dev, st.st_ino, st.st_uid,
-	                       c->persist);
+	                       c->persist, true);
 	if (!made && !c->raw) {
 		/* taking over from a reader that died: what it left may begin in
 		   the middle of a message it had half read, and no byte of the
@@ -292,6 +293,9 @@ static int fifo_close(ipk_chan *c)
 		if (lstat(c->url.rest, &st) == 0 && st.st_dev == f->dev &&
 		    st.st_ino == f->ino && unlink(c->url.rest) < 0)
 			rc = ipk__errno(-errno, "unlink %s", c->url.rest);
+		ipk__owner_file_close("fifo", f->dev, f->ino, true);
+	} else if (c->role == IPK__OWNER && c->persist) {
+		ipk__owner_file_close("fifo", f->dev, f->ino, false);
 	}
 	int rc2 = ipk__stream_close(&f->s, c->linger_ms);
 	if (f->keep_fd >= 0)
