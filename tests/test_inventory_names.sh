@@ -103,5 +103,11 @@ eval "addr=\$'${shown//\'/\\\'}'"
 "$CLI" rm "$addr" && ok || bad "rm \$'$shown'"
 [ -e "$T/back\\slash" ] && bad "back\\slash still there" || ok
 
+# --- rm's messages name the address escaped, on one line
+"$CLI" rm "fifo:$T/$(printf 'gone\nrow\x1b[2J')" 2>$T.err && bad "rm of a missing FIFO succeeded"
+check "rm: one line for a name with a newline" 1 "$(wc -l <$T.err)"
+grep -qaP '\x1b' $T.err && bad "rm printed an escape character: $(cat -A $T.err)" || ok
+grep -qaF 'gone\nrow\x1b[2J' $T.err && ok || bad "rm does not show the name escaped: $(cat -A $T.err)"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

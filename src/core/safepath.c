@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,7 +57,7 @@ static int walk(const char *dir)
 	return fd;
 }
 
-int ipk__dir_open(const char *path, const char **base)
+static int dir_open(const char *path, const char **base, bool follow)
 {
 	const char *slash = strrchr(path, '/');
 	const char *b = slash ? slash + 1 : path;
@@ -75,6 +76,10 @@ int ipk__dir_open(const char *path, const char **base)
 		memcpy(dir, path, n);
 		dir[n] = '\0';
 	}
+	if (follow) {
+		int fd = open(dir, DIR_FLAGS);
+		return fd >= 0 ? fd : ipk__errno(-errno, "%s", dir);
+	}
 	struct open_how how = {.flags = DIR_FLAGS,
 	                       .resolve = RESOLVE_NO_SYMLINKS};
 	int fd = (int)syscall(SYS_openat2, AT_FDCWD, dir, &how, sizeof how);
@@ -89,6 +94,22 @@ int ipk__dir_open(const char *path, const char **base)
 	if (fd < 0)
 		return ipk__errno(fd, "%s", dir);
 	return fd;
+}
+
+int ipk__dir_open(const char *path, const char **base)
+{
+	return dir_open(path, base, false);
+}
+
+int ipk__unlink_own(const char *path, uint64_t dev, uint64_t ino)
+{
+	const char *base;
+	int dfd = dir_open(path, &base, true);
+	if (dfd < 0)
+		return dfd;
+	int rc = ipk__unlinkat_same(dfd, base, dev, ino, path);
+	close(dfd);
+	return rc;
 }
 
 int ipk__unlinkat_same(int dirfd, const char *base, uint64_t dev,

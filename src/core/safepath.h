@@ -37,6 +37,13 @@ int ipk__unlinkat_same(int dirfd, const char *base, uint64_t dev,
                        uint64_t ino, const char *what);
 
 /*
+ * A listener removing the file it made: unlink path if it still names file
+ * dev/ino, the path resolved once (symbolic links on it followed: the
+ * caller chose the path and made the file there). 0, -ESTALE, -errno.
+ */
+int ipk__unlink_own(const char *path, uint64_t dev, uint64_t ino);
+
+/*
  * Unlink path if it is a file of type (S_IFIFO, S_IFSOCK, S_IFREG), asked
  * and removed in the one directory: -EINVAL (another type; what_type says
  * what was wanted in the message), -ESTALE, -ELOOP, -errno.

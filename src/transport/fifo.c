@@ -288,11 +288,11 @@ static int fifo_close(ipk_chan *c)
 	struct fifo_chan *f = ipk__priv(c);
 	int rc = 0;
 	if (ipk__removes_on_close(c)) {
-		/* remove the name only if it is still our FIFO */
-		struct stat st;
-		if (lstat(c->url.rest, &st) == 0 && st.st_dev == f->dev &&
-		    st.st_ino == f->ino && unlink(c->url.rest) < 0)
-			rc = ipk__errno(-errno, "unlink %s", c->url.rest);
+		/* remove the name only if it is still our FIFO, checked and
+		   unlinked in one directory (src/core/safepath.h) */
+		rc = ipk__unlink_own(c->url.rest, f->dev, f->ino);
+		if (rc == -ENOENT || rc == -ESTALE || rc == -ENOTDIR)
+			rc = 0;
 		ipk__owner_file_close("fifo", f->dev, f->ino, true);
 	} else if (c->role == IPK__OWNER && c->persist) {
 		ipk__owner_file_close("fifo", f->dev, f->ino, false);
