@@ -461,3 +461,53 @@ Test(proto, busy_server_takes_a_second_client_tcp)
 {
 	busy_server("tcp");
 }
+
+/* ------------------------------------------------------- rings in place */
+
+/* On rings a request or reply is read where it lies, and what was
+   delivered is given back on the next receive: the space comes back (a
+   small ring carries many times its size), a poll after a delivery does
+   not see the delivered message as a new one, and a poll that comes
+   between does not lose the next one. */
+Test(proto, rings_give_back_what_was_read)
+{
+	char url[512], addr[512];
+	snprintf(url, sizeof url, "shm:%s?size=16K&proto=rep", ipkt_name("gb"));
+	ipk_chan *srv = ipkt_listen_ok(url);
+	cr_assert_gt(ipk_address(srv, addr, sizeof addr), 0);
+	ipk_chan *cli = ipkt_dial_ok(addr);
+	char req[200], buf[256];
+	memset(req, 'q', sizeof req);
+	for (int i = 0; i < 400; i++) { /* 400 x 200 B through 16 KiB rings */
+		snprintf(req, sizeof req, "%d", i);
+		cr_assert_eq(ipk_send(cli, req, sizeof req, 2000), (ssize_t)sizeof req,
+		             "request %d: %s", i, ipk_last_error());
+		cr_assert_eq(ipk_recv(srv, buf, sizeof buf, 2000), (ssize_t)sizeof req,
+		             "request %d: %s", i, ipk_last_error());
+		cr_assert_str_eq(buf, req);
+		cr_assert_eq(ipk_send(srv, buf, 100, 2000), 100);
+		cr_assert_eq(ipk_recv(cli, buf, sizeof buf, 2000), 100,
+		             "reply %d: %s", i, ipk_last_error());
+		cr_assert_str_eq(buf, req);
+	}
+	/* now with polls: nothing is waiting after a delivery */
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(ipk_send(cli, "ping", 4, 2000), 4);
+		ipk_pollitem it = {.chan = srv, .events = IPK_POLLIN};
+		cr_assert_eq(ipk_poll(&it, 1, 5000), 1, "%s", ipk_last_error());
+		cr_assert_eq(ipk_recv(srv, buf, sizeof buf, 0), 4, "%s",
+		             ipk_last_error());
+		it.revents = 0;
+		cr_expect_eq(ipk_poll(&it, 1, 0), 0, "a delivered request polls as "
+		                                    "a new one");
+		cr_assert_eq(ipk_recv(srv, buf, sizeof buf, 0), -EAGAIN);
+		cr_assert_eq(ipk_send(srv, "pong", 4, 2000), 4);
+		ipk_pollitem ci = {.chan = cli, .events = IPK_POLLIN};
+		cr_assert_eq(ipk_poll(&ci, 1, 5000), 1, "%s", ipk_last_error());
+		cr_assert_eq(ipk_recv(cli, buf, sizeof buf, 0), 4);
+		ci.revents = 0;
+		cr_expect_eq(ipk_poll(&ci, 1, 0), 0);
+	}
+	ipk_close(cli);
+	ipk_close(srv);
+}

@@ -28,6 +28,7 @@
 #define _GNU_SOURCE
 #include "proto.h"
 #include "../shm/proc.h"
+#include "../transport/shmring.h"
 #include "../transport/sockstream.h"
 
 #include <errno.h>
@@ -516,7 +517,7 @@ static ssize_t back_peek(struct ipk__sock *s, const unsigned char **msg,
 				until = b->next_sweep;
 		}
 		const void *p = NULL;
-		ssize_t n = ipk_recv_peek(ch, &p, ipk__remaining_ms(until));
+		ssize_t n = ipk__ring_chan_peek(ch, &p, until);
 		if (n == -EAGAIN && until != IPK__NOW)
 			n = ipk__err(-ETIMEDOUT, "%s: no message in time",
 			             s->c->url.text); /* its time ran out before */
@@ -663,4 +664,5 @@ const struct ipk__carrier ipk__carrier_back = {
 	.pipe_gone = back_pipe_gone,
 	.headroom = HDR,
 	.direct = true,
+	.lazy_release = true,
 };
