@@ -105,6 +105,12 @@ void ipk__owner_release(const char *kind, const char *name, uint64_t object);
 void ipk__owner_forget(const char *kind, const char *name, uid_t uid,
                        uint64_t object);
 
+/* The path of uid's record of kind/name (for a name too long to spell
+   there, a hash names it). 0, or -ENAMETOOLONG. Callers that look for
+   records of names sharing a prefix list OWNER_DIR with this. */
+int ipk__owner_path(char *buf, size_t cap, const char *kind, const char *name,
+                    uid_t uid);
+
 /* The calling process as an owner record (pid, start time, euid). */
 void ipk__owner_self(struct ipk__owner *o, bool persist, uint64_t object);
 
