@@ -9,6 +9,7 @@
 #include <criterion/parameterized.h>
 #include <dirent.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/socket.h>
 #include <sys/vfs.h>
@@ -673,5 +674,34 @@ Test(proto, mq_orphan_owner_record)
 	cr_assert_eq(ipk_recv(srv, buf, sizeof buf, 2500), -ETIMEDOUT);
 	cr_expect_eq(ipk__owner_read("mq", name, geteuid(), &o), 0,
 	             "the dead client's record of %s is still there", name);
+	ipk_close(srv);
+}
+
+/* A client killed while it made its reply ring leaves a plain region
+   under the ring's name (no ring header yet): the server removes it as
+   the dead client's all the same. */
+Test(proto, half_made_reply_ring)
+{
+	char url[512], full[600];
+	pt_address("shm", url, sizeof url);
+	snprintf(full, sizeof full, "%sproto=rep", url);
+	ipk_chan *srv = ipkt_listen_ok(full);
+	const char *rest = strchr(full, ':') + 1;
+	char name[300];
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	snprintf(name, sizeof name, "%.*s.r%d.0000abcd", (int)strcspn(rest, "?"),
+	         rest, (int)(pid ? pid : getpid()));
+	if (pid == 0) {
+		int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+		_exit(fd >= 0 && ftruncate(fd, 65536) == 0 ? 0 : 1);
+	}
+	cr_assert_eq(ipkt_wait_child(pid), 0);
+	char path[400];
+	snprintf(path, sizeof path, "/dev/shm%s", name);
+	cr_assert_eq(access(path, F_OK), 0);
+	char buf[16];
+	cr_assert_eq(ipk_recv(srv, buf, sizeof buf, 2500), -ETIMEDOUT);
+	cr_expect_neq(access(path, F_OK), 0, "%s is still there", path);
 	ipk_close(srv);
 }

@@ -162,8 +162,16 @@ static void remove_dead(struct ipk__sock *s, char tag, uint32_t pid,
                         uint32_t nonce)
 {
 	char url[600];
-	if (derive(s, tag, pid, nonce, url, sizeof url) == 0)
+	if (derive(s, tag, pid, nonce, url, sizeof url) < 0)
+		return;
+	if (ipk_remove(url) == -EINVAL && kind_of(s->c) == K_RINGS) {
+		/* a ring its client was killed making (no header yet: a plain
+		   region); the name is the dead client's own all the same */
+		size_t n = strlen(url);
+		snprintf(url + n, sizeof url - n, "%cregion",
+		         strchr(url, '?') ? '&' : '?');
 		(void)ipk_remove(url);
+	}
 }
 
 static void close_chan(ipk_chan **ch)
@@ -697,12 +705,13 @@ static ssize_t server_send(struct ipk__sock *s, struct ipk__pipe *p,
 		break;
 	default:
 		if (bp->out == NULL) {
+			/* the client made its mailbox before it asked: one that is
+			   not there now never will be (the client closed or died;
+			   a request it left in ours costs no wait) */
 			char url[600];
-			int64_t soon = ipk__deadline(1000);
 			int rc = derive(s, 'r', bp->pid, bp->nonce, url, sizeof url);
 			if (rc == 0)
-				rc = open_chan(s, url, false, soon < deadline ? soon : deadline,
-				               &bp->out);
+				rc = open_chan(s, url, false, IPK__NOW, &bp->out);
 			if (rc < 0) {
 				drop_client(s, p, !ipk__proc_alive((pid_t)bp->pid, 0));
 				return -EPIPE;
