@@ -705,3 +705,39 @@ Test(proto, half_made_reply_ring)
 	cr_expect_neq(access(path, F_OK), 0, "%s is still there", path);
 	ipk_close(srv);
 }
+
+ParameterizedTestParameters(proto, reply_to_a_client_gone)
+{
+	static int idx[3];
+	for (int i = 0; i < 3; i++)
+		idx[i] = i;
+	return cr_make_param_array(int, idx, 3);
+}
+
+/* A request whose client closed (or died) before the server read it: the
+   reply goes nowhere at once. The client's mailbox existed before it
+   asked, so one that is not there now is gone for good; the server does
+   not wait for it to appear (it used to, a second per such request). */
+ParameterizedTest(int *i, proto, reply_to_a_client_gone)
+{
+	static const char *const schemes[] = {"fifo", "shm", "mq"};
+	const char *scheme = schemes[*i];
+	char url[512], full[600], addr[600];
+	pt_address(scheme, url, sizeof url);
+	snprintf(full, sizeof full, "%sproto=rep", url);
+	ipk_chan *srv = ipkt_listen_ok(full);
+	cr_assert_gt(ipk_address(srv, addr, sizeof addr), 0);
+	ipk_chan *cli = ipkt_dial_ok(addr);
+	cr_assert_eq(ipk_send(cli, "q", 1, 2000), 1);
+	ipk_close(cli); /* its mailbox goes with it */
+	char buf[16];
+	ipk_msginfo mi = {0};
+	cr_assert_eq(ipk_recvmsg(srv, buf, sizeof buf, &mi, 5000), 1, "%s",
+	             ipk_last_error());
+	int64_t t0 = ipkt_now_ms();
+	cr_expect_eq(ipk_sendmsg(srv, "r", 1, &mi, 5000), 1, "%s",
+	             ipk_last_error());
+	cr_expect_lt(ipkt_now_ms() - t0, 800, "%s: the reply waited for a "
+	                                      "mailbox that is gone", scheme);
+	ipk_close(srv);
+}
