@@ -453,6 +453,15 @@ static struct shm_chan *ring_of(const ipk_chan *c, const char *fn)
 		         fn, c->tp->scheme);
 		return NULL;
 	}
+	/* a REQ/REP/PUSH/PULL socket keeps no ring state of its own in priv:
+	   its rings belong to the pattern layer (broadcast rings of PUB/SUB
+	   were handled by the caller) */
+	if (c->sock != NULL) {
+		ipk__err(-EOPNOTSUPP, "%s: %s is a messaging-pattern socket: "
+		                      "the pattern layer reads and writes its rings",
+		         fn, c->url.text);
+		return NULL;
+	}
 	return ipk__priv(c);
 }
 
