@@ -3,6 +3,7 @@ the C tools (ipckit rep, req, push, pull): routes that let a server hold
 several requests and answer them in any order, the status a reply
 carries, and the failure paths, which raise clear exceptions and leave no
 descriptor, shared-memory object, queue or file behind."""
+import asyncio
 import errno
 import os
 import select
@@ -132,6 +133,9 @@ class ReqRep(unittest.TestCase):
                         for c in clients:
                             c.close()
                 self.assertEqual(wait_gone(tag), [], scheme)
+                if scheme == "sysvmq":  # System V: no file to look for
+                    with self.assertRaises(ipckit.NotFound):
+                        ipckit.queue_stat(url.split("?")[0])
         self.assertEqual(fds(), before)
 
     def test_large_messages(self):
@@ -172,6 +176,32 @@ class ReqRep(unittest.TestCase):
             r = c.request(b"ping", 10)
             t.join()
             self.assertEqual((r, r.status), (b"pong", 7))
+        self.assertEqual(wait_gone(tag), [])
+
+    def test_asyncio_server_and_clients(self):
+        """One event loop: a REP server holding three requests and
+        answering them in reverse order, and three REQ clients awaiting."""
+        url, tag = rep_url("shm")
+
+        async def main(srv, clients):
+            async def server():
+                held = [await ipckit.aio.recvmsg(srv, 10) for _ in clients]
+                for r in reversed(held):
+                    await ipckit.aio.send(srv, b"re:" + r, route=r.route,
+                                          status=int(r[1:]))
+            return (await asyncio.gather(server(), *(
+                ipckit.aio.request(c, b"c%d" % i, 10)
+                for i, c in enumerate(clients))))[1:]
+
+        with ipckit.listen(url) as srv:
+            clients = [ipckit.dial(srv.address, 10) for _ in range(3)]
+            try:
+                got = asyncio.run(main(srv, clients))
+            finally:
+                for c in clients:
+                    c.close()
+        self.assertEqual(got, [b"re:c0", b"re:c1", b"re:c2"])
+        self.assertEqual([m.status for m in got], [0, 1, 2])
         self.assertEqual(wait_gone(tag), [])
 
     @need_cli
@@ -433,6 +463,7 @@ class Failures(unittest.TestCase):
                     self.assertIn(cm.exception.errno, (
                         errno.ETIMEDOUT, errno.ENOENT, errno.ECONNREFUSED))
                     self.assertIn(tag, str(cm.exception))
+                    self.assertLessEqual(str(cm.exception).count("peer:"), 1)
                     with ipckit.listen(url) as srv2:
                         # the same client finds the new server
                         c.send(b"again", 10)

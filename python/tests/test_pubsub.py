@@ -66,6 +66,13 @@ print("got", got, "of", want, flush=True)
 
 class PubSub(unittest.TestCase):
 
+    def setUp(self):
+        self.fds = sorted(os.listdir("/proc/self/fd"))
+
+    def tearDown(self):
+        self.assertEqual(sorted(os.listdir("/proc/self/fd")), self.fds,
+                         "descriptors leaked")
+
     def test_topics_on_shared_memory(self):
         url = url_for("shm") + "&proto=pub"
         with ipckit.listen(url) as pub:
