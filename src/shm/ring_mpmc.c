@@ -461,6 +461,20 @@ void ipk__mpmc_abort(struct ipk__ring *r)
 
 /* ------------------------------------------------------------ consumer */
 
+/* Is p where the producers will write next: the tail, or the end of the
+   record at the tail whose section has not ended yet (the tail moves
+   last, and a record's header is published before it)? */
+static bool at_producers(struct ipk__ring *r, uint64_t p)
+{
+	uint64_t t = atomic_load_explicit(&r->h->tail, ACQ);
+	if (t == p)
+		return true;
+	if (!pos_ok(r, t))
+		return false;
+	uint64_t n = rec_extent(r, t, atomic_load_explicit(rec_word(r, t), ACQ));
+	return n != 0 && p_add(r, t, n) == p;
+}
+
 bool ipk__mpmc_ready(struct ipk__ring *r)
 {
 	uint64_t hd = atomic_load_explicit(&r->h->head, ACQ);
@@ -468,8 +482,7 @@ bool ipk__mpmc_ready(struct ipk__ring *r)
 		return true; /* let the caller report it */
 	uint64_t w = atomic_load_explicit(rec_word(r, hd), ACQ);
 	return w != 0 && w_state(w) != ST_BUSY &&
-	       (w_lap_ok(w, hd) ||
-	        atomic_load_explicit(&r->h->tail, RLX) != hd);
+	       (w_lap_ok(w, hd) || !at_producers(r, hd));
 }
 
 /* Does a live consumer's slot say it reads the record at p? */
@@ -553,13 +566,15 @@ static int locate(struct ipk__ring *r, bool *passed)
 		if (w == 0)
 			return 0;
 		if (!w_lap_ok(w, hd)) {
-			/* a header from another lap: at the tail, the oldest
-			   record's, one lap behind (a record filled the ring
-			   exactly: reserve) and nothing to read yet; anywhere else
-			   the position or the record is not what producers made.
-			   The tail moves after the header it passes is published:
-			   a tail seen moved means the word is worth a second look. */
-			if (atomic_load_explicit(&h->tail, ACQ) == hd)
+			/* a header from another lap: at the producers' position
+			   (the tail, or the end of the one record whose section
+			   has not ended) it is the oldest record's, one lap behind
+			   (a record filled the ring exactly: reserve), and nothing
+			   is there yet; anywhere else the position or the record
+			   is not what producers made. The tail moves after the
+			   header it passes is published: a tail seen moved means
+			   the word is worth a second look. */
+			if (at_producers(r, hd))
 				return 0;
 			if (atomic_load_explicit(rec_word(r, hd), ACQ) != w)
 				continue;
@@ -641,13 +656,9 @@ int ipk__mpmc_check_position(struct ipk__ring *r)
 	uint64_t t = atomic_load_explicit(&h->tail, ACQ);
 	if (!pos_ok(r, hd) || !pos_ok(r, t))
 		return 0; /* reported where they are used */
-	if (p_dist(r, t, hd) <= r->cap)
-		return 0;
 	/* past the tail by the one record whose section has not ended yet
 	   (its producer stores the tail last, or died before it did) */
-	uint64_t w = atomic_load_explicit(rec_word(r, t), ACQ);
-	uint64_t n = rec_extent(r, t, w);
-	if (n != 0 && p_add(r, t, n) == hd)
+	if (p_dist(r, t, hd) <= r->cap || at_producers(r, hd))
 		return 0;
 	if (atomic_load_explicit(&h->tail, ACQ) != t)
 		return 0; /* moving: look again next time */
