@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "util.h"
+#include "ring_tsan.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
