@@ -12,6 +12,7 @@
 #include "../shm/region.h"
 #include "../shm/ring.h"
 #include "../proto/pubsub.h"
+#include "shmring.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -534,6 +535,15 @@ int ipk_send_abort(ipk_chan *c)
 	if (!s->has_out)
 		return no_side(c, true);
 	return ipk__ring_abort(&s->out);
+}
+
+ssize_t ipk__ring_chan_peek(ipk_chan *c, const void **buf, int64_t deadline)
+{
+	struct shm_chan *s = ipk__priv(c);
+	*buf = NULL;
+	if (!s->has_in)
+		return no_side(c, false);
+	return ipk__ring_peek(&s->in, buf, deadline);
 }
 
 ssize_t ipk_recv_peek(ipk_chan *c, const void **buf, int timeout_ms)
