@@ -81,6 +81,12 @@ static int path_of(char *buf, size_t cap, const char *kind, const char *name,
 	return 0;
 }
 
+int ipk__owner_path(char *buf, size_t cap, const char *kind, const char *name,
+                    uid_t uid)
+{
+	return path_of(buf, cap, kind, name, uid);
+}
+
 static void format(char rec[RECLEN], const struct ipk__owner *o,
                    uint64_t name_hash)
 {
@@ -330,4 +336,13 @@ void ipk__owner_release(const char *kind, const char *name, uint64_t object)
 		ipk__owner_write(&cl, &o);
 	}
 	ipk__owner_unlock(&cl);
+}
+
+bool ipk__owner_keeps(bool persist, bool adopted, long unread)
+{
+	if (persist)
+		return true;
+	/* a dead listener's leftover is tidied away only once it is empty:
+	   its messages were sent to whoever listens there, not to us */
+	return adopted && unread != 0;
 }

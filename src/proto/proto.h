@@ -119,6 +119,11 @@ struct ipk__sock {
 	const unsigned char *msg;
 	size_t msg_len;
 	bool peeked;
+	/* ...delivered, but still lent (the carrier's lazy_release): given
+	   back on the next take, readiness check or close */
+	bool spent;
+	bool fd_given;               /* ipk_fd was asked: somebody polls it, so
+	                                nothing stays lent (readiness) */
 	/* ...refused by a too-small user buffer: it is taken again */
 	bool held;
 	struct ipk__pipe *held_from;
@@ -166,6 +171,10 @@ struct ipk__carrier {
 	size_t headroom;
 	/* one pipe whose send waits by itself: no trying round the pipes */
 	bool direct;
+	/* a message read in place is given back on the next take rather than
+	   as it is delivered: the release (a section on an MPMC ring) then
+	   runs while the peer works on the reply, not before ours is sent */
+	bool lazy_release;
 };
 
 extern const struct ipk__carrier ipk__carrier_conn;

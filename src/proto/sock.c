@@ -136,6 +136,7 @@ int ipk__sock_close(ipk_chan *c)
 	struct ipk__sock *s = c->sock;
 	if (s == NULL)
 		return 0;
+	ipk__sock_drop(s); /* a message still lent goes back first */
 	if (s->proto->fini)
 		s->proto->fini(s);
 	s->car->stop(s); /* may still look at its pipes (dead clients') */
@@ -261,7 +262,7 @@ void ipk__sock_drop(struct ipk__sock *s)
 {
 	if (s->peeked && s->car->release)
 		s->car->release(s);
-	s->peeked = s->held = false;
+	s->peeked = s->held = s->spent = false;
 }
 
 ssize_t ipk__sock_deliver(struct ipk__sock *s, ipk__rx *rx,
@@ -281,7 +282,10 @@ ssize_t ipk__sock_deliver(struct ipk__sock *s, ipk__rx *rx,
 	}
 	if (len)
 		memcpy(dst, body, len);
-	ipk__sock_drop(s);
+	if (s->peeked && s->car->lazy_release && !s->fd_given)
+		s->spent = true; /* given back on the next take */
+	else
+		ipk__sock_drop(s);
 	return (ssize_t)len;
 }
 
@@ -373,6 +377,9 @@ ssize_t ipk__sock_recv(ipk_chan *c, ipk__rx *rx, int64_t deadline)
 int ipk__sock_fd(const ipk_chan *c)
 {
 	struct ipk__sock *s = c->sock;
+	s->fd_given = true;
+	if (s->spent)
+		ipk__sock_drop(s);
 	if (s->car->fd)
 		return s->car->fd(s);
 	if (s->timerfd < 0) {
@@ -392,7 +399,9 @@ int ipk__sock_fd(const ipk_chan *c)
 
 int ipk__sock_pending(const ipk_chan *c)
 {
-	const struct ipk__sock *s = c->sock;
+	struct ipk__sock *s = c->sock;
+	if (s->spent) /* a delivered message would read as one waiting */
+		ipk__sock_drop(s);
 	if (s->held || (s->car->pending && s->car->pending(s)))
 		return 1;
 	return s->proto->sock_pending ? s->proto->sock_pending(s) : 0;

@@ -8,9 +8,11 @@
  */
 #define _GNU_SOURCE
 #include "../core/internal.h"
+#include "../core/owner.h"
 #include "../shm/region.h"
 #include "../shm/ring.h"
 #include "../proto/pubsub.h"
+#include "shmring.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +33,8 @@ struct shm_chan {
 	int life_w;         /* pair: this end's life pipe (write end) */
 	int peer_life_r;    /* pair: the other end's life pipe (read end) */
 	bool paired;
+	bool adopted;       /* listener: joined or took over a ring it did
+	                       not create */
 };
 
 struct ring_opts {
@@ -182,6 +186,7 @@ static int ring_listen(ipk_chan *c)
 			drop_region(s);
 			return rc;
 		}
+		s->adopted = true;
 	} else {
 		return rc;
 	}
@@ -199,6 +204,9 @@ static int ring_listen(ipk_chan *c)
 	}
 	ipk__ring_listening(&s->in, c->persist);
 	s->has_in = true;
+	/* ?persist belongs to the ring, not to the address it is opened by */
+	c->persist = c->persist ||
+	             atomic_load_explicit(&s->in.h->persist, memory_order_acquire);
 	return 0;
 }
 
@@ -376,8 +384,19 @@ static int ring_close(ipk_chan *c)
 		/* the last consumer to leave takes the name with it, then tells
 		   the producers that nobody will read the ring again (in that
 		   order: a new listener of the name gets a new ring) */
+		bool keep = false;
+		if (mine && s->region_refs == NULL && ipk__removes_on_close(c)) {
+			/* asked again: a listener that joined since may have
+			   asked for ?persist */
+			ipk_ringinfo info;
+			ipk__ring_info(&s->in, &info);
+			keep = ipk__owner_keeps(
+			        atomic_load_explicit(&s->in.h->persist,
+			                             memory_order_acquire),
+			        s->adopted, (long)(info.used > 0));
+		}
 		if (mine && s->region_refs == NULL && ipk__removes_on_close(c) &&
-		    ipk__ring_side_alive(&s->in, IPK__RING_CONSUMER) == 0) {
+		    !keep && ipk__ring_side_alive(&s->in, IPK__RING_CONSUMER) == 0) {
 			rc = ipk_region_remove(s->region);
 			if (rc == -ENOENT)
 				rc = 0;
@@ -516,6 +535,15 @@ int ipk_send_abort(ipk_chan *c)
 	if (!s->has_out)
 		return no_side(c, true);
 	return ipk__ring_abort(&s->out);
+}
+
+ssize_t ipk__ring_chan_peek(ipk_chan *c, const void **buf, int64_t deadline)
+{
+	struct shm_chan *s = ipk__priv(c);
+	*buf = NULL;
+	if (!s->has_in)
+		return no_side(c, false);
+	return ipk__ring_peek(&s->in, buf, deadline);
 }
 
 ssize_t ipk_recv_peek(ipk_chan *c, const void **buf, int timeout_ms)
