@@ -432,6 +432,14 @@ int ipk__ss_flush(ipk_chan *c, int64_t deadline)
 	return c->role == IPK__LISTENER ? 0 : ipk__stream_flush(&sc->s, deadline);
 }
 
+int ipk__ss_finish(ipk_chan *c, int64_t deadline)
+{
+	struct ipk__sockchan *sc = ipk__priv(c);
+	if (c->role == IPK__LISTENER || sc->s.batch)
+		return 0; /* a batching stream took the message whole */
+	return ipk__stream_flush(&sc->s, deadline);
+}
+
 ssize_t ipk__ss_recv(ipk_chan *c, ipk__rx *rx, int64_t deadline)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);
@@ -456,12 +464,6 @@ int ipk__ss_pending(const ipk_chan *c)
 	const struct ipk__sockchan *sc = ipk__priv(c);
 	return c->role == IPK__LISTENER || sc->hs_open
 	               ? 0 : ipk__stream_pending(&sc->s);
-}
-
-int ipk__ss_flush(ipk_chan *c, int64_t deadline)
-{
-	struct ipk__sockchan *sc = ipk__priv(c);
-	return c->role == IPK__LISTENER ? 0 : ipk__stream_flush(&sc->s, deadline);
 }
 
 int ipk__ss_shutdown(ipk_chan *c)
