@@ -74,7 +74,10 @@ static int spsc_find_tail(struct ipk__ring *r)
 	for (;;) {
 		uint64_t w = atomic_load_explicit(rec_word(r, p), ACQ);
 		uint64_t n;
-		if (w == 0) {
+		/* the end: a terminator, or a full lap of records (the last
+		   one filled the ring exactly: the word is the consumer's
+		   unread header, from the lap before) */
+		if (w == 0 || walked == r->cap) {
 			r->tail = p;
 			r->head_cache = atomic_load_explicit(&r->h->head, ACQ);
 			if (!pos_ok(r, r->head_cache))
@@ -82,6 +85,9 @@ static int spsc_find_tail(struct ipk__ring *r)
 			atomic_store_explicit(&r->h->tail, p, RLX);
 			return 0;
 		}
+		if (!w_lap_ok(w, p))
+			return ipk__ring_corrupt(r, "record header from another lap",
+			                         w);
 		if (w_state(w) == ST_SKIP)
 			n = skip_len(r, p, w);
 		else if (w_state(w) == ST_COMMITTED && len_fits(r, p, w_len(w)))
@@ -91,7 +97,7 @@ static int spsc_find_tail(struct ipk__ring *r)
 		if (n == 0)
 			return ipk__ring_corrupt(r, "record header", w);
 		walked += n;
-		if (walked + REC_HDR > r->cap)
+		if (walked > r->cap)
 			return ipk__ring_corrupt(r, "no end of records", p);
 		p = p_add(r, p, n);
 	}
