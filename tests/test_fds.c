@@ -685,3 +685,30 @@ Test(hostile, a_proper_memfd_is_taken)
 	crafted_close(&k);
 	cr_assert_eq(count_fds(), base);
 }
+
+/* Descriptors sent with the middle of a long message belong to no message:
+   they are closed as they come, not piled up until the message ends. */
+Test(hostile, descriptors_inside_a_message_are_not_piled_up)
+{
+	struct crafted k;
+	crafted_open(&k, "");
+	int ev = eventfd(0, EFD_CLOEXEC);
+	cr_assert_geq(ev, 0);
+	int base = count_fds();
+	enum { PIECES = 100, PIECE = 1000 };
+	unsigned char hdr[9] = {1, 0, 0, 0, 0, 0, 0, 0, 0};
+	uint64_t len = (uint64_t)PIECES * PIECE + 1; /* one byte never comes */
+	for (int i = 0; i < 8; i++)
+		hdr[1 + i] = (unsigned char)(len >> (56 - 8 * i));
+	send_with(k.fd, hdr, sizeof hdr, NULL, 0);
+	static unsigned char piece[PIECE];
+	for (int i = 0; i < PIECES; i++)
+		send_with(k.fd, piece, sizeof piece, &ev, 1);
+	static char buf[PIECES * PIECE + 16];
+	cr_assert_eq(ipk_recv(k.c, buf, sizeof buf, 300), -ETIMEDOUT, "%s",
+	             ipk_last_error());
+	cr_assert_eq(count_fds(), base, "%d descriptors held for a message "
+	             "under way", count_fds() - base);
+	close(ev);
+	crafted_close(&k);
+}

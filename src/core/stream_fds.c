@@ -142,6 +142,15 @@ ssize_t ipk__fds_read(ipk__stream *s, void *buf, size_t len, bool dontwait)
 				close(fd);
 		}
 	}
+	/* a read that lies inside the payload of the message being read
+	   (after its first byte, up to its end) owns descriptors no
+	   message can take: a hostile peer's. Closed now, so a peer cannot
+	   pile them up in this process across a long message. */
+	if (s->have_len && start > f->fr_start && start + (uint64_t)n <= f->fr_end) {
+		for (int i = 0; i < nf; i++)
+			close(fds[i]);
+		return n;
+	}
 	if (nf > 0 || (mh.msg_flags & MSG_CTRUNC))
 		keep(f, fds, nf, (mh.msg_flags & MSG_CTRUNC) != 0, start,
 		     start + (uint64_t)n);
@@ -161,6 +170,8 @@ void ipk__fds_claim(ipk__stream *s, uint64_t at, uint64_t end)
 	}
 	ipk__fdbatch_close(f->cur); /* (a frame never begins twice) */
 	f->cur = NULL;
+	f->fr_start = at;
+	f->fr_end = end;
 	struct ipk__fdbatch *b = f->head;
 	if (b && b->start <= at && end >= b->end) {
 		if ((f->head = b->next) == NULL)

@@ -38,6 +38,7 @@ struct ipk__fdio {
 	uint64_t abs;                      /* bytes read so far */
 	struct ipk__fdbatch *head, *tail;  /* received, owner not parsed yet */
 	struct ipk__fdbatch *cur;          /* the message being read: its own */
+	uint64_t fr_start, fr_end;         /* where that message lies */
 	/* large messages */
 	size_t large;      /* send messages of at least this many bytes as
 	                      memfds (0: never) */
