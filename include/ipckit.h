@@ -355,12 +355,14 @@ const char *ipk_scheme_summary(const char *scheme);
  * again), speaking SP req0/rep0/push0/pull0 exactly as nng does, so nng
  * programs of the matching pattern are peers; ipk_accept does not apply.
  * Either side may listen there. On the mailbox schemes (unixgram:, fifo:,
- * sysvmq:, mq:, shm:, sysvshm:, mmap:) the REP side listens (owns the
- * mailbox) and REQ sides dial; a reply finds its way back as
- * docs/patterns.md describes per mechanism; for push/pull the mailbox
- * itself is the pipeline. Refused with a reason: signal: (8-byte messages
- * leave no room for a request header) and pipe:/ipk_pair/ipk_spawn (PAIR
- * only); ?raw (no messages to carry).
+ * sysvmq:, mq:, shm:, mmap:) the REP side listens (owns the mailbox) and
+ * REQ sides dial; a reply finds its way back as docs/patterns.md
+ * describes per mechanism (on rings a server takes at most 64 clients at
+ * once: its ring's producer slots); for push/pull the mailbox itself is
+ * the pipeline (sysvshm: too). Refused with a reason: signal: (8-byte
+ * messages leave no room for a request header), pipe:/ipk_pair/ipk_spawn
+ * (PAIR only), REQ/REP on sysvshm: (no names for per-client reply rings),
+ * ?raw (no messages to carry).
  *
  * REQ: one request at a time per channel; sending another abandons the
  * first. Requests carry a 32-bit ID (high bit set); a reply with another ID
@@ -380,7 +382,45 @@ const char *ipk_scheme_summary(const char *scheme);
  * (within the timeout) when none can. PULL: fair among pushers.
  * ipk_fd() of a socket is readable when a receive may make progress (a
  * message, a connection, a resend that is due): call it with timeout 0.
+ *
+ * pub   ipk_send: every subscriber gets the message
+ * sub   ipk_recv: what the publisher sends, filtered by topic
+ * (docs/pubsub.md). A subscriber gets the messages whose body starts with
+ * one of its subscribed prefixes: ipk_subscribe() or ?topic=PREFIX on the
+ * address (repeatable). No subscription, no messages; the empty prefix
+ * takes everything. On unix: and tcp: it speaks SP pub0/sub0 as nng does
+ * (a publisher sends each subscriber connection a copy). On shm:,
+ * sysvshm: and mmap: the messages go through a broadcast ring that every
+ * subscriber reads in place (ipk_recv_peek works there too, and the
+ * publisher's ipk_send_borrow): either side may listen (create the ring,
+ * or join it) and the other dials. Options:
+ *   slow=drop   (default) a subscriber that cannot keep up misses messages:
+ *               on shared memory it is told how many, in
+ *               ipk_msginfo.missed with the next message it receives
+ *   slow=block  the publisher waits for the subscriber, within its send
+ *               timeout (given on a subscriber: for that subscriber; on
+ *               the address that creates a ring: the default)
+ *   history=K   shared memory: a subscriber that joins gets the last K
+ *               messages the ring still holds (on the creating address:
+ *               the default for subscribers)
+ *   subs=N      shared memory, when creating: subscriber slots (default
+ *               64, at most 256)
+ *   size=, wait=, spin= as for rings.
+ * A ring stays while anyone is attached (a publisher may restart and
+ * continue where the dead one stopped); the last process to leave removes
+ * it unless it was created with ?persist. Refused with a reason on the
+ * mechanisms where a message reaches only one receiver.
  */
+
+/* Subscribe a ?proto=sub channel to messages that start with prefix (len
+ * bytes; 0 subscribes to everything). Subscribing twice is one
+ * subscription. -EOPNOTSUPP for other channels. */
+int ipk_subscribe(ipk_chan *c, const void *prefix, size_t len);
+/* Drop a subscription (-ENOENT if there was none for that prefix). */
+int ipk_unsubscribe(ipk_chan *c, const void *prefix, size_t len);
+/* Subscribers a ?proto=pub channel has now (connections on unix:/tcp:,
+ * live subscribers of the ring on shared memory). */
+int ipk_subscribers(ipk_chan *c);
 
 /* -------------------------------------- message queues and signals */
 /*
@@ -616,8 +656,16 @@ int ipk_send_abort(ipk_chan *c);
  */
 ssize_t ipk_recv_peek(ipk_chan *c, const void **buf, int timeout_ms);
 
-/* Let the producer reuse the space of the peeked message. */
+/* Let the producer reuse the space of the peeked message. On a
+ * publish/subscribe channel with slow=drop the publisher may have
+ * overwritten it meanwhile: -ESTALE then (discard what was read from it;
+ * it counts as missed). */
 int ipk_recv_release(ipk_chan *c);
+
+/* ipk_recv_peek with the message's metadata (ipk_msginfo.missed on a
+ * shared-memory subscriber). info may be NULL. */
+ssize_t ipk_recv_peekmsg(ipk_chan *c, const void **buf, ipk_msginfo *info,
+                         int timeout_ms);
 
 typedef struct ipk_ringinfo {
 	size_t capacity;    /* bytes for records */

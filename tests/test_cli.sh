@@ -310,7 +310,7 @@ expect_status "send --listen behind relay" 0 $ST "$TMP/out.err"
 expect_gone "relay B to A cleaned up" "$TMP/rfront"
 
 # relay --count
-start "$TMP/out" recv unix:@ipkt-$$-rc -n 0
+start "$TMP/out" recv unix:@ipkt-$$-rc -n 2
 RECV=$PID
 start "$relay_out" relay -n 2 --listen-a fifo:$TMP/rc unix:@ipkt-$$-rc
 RPID=$PID

@@ -413,3 +413,51 @@ ParameterizedTest(int *i, proto, timeouts)
 	}
 	ipk_close(rep);
 }
+
+/* A server kept busy by one client (it then waits on that connection
+   alone) still takes in a second client at once. */
+static void busy_server(const char *scheme)
+{
+	char url[512], addr[512];
+	pt_address(scheme, url, sizeof url);
+	pid_t srv = pt_server_start(url, (struct pt_server){0}, addr, sizeof addr);
+	int *stop = ipkt_shared(sizeof *stop);
+	pid_t busy = fork();
+	cr_assert_neq(busy, -1);
+	if (busy == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		ipk_chan *c;
+		if (ipk_dial(&c, addr, 5000) < 0)
+			_exit(1);
+		char b[16];
+		while (!__atomic_load_n(stop, __ATOMIC_RELAXED))
+			if (ipk_send(c, "x", 1, 5000) != 1 ||
+			    ipk_recv(c, b, sizeof b, 5000) != 4)
+				_exit(2);
+		ipk_close(c);
+		_exit(0);
+	}
+	usleep(100000); /* the first client is in full swing */
+	int64_t t0 = ipkt_now_ms();
+	ipk_chan *c = ipkt_dial_ok(addr);
+	char b[16];
+	cr_expect_eq(ipk_send(c, "second", 6, 5000), 6);
+	cr_expect_eq(ipk_recv(c, b, sizeof b, 5000), 9, "%s", ipk_last_error());
+	int64_t ms = ipkt_now_ms() - t0;
+	cr_expect_lt(ms, 1000, "%s: a second client waited %lld ms", scheme,
+	             (long long)ms);
+	ipk_close(c);
+	__atomic_store_n(stop, 1, __ATOMIC_RELAXED);
+	cr_expect_eq(ipkt_wait_child(busy), 0);
+	cr_expect_eq(pt_server_stop(addr, srv), 0);
+}
+
+Test(proto, busy_server_takes_a_second_client_unix)
+{
+	busy_server("unix");
+}
+
+Test(proto, busy_server_takes_a_second_client_tcp)
+{
+	busy_server("tcp");
+}

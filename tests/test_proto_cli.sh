@@ -82,7 +82,8 @@ wait "$PID"
 # -------------------------------------------------------- every mailbox
 touch "$TMP/key"
 for url in "unixgram:$TMP/g" "sysvmq:$TMP/key?proj=$((($$ % 200) + 1))" \
-           "mq:/ipkt-protocli-$$" "fifo:$TMP/f" "shm:/ipkt-protocli-$$"; do
+           "mq:/ipkt-protocli-$$?msgsize=1024&maxmsg=8" "fifo:$TMP/f" \
+           "shm:/ipkt-protocli-$$"; do
 	serve "$TMP/mb" "$url" -p -n 2 -j 2 -- cat
 	got=$(run req "$ADDR" one two)
 	expect_eq "$url" $'one\ntwo' "$got"

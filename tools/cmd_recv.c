@@ -112,9 +112,14 @@ static bool emit(const struct recv_opts *o, const struct cli_kind *k,
                  const void *buf, size_t n, const ipk_msginfo *info,
                  unsigned conn)
 {
-	if (o->meta)
-		printf("# len=%zu type=%ld prio=%u pid=%ld uid=%lu\n", n, info->type,
+	if (o->meta) {
+		printf("# len=%zu type=%ld prio=%u pid=%ld uid=%lu", n, info->type,
 		       info->prio, (long)info->pid, (unsigned long)info->uid);
+		/* a subscriber that fell behind a shared-memory publisher */
+		if (info->missed)
+			printf(" missed=%llu", (unsigned long long)info->missed);
+		putchar('\n');
+	}
 	switch (o->mode) {
 	case OUT_HEX:
 		hexdump(stdout, buf, n);
@@ -212,7 +217,9 @@ static int parse(int argc, char **argv, struct recv_opts *o, const char **url)
 	if (o->print_address && o->dial)
 		return cli_usage("recv", "--print-address prints the endpoint recv "
 		                 "creates; with --dial it creates nothing");
-	if (k != NULL && !((o->dial ? k->dial_caps : k->listen_caps) & CLI_RECV))
+	/* with ?proto= the pattern decides who receives (the library says) */
+	if (k != NULL && !cli_url_flag(*url, "proto") &&
+	    !((o->dial ? k->dial_caps : k->listen_caps) & CLI_RECV))
 		return cli_usage("recv", "a %s %s does not receive: %s",
 		                 k->scheme, o->dial ? "dialer" : "listener",
 		                 o->dial ? "drop --dial (recv listens by default)"
@@ -598,7 +605,9 @@ const struct ipk_cmd cli_cmd_recv = {
 	"                      \"base64\") and data (docs/cli.md has the schema)\n"
 	"  -m, --meta          before each message a line\n"
 	"                      '# len=N type=T prio=P pid=PID uid=UID'\n"
-	"                      (pid/uid are 0 where the mechanism does not tell)\n"
+	"                      (pid/uid are 0 where the mechanism does not tell),\n"
+	"                      ' missed=M' added when a ?proto=sub channel lost\n"
+	"                      M messages just before this one\n"
 	"  -T, --type N        sysvmq: which message to take: 0 the first,\n"
 	"                      N>0 the first of type N, N<0 the lowest type <= |N|\n"
 	"  -p, --print-address once listening, print the endpoint's address on a\n"

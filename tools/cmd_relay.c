@@ -238,6 +238,21 @@ static int plan(struct side sides[2])
 		caps[i] = k == NULL ? (CLI_RECV | CLI_SEND)
 		                    : sides[i].end.listen ? k->listen_caps
 		                                          : k->dial_caps;
+		/* ?proto= decides instead: a publisher or pusher only sends, a
+		   subscriber or puller only receives, whoever listens */
+		const char *q = strchr(sides[i].end.url, '?');
+		for (const char *o = q; o != NULL; o = strchr(o + 1, '&')) {
+			if (strncmp(o + 1, "proto=", 6) != 0)
+				continue;
+			const char *v = o + 7;
+			size_t n = strcspn(v, "&");
+			if ((n == 3 && strncmp(v, "pub", 3) == 0) ||
+			    (n == 4 && strncmp(v, "push", 4) == 0))
+				caps[i] = CLI_SEND;
+			else if ((n == 3 && strncmp(v, "sub", 3) == 0) ||
+			         (n == 4 && strncmp(v, "pull", 4) == 0))
+				caps[i] = CLI_RECV;
+		}
 	}
 	if (strcmp(sides[0].end.url, sides[1].end.url) == 0)
 		return cli_usage("relay", "A and B are the same endpoint");

@@ -18,6 +18,7 @@ extern const struct ipk_cmd cli_cmd_bench;
 extern const struct ipk_cmd cli_cmd_sem, cli_cmd_lock;
 extern const struct ipk_cmd cli_cmd_req, cli_cmd_rep, cli_cmd_push,
 	cli_cmd_pull;
+extern const struct ipk_cmd cli_cmd_pub, cli_cmd_sub;
 
 static const struct ipk_cmd *const commands[] = {
 	&cli_cmd_send,
@@ -27,6 +28,8 @@ static const struct ipk_cmd *const commands[] = {
 	&cli_cmd_rep,
 	&cli_cmd_push,
 	&cli_cmd_pull,
+	&cli_cmd_pub,
+	&cli_cmd_sub,
 	&cli_cmd_demo,
 	&cli_cmd_ls,
 	&cli_cmd_gc,

@@ -45,6 +45,8 @@ enum bench_topo {
 	BENCH_SERVER,  /* runner listens before fork, echo serves, runner dials */
 	BENCH_MAILBOX, /* one inbox each (listen receives); each dials the other */
 	BENCH_SIGNAL,  /* each listens on itself; each dials the other's pid */
+	BENCH_FANOUT,  /* runner listens before fork and sends on it; every
+	                  receiver dials (publish/subscribe) */
 };
 
 struct bench_family;

@@ -54,6 +54,7 @@ static int ipk_prepare(struct bench_link *l)
 			return failed(l, rc, "pair", row->listen);
 		return 0;
 	case BENCH_SERVER:
+	case BENCH_FANOUT:
 		if ((rc = do_listen(l, &l->own[0], 0)) < 0)
 			return rc;
 		/* the address with what the kernel chose (a TCP port) */
@@ -83,6 +84,10 @@ static int ipk_echo_open(struct bench_link *l)
 		return 0;
 	case BENCH_SERVER:
 		return 0;
+	case BENCH_FANOUT:
+		/* every receiver dials the runner's publisher (its template
+		   subscribes: ?topic) */
+		return do_dial(l, &l->in, 0, 0);
 	case BENCH_MAILBOX:
 		if ((rc = do_listen(l, &l->in, 1)) < 0)
 			return rc;
@@ -120,6 +125,9 @@ static int ipk_runner_open(struct bench_link *l)
 	switch (l->job->s->row->topo) {
 	case BENCH_PAIR:
 		l->in = l->out = l->own[0];
+		return 0;
+	case BENCH_FANOUT:
+		l->out = l->own[0];
 		return 0;
 	case BENCH_SERVER:
 		rc = do_dial(l, &l->in, 0, 0);

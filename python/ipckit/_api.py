@@ -88,6 +88,12 @@ PROTOTYPES = [
      "Channel.recv_view"),
     ("ipk_recv_release", c_int, [chan_p], "zerocopy.settle_rx"),
     ("ipk_ring_info", c_int, [chan_p, ringinfo_p], "Channel.ring_info"),
+    # publish/subscribe
+    ("ipk_subscribe", c_int, [chan_p, c_char_p, c_size_t],
+     "Channel.subscribe"),
+    ("ipk_unsubscribe", c_int, [chan_p, c_char_p, c_size_t],
+     "Channel.unsubscribe"),
+    ("ipk_subscribers", c_int, [chan_p], "Channel.subscribers"),
     # synchronisation
     ("ipk_sync_remove", c_int, [c_char_p], "sync_remove"),
     ("ipk_sem_open", c_int, [POINTER(sem_p), c_char_p, c_int, c_int],
@@ -161,4 +167,7 @@ PROTOTYPES = [
 
 # C functions deliberately without a Python counterpart: name -> reason.
 LEFT_OUT = {
+    "ipk_recv_peekmsg": "recv_view lends the message in place; a "
+                        "subscriber's missed count comes with recv() as "
+                        "Message.missed",
 }

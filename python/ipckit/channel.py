@@ -416,6 +416,24 @@ class Channel:
         check(lib.ipk_ring_info(self._handle(), _byref(st)))
         return _as_record(RingInfo, st)
 
+    # --------------------------------------------------- publish/subscribe
+
+    def subscribe(self, prefix=b""):
+        """A ?proto=sub channel: receive the messages that start with prefix
+        (bytes or str; b"" for everything). No subscription, no messages."""
+        p = encode(prefix) if isinstance(prefix, str) else bytes(prefix)
+        check(lib.ipk_subscribe(self._handle(), p, len(p)))
+
+    def unsubscribe(self, prefix=b""):
+        """Drop a subscription (Error ENOENT if there was none)."""
+        p = encode(prefix) if isinstance(prefix, str) else bytes(prefix)
+        check(lib.ipk_unsubscribe(self._handle(), p, len(p)))
+
+    @property
+    def subscribers(self):
+        """A ?proto=pub channel: how many subscribers are attached now."""
+        return check(lib.ipk_subscribers(self._handle()))
+
 
 # ------------------------------------------------------------ constructors
 

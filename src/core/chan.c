@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 #include "../proto/proto.h"
+#include "../proto/pubsub.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -455,6 +456,8 @@ ssize_t ipk_recv_fds(ipk_chan *c, void *buf, size_t cap, int *fds,
 
 ssize_t ipk_recv_peek(ipk_chan *c, const void **buf, int timeout_ms)
 {
+	if (c != NULL && ipk__cast_of(c)) /* a subscriber reads in place */
+		return ipk__cast_peek(c, buf, NULL, timeout_ms);
 	if (c == NULL || buf == NULL)
 		return ipk__err(-EINVAL, "ipk_recv_peek: NULL argument");
 	*buf = NULL;
@@ -470,6 +473,8 @@ int ipk_recv_release(ipk_chan *c)
 {
 	if (c == NULL)
 		return ipk__err(-EINVAL, "ipk_recv_release: NULL channel");
+	if (ipk__cast_of(c))
+		return ipk__cast_release(c);
 	if (c->sock || c->tp->release == NULL || c->role == IPK__LISTENER)
 		return ipk__err(-EOPNOTSUPP, "ipk_recv_release: %s: only "
 		                             "shared-memory rings and unix: "

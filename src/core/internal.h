@@ -250,6 +250,8 @@ typedef struct ipk__stream {
 	enum ipk__framing framing;
 	bool sock;             /* use send(MSG_NOSIGNAL) */
 	bool percall;          /* fds block; "don't wait" is said per call */
+	bool ktimeo;           /* the socket has a receive timeout (SO_RCVTIMEO):
+	                          a blocking read that gives up has timed out */
 	bool eof;              /* peer closed its sending side */
 	bool broken;           /* framing lost (oversize, bad type): refuse I/O */
 	size_t maxmsg;

@@ -318,6 +318,9 @@ static ssize_t read_some(ipk__stream *s, void *buf, size_t len,
 			continue;
 		if (errno != EAGAIN)
 			return ipk__errno(-errno, "read");
+		if (!out && deadline == IPK__NEVER && s->ktimeo)
+			return ipk__err(-ETIMEDOUT, "nothing arrived within the "
+			                            "socket's receive timeout");
 		int rc = out ? ipk__batch_wait(s, deadline)
 		             : ipk__wait_fd(s->rfd, POLLIN, deadline);
 		if (rc < 0)

@@ -140,7 +140,23 @@ int ipk__obj_region_file(struct ipk__obj *o, const char *path, int fd,
 	/* a broadcast ring (src/shm/bcast.h) is told by its magic; its users
 	   are the processes that map it */
 	bool bcast = rc < 0 && ipk__bcast_is(buf, len);
+	bool bcast_persist =
+		bcast && (((const struct ipk__bcast_hdr *)buf)->flags &
+		          IPK__BCAST_F_PERSIST);
 	free(buf);
+	if (bcast) {
+		/* what a shm:/mmap: address with ?proto=pub|sub makes: an ipckit
+		   object, judged by the processes that map it */
+		o->is_ring = true;
+		snprintf(o->detail, sizeof o->detail, "broadcast ring");
+		snprintf(o->address, sizeof o->address, "%s:%s", scheme,
+		         strcmp(scheme, "shm") == 0 ? path + strlen("/dev/shm")
+		                                    : path);
+		judge_by_holders(o, "broadcast ring");
+		o->pub.persist = bcast_persist;
+		snprintf(o->use, sizeof o->use, "%zu mapping it", o->pub.nholders);
+		return 0;
+	}
 	if (rc == 0) {
 		o->is_ring = true;
 		snprintf(o->detail, sizeof o->detail, "%s", v.mpmc ? "ring mpmc"
@@ -153,8 +169,7 @@ int ipk__obj_region_file(struct ipk__obj *o, const char *path, int fd,
 	}
 	o->plain = true;
 	snprintf(o->detail, sizeof o->detail, "%s",
-	         bcast ? "broadcast ring"
-	         : rc == -EAGAIN ? "region (no ring yet)" : "region");
+	         rc == -EAGAIN ? "region (no ring yet)" : "region");
 	return rc;
 }
 

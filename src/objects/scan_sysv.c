@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "objects.h"
+#include "../shm/bcast.h"
 #include "../core/owner.h"
 
 #include <errno.h>
@@ -181,6 +182,13 @@ static void look_inside(struct ipk__obj *o, int id, uint64_t size,
 			         o->pub.key == 0 ? " private" : "");
 			o->pub.bytes = (int64_t)v.used;
 			o->pub.persist = v.persist < 0 ? 0 : v.persist;
+		} else if (ipk__bcast_is(copy, have)) {
+			/* publish/subscribe on sysvshm: (src/shm/bcast.h) */
+			o->is_ring = true;
+			o->pub.persist = (((const struct ipk__bcast_hdr *)copy)->flags &
+			                  IPK__BCAST_F_PERSIST) != 0;
+			snprintf(o->detail, sizeof o->detail, "broadcast ring%s",
+			         o->pub.key == 0 ? " private" : "");
 		} else {
 			o->plain = true;
 			o->pub.persist = 0;

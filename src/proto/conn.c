@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "proto.h"
+#include "../transport/sockstream.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -20,7 +21,16 @@
 struct conn {
 	ipk_chan *l; /* the transport's listener, when listening */
 	int64_t next_look; /* when a send next looks for new connections */
+	int64_t busy_until; /* a listener with one busy connection waits on it
+	                       alone until then (see conn_recv) */
 };
+
+/* How long a listener with one connection waits on it alone, in the
+   kernel, before it looks for new connections again (while messages keep
+   coming; an idle one waits on everything at once). */
+#define SERVER_WAIT_NS 10000000
+
+static void conn_refresh(struct ipk__sock *s);
 
 /* How often sends look for new connections (a poll of the listener). */
 #define LOOK_NS 1000000
@@ -48,6 +58,12 @@ static ipk_chan *pipe_chan(struct ipk__sock *s)
 static int add_pipe(struct ipk__sock *s, ipk_chan *ch, bool dialed)
 {
 	ch->role = dialed ? IPK__DIALER : IPK__ACCEPTED;
+	/* a dialer's one connection waits in the kernel as long as the
+	   protocol usually waits (see conn_recv) */
+	if (dialed && s->wait_hint > 0)
+		(void)ipk__ss_rcvtimeo(ch, s->wait_hint);
+	else if (!dialed)
+		(void)ipk__ss_rcvtimeo(ch, SERVER_WAIT_NS);
 	struct ipk__pipe *p = ipk__pipe_new(s, ch);
 	if (p == NULL) {
 		ipk_close(ch);
@@ -156,10 +172,76 @@ static void clear_timer(struct ipk__sock *s)
 		return;
 }
 
+/* May a receive wait in the kernel? With no deadline and no usual wait,
+   or when the deadline is the usual wait away (REQ: its resend): the
+   connection's receive timeout ends the read then. */
+static bool kernel_wait(const struct ipk__sock *s, int64_t deadline)
+{
+	if (s->wait_hint == 0)
+		return deadline == IPK__NEVER;
+	if (deadline == IPK__NOW)
+		return false;
+	return deadline == IPK__NEVER ||
+	       deadline - ipk__now_ns() >= s->wait_hint - 2000000;
+}
+
+/* A listener whose one connection is busy (a message came lately) waits
+   on that connection alone: a blocking read, one system call. New
+   connections are looked for every millisecond while messages come, and
+   after SERVER_WAIT_NS of silence it waits on everything again. */
+static bool server_kernel_wait(const struct ipk__sock *s, int64_t deadline)
+{
+	const struct conn *k = s->car_state;
+	if (deadline == IPK__NOW || k->busy_until == 0)
+		return false;
+	int64_t now = ipk__coarse_ns();
+	return now < k->busy_until &&
+	       (deadline == IPK__NEVER || deadline - now >= 2 * SERVER_WAIT_NS);
+}
+
 static ssize_t conn_recv(struct ipk__sock *s, ipk__rx *rx,
                          struct ipk__pipe **from, int64_t deadline)
 {
+	struct conn *k = s->car_state;
 	for (;;) {
+		if (s->listening && s->npipes == 1 && server_kernel_wait(s, deadline)) {
+			conn_refresh(s); /* anyone new? (at most once a millisecond) */
+			if (s->npipes != 1)
+				continue;
+			struct ipk__pipe *p = s->pipes[0];
+			ssize_t n = p->ch->tp->recv(p->ch, rx, IPK__NEVER);
+			if (n >= 0 || n == -ENOBUFS || n == -ENOMEM) {
+				k->busy_until = ipk__coarse_ns() + SERVER_WAIT_NS;
+				*from = p;
+				return n;
+			}
+			k->busy_until = 0; /* quiet, or gone: wait on everything */
+			if (n != -ETIMEDOUT && n != -EAGAIN) {
+				if (n != -EPIPE)
+					ipk__warn("%s: dropped a connection: %s",
+					          s->c->url.text, ipk_last_error());
+				ipk__pipe_remove(s, p);
+			}
+			continue;
+		}
+		if (!s->listening && s->npipes == 1 && kernel_wait(s, deadline)) {
+			/* one connection and nothing else to watch: a blocking read,
+			   one system call as for a plain channel, that gives up when
+			   the protocol would look again (REQ: to resend) */
+			struct ipk__pipe *p = s->pipes[0];
+			ssize_t n = p->ch->tp->recv(p->ch, rx, IPK__NEVER);
+			if (n == -ETIMEDOUT && !ipk__expired(deadline))
+				continue;
+			if (n >= 0 || n == -ENOBUFS || n == -ENOMEM || n == -ETIMEDOUT) {
+				*from = p;
+				return n;
+			}
+			if (n != -EPIPE)
+				ipk__warn("%s: dropped a connection: %s", s->c->url.text,
+				          ipk_last_error());
+			ipk__pipe_remove(s, p);
+			continue;
+		}
 		/* what a pipe already read ahead comes first */
 		for (int i = 0; i < s->npipes; i++) {
 			struct ipk__pipe *p = s->pipes[i];
@@ -199,6 +281,8 @@ static ssize_t conn_recv(struct ipk__sock *s, ipk__rx *rx,
 					continue;
 				ssize_t m = pipe_recv(s, p, rx);
 				if (m >= 0 || m == -ENOBUFS || m == -ENOMEM) {
+					if (m >= 0 && s->listening)
+						k->busy_until = ipk__coarse_ns() + SERVER_WAIT_NS;
 					*from = p;
 					return m; /* the others stay readable for next time */
 				}

@@ -33,6 +33,8 @@ struct ipk__pipe;
 #define IPK__P_RECV 0x2u   /* it receives */
 #define IPK__P_REPLY 0x4u  /* request/reply: replies need a way back */
 #define IPK__P_SERVER 0x8u /* on a mailbox it owns the mailbox (listens) */
+#define IPK__P_BCAST 0x10u /* one to many: on shared memory a broadcast
+                              ring (pub.c, sub.c, cast.c) */
 
 struct ipk__proto {
 	const char *name;           /* "req", as in ?proto= */
@@ -102,6 +104,8 @@ struct ipk__sock {
 	int npipes, pipecap;
 	uint32_t next_id;
 	int rr;                      /* round-robin cursor for sends */
+	int64_t wait_hint;           /* how long the protocol usually waits for
+	                                a message (REQ: its resend interval) */
 	int epfd;                    /* everything that can wake the socket */
 	int timerfd;                 /* the protocol's timer, in epfd */
 	int64_t timer_at;
@@ -163,6 +167,7 @@ struct ipk__carrier {
 extern const struct ipk__carrier ipk__carrier_conn;
 extern const struct ipk__carrier ipk__carrier_mbox;
 extern const struct ipk__carrier ipk__carrier_back;
+extern const struct ipk__carrier ipk__carrier_cast;
 
 /* sock.c: the channel entry points of every socket protocol */
 int ipk__sock_listen(ipk_chan *c);

@@ -10,11 +10,12 @@
 #include <string.h>
 
 extern const struct ipk__proto ipk__proto_req, ipk__proto_rep,
-	ipk__proto_push, ipk__proto_pull;
+	ipk__proto_push, ipk__proto_pull, ipk__proto_pub, ipk__proto_sub;
 
 static const struct ipk__proto *const protocols[] = {
 	&ipk__proto_pair, &ipk__proto_req,  &ipk__proto_rep,
-	&ipk__proto_push, &ipk__proto_pull,
+	&ipk__proto_push, &ipk__proto_pull, &ipk__proto_pub,
+	&ipk__proto_sub,
 };
 
 const struct ipk__proto *ipk__proto_find(const char *name)

@@ -38,6 +38,7 @@ static int req_init(struct ipk__sock *s)
 	if (rc < 0)
 		return rc;
 	r->resend_ns = (int64_t)ms * 1000000;
+	s->wait_hint = r->resend_ns;
 	uint32_t seed = s->cookie ^ (uint32_t)ipk__now_ns();
 	r->next_id = seed & 0x7fffffffu;
 	return 0;

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "proto.h"
+#include "../transport/shmcast.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -31,6 +32,8 @@ static const struct ipk__carrier *carrier_for(const ipk_chan *c)
 {
 	if (c->tp->accept != NULL)
 		return &ipk__carrier_conn; /* connections: a pipe each */
+	if ((c->proto->caps & IPK__P_BCAST) && ipk__shmcast_scheme(c))
+		return &ipk__carrier_cast; /* one broadcast ring in memory */
 	if (c->proto->caps & IPK__P_REPLY)
 		return &ipk__carrier_back; /* replies need a way back */
 	return &ipk__carrier_mbox;     /* the mailbox is the pipeline */

@@ -372,8 +372,6 @@ ssize_t ipk__bcast_recv(struct ipk__bcast *b, ipk__rx *rx, int64_t deadline)
 			continue;
 		}
 		rx->info->missed = b->missed;
-		rx->info->pid = (pid_t)(atomic_load_explicit(&b->h->pub, RLX) &
-		                        0x7fffffffu);
 		b->missed = 0;
 		advance(b);
 		settle(b);

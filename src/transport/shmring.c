@@ -10,6 +10,7 @@
 #include "../core/internal.h"
 #include "../shm/region.h"
 #include "../shm/ring.h"
+#include "../proto/pubsub.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -475,6 +476,8 @@ static int no_side(const ipk_chan *c, bool send)
 
 ssize_t ipk_send_borrow(ipk_chan *c, void **buf, size_t len, int timeout_ms)
 {
+	if (ipk__cast_of(c)) /* publish/subscribe: its broadcast ring */
+		return ipk__cast_borrow(c, buf, len, timeout_ms);
 	RING_OR_FAIL(s, c, "ipk_send_borrow");
 	if (buf == NULL)
 		return ipk__err(-EINVAL, "ipk_send_borrow: buf is NULL");
@@ -493,6 +496,8 @@ ssize_t ipk_send_borrow(ipk_chan *c, void **buf, size_t len, int timeout_ms)
 
 ssize_t ipk_send_commit(ipk_chan *c, size_t len)
 {
+	if (ipk__cast_of(c))
+		return ipk__cast_commit(c, len);
 	RING_OR_FAIL(s, c, "ipk_send_commit");
 	if (!s->has_out)
 		return no_side(c, true);
@@ -501,6 +506,8 @@ ssize_t ipk_send_commit(ipk_chan *c, size_t len)
 
 int ipk_send_abort(ipk_chan *c)
 {
+	if (ipk__cast_of(c))
+		return ipk__cast_abort(c);
 	RING_OR_FAIL(s, c, "ipk_send_abort");
 	if (!s->has_out)
 		return no_side(c, true);
@@ -529,6 +536,10 @@ static int ring_release(ipk_chan *c)
 
 int ipk_ring_info(const ipk_chan *c, ipk_ringinfo *info)
 {
+	if (ipk__cast_of(c))
+		return ipk__err(-EOPNOTSUPP, "ipk_ring_info: %s is a publish/"
+		                             "subscribe channel (see ipk_subscribers)",
+		                c->url.text);
 	RING_OR_FAIL(s, c, "ipk_ring_info");
 	if (info == NULL)
 		return ipk__err(-EINVAL, "ipk_ring_info: info is NULL");

@@ -413,6 +413,18 @@ int ipk__ss_dial(ipk_chan *c, int family, const struct sockaddr *sa,
 	}
 }
 
+int ipk__ss_rcvtimeo(ipk_chan *c, int64_t ns)
+{
+	struct ipk__sockchan *sc = ipk__priv(c);
+	struct timeval tv = {.tv_sec = ns / 1000000000,
+	                     .tv_usec = ns % 1000000000 / 1000};
+	if (sc->s.rfd < 0 ||
+	    setsockopt(sc->s.rfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
+		return ipk__errno(-errno, "SO_RCVTIMEO");
+	sc->s.ktimeo = ns > 0;
+	return 0;
+}
+
 ssize_t ipk__ss_send(ipk_chan *c, const void *buf, size_t len,
                      const ipk_msginfo *info, int64_t deadline)
 {

@@ -81,6 +81,10 @@ int ipk__ss_listen(ipk_chan *c, int fd, enum ipk__framing framing);
 int ipk__ss_dial(ipk_chan *c, int family, const struct sockaddr *sa,
                  socklen_t len, enum ipk__framing framing, int64_t deadline);
 
+/* Let a receive without a deadline wait at most ns in the kernel
+   (SO_RCVTIMEO), one system call, then report -ETIMEDOUT. 0: no limit. */
+int ipk__ss_rcvtimeo(ipk_chan *c, int64_t ns);
+
 ssize_t ipk__ss_send(ipk_chan *c, const void *buf, size_t len,
                      const ipk_msginfo *info, int64_t deadline);
 ssize_t ipk__ss_recv(ipk_chan *c, ipk__rx *rx, int64_t deadline);
