@@ -85,7 +85,9 @@ typedef struct ipk_chan ipk_chan;
  * For the others (fifo:, unixgram:, queues, rings) the result is itself a
  * channel to receive (and where the mechanism allows, send) on.
  * Files and named objects are created mode 0600 unless ?mode= widens them;
- * the owner removes them on close unless ?persist is given.
+ * the owner removes them on close unless ?persist is given. A queue or
+ * ring kept with ?persist, or taken over from a dead listener while
+ * messages are in it, is left in place (docs/channels.md has the rule).
  */
 int ipk_listen(ipk_chan **out, const char *url);
 

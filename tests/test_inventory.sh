@@ -93,9 +93,13 @@ inner() {
 			else live+=("$HELD"); live_urls+=("$u"); fi
 		done
 	done
-	# queues made with ?persist whose listener dies: orphans gc keeps
-	local -a kept=("sysvmq:0x7e570003" "mq:/inv-p")
-	for u in "sysvmq:0x7e570003?persist" "mq:/inv-p?persist"; do
+	# queues, FIFOs, socket files and rings made with ?persist whose
+	# listener dies: orphans gc keeps
+	local -a kept=("sysvmq:0x7e570003" "mq:/inv-p" "fifo:$W/p.fifo"
+		"unix:$W/p.sock" "mmap:$W/p.ring")
+	for u in "sysvmq:0x7e570003?persist" "mq:/inv-p?persist" \
+		"fifo:$W/p.fifo?persist" "unix:$W/p.sock?persist" \
+		"mmap:$W/p.ring?persist&size=64K"; do
 		hold "$u" || return
 		dead+=("$HELD")
 	done
@@ -112,7 +116,7 @@ inner() {
 	check "every object with a live holder is live" "$exp_all" \
 		"$(jq -r '.objects[] | select(.state == "live") | .address' $W/before.json | sort)"
 
-	check "--kind picks one kind" "fifo:$W/d.fifo fifo:$W/l.fifo" \
+	check "--kind picks one kind" "fifo:$W/d.fifo fifo:$W/l.fifo fifo:$W/p.fifo" \
 		"$("$CLI" ls --kind fifo --json | addresses | tr '\n' ' ' | sed 's/ $//')"
 	check "--user root: all of them" "$exp_all" "$("$CLI" ls --path $W --user root --json | addresses)"
 	check "--user nobody: none of them" "" "$("$CLI" ls --path $W --user nobody --json | addresses)"
@@ -273,6 +277,36 @@ inner_rootless() {
 	out=$(setpriv --reuid="$uid" --regid="$uid" --clear-groups "$CLI" ls --json 2>&1) &&
 		jq -e '.notes | length >= 2' <<<"$out" >/dev/null && ok ||
 		bad "ls --json as a user: $out"
+
+	# a crashed REQ client's reply mailbox (a FIFO, NAME.r<pid>.<nonce>):
+	# seen by its user, who may not inspect root's processes, as an orphan
+	# by its listener's record, and removed by that user's gc
+	as_user() { setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"; }
+	mkdir -m 1777 /tmp/rr
+	"$CLI" rep "fifo:/tmp/rr/box?mode=0666" --echo >/dev/null 2>&1 &
+	local srv=$!
+	pids+=($srv)
+	setpriv --reuid="$uid" --regid="$uid" --clear-groups \
+		"$CLI" req "fifo:/tmp/rr/box?mode=0666" < <(echo ping; exec sleep 60) >/tmp/rr/out 2>&1 &
+	local cli=$!
+	pids+=($cli)
+	for _ in $(seq 200); do grep -q ping /tmp/rr/out 2>/dev/null && break; sleep 0.05; done
+	check "the REQ client has its reply" ping "$(cat /tmp/rr/out)"
+	kill -9 $srv $cli
+	wait $srv $cli 2>/dev/null
+	"$CLI" rm fifo:/tmp/rr/box || bad "rm the dead server's FIFO"
+	local box
+	box=$(ls /tmp/rr | grep "^box\.r$cli\.")
+	[ -n "$box" ] && ok || bad "no reply mailbox of client $cli: $(ls /tmp/rr)"
+	as_user "$CLI" ls --kind fifo --json >/tmp/rr/ls.json
+	check "the dead client's mailbox: orphan, its creator the client, gone" \
+		"orphan $cli false" \
+		"$(jq -r ".objects[] | select(.address == \"fifo:/tmp/rr/$box\") | \"\(.state) \(.creator.pid) \(.creator.alive)\"" /tmp/rr/ls.json)"
+	out=$(as_user "$CLI" gc --kind fifo 2>&1) || bad "gc as the user: $out"
+	grep -q "^removed fifo fifo:/tmp/rr/$box: " <<<"$out" && ok || bad "gc: $out"
+	[ -e "/tmp/rr/$box" ] && bad "the mailbox is still there" || ok
+	check "its record went with it" "" \
+		"$(ls -a /dev/shm | grep "^\.ipk-owner\..*\.fifo\.")"
 	kill_all
 }
 

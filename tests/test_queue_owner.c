@@ -308,6 +308,85 @@ Test(queue_owner, mq_persist)
 	persisted_queue("mq");
 }
 
+/* ?persist belongs to the queue, not to an address: a listener that takes
+   a kept queue over without ?persist leaves it, and its mark, on close. */
+static void persist_survives_takeover(const char *scheme)
+{
+	struct q q = new_q(scheme);
+	char url[200];
+	snprintf(url, sizeof url, "%s?persist", q.url);
+	ipk_close(ipkt_listen_ok(url));
+	send_one(q.url, "one");
+	send_one(q.url, "two");
+	ipk_chan *l = ipkt_listen_ok(q.url);
+	expect_msg(l, "one");
+	ipk_close(l);
+	cr_assert(exists(&q), "%s: a later listener removed the kept queue",
+	          scheme);
+	l = ipkt_listen_ok(q.url);
+	expect_msg(l, "two");
+	ipk_close(l);
+	cr_assert(exists(&q), "%s: emptied, the kept queue was removed", scheme);
+	struct ipk__owner o;
+	cr_expect_eq(ipk__owner_check(scheme, q.name, geteuid(),
+	                              IPK__OWNER_PENDING, &o),
+	             IPK__OWNER_DEAD);
+	cr_expect(o.persist, "%s: the take-over lost the persist mark", scheme);
+	cr_expect_eq(ipk_remove(q.url), 0, "%s", ipk_last_error());
+	cr_expect(!exists(&q));
+}
+
+Test(queue_owner, sysvmq_persist_survives_takeover)
+{
+	persist_survives_takeover("sysvmq");
+}
+
+Test(queue_owner, mq_persist_survives_takeover)
+{
+	persist_survives_takeover("mq");
+}
+
+/* A dead listener's queue, taken over, is left in place while messages
+   are in it (they were not sent to the new listener alone), and removed
+   by the close that finds it empty. */
+static void takeover_leaves_unread(const char *scheme)
+{
+	struct q q = new_q(scheme);
+	pid_t pid = child_listener(q.url);
+	send_one(q.url, "a");
+	send_one(q.url, "b");
+	kill(pid, SIGKILL);
+	cr_assert_eq(ipkt_wait_child(pid), 128 + SIGKILL);
+	ipk_chan *l = ipkt_listen_ok(q.url);
+	expect_msg(l, "a");
+	ipk_close(l);
+	cr_assert(exists(&q), "%s: closed with a message in it, and removed",
+	          scheme);
+	struct ipk__owner o;
+	cr_expect_eq(ipk__owner_check(scheme, q.name, geteuid(),
+	                              IPK__OWNER_PENDING, &o),
+	             IPK__OWNER_DEAD, "%s: the next listener could not take it",
+	             scheme);
+	cr_expect_eq(o.pid, 0);
+	cr_expect(!o.persist, "%s: left in place is not kept for good", scheme);
+	l = ipkt_listen_ok(q.url);
+	expect_msg(l, "b");
+	ipk_close(l);
+	cr_expect(!exists(&q), "%s: the emptied leftover stayed", scheme);
+	cr_expect_eq(ipk__owner_read(scheme, q.name, geteuid(), &o), 0,
+	             "%s: the record outlived the queue", scheme);
+}
+
+Test(queue_owner, sysvmq_takeover_leaves_unread)
+{
+	takeover_leaves_unread("sysvmq");
+}
+
+Test(queue_owner, mq_takeover_leaves_unread)
+{
+	takeover_leaves_unread("mq");
+}
+
 /* A dead owner's mq: queue is taken over only with the size it has. */
 Test(queue_owner, mq_takeover_keeps_the_queue_size)
 {

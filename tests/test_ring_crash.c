@@ -303,8 +303,13 @@ static void consumer_child(const char *url, struct clog *log, uint64_t floor,
 			atomic_store(&log->bad, 1);
 			_exit(6);
 		}
-		if (tag == 0xffffffffu) /* the end */
+		if (tag == 0xffffffffu) { /* the end */
+			/* a message peeked but not released is still in the ring,
+			   which then stays for the next consumer */
+			if (zero_copy)
+				ipk_recv_release(rx);
 			_exit(ipk_close(rx) == 0 ? 0 : 7);
+		}
 		/* the first may repeat what a killed consumer took but did not
 		   release; after that, exactly one more each time */
 		if (expect == UINT64_MAX ? seq + 1 < floor || seq > floor + 1

@@ -106,7 +106,8 @@ FIFO="fifo:$TMP/relayed"
 run "$CLI" recv "$FIFO" -n 3 >"$TMP/relayed.out" 2>"$TMP/relayed.err" &
 dst=$!
 pids+=("$dst")
-run "$CLI" relay -a "$RR" "$FIFO" >"$TMP/relay.out" 2>&1 &
+# (a ring relay creates needs ?persist: it keeps what relay did not move)
+run "$CLI" relay -a "$RR?persist" "$FIFO" >"$TMP/relay.out" 2>&1 &
 rl=$!
 pids+=("$rl")
 for w in one two three; do
@@ -119,6 +120,7 @@ fi
 kill -TERM "$rl" 2>/dev/null
 wait "$rl" 2>/dev/null
 pids=()
+# (the kept ring goes with the cleanup's rm of /dev/shm/ipkt-mailbox-$$-*)
 
 echo "test_ring_mailbox: $pass passed, $fail failed"
 [ $fail -eq 0 ]

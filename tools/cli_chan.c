@@ -110,14 +110,21 @@ static bool is_timeout(long rc)
 /* The library's message before a helper's first call: a timeout that
    leaves the same text behind said nothing of its own. */
 static char before[512];
+/* cli_dial's account: what the library said of the first of its waits that
+   ran out (a dial is made of many: the last may have been cut short, or
+   refused at once by a listener that its earlier tries filled up) */
+static char dial_account[512];
 
 static void mark(void)
 {
 	snprintf(before, sizeof before, "%s", ipk_last_error());
+	dial_account[0] = '\0';
 }
 
 const char *cli_timeout_detail(void)
 {
+	if (dial_account[0] != '\0')
+		return dial_account;
 	const char *now = ipk_last_error();
 	return strncmp(now, before, sizeof before - 1) == 0 ? NULL : now;
 }
@@ -139,14 +146,22 @@ int cli_dial(ipk_chan **out, const char *url, int timeout_ms)
 		int rc = ipk_dial(out, url, slice < 0 ? 0 : slice);
 		if (rc == 0)
 			return 0;
+		if (rc == -ETIMEDOUT && slice > 0 && dial_account[0] == '\0')
+			snprintf(dial_account, sizeof dial_account, "%s",
+			         ipk_last_error());
 		/* nobody there yet: the library says so once its wait is over. An
 		   answer that comes at once (an ftok path that does not exist) is
 		   not about waiting: report it. */
 		bool waited = now_ns() - began >= (int64_t)slice * 1000000 / 2;
 		bool retry = is_timeout(rc) ||
 		             ((rc == -ENOENT || rc == -ECONNREFUSED) && waited);
-		if (!retry || slice <= 0 || timer_slice(&t, 1) < 0)
+		if (!retry || slice <= 0 || timer_slice(&t, 1) < 0) {
+			/* the caller's wait ran out, whatever its last slice said:
+			   -EAGAIN is for --timeout 0 only */
+			if (is_timeout(rc) && timeout_ms > 0)
+				return -ETIMEDOUT;
 			return rc;
+		}
 		/* a person may be waiting for a typo or a stale name: say so */
 		if (!told && now_ns() - start >= (int64_t)NOTICE_MS * 1000000) {
 			fprintf(stderr, "ipckit: %s %s: waiting for a listener (Ctrl-C "

@@ -31,7 +31,23 @@ bool obj_select_match(const struct obj_select *s, const ipk_object *o);
 const char *obj_owner(uid_t uid, char *buf, size_t cap);
 /* "1234 alive", "1234 gone", "1234 ?" or "-". */
 const char *obj_pid(const ipk_objpid *p, char *buf, size_t cap);
-/* A JSON string literal for s. */
+/* A JSON string literal for s (bytes that are not UTF-8: U+FFFD). */
 void obj_json_str(FILE *f, const char *s);
+
+/*
+ * Names come from other users: printed for a person they are escaped as
+ * bash's $'...' quoting reads them back: \\ \n \t \r, and \xHH for every
+ * other control byte, every byte that is not part of well-formed UTF-8,
+ * every character that is not printable or that reorders or breaks the
+ * line (bidi controls, U+2028/9), and every byte past ASCII when the
+ * locale's character set is not UTF-8. Writes the display form of s into
+ * buf (truncated at a whole escape) and returns buf; *cols (if not NULL)
+ * gets its width in terminal columns. obj_text_init() reads the locale
+ * once (LC_CTYPE from the environment).
+ */
+void obj_text_init(void);
+const char *obj_text(const char *s, char *buf, size_t cap, size_t *cols);
+/* fputs(obj_text(s)) */
+void obj_text_put(FILE *f, const char *s);
 
 #endif

@@ -46,6 +46,7 @@ static int gc_run(int argc, char **argv)
 		return rc;
 	int removed = 0, failed = 0, live = 0, unknown = 0, perm0 = 0, kept = 0;
 	const ipk_object *o;
+	char a[1400], w[2048]; /* escaped for the terminal (obj_text) */
 	while ((o = ipk_objects_next(s)) != NULL) {
 		if (!obj_select_match(&sel, o))
 			continue;
@@ -55,16 +56,20 @@ static int gc_run(int argc, char **argv)
 			continue;
 		case IPK_OBJ_UNKNOWN:
 			unknown++;
-			printf("kept %s %s: unknown: %s\n", o->kind, o->address, o->why);
+			printf("kept %s %s: unknown: %s\n", o->kind, obj_text(o->address, a, sizeof a, NULL),
+			       obj_text(o->why, w, sizeof w, NULL));
 			continue;
 		case IPK_OBJ_PERM0:
 			perm0++;
-			printf("kept %s %s: %s\n", o->kind, o->address, o->why);
+			printf("kept %s %s: %s\n", o->kind,
+			       obj_text(o->address, a, sizeof a, NULL),
+			       obj_text(o->why, w, sizeof w, NULL));
 			continue;
 		}
 		if (o->persist != 0) {
 			kept++;
-			printf("kept %s %s: %s\n", o->kind, o->address,
+			printf("kept %s %s: %s\n", o->kind,
+			       obj_text(o->address, a, sizeof a, NULL),
 			       o->persist > 0 ? "made with ?persist"
 			                      : "nothing records whether it is kept on "
 			                        "purpose (remove it with ipckit rm)");
@@ -72,15 +77,18 @@ static int gc_run(int argc, char **argv)
 		}
 		if (dry) {
 			removed++;
-			printf("would remove %s %s: %s\n", o->kind, o->address, o->why);
+			printf("would remove %s %s: %s\n", o->kind, obj_text(o->address, a, sizeof a, NULL),
+			       obj_text(o->why, w, sizeof w, NULL));
 			continue;
 		}
 		if (ipk_object_remove(o, 0) == 0) {
 			removed++;
-			printf("removed %s %s: %s\n", o->kind, o->address, o->why);
+			printf("removed %s %s: %s\n", o->kind, obj_text(o->address, a, sizeof a, NULL),
+			       obj_text(o->why, w, sizeof w, NULL));
 		} else {
 			failed++;
-			cli_fail("gc", o->address, "%s", ipk_last_error());
+			cli_fail("gc", obj_text(o->address, a, sizeof a, NULL), "%s",
+			         obj_text(ipk_last_error(), w, sizeof w, NULL));
 		}
 	}
 	printf("gc: %s %d; kept %d live, %d unknown, %d permission-0, %d on "
@@ -88,7 +96,8 @@ static int gc_run(int argc, char **argv)
 	       dry ? "would remove" : "removed", removed, live, unknown, perm0,
 	       kept, failed ? "; failed " : "", failed ? "(see above)" : "");
 	for (size_t i = 0; ipk_objects_note(s, i); i++)
-		printf("note: %s\n", ipk_objects_note(s, i));
+		printf("note: %s\n", obj_text(ipk_objects_note(s, i), w, sizeof w,
+		                              NULL));
 	ipk_objects_close(s);
 	return failed ? 1 : 0;
 }

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 #include "cli_chan.h"
+#include "cli_json.h"
 #include "cli_objects.h"
 
 #include <getopt.h>
@@ -17,8 +18,10 @@ static const char *const heads[COLS] = {"KIND", "TYPE", "ADDRESS", "STATE",
                                         "OWNER", "MODE", "SIZE", "USE",
                                         "CREATOR", "LAST", "WHY"};
 
+/* Cells as printed (escaped: obj_text) with their widths in columns. */
 struct row {
-	char c[COLS][340];
+	char *c[COLS];
+	size_t w[COLS];
 };
 
 static void human(uint64_t n, char *buf, size_t cap)
@@ -33,21 +36,54 @@ static void human(uint64_t n, char *buf, size_t cap)
 	snprintf(buf, cap, u ? "%.1f%s" : "%.0f%s", v, unit[u]);
 }
 
-static void fill(struct row *r, const ipk_object *o)
+static int set(struct row *r, int c, const char *text)
 {
-	char b[64];
-	snprintf(r->c[0], sizeof r->c[0], "%s", o->kind);
-	snprintf(r->c[1], sizeof r->c[1], "%s", o->detail[0] ? o->detail : "-");
-	snprintf(r->c[2], sizeof r->c[2], "%s", o->address);
-	snprintf(r->c[3], sizeof r->c[3], "%s%s", ipk_objstate_name(o->state),
+	char buf[4 * 1024 + 16];
+	r->c[c] = strdup(obj_text(text, buf, sizeof buf, &r->w[c]));
+	return r->c[c] ? 0 : -1;
+}
+
+static void row_free(struct row *r)
+{
+	for (int c = 0; c < COLS; c++)
+		free(r->c[c]);
+}
+
+static int fill(struct row *r, const ipk_object *o)
+{
+	char b[64], t[64];
+	int rc = 0;
+	*r = (struct row){0};
+	rc |= set(r, 0, o->kind);
+	rc |= set(r, 1, o->detail[0] ? o->detail : "-");
+	rc |= set(r, 2, o->address);
+	snprintf(t, sizeof t, "%s%s", ipk_objstate_name(o->state),
 	         o->state == IPK_OBJ_ORPHAN && o->persist > 0 ? " (kept)" : "");
-	snprintf(r->c[4], sizeof r->c[4], "%s", obj_owner(o->uid, b, sizeof b));
-	snprintf(r->c[5], sizeof r->c[5], "%04o", o->mode);
-	human(o->size, r->c[6], sizeof r->c[6]);
-	snprintf(r->c[7], sizeof r->c[7], "%s", o->use[0] ? o->use : "-");
-	snprintf(r->c[8], sizeof r->c[8], "%s", obj_pid(&o->creator, b, sizeof b));
-	snprintf(r->c[9], sizeof r->c[9], "%s", obj_pid(&o->last, b, sizeof b));
-	snprintf(r->c[10], sizeof r->c[10], "%s", o->why);
+	rc |= set(r, 3, t);
+	rc |= set(r, 4, obj_owner(o->uid, b, sizeof b));
+	snprintf(t, sizeof t, "%04o", o->mode);
+	rc |= set(r, 5, t);
+	human(o->size, t, sizeof t);
+	rc |= set(r, 6, t);
+	rc |= set(r, 7, o->use[0] ? o->use : "-");
+	rc |= set(r, 8, obj_pid(&o->creator, b, sizeof b));
+	rc |= set(r, 9, obj_pid(&o->last, b, sizeof b));
+	rc |= set(r, 10, o->why);
+	if (rc)
+		row_free(r);
+	return rc;
+}
+
+/* s then spaces up to width w (s is w_s columns wide); right-aligned puts
+   the spaces first. */
+static void cell(const char *s, size_t w_s, size_t w, bool right)
+{
+	if (right)
+		printf("%*s", (int)(w - w_s), "");
+	fputs(s, stdout);
+	if (!right)
+		printf("%*s", (int)(w - w_s), "");
+	fputs("  ", stdout);
 }
 
 static void print_table(const struct row *rows, size_t n)
@@ -57,20 +93,17 @@ static void print_table(const struct row *rows, size_t n)
 		w[c] = strlen(heads[c]);
 	for (size_t i = 0; i < n; i++)
 		for (int c = 0; c < COLS; c++)
-			if (strlen(rows[i].c[c]) > w[c])
-				w[c] = strlen(rows[i].c[c]);
+			if (rows[i].w[c] > w[c])
+				w[c] = rows[i].w[c];
 	for (int c = 0; c < COLS - 1; c++)
 		printf("%-*s  ", (int)w[c], heads[c]);
 	printf("%s\n", heads[COLS - 1]);
 	for (size_t i = 0; i < n; i++)
 		for (int c = 0; c < COLS; c++) {
-			/* numbers read best right-aligned */
 			if (c == COLS - 1)
 				printf("%s\n", rows[i].c[c]);
-			else if (c == 6)
-				printf("%*s  ", (int)w[c], rows[i].c[c]);
-			else
-				printf("%-*s  ", (int)w[c], rows[i].c[c]);
+			else /* numbers read best right-aligned */
+				cell(rows[i].c[c], rows[i].w[c], w[c], c == 6);
 		}
 }
 
@@ -106,6 +139,9 @@ static void json_object(const ipk_object *o)
 		printf("null");
 	printf(", \"address\": ");
 	obj_json_str(stdout, o->address);
+	/* the exact bytes: a name that is not UTF-8 is not a JSON string */
+	printf(", \"address_base64\": ");
+	cli_json_base64(stdout, o->address, strlen(o->address));
 	printf(", \"path\": ");
 	if (o->path[0])
 		obj_json_str(stdout, o->path);
@@ -248,13 +284,22 @@ static int ls_run(int argc, char **argv)
 			cap = cap ? 2 * cap : 64;
 			struct row *r = realloc(rows, cap * sizeof *r);
 			if (r == NULL) {
+				for (size_t i = 0; i < n; i++)
+					row_free(&rows[i]);
 				free(rows);
 				ipk_objects_close(s);
 				return cli_fail("ls", NULL, "out of memory");
 			}
 			rows = r;
 		}
-		fill(&rows[n++], o);
+		if (fill(&rows[n], o) < 0) {
+			for (size_t i = 0; i < n; i++)
+				row_free(&rows[i]);
+			free(rows);
+			ipk_objects_close(s);
+			return cli_fail("ls", NULL, "out of memory");
+		}
+		n++;
 	}
 	if (json) {
 		printf("%s  ], \"notes\": [", n ? "\n" : "");
@@ -269,9 +314,14 @@ static int ls_run(int argc, char **argv)
 		else
 			printf("no %sIPC objects%s%s\n", orphans ? "orphaned " : "",
 			       sel.kind ? " of kind " : "", sel.kind ? sel.kind : "");
-		for (size_t i = 0; ipk_objects_note(s, i); i++)
-			printf("note: %s\n", ipk_objects_note(s, i));
+		for (size_t i = 0; ipk_objects_note(s, i); i++) {
+			fputs("note: ", stdout);
+			obj_text_put(stdout, ipk_objects_note(s, i));
+			putchar('\n');
+		}
 	}
+	for (size_t i = 0; i < n && !json; i++)
+		row_free(&rows[i]);
 	free(rows);
 	ipk_objects_close(s);
 	return 0;

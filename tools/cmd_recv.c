@@ -562,8 +562,11 @@ const struct ipk_cmd cli_cmd_recv = {
 	.help =
 	"By default recv LISTENS: it creates the endpoint (the FIFO, socket,\n"
 	"queue...) and removes it again when it exits. A queue or ring that\n"
-	"already exists (made by another program, ipcmk -Q...) is attached to\n"
-	"instead, and left in place. On unix: and tcp: it serves every\n"
+	"already exists is never removed with messages in it: one kept with\n"
+	"?persist is taken over and left in place; one whose listener died is\n"
+	"taken over and left in place while messages are in it; one made by\n"
+	"another program (ipcmk -Q...) or with a live listener is attached to\n"
+	"and left in place. On unix: and tcp: it serves every\n"
 	"connection at once and keeps listening as peers come and go (like\n"
 	"'nc -k -l'). Use --dial to attach only, never create (a\n"
 	"'send --listen' peer); then recv ends when that peer goes away.\n"

@@ -274,6 +274,21 @@ static int plan(struct side sides[2])
 		                 b->end.url, role(b),
 		                 caps[1] & CLI_RECV ? "only receives" : "only sends");
 	}
+	for (int i = 0; i < 2; i++) {
+		/* what relay creates it removes on exit: a mailbox would take the
+		   messages not yet relayed (or not yet read) with it. (?proto=
+		   makes a ring a publish/subscribe one, which has no mailbox.) */
+		const struct cli_kind *k = sides[i].k;
+		char flag = sides[i].name == 'A' ? 'a' : 'b';
+		if (sides[i].end.listen && k != NULL && (k->queue || k->ring) &&
+		    !cli_url_flag(sides[i].end.url, "persist") &&
+		    !cli_url_flag(sides[i].end.url, "proto"))
+			return cli_usage("relay", "--listen-%c on a %s removes it, and "
+			                 "the messages still in it, when relay exits; "
+			                 "add ?persist to the address to keep them (or "
+			                 "drop --listen-%c to dial one that exists)",
+			                 flag, k->queue ? "queue" : "ring", flag);
+	}
 	sides[0].receives = ab;
 	sides[1].receives = ba;
 	for (int i = 0; i < 2; i++) {
@@ -380,15 +395,18 @@ const struct ipk_cmd cli_cmd_relay = {
 	"Each side DIALS its address by default (an existing endpoint: a recv\n"
 	"or server that listens). --listen-a / --listen-b make relay create\n"
 	"that endpoint instead (and accept one connection on unix:/tcp:); it is\n"
-	"removed when relay exits. Listening sides are created first, then the\n"
-	"dialing sides are dialed, then connections are accepted.\n"
+	"removed when relay exits. On a queue or ring they need ?persist (the\n"
+	"messages in it would go with it; exit 2 otherwise). Listening sides\n"
+	"are created first, then the dialing sides are dialed, then\n"
+	"connections are accepted.\n"
 	"\n"
 	"No message is lost on the way: relay takes a message only while the\n"
 	"receiving side is there, and one that cannot be delivered stays in\n"
 	"its source (a ring's is only released once delivered; a queue's is\n"
 	"put back, with its type or priority). A message counts as delivered\n"
 	"once the receiving mechanism accepted it (for a socket: once its\n"
-	"kernel buffer took it).\n"
+	"kernel buffer took it, for a FIFO once its pipe did: what a reader\n"
+	"that exits has not read from either is lost with it).\n"
 	"\n"
 	"relay notices that the receiving side went away when there is a\n"
 	"message to move: it leaves that message where it is and ends.\n"

@@ -1,6 +1,7 @@
 /* ipckit rm: remove named IPC objects by address. */
 #define _GNU_SOURCE
 #include "cli_chan.h"
+#include "cli_objects.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -32,7 +33,10 @@ static int rm_run(int argc, char **argv)
 		int rc = ipk_remove_flags(argv[i], force ? IPK_REMOVE_FORCE : 0);
 		if (rc == 0 || (force && rc == -ENOENT))
 			continue;
-		status = cli_fail("rm", argv[i], "%s", ipk_last_error());
+		/* addresses may come from ls --json: one line, no raw controls */
+		char a[4 * 1024 + 16], e[4 * 1024 + 16];
+		status = cli_fail("rm", obj_text(argv[i], a, sizeof a, NULL), "%s",
+		                  obj_text(ipk_last_error(), e, sizeof e, NULL));
 	}
 	return status;
 }

@@ -26,6 +26,7 @@ from .channel import (MSG_EXCEPT, MSG_NOERROR, POLLIN, POLLOUT, Channel,
                       schemes, signal_block, spawn)
 from .flock import FileLock
 from .region import Region, RegionInfo, region_stat
+from .route import Route
 from .sync import (SEMOP_NOUNDO, SEMOP_UNDO, Cond, Mutex, RWLock, Semaphore,
                    sync_remove)
 from .zerocopy import Loan, MessageView
@@ -77,6 +78,6 @@ __all__ = [
     "scheme_built", "scheme_summary", "schemes", "signal_block", "spawn",
     "FileLock", "Region", "RegionInfo", "region_stat", "SEMOP_NOUNDO",
     "SEMOP_UNDO", "Cond", "Mutex", "RWLock", "Semaphore", "sync_remove",
-    "Loan", "MessageView", "FOREVER", "version", "strerror", "last_error",
+    "Loan", "MessageView", "Route", "FOREVER", "version", "strerror", "last_error",
     "set_warn_handler",
 ]

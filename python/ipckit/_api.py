@@ -85,7 +85,9 @@ PROTOTYPES = [
     ("ipk_send_commit", c_ssize_t, [chan_p, c_size_t], "Loan.commit"),
     ("ipk_send_abort", c_int, [chan_p], "Loan.abort"),
     ("ipk_recv_peek", c_ssize_t, [chan_p, POINTER(c_void_p), c_int],
-     "Channel.recv_view"),
+     "Channel.recv"),
+    ("ipk_recv_peekmsg", c_ssize_t, [chan_p, POINTER(c_void_p), msginfo_p,
+                                     c_int], "Channel.recv_view"),
     ("ipk_recv_release", c_int, [chan_p], "zerocopy.settle_rx"),
     ("ipk_ring_info", c_int, [chan_p, ringinfo_p], "Channel.ring_info"),
     # publish/subscribe
@@ -167,7 +169,4 @@ PROTOTYPES = [
 
 # C functions deliberately without a Python counterpart: name -> reason.
 LEFT_OUT = {
-    "ipk_recv_peekmsg": "recv_view lends the message in place; a "
-                        "subscriber's missed count comes with recv() as "
-                        "Message.missed",
 }

@@ -78,6 +78,18 @@ async def send(chan, data, timeout=None, **kw):
     return await asyncio.wait_for(run(), timeout)
 
 
+async def request(chan, data, timeout=None):
+    """A ?proto=req channel: send a request and await its reply (a Message;
+    .status is what the server attached). On timeout the request stays
+    outstanding until the channel's next request replaces it."""
+    async def run():
+        await send(chan, data)
+        return await recvmsg(chan)
+    if timeout is None:
+        return await run()
+    return await asyncio.wait_for(run(), timeout)
+
+
 async def messages(chan):
     """``async for msg in ipckit.aio.messages(chan):`` until the peer has
     gone."""

@@ -11,6 +11,7 @@ import math
 import os
 import time
 
+from . import route as _route
 from ._buffers import Pinned
 from ._lib import (ETIMEDOUT, SLICE_MS, check, encode, error, lib,
                    more, ms, text, wait, wait_appear)
@@ -33,6 +34,7 @@ _recv = lib.ipk_recv
 _recvmsg = lib.ipk_recvmsg
 _recv_alloc = lib.ipk_recv_alloc
 _peek = lib.ipk_recv_peek
+_peekmsg = lib.ipk_recv_peekmsg
 _string_at = ctypes.string_at
 _byref = ctypes.byref
 _free = ctypes.CDLL(None).free
@@ -64,17 +66,24 @@ class Message(bytes):
     """A received message: the bytes, with the metadata the mechanism gave
     as attributes: type (sysvmq type; signal: the signal number), prio (mq),
     pid and uid of the sender where the mechanism tells (else 0), missed
-    (publish/subscribe: messages lost just before this one)."""
+    (publish/subscribe: messages lost just before this one), status (a
+    reply on a ?proto=req channel: the number 0..32767 the server attached,
+    -1 when it attached none), route (a request on a ?proto=rep channel:
+    the Route its reply goes back by, else None)."""
 
     type = 0
     prio = 0
     pid = 0
     uid = 0
     missed = 0
+    status = 0
+    route = None
 
     def __repr__(self):
-        return "Message(%s, type=%d, prio=%d, pid=%d, uid=%d)" % (
-            bytes.__repr__(self), self.type, self.prio, self.pid, self.uid)
+        return "Message(%s, type=%d, prio=%d, pid=%d, uid=%d%s%s)" % (
+            bytes.__repr__(self), self.type, self.prio, self.pid, self.uid,
+            ", missed=%d" % self.missed if self.missed else "",
+            ", status=%d" % self.status if self.status else "")
 
 
 def _is_req(url):
@@ -89,8 +98,26 @@ def _is_req(url):
 def _message(data, info):
     m = Message(data)
     m.type, m.prio, m.pid, m.uid = info.type, info.prio, info.pid, info.uid
-    m.missed = info.missed
+    m.missed, m.status = info.missed, info.status
+    if info.route.opaque[0] or info.route.opaque[1]:
+        m.route = _route.from_info(info)
     return m
+
+
+
+def _msginfo(type, prio, route, status):
+    """The ipk_msginfo of a send with metadata."""
+    info = ipk_msginfo()
+    info.type = type or 0
+    info.prio = prio or 0
+    if route is not None:
+        _route.into_info(info, route)
+    if status is not None:  # else 0, as a reply with ipk_send carries
+        if not isinstance(status, int) or not 0 <= status <= 32767:
+            raise ValueError("status must be an int 0..32767 (what a REP "
+                             "attaches to its reply), not %r" % (status,))
+        info.status = status
+    return info
 
 
 class Channel:
@@ -163,9 +190,14 @@ class Channel:
 
     # ----------------------------------------------------------- sending
 
-    def send(self, data, timeout=None, *, type=None, prio=None):
+    def send(self, data, timeout=None, *, type=None, prio=None, route=None,
+             status=None):
         """Send one whole message (any bytes-like object, not copied on the
-        way in). type: sysvmq message type; prio: mq priority. Returns the
+        way in). type: sysvmq message type; prio: mq priority. On a
+        ?proto=rep channel: route (Message.route of a request, or the
+        request itself) is the client the reply goes to (default: the last
+        request received), status a number 0..32767 that travels with the
+        reply to an ipckit requester (Message.status there). Returns the
         number of bytes sent."""
         h = self._h
         if h is None:
@@ -175,16 +207,14 @@ class Channel:
             settle_tx(self)
         # not in slices like the receives: a stream send whose time ran out
         # after its first byte counts as sent, and keeps the rest for later
-        if type is None and prio is None:
+        if type is None and prio is None and route is None and status is None:
             if data.__class__ is bytes:
                 rc = _send(h, data, len(data), t)
             else:
                 with Pinned(data) as (p, n):
                     rc = _send(h, p, n, t)
         else:
-            info = ipk_msginfo()
-            info.type = type or 0
-            info.prio = prio or 0
+            info = _msginfo(type, prio, route, status)
             with Pinned(data) as (p, n):
                 rc = _sendmsg(h, p, n, _byref(info), t)
         if rc < 0:
@@ -345,16 +375,21 @@ class Channel:
         MessageView whose ``view`` is a read-only memoryview. Release it
         (``with chan.recv_view() as buf:`` does) to let the producer reuse
         the space; the memory is given back only once no view of it (slice,
-        numpy array) is left, so Python never reads freed ring memory."""
+        numpy array) is left, so Python never reads freed ring memory.
+        On a shared-memory subscriber ``missed`` counts the messages lost
+        just before this one, and release() raises Error ESTALE when the
+        publisher (slow=drop) overwrote the message while it was held:
+        discard what was computed from it."""
         h = self._handle()
         t = ms(timeout)
         if self._rx is not None:
             settle_rx(self)
         ptr = self._ptr
-        n = self._wait(_peek, (h, _byref(ptr)), t)
+        info = ipk_msginfo()
+        n = self._wait(_peekmsg, (h, _byref(ptr), _byref(info)), t)
         if n < 0:
             raise error(n)
-        return MessageView(self, ptr.value, n)
+        return MessageView(self, ptr.value, n, info.missed)
 
     # -------------------------------------------------------- connections
 
@@ -433,6 +468,31 @@ class Channel:
     def subscribers(self):
         """A ?proto=pub channel: how many subscribers are attached now."""
         return check(lib.ipk_subscribers(self._handle()))
+
+    # ------------------------------------------------------ request/reply
+
+    def request(self, data, timeout=None):
+        """A ?proto=req channel: send a request and wait for its reply,
+        within timeout seconds in all. Returns the reply as a Message
+        (.status: what the server attached, -1 for none). Timeout when no
+        reply came in time; the request is then cancelled."""
+        end = None if timeout is None else time.monotonic() + timeout
+        self.send(data, timeout)
+        left = None
+        if end is not None:  # never 0: a receive with timeout 0 keeps the
+            left = max(0.001, end - time.monotonic())  # request waiting
+        return self.recvmsg(left)
+
+    def reply(self, request, data, status=None, timeout=None):
+        """A ?proto=rep channel: answer request (a Message received with
+        recvmsg(), or its Route) with data, and a status 0..32767 for an
+        ipckit requester. Requests may be answered in any order."""
+        r = getattr(request, "route", request)
+        if r is None:
+            raise ValueError("this message carries no route: reply to a "
+                             "request received with recvmsg() on a "
+                             "?proto=rep channel")
+        return self.send(data, timeout, route=r, status=status)
 
 
 # ------------------------------------------------------------ constructors

@@ -1,8 +1,13 @@
-"""File locks (open-file-description locks, fcntl F_OFD_*).
+"""File locks: open-file-description record locks (fcntl F_OFD_*), or
+whole-file flock(2) locks.
 
 A lock belongs to the FileLock handle: it conflicts with other handles,
 even in the same process, and goes away when the handle is closed or the
 process exits. Give each thread its own handle.
+
+The kernel keeps the two kinds apart: a record lock (the default) excludes
+other programs' fcntl/lockf locks, a whole-file lock (whole=True) excludes
+flock(1) and flock(2) users. Pick the kind the other programs use.
 """
 import ctypes
 import errno as _errno
@@ -11,17 +16,23 @@ from ._lib import check, encode, lib, ms, wait
 from ._types import flock_p
 
 FLOCK_SHARED = 0x1
+FLOCK_WHOLE = 0x2
 _SYNC_CREATE = 0x1
 
 
 class FileLock:
-    """``with FileLock(path):`` holds an exclusive lock on the whole file."""
+    """``with FileLock(path):`` holds an exclusive lock on the whole file;
+    ``FileLock(path, whole=True)`` makes it a flock(2) lock, the kind
+    flock(1) takes."""
 
-    __slots__ = ("_h", "__weakref__")
+    __slots__ = ("_h", "whole", "__weakref__")
 
-    def __init__(self, path, create=True):
-        """Open path (create=True: create it mode 0600 if missing)."""
+    def __init__(self, path, create=True, whole=False):
+        """Open path (create=True: create it mode 0600 if missing). whole:
+        lock with flock(2) instead of an open-file-description record
+        lock (whole file only: no ranges)."""
         self._h = None
+        self.whole = bool(whole)
         out = flock_p()
         check(lib.ipk_flock_open(ctypes.byref(out), encode(path),
                                  _SYNC_CREATE if create else 0))
@@ -32,13 +43,17 @@ class FileLock:
             raise ValueError("operation on a closed FileLock")
         return self._h
 
-    def lock(self, shared=False, start=0, length=0, timeout=None):
+    def lock(self, shared=False, start=0, length=0, timeout=None,
+             whole=None):
         """Lock length bytes from start (0, 0: the whole file, however it
         grows), shared (read) or exclusive, waiting up to timeout seconds.
-        Locking a range already held converts it."""
-        check(wait(lib.ipk_flock_lock, (self._handle(),
-                                        FLOCK_SHARED if shared else 0,
-                                        start, length), ms(timeout)))
+        Locking a range already held converts it. whole (default: the
+        handle's kind): a flock(2) lock, start and length must be 0."""
+        flags = FLOCK_SHARED if shared else 0
+        if self.whole if whole is None else whole:
+            flags |= FLOCK_WHOLE
+        check(wait(lib.ipk_flock_lock, (self._handle(), flags, start,
+                                        length), ms(timeout)))
 
     def acquire(self, blocking=True, timeout=None, shared=False):
         """True when locked (whole file), False on timeout."""
@@ -51,6 +66,8 @@ class FileLock:
             raise
 
     def unlock(self, start=0, length=0):
+        """Unlock a range; 0, 0 (the default) releases the whole file,
+        a flock(2) lock included."""
         check(lib.ipk_flock_unlock(self._handle(), start, length))
 
     release = unlock

@@ -167,13 +167,16 @@ class MessageView:
     back at the channel's next call. Dropping this object without release()
     keeps the views that are still referenced valid, and gives the space
     back once they are gone (``data = chan.recv_view().view`` works).
+    ``missed``: on a shared-memory subscriber, the messages lost just
+    before this one (else 0).
     """
 
-    __slots__ = ("_chan", "_win", "nbytes")
+    __slots__ = ("_chan", "_win", "nbytes", "missed")
 
-    def __init__(self, chan, addr, n):
+    def __init__(self, chan, addr, n, missed=0):
         self._chan = chan
         self.nbytes = n
+        self.missed = missed
         self._win = Window(addr, n, True, chan)
         chan._rx = self._win
 

@@ -71,9 +71,10 @@ class CliReceiver:
     background: it listens, says where, and prints each message with its
     metadata so the bytes can be compared exactly."""
 
-    def __init__(self, url, count, timeout=20.0, extra=()):
+    def __init__(self, url, count, timeout=20.0, extra=(), cmd="recv"):
+        self.cmd = cmd
         self.proc = subprocess.Popen(
-            [CLI, "recv", url, "-n", str(count), "--meta", "--print-address",
+            [CLI, cmd, url, "-n", str(count), "--meta", "--print-address",
              "-t", str(int(timeout * 1000))] + list(extra),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.address = self._address(timeout)
@@ -86,7 +87,8 @@ class CliReceiver:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
                 self.kill()
-                raise AssertionError("ipckit recv did not start listening")
+                raise AssertionError("ipckit %s did not start listening"
+                                     % self.cmd)
             b = os.read(fd, 1)
             if not b:
                 self.proc.wait()

@@ -83,6 +83,13 @@ static int check_options(const struct ipk_transport *tp, const ipk__url *u)
 	return 0;
 }
 
+int ipk__check_url_options(const ipk__url *u)
+{
+	bool known;
+	const struct ipk_transport *tp = ipk__lookup(u->scheme, &known);
+	return tp ? check_options(tp, u) : 0;
+}
+
 /* The pattern ?proto= names, where the mechanism can carry it. */
 static int choose_proto(ipk_chan *c)
 {

@@ -39,14 +39,17 @@ const char *ipk_last_error(void)
 	return last_msg[0] ? last_msg : "no error recorded";
 }
 
+/* Formatted into a buffer of its own first: a caller may wrap the previous
+   message, passing ipk_last_error() (last_msg itself) as an argument. */
 static int vrecord(int err, bool with_errno, const char *fmt, va_list ap)
 {
-	int n = vsnprintf(last_msg, sizeof last_msg, fmt, ap);
+	char msg[sizeof last_msg];
+	int n = vsnprintf(msg, sizeof msg, fmt, ap);
 	if (n < 0)
 		n = 0;
-	if (with_errno && (size_t)n < sizeof last_msg)
-		snprintf(last_msg + n, sizeof last_msg - (size_t)n, ": %s",
-		         ipk_strerror(err));
+	if (with_errno && (size_t)n < sizeof msg)
+		snprintf(msg + n, sizeof msg - (size_t)n, ": %s", ipk_strerror(err));
+	memcpy(last_msg, msg, sizeof msg);
 	return err < 0 ? err : -err;
 }
 

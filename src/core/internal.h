@@ -217,10 +217,14 @@ int ipk__scheme_error(const char *scheme, bool known);
 /*
  * ipk_remove's check (src/objects): < 0 refuses (wrong kind, or in use
  * without IPK_REMOVE_FORCE); 0 lets the transport remove it, or, with *done,
- * it was removed here (addresses only the inventory knows, "sysvshm:@ID").
+ * it was removed here (addresses only the inventory knows, "sysvshm:@ID";
+ * FIFOs, socket files and mmap: rings, unlinked in the directory they were
+ * checked in: src/core/safepath.h).
  * Takes ?region out of u.
  */
 int ipk__objects_remove(ipk__url *u, int flags, bool *done);
+/* The options of u that its transport does not know: -EINVAL. */
+int ipk__check_url_options(const ipk__url *u);
 
 /* Allocate a channel for transport tp with url copied from src (may be NULL). */
 ipk_chan *ipk__chan_new(const struct ipk_transport *tp, const ipk__url *src);

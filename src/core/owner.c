@@ -331,3 +331,12 @@ void ipk__owner_release(const char *kind, const char *name, uint64_t object)
 	}
 	ipk__owner_unlock(&cl);
 }
+
+bool ipk__owner_keeps(bool persist, bool adopted, long unread)
+{
+	if (persist)
+		return true;
+	/* a dead listener's leftover is tidied away only once it is empty:
+	   its messages were sent to whoever listens there, not to us */
+	return adopted && unread != 0;
+}

@@ -33,7 +33,8 @@
 #define IPK__OWNER_PENDING UINT64_MAX
 
 struct ipk__owner {
-	pid_t pid;       /* 0: the owner closed it and kept it (?persist) */
+	pid_t pid;       /* 0: the owner closed it and left it in place (?persist,
+	                    or a taken-over queue with messages in it) */
 	uint64_t start;  /* pid's start time (ticks since boot), 0 if unknown */
 	uid_t uid;       /* the owner's effective uid */
 	bool persist;    /* the owner keeps the object when it closes */
@@ -104,6 +105,16 @@ void ipk__owner_release(const char *kind, const char *name, uint64_t object);
  */
 void ipk__owner_forget(const char *kind, const char *name, uid_t uid,
                        uint64_t object);
+
+/*
+ * Does a listener's close leave its queue or ring in place? The one rule
+ * (docs/channels.md, "Ownership and cleanup"): an object kept with
+ * ?persist stays, whoever opened it and with whatever address; one the
+ * listener took over from a listener that died stays while it still holds
+ * unread messages (unread < 0: cannot tell, so it stays); one the listener
+ * created itself goes, messages and all.
+ */
+bool ipk__owner_keeps(bool persist, bool adopted, long unread);
 
 /* The calling process as an owner record (pid, start time, euid). */
 void ipk__owner_self(struct ipk__owner *o, bool persist, uint64_t object);

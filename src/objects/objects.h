@@ -137,6 +137,9 @@ void ipk__scan_devshm_one(struct ipk__scanctx *c, const char *name);
 bool ipk__devshm_internal(const char *name);
 void ipk__scan_mqueue_one(struct ipk__scanctx *c, int dfd, const char *name);
 void ipk__scan_files_one(struct ipk__scanctx *c, const char *path);
+/* The same for the entry base of directory dfd (path only names it). */
+void ipk__scan_files_at(struct ipk__scanctx *c, int dfd, const char *base,
+                        const char *path);
 /* Look inside a System V segment (attaching to it) to tell a ring. */
 void ipk__sysvshm_look(struct ipk__obj *o);
 
@@ -145,7 +148,7 @@ void ipk__obj_judge(struct ipk__obj *o);
 
 /* Look one object up by address (ipk_remove's check): 0 with *o filled,
    -ENOENT, or -EINVAL when what is there is not what the address says. */
-int ipk__obj_probe(ipk__url *u, struct ipk__obj *o);
+int ipk__obj_probe(ipk__url *u, struct ipk__obj *o, int *dirfd);
 
 /* A /dev/shm file or mmap: file looked at as a region (ring or not). */
 int ipk__obj_region_file(struct ipk__obj *o, const char *path, int fd,
@@ -153,6 +156,10 @@ int ipk__obj_region_file(struct ipk__obj *o, const char *path, int fd,
 
 /* Fill a socket-file record: is a socket bound to it (connect probe)? */
 void ipk__obj_socket_file(struct ipk__obj *o, const struct ipk__procidx *x);
+/* The same, connecting through entry base of directory dfd (dfd < 0: by
+   o->path). */
+void ipk__obj_socket_file_at(struct ipk__obj *o, const struct ipk__procidx *x,
+                             int dfd, const char *base);
 
 /* mqueue directory fd (mounted, or a private mount), -errno. */
 int ipk__mqueue_dir(char *why, size_t cap);

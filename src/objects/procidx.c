@@ -46,8 +46,11 @@ static int scan_fds(struct ipk__procidx *x, pid_t pid)
 		return -errno;
 	DIR *d = fdopendir(dfd);
 	if (d == NULL) {
+		/* ENOENT: the process exited since open() (not an allocation
+		   failure: that would end the whole scan) */
+		int e = errno;
 		close(dfd);
-		return -ENOMEM;
+		return -e;
 	}
 	struct dirent *e;
 	int rc = 0;

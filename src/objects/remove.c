@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include "objects.h"
 #include "../core/owner.h"
+#include "../core/owner_file.h"
+#include "../core/safepath.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -121,9 +123,11 @@ static int posix_name(const ipk__url *u, const char *prefix, char *out,
 	return snprintf(out, cap, "%s%s", prefix, r + 1) < (int)cap;
 }
 
-int ipk__obj_probe(ipk__url *u, struct ipk__obj *out)
+int ipk__obj_probe(ipk__url *u, struct ipk__obj *out, int *dirfd)
 {
 	memset(out, 0, sizeof *out);
+	if (dirfd != NULL)
+		*dirfd = -1;
 	const char *s = u->scheme;
 	bool region = take_region(u);
 	struct ipk__objlist list = {0};
@@ -219,9 +223,10 @@ int ipk__obj_probe(ipk__url *u, struct ipk__obj *out)
 		}
 	} else if (strcmp(s, "fifo") == 0 || strcmp(s, "unix") == 0 ||
 	           strcmp(s, "unixgram") == 0 || strcmp(s, "mmap") == 0) {
-		const char *path = u->rest;
+		const char *path = u->rest, *base;
 		struct stat st;
 		bool want_fifo = strcmp(s, "fifo") == 0, want_file = s[1] == 'm';
+		int dfd = -1;
 		if (path[0] == '@' && !want_fifo && !want_file) {
 			/* abstract: no file; the kernel drops the name with the
 			   socket, so a live one is refused naming its holder */
@@ -235,8 +240,14 @@ int ipk__obj_probe(ipk__url *u, struct ipk__obj *out)
 				rc = ipk__err(-EBUSY, "abstract socket %s is bound: it goes "
 				              "away when its socket is closed (there is no "
 				              "file to remove)", path);
-		} else if (path[0] == '@' || path[0] == '\0' || lstat(path, &st) < 0)
+		} else if (path[0] == '@' || path[0] == '\0')
 			rc = 0; /* the transport says what is wrong */
+		/* one walk to the directory; all else relative to it (F3: a
+		   directory swapped between the check and the unlink) */
+		else if ((dfd = rc = ipk__dir_open(path, &base)) < 0)
+			;
+		else if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			rc = ipk__errno(-errno, "%s", path);
 		else if (region && want_file)
 			rc = ipk__err(-EINVAL, "mmap: removes only ipckit rings, never a "
 			              "regular file such as %s (use rm(1))", path);
@@ -248,7 +259,7 @@ int ipk__obj_probe(ipk__url *u, struct ipk__obj *out)
 			              want_fifo ? "a FIFO" : want_file ? "an ipckit ring"
 			                                               : "a socket");
 		else {
-			ipk__scan_files_one(&c, path);
+			ipk__scan_files_at(&c, dfd, base, path);
 			rc = pick(&list, -1, st.st_dev, st.st_ino, out);
 			if (rc < 0 && want_file)
 				rc = ipk__err(-EINVAL, "%s is a regular file that holds no "
@@ -256,6 +267,10 @@ int ipk__obj_probe(ipk__url *u, struct ipk__obj *out)
 			else
 				rc = rc < 0 ? 0 : 1;
 		}
+		if (rc == 1 && dirfd != NULL)
+			*dirfd = dfd;
+		else if (dfd >= 0)
+			close(dfd);
 	}
 	if (region && rc >= 0 && strcmp(s, "shm") != 0 && strcmp(s, "sysvshm") != 0)
 		rc = ipk__err(-EINVAL, "address '%s': ?region goes with shm: and "
@@ -278,8 +293,9 @@ static int refuse_live(const struct ipk__obj *o, const char *what)
 	                "to remove anyway)", what, o->why, who);
 }
 
-/* Remove the object o names, by its identity. */
-static int unlink_object(const struct ipk__obj *o)
+/* Remove the object o names, by its identity; a file relative to dirfd,
+   the directory it was looked at in (-1: open it now). */
+static int unlink_object(const struct ipk__obj *o, int dirfd)
 {
 	const ipk_object *p = &o->pub;
 	const char *k = o->kind;
@@ -293,14 +309,21 @@ static int unlink_object(const struct ipk__obj *o)
 	else if (strcmp(k, "mq") == 0)
 		rc = mq_unlink(o->address + strlen("mq:"));
 	else if (o->path[0]) {
-		/* only if the name still leads to the same file */
-		struct stat st;
-		if (lstat(o->path, &st) < 0)
-			return ipk__errno(-errno, "%s", o->path);
-		if (st.st_dev != o->dev || st.st_ino != o->ino)
-			return ipk__err(-ESTALE, "%s was replaced meanwhile; not removing "
-			                "the new one", o->path);
-		rc = unlink(o->path);
+		/* only if the name still leads to the same file, asked in the
+		   directory where it was looked at */
+		const char *slash = strrchr(o->path, '/');
+		const char *base = slash ? slash + 1 : o->path;
+		int dfd = dirfd >= 0 ? dirfd : ipk__dir_open(o->path, &base);
+		if (dfd < 0)
+			return dfd;
+		rc = ipk__unlinkat_same(dfd, base, o->dev, o->ino, o->path);
+		if (dfd != dirfd)
+			close(dfd);
+		/* a FIFO's or socket file's ?persist record goes with it */
+		if (rc == 0 && (strcmp(k, "fifo") == 0 || strncmp(k, "unix", 4) == 0))
+			ipk__owner_file_forget(k[0] == 'f' ? "fifo" : "sock", o->dev,
+			                       o->ino, p->uid);
+		return rc;
 	} else
 		return ipk__err(-EINVAL, "%s has no name to remove", o->address);
 	if (rc < 0) {
@@ -324,15 +347,53 @@ int ipk__objects_remove(ipk__url *u, int flags, bool *done)
 {
 	*done = false;
 	struct ipk__obj o;
-	int rc = ipk__obj_probe(u, &o);
+	int dfd;
+	int rc = ipk__obj_probe(u, &o, &dfd);
 	if (rc <= 0)
 		return rc; /* wrong kind, or not ours to judge: the transport says */
 	if (o.pub.state == IPK_OBJ_LIVE && !(flags & IPK_REMOVE_FORCE))
-		return refuse_live(&o, u->text);
-	/* "@ID" addresses are the inventory's: the transports take keys */
-	if (u->rest[0] == '@') {
+		rc = refuse_live(&o, u->text);
+	/* "@ID" addresses are the inventory's (the transports take keys); a
+	   file is removed in the directory where it was checked */
+	else if (u->rest[0] == '@' || dfd >= 0) {
 		*done = true;
-		return unlink_object(&o);
+		rc = ipk__check_url_options(u);
+		if (rc == 0)
+			rc = unlink_object(&o, dfd);
+	} else
+		rc = 0;
+	if (dfd >= 0)
+		close(dfd);
+	return rc;
+}
+
+/* ipk_object_remove's judgement of what the second look found. */
+static int removal_checks(const struct ipk__obj *was, const struct ipk__obj *now,
+                          int rc, int flags)
+{
+	if (rc == 0)
+		return ipk__err(-ENOENT, "%s is gone", was->address);
+	if (rc < 0)
+		return rc;
+	bool same = was->pub.id >= 0 ? now->pub.id == was->pub.id
+	                             : now->dev == was->dev && now->ino == was->ino;
+	if (!same)
+		return ipk__err(-ESTALE, "%s is another object than the one listed; "
+		                "not removing it", was->address);
+	if (!(flags & IPK_REMOVE_FORCE)) {
+		if (now->pub.state != IPK_OBJ_ORPHAN)
+			return now->pub.state == IPK_OBJ_LIVE
+			               ? refuse_live(now, was->address)
+			               : ipk__err(-EBUSY, "%s is %s: %s", was->address,
+			                          ipk_objstate_name(now->pub.state),
+			                          now->why);
+		if (now->pub.persist != 0)
+			return ipk__err(-EBUSY, "%s is kept on purpose: %s", was->address,
+			                now->pub.persist > 0
+			                        ? "made with ?persist"
+			                        : "nothing records whether it is kept on "
+			                          "purpose (a plain region persists until "
+			                          "removed)");
 	}
 	return 0;
 }
@@ -356,31 +417,13 @@ int ipk_object_remove(const ipk_object *obj, int flags)
 	if (rc < 0)
 		return rc;
 	struct ipk__obj now;
-	rc = ipk__obj_probe(&u, &now);
+	int dfd;
+	rc = ipk__obj_probe(&u, &now, &dfd);
 	ipk__url_free(&u);
+	rc = removal_checks(was, &now, rc, flags);
 	if (rc == 0)
-		return ipk__err(-ENOENT, "%s is gone", was->address);
-	if (rc < 0)
-		return rc;
-	bool same = was->pub.id >= 0 ? now.pub.id == was->pub.id
-	                             : now.dev == was->dev && now.ino == was->ino;
-	if (!same)
-		return ipk__err(-ESTALE, "%s is another object than the one listed; "
-		                "not removing it", was->address);
-	if (!(flags & IPK_REMOVE_FORCE)) {
-		if (now.pub.state != IPK_OBJ_ORPHAN)
-			return now.pub.state == IPK_OBJ_LIVE
-			               ? refuse_live(&now, was->address)
-			               : ipk__err(-EBUSY, "%s is %s: %s", was->address,
-			                          ipk_objstate_name(now.pub.state),
-			                          now.why);
-		if (now.pub.persist != 0)
-			return ipk__err(-EBUSY, "%s is kept on purpose: %s", was->address,
-			                now.pub.persist > 0
-			                        ? "made with ?persist"
-			                        : "nothing records whether it is kept on "
-			                          "purpose (a plain region persists until "
-			                          "removed)");
-	}
-	return unlink_object(&now);
+		rc = unlink_object(&now, dfd);
+	if (dfd >= 0)
+		close(dfd);
+	return rc;
 }

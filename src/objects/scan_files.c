@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "objects.h"
+#include "../core/owner_file.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -35,6 +36,10 @@ struct files {
 	struct bound *b;
 	size_t nb;
 	int budget;
+	/* one object named relative to a directory opened once (removal):
+	   the entry base in dfd, not the path looked up again */
+	int dfd;
+	const char *base;
 };
 
 /* Bound sockets with a name, listening or not connected (an accepted
@@ -155,9 +160,20 @@ static int probe_socket(const char *path, int *type)
 
 void ipk__obj_socket_file(struct ipk__obj *o, const struct ipk__procidx *x)
 {
+	ipk__obj_socket_file_at(o, x, -1, NULL);
+}
+
+void ipk__obj_socket_file_at(struct ipk__obj *o, const struct ipk__procidx *x,
+                             int dfd, const char *base)
+{
 	(void)x;
 	int type = 0;
-	int rc = probe_socket(o->path, &type);
+	/* through the directory already opened: connect() takes only a name */
+	char at[sizeof((struct sockaddr_un *)0)->sun_path];
+	int rc = dfd >= 0 && snprintf(at, sizeof at, "/proc/self/fd/%d/%s", dfd,
+	                              base) < (int)sizeof at
+	                 ? probe_socket(at, &type)
+	                 : probe_socket(o->path, &type);
 	o->pub.persist = 0;
 	if (rc == 0) {
 		set_kind(o, type);
@@ -202,9 +218,32 @@ static void one_fifo(struct files *f, const char *path, const struct stat *st)
 	snprintf(o->address, sizeof o->address, "fifo:%s", path);
 	ipk__procidx_holders(f->c->procs, HOLD_FD, o->dev, o->ino, o);
 	o->pub.attached = (int64_t)o->pub.nholders;
-	o->pub.persist = 0;
+	/* its listener's record (src/core/owner_file.h) */
+	struct ipk__owner rec;
+	enum ipk__owner_state owner =
+		ipk__owner_file_check("fifo", o->dev, o->ino, o->pub.uid, &rec);
+	o->pub.persist = owner != IPK__OWNER_NONE && rec.persist;
+	if (owner != IPK__OWNER_NONE && rec.pid > 0) {
+		o->pub.creator.pid = rec.pid;
+		o->pub.creator.state = owner == IPK__OWNER_ALIVE ? IPK_PID_ALIVE
+		                                                 : IPK_PID_DEAD;
+	}
 	snprintf(o->use, sizeof o->use, "%zu holding it", o->pub.nholders);
-	if (o->pub.nholders == 0) {
+	if (o->pub.nholders > 0) {
+		/* ipk__obj_judge: live */
+	} else if (owner == IPK__OWNER_ALIVE) {
+		o->pub.state = IPK_OBJ_LIVE;
+		snprintf(o->why, sizeof o->why, "its listener, pid %d, is alive",
+		         (int)rec.pid);
+	} else if (owner == IPK__OWNER_DEAD) {
+		o->pub.state = IPK_OBJ_ORPHAN;
+		if (rec.pid > 0)
+			snprintf(o->why, sizeof o->why, "its listener, pid %d, is gone "
+			         "and nobody has it open", (int)rec.pid);
+		else
+			snprintf(o->why, sizeof o->why, "its listener closed it%s",
+			         rec.persist ? " and kept it (?persist)" : "");
+	} else {
 		if (f->c->procs->unreadable > 0) {
 			o->pub.attached = -1;
 			snprintf(o->why, sizeof o->why,
@@ -230,7 +269,12 @@ static void one_sockfile(struct files *f, const char *path,
 	if (b)
 		bound_socket(f, b, o);
 	else
-		ipk__obj_socket_file(o, f->c->procs);
+		ipk__obj_socket_file_at(o, f->c->procs, f->dfd, f->base);
+	struct ipk__owner rec;
+	o->pub.persist = ipk__owner_file_check("sock", o->dev, o->ino,
+	                                       o->pub.uid, &rec) !=
+	                         IPK__OWNER_NONE &&
+	                 rec.persist;
 	snprintf(o->address, sizeof o->address, "%s:%s", o->kind, path);
 	if (!ipk__want(f->c, o->kind)) {
 		f->c->list->n--; /* the probe told its kind: not asked for */
@@ -243,9 +287,17 @@ static void one_mmap(struct files *f, const char *path, const struct stat *st)
 {
 	if (st->st_size < 4096)
 		return;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	int fd = f->dfd >= 0 ? openat(f->dfd, f->base, flags) : open(path, flags);
 	if (fd < 0)
 		return;
+	/* what is read is the file that was looked at */
+	struct stat now;
+	if (fstat(fd, &now) < 0 || now.st_dev != st->st_dev ||
+	    now.st_ino != st->st_ino) {
+		close(fd);
+		return;
+	}
 	struct ipk__obj *o = file_record(f, "mmap", path, st);
 	if (o != NULL) {
 		ipk__procidx_holders(f->c->procs, HOLD_MAP, o->dev, o->ino, o);
@@ -263,7 +315,10 @@ static void visit(struct files *f, const char *path, int depth, bool mmap_too)
 	if (f->budget-- <= 0)
 		return;
 	struct stat st;
-	if (lstat(path, &st) < 0 || seen_file(f->c->list, st.st_dev, st.st_ino))
+	int rc = f->dfd >= 0 && depth == 0
+	                 ? fstatat(f->dfd, f->base, &st, AT_SYMLINK_NOFOLLOW)
+	                 : lstat(path, &st);
+	if (rc < 0 || seen_file(f->c->list, st.st_dev, st.st_ino))
 		return;
 	if (S_ISFIFO(st.st_mode) && ipk__want(f->c, "fifo"))
 		one_fifo(f, path, &st);
@@ -325,9 +380,18 @@ static void table_sockets(struct files *f)
 	}
 }
 
+void ipk__scan_files_at(struct ipk__scanctx *c, int dfd, const char *base,
+                        const char *path)
+{
+	struct files f = {.c = c, .budget = 1, .dfd = dfd, .base = base};
+	read_bound(&f);
+	visit(&f, path, 0, true);
+	free(f.b);
+}
+
 void ipk__scan_files_one(struct ipk__scanctx *c, const char *path)
 {
-	struct files f = {.c = c, .budget = 1};
+	struct files f = {.c = c, .budget = 1, .dfd = -1};
 	read_bound(&f);
 	if (path[0] == '@') {
 		/* an abstract name: only the socket table knows it */
@@ -353,7 +417,7 @@ void ipk__scan_files(struct ipk__scanctx *c)
 		any |= ipk__want(c, kinds[i]);
 	if (!any)
 		return;
-	struct files f = {.c = c, .budget = MAX_ENTRIES};
+	struct files f = {.c = c, .budget = MAX_ENTRIES, .dfd = -1};
 	read_bound(&f);
 	static const char *const roots[] = {"/tmp", "/var/tmp", "/dev/shm", NULL};
 	for (size_t i = 0; roots[i]; i++)

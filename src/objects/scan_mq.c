@@ -149,7 +149,10 @@ void ipk__scan_mqueue_one(struct ipk__scanctx *c, int dfd, const char *name)
 		p->state = IPK_OBJ_ORPHAN;
 		snprintf(o->why, sizeof o->why, "%s",
 		         rec.pid > 0 ? "its listener is gone and nobody has it open"
-		                     : "its listener closed it and kept it (?persist)");
+		             : rec.persist
+		                     ? "its listener closed it and kept it (?persist)"
+		                     : "its listener closed it with messages still in "
+		                       "it");
 	} else if (c->procs->unreadable > 0) {
 		p->attached = -1;
 		snprintf(o->why, sizeof o->why,

@@ -106,8 +106,11 @@ static void one_queue(struct ipk__scanctx *c, const char *line)
 			snprintf(o->why, sizeof o->why, "its listener, pid %d, is gone",
 			         (int)rec.pid);
 		else
-			snprintf(o->why, sizeof o->why,
-			         "its listener closed it and kept it (?persist)");
+			snprintf(o->why, sizeof o->why, "%s",
+			         rec.persist
+			                 ? "its listener closed it and kept it (?persist)"
+			                 : "its listener closed it with messages still "
+			                   "in it");
 	} else if (s_state == IPK_PID_ALIVE || r_state == IPK_PID_ALIVE) {
 		p->state = IPK_OBJ_LIVE;
 		snprintf(o->why, sizeof o->why, "its last %s, pid %d, is alive",

@@ -135,6 +135,7 @@ ssize_t ipk__cast_peek(ipk_chan *c, const void **buf, ipk_msginfo *info,
 	*buf = NULL;
 	if (!(c->proto->caps & IPK__P_RECV))
 		return wrong_side(c, false);
+	ipk__sub_arm(c->sock); /* a first receive may be this peek */
 	uint64_t missed = 0;
 	ssize_t n = ipk__shmcast_peek(sc, buf, &missed, ipk__deadline(timeout_ms));
 	if (n >= 0 && info != NULL)

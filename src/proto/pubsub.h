@@ -15,6 +15,9 @@ extern const struct ipk__carrier ipk__carrier_cast;
 int ipk__pubsub_check(struct ipk__sock *s, bool *block);
 /* Subscribers attached to a PUB channel now. */
 int ipk__pub_subscribers(ipk_chan *c);
+/* Put a subscriber's topic filter into its broadcast ring, which the
+   zero-copy peek reads without going through the protocol's receive. */
+void ipk__sub_arm(struct ipk__sock *s);
 /* The broadcast ring of a shared-memory PUB/SUB channel, else NULL. */
 struct ipk__shmcast *ipk__cast_of(const ipk_chan *c);
 

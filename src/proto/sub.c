@@ -63,6 +63,12 @@ static struct ipk__shmcast *ring(struct ipk__sock *s)
 	return s->car_state;
 }
 
+void ipk__sub_arm(struct ipk__sock *s)
+{
+	if (s != NULL && s->proto == &ipk__proto_sub)
+		(void)ring(s);
+}
+
 static ssize_t sub_recv(struct ipk__sock *s, ipk__rx *rx, int64_t deadline)
 {
 	struct ipk__shmcast *sc = ring(s);

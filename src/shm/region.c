@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "region.h"
 #include "proc.h"
+#include "../core/safepath.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -687,14 +688,8 @@ int ipk__region_remove_url(ipk__url *u)
 	case IPK__REGION_FILE: {
 		if ((rc = file_name(u, &name)) < 0)
 			return rc;
-		struct stat st;
-		if (lstat(name, &st) < 0)
-			rc = ipk__errno(-errno, "%s", name);
-		else if (!S_ISREG(st.st_mode))
-			rc = ipk__err(-EINVAL, "%s is not a regular file; not "
-			                       "removing it", name);
-		else if (unlink(name) < 0)
-			rc = ipk__errno(-errno, "unlink %s", name);
+		/* one walk to the directory, then relative to it (safepath.h) */
+		rc = ipk__unlink_type(name, S_IFREG, "a regular file");
 		break;
 	}
 	default: {

@@ -13,6 +13,8 @@
  */
 #define _GNU_SOURCE
 #include "../core/internal.h"
+#include "../core/owner_file.h"
+#include "../core/safepath.h"
 #include "../shm/ring_sync.h" /* the fork generation */
 
 #include <errno.h>
@@ -97,6 +99,10 @@ static int fifo_listen(ipk_chan *c)
 	}
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
+	/* who listens, and ?persist, recorded where ls and gc look
+	   (src/core/owner_file.h) */
+	ipk__owner_file_listen("fifo", st.st_dev, st.st_ino, st.st_uid,
+	                       c->persist, true);
 	if (!made && !c->raw) {
 		/* taking over from a reader that died: what it left may begin in
 		   the middle of a message it had half read, and no byte of the
@@ -282,11 +288,14 @@ static int fifo_close(ipk_chan *c)
 	struct fifo_chan *f = ipk__priv(c);
 	int rc = 0;
 	if (ipk__removes_on_close(c)) {
-		/* remove the name only if it is still our FIFO */
-		struct stat st;
-		if (lstat(c->url.rest, &st) == 0 && st.st_dev == f->dev &&
-		    st.st_ino == f->ino && unlink(c->url.rest) < 0)
-			rc = ipk__errno(-errno, "unlink %s", c->url.rest);
+		/* remove the name only if it is still our FIFO, checked and
+		   unlinked in one directory (src/core/safepath.h) */
+		rc = ipk__unlink_own(c->url.rest, f->dev, f->ino);
+		if (rc == -ENOENT || rc == -ESTALE || rc == -ENOTDIR)
+			rc = 0;
+		ipk__owner_file_close("fifo", f->dev, f->ino, true);
+	} else if (c->role == IPK__OWNER && c->persist) {
+		ipk__owner_file_close("fifo", f->dev, f->ino, false);
 	}
 	int rc2 = ipk__stream_close(&f->s, c->linger_ms);
 	if (f->keep_fd >= 0)
@@ -296,14 +305,7 @@ static int fifo_close(ipk_chan *c)
 
 static int fifo_remove(ipk__url *u)
 {
-	struct stat st;
-	if (lstat(u->rest, &st) < 0)
-		return ipk__errno(-errno, "%s", u->rest);
-	if (!S_ISFIFO(st.st_mode))
-		return ipk__err(-EINVAL, "%s is not a FIFO; not removing it", u->rest);
-	if (unlink(u->rest) < 0)
-		return ipk__errno(-errno, "unlink %s", u->rest);
-	return 0;
+	return ipk__unlink_type(u->rest, S_IFIFO, "a FIFO");
 }
 
 const struct ipk_transport ipk__fifo_transport = {

@@ -49,6 +49,7 @@ struct mq_chan {
 	bool held;        /* buf holds a message the caller could not take */
 	size_t held_len;
 	unsigned held_prio;
+	bool adopted;     /* listener: took over a dead listener's queue */
 };
 
 static int parse_name(ipk__url *u, char *name)
@@ -190,9 +191,10 @@ static int create_error(const struct mq_chan *m, int e, long depth, long size)
  * otherwise -EEXIST, saying who holds it: a live listener (dial it to share
  * it), or a program that left no owner record (remove it to listen).
  * want_depth/want_size: attributes the listener asked for, 0 if not.
+ * *kept: the queue was kept with ?persist, and stays so.
  */
 static int existing(struct mq_chan *m, mqd_t q, ipk__owner_claim *cl,
-                    long want_depth, long want_size)
+                    long want_depth, long want_size, bool *kept)
 {
 	struct stat st;
 	if (fstat(q, &st) < 0) {
@@ -248,6 +250,8 @@ static int existing(struct mq_chan *m, mqd_t q, ipk__owner_claim *cl,
 		return rc;
 	}
 	m->q = q; /* its owner is dead: ours now, messages and all */
+	m->adopted = true;
+	*kept = o.persist;
 	return 0;
 }
 
@@ -273,10 +277,10 @@ static int mq_listen(ipk_chan *c)
 	   taken over if this listener dies */
 	ipk__owner_claim cl;
 	ipk__owner_lock(&cl, "mq", m->name);
-	bool pending = false;
+	bool pending = false, kept = false;
 	mqd_t q = mq_open(m->name, O_RDWR | O_CLOEXEC);
 	if (q != (mqd_t)-1) {
-		rc = existing(m, q, &cl, want_depth, want_size);
+		rc = existing(m, q, &cl, want_depth, want_size, &kept);
 	} else if (errno == EACCES) {
 		rc = ipk__err(-EEXIST,
 		              "POSIX queue %s already exists and is not accessible "
@@ -294,7 +298,7 @@ static int mq_listen(ipk_chan *c)
 			rc = 0;
 		else if (errno == EEXIST &&
 		         (q = mq_open(m->name, O_RDWR | O_CLOEXEC)) != (mqd_t)-1)
-			rc = existing(m, q, &cl, want_depth, want_size);
+			rc = existing(m, q, &cl, want_depth, want_size, &kept);
 		else
 			rc = create_error(m, errno, depth, size);
 	}
@@ -318,6 +322,8 @@ static int mq_listen(ipk_chan *c)
 		m->buf = NULL;
 		return rc;
 	}
+	/* ?persist belongs to the queue, not to the address it is opened by */
+	c->persist = c->persist || kept;
 	if (cl.fd >= 0)
 		ipk__owner_set(&cl, c->persist, (uint64_t)m->ino);
 	ipk__owner_unlock(&cl);
@@ -533,7 +539,10 @@ static int mq_close_(ipk_chan *c)
 {
 	struct mq_chan *m = ipk__priv(c);
 	int rc = 0;
-	if (ipk__removes_on_close(c)) {
+	struct mq_attr a;
+	long unread = mq_getattr(m->q, &a) == 0 ? (long)a.mq_curmsgs : -1;
+	bool keep = ipk__owner_keeps(c->persist, m->adopted, unread);
+	if (ipk__removes_on_close(c) && !keep) {
 		/* unlink the name only if it still names our queue */
 		bool ours = true;
 		mqd_t probe = mq_open(m->name, O_RDONLY | O_CLOEXEC);
@@ -548,8 +557,8 @@ static int mq_close_(ipk_chan *c)
 		if (ours && mq_unlink(m->name) < 0 && errno != ENOENT)
 			rc = ipk__errno(-errno, "mq_unlink %s", m->name);
 		ipk__owner_forget("mq", m->name, geteuid(), (uint64_t)m->ino);
-	} else if (c->role == IPK__OWNER && c->persist &&
-	           c->creator == getpid()) {
+	} else if (c->role == IPK__OWNER && keep && c->creator == getpid()) {
+		/* left in place: the next listener takes it over at once */
 		ipk__owner_release("mq", m->name, (uint64_t)m->ino);
 	}
 	if (m->q != (mqd_t)-1)

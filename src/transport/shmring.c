@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "../core/internal.h"
+#include "../core/owner.h"
 #include "../shm/region.h"
 #include "../shm/ring.h"
 #include "../proto/pubsub.h"
@@ -31,6 +32,8 @@ struct shm_chan {
 	int life_w;         /* pair: this end's life pipe (write end) */
 	int peer_life_r;    /* pair: the other end's life pipe (read end) */
 	bool paired;
+	bool adopted;       /* listener: joined or took over a ring it did
+	                       not create */
 };
 
 struct ring_opts {
@@ -182,6 +185,7 @@ static int ring_listen(ipk_chan *c)
 			drop_region(s);
 			return rc;
 		}
+		s->adopted = true;
 	} else {
 		return rc;
 	}
@@ -199,6 +203,9 @@ static int ring_listen(ipk_chan *c)
 	}
 	ipk__ring_listening(&s->in, c->persist);
 	s->has_in = true;
+	/* ?persist belongs to the ring, not to the address it is opened by */
+	c->persist = c->persist ||
+	             atomic_load_explicit(&s->in.h->persist, memory_order_acquire);
 	return 0;
 }
 
@@ -376,8 +383,19 @@ static int ring_close(ipk_chan *c)
 		/* the last consumer to leave takes the name with it, then tells
 		   the producers that nobody will read the ring again (in that
 		   order: a new listener of the name gets a new ring) */
+		bool keep = false;
+		if (mine && s->region_refs == NULL && ipk__removes_on_close(c)) {
+			/* asked again: a listener that joined since may have
+			   asked for ?persist */
+			ipk_ringinfo info;
+			ipk__ring_info(&s->in, &info);
+			keep = ipk__owner_keeps(
+			        atomic_load_explicit(&s->in.h->persist,
+			                             memory_order_acquire),
+			        s->adopted, (long)(info.used > 0));
+		}
 		if (mine && s->region_refs == NULL && ipk__removes_on_close(c) &&
-		    ipk__ring_side_alive(&s->in, IPK__RING_CONSUMER) == 0) {
+		    !keep && ipk__ring_side_alive(&s->in, IPK__RING_CONSUMER) == 0) {
 			rc = ipk_region_remove(s->region);
 			if (rc == -ENOENT)
 				rc = 0;
@@ -456,6 +474,15 @@ static struct shm_chan *ring_of(const ipk_chan *c, const char *fn)
 		ipk__err(-EOPNOTSUPP, "%s: %s: only shared-memory rings (shm:, "
 		                      "sysvshm:, mmap:) lend their memory",
 		         fn, c->tp->scheme);
+		return NULL;
+	}
+	/* a REQ/REP/PUSH/PULL socket keeps no ring state of its own in priv:
+	   its rings belong to the pattern layer (broadcast rings of PUB/SUB
+	   were handled by the caller) */
+	if (c->sock != NULL) {
+		ipk__err(-EOPNOTSUPP, "%s: %s is a messaging-pattern socket: "
+		                      "the pattern layer reads and writes its rings",
+		         fn, c->url.text);
 		return NULL;
 	}
 	return ipk__priv(c);

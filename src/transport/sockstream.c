@@ -404,10 +404,15 @@ int ipk__ss_dial(ipk_chan *c, int family, const struct sockaddr *sa,
 		close(fd);
 		/* nobody listening yet: keep trying until the deadline */
 		bool retry = err == ECONNREFUSED || err == ENOENT || err == EAGAIN;
-		if (!retry || ipk__expired(deadline))
-			return ipk__err(-err, "cannot connect to %s: %s", c->url.text,
-			                ipk_strerror(err));
-		if ((rc = ipk__backoff(&round, deadline)) < 0)
+		bool over = retry && (ipk__expired(deadline) ||
+		                      ipk__backoff(&round, deadline) < 0);
+		/* a Unix listener's full backlog: it is there but accepts nobody,
+		   which is a wait that ran out (-EAGAIN only for timeout 0) */
+		if (over && err == EAGAIN)
+			return ipk__err(ipk__timeout_err(deadline),
+			                "cannot connect to %s: its listener accepts no "
+			                "connections (its backlog is full)", c->url.text);
+		if (!retry || over)
 			return ipk__err(-err, "cannot connect to %s: %s", c->url.text,
 			                ipk_strerror(err));
 	}

@@ -67,6 +67,7 @@ struct sysvmq_chan {
 	struct mbuf *buf;
 	size_t bufcap;  /* payload bytes buf holds */
 	struct watch *w;
+	bool adopted;   /* listener: took over a dead listener's queue */
 };
 
 static size_t msgmax_now(void)
@@ -262,10 +263,11 @@ static int apply_attrs(ipk_chan *c, struct sysvmq_chan *q, size_t qbytes,
  * The key has a queue already. Take it over (keeping its messages) when an
  * ipckit listener of ours made it and is provably dead; otherwise -EEXIST,
  * saying who holds it: a live listener (dial it to share it), or a program
- * that left no owner record (remove it to listen).
+ * that left no owner record (remove it to listen). *kept: the queue was
+ * kept with ?persist, and stays so.
  */
 static int existing(struct sysvmq_chan *q, ipk__owner_claim *cl,
-                    const char *name)
+                    const char *name, bool *kept)
 {
 	int other = msgget(q->key, 0);
 	struct msqid_ds ds;
@@ -305,6 +307,8 @@ static int existing(struct sysvmq_chan *q, ipk__owner_claim *cl,
 		                "remove it with 'ipckit rm sysvmq:0x%08x'",
 		                (unsigned)q->key, other, (unsigned)q->key);
 	q->id = other; /* its owner is dead: ours now, messages and all */
+	q->adopted = true;
+	*kept = o.persist;
 	return 0;
 }
 
@@ -329,10 +333,10 @@ static int sysvmq_listen(ipk_chan *c)
 	   taken over if this listener dies */
 	ipk__owner_claim cl;
 	ipk__owner_lock(&cl, "sysvmq", name);
-	bool adopted = false, pending = false;
+	bool pending = false, kept = false;
+	q->adopted = false;
 	if (msgget(q->key, 0) >= 0) {
-		rc = existing(q, &cl, name);
-		adopted = rc == 0;
+		rc = existing(q, &cl, name, &kept);
 	} else {
 		/* claim the key before the queue exists, so a listener killed
 		   between the two still leaves a record naming it */
@@ -344,7 +348,7 @@ static int sysvmq_listen(ipk_chan *c)
 		if (q->id >= 0)
 			rc = 0;
 		else if (errno == EEXIST) /* made by someone else just now */
-			rc = existing(q, &cl, name);
+			rc = existing(q, &cl, name, &kept);
 		else if (errno == ENOSPC)
 			rc = ipk__err(-ENOSPC,
 			              "cannot create System V queue 0x%08x: the system "
@@ -355,7 +359,8 @@ static int sysvmq_listen(ipk_chan *c)
 			rc = ipk__errno(-errno, "msgget(0x%08x, IPC_CREAT|IPC_EXCL)",
 			                (unsigned)q->key);
 	}
-	if (rc == 0 && (rc = apply_attrs(c, q, qbytes, adopted)) < 0 && !adopted)
+	if (rc == 0 && (rc = apply_attrs(c, q, qbytes, q->adopted)) < 0 &&
+	    !q->adopted)
 		msgctl(q->id, IPC_RMID, NULL);
 	if (rc < 0) {
 		/* a claim made for nothing; another owner's record stays */
@@ -367,6 +372,8 @@ static int sysvmq_listen(ipk_chan *c)
 		q->id = -1;
 		return rc;
 	}
+	/* ?persist belongs to the queue, not to the address it is opened by */
+	c->persist = c->persist || kept;
 	if (cl.fd >= 0)
 		ipk__owner_set(&cl, c->persist, (uint64_t)q->id);
 	ipk__owner_unlock(&cl);
@@ -434,14 +441,21 @@ static int sysvmq_close(ipk_chan *c)
 	   key has another id, so this never removes someone else's */
 	char name[16];
 	snprintf(name, sizeof name, "0x%08x", (unsigned)q->key);
-	if (q->id >= 0 && ipk__removes_on_close(c)) {
+	struct msqid_ds ds;
+	long unread = q->id >= 0 && c->role == IPK__OWNER &&
+	                              msgctl(q->id, IPC_STAT, &ds) == 0
+	                      ? (long)ds.msg_qnum
+	                      : -1;
+	bool keep = ipk__owner_keeps(c->persist, q->adopted, unread);
+	if (q->id >= 0 && ipk__removes_on_close(c) && !keep) {
 		if (msgctl(q->id, IPC_RMID, NULL) < 0 && errno != EIDRM &&
 		    errno != EINVAL)
 			rc = ipk__errno(-errno, "removing System V queue 0x%08x",
 			                (unsigned)q->key);
 		ipk__owner_forget("sysvmq", name, geteuid(), (uint64_t)q->id);
-	} else if (q->id >= 0 && c->role == IPK__OWNER && c->persist &&
+	} else if (q->id >= 0 && c->role == IPK__OWNER && keep &&
 	           c->creator == getpid()) {
+		/* left in place: the next listener takes it over at once */
 		ipk__owner_release("sysvmq", name, (uint64_t)q->id);
 	}
 	free(q->buf);

@@ -5,6 +5,8 @@
  */
 #define _GNU_SOURCE
 #include "sockstream.h"
+#include "../core/owner_file.h"
+#include "../core/safepath.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -107,6 +109,9 @@ int ipk__unix_bind(ipk_chan *c, int type, int *out, dev_t *dev, ino_t *ino)
 		}
 		*dev = st.st_dev;
 		*ino = st.st_ino;
+		/* ?persist is recorded where gc looks (src/core/owner_file.h) */
+		ipk__owner_file_listen("sock", st.st_dev, st.st_ino, st.st_uid,
+		                       c->persist, false);
 	}
 	*out = fd;
 	return 0;
@@ -115,10 +120,9 @@ int ipk__unix_bind(ipk_chan *c, int type, int *out, dev_t *dev, ino_t *ino)
 /* Remove the socket file only if it is still the one we bound. */
 void ipk__unix_unlink_own(const char *path, dev_t dev, ino_t ino)
 {
-	struct stat st;
-	if (path[0] != '@' && lstat(path, &st) == 0 && st.st_dev == dev &&
-	    st.st_ino == ino)
-		unlink(path);
+	/* checked and unlinked in one directory (src/core/safepath.h) */
+	if (path[0] != '@')
+		(void)ipk__unlink_own(path, dev, ino);
 }
 
 static int unix_listen(ipk_chan *c)
@@ -185,17 +189,10 @@ static int unix_close(ipk_chan *c)
 
 static int unix_remove(ipk__url *u)
 {
-	struct stat st;
 	if (u->rest[0] == '@')
 		return ipk__err(-EINVAL, "abstract socket %s has no file to remove",
 		                u->rest);
-	if (lstat(u->rest, &st) < 0)
-		return ipk__errno(-errno, "%s", u->rest);
-	if (!S_ISSOCK(st.st_mode))
-		return ipk__err(-EINVAL, "%s is not a socket; not removing it", u->rest);
-	if (unlink(u->rest) < 0)
-		return ipk__errno(-errno, "unlink %s", u->rest);
-	return 0;
+	return ipk__unlink_type(u->rest, S_IFSOCK, "a socket");
 }
 
 static const char *const ss_opts[] = {"pending", "batch", "batchdelay",
