@@ -16,6 +16,8 @@
 
 #include "stream_priv.h"
 
+#include <sys/types.h>
+
 /* Most descriptors one message carries (the kernel's SCM_MAX_FD). */
 #define IPK__MAXFDS 253
 
@@ -48,11 +50,22 @@ struct ipk__fdio {
 	unsigned char desc[IPK__MEMFD_DESC];
 	int lm_fd;         /* a large message checked and ready (-1: none) */
 	size_t lm_len;
+	dev_t lm_dev;      /* its file (to find it among cached mappings) */
+	ino_t lm_ino;
 	/* ipk_recv_peek: the message lent to the caller */
 	bool peeked;
 	void *pk_buf;      /* mapping of lm memfd, or a malloc'd copy */
 	size_t pk_len;
 	int pk_fd;         /* the memfd behind a mapping (kept for forwarding) */
+	dev_t pk_dev;
+	ino_t pk_ino;
+	/* the mapping of the last large message released, kept (it holds
+	   its file) so that the same memfd coming back (a relay, an echo)
+	   is lent again without mapping and faulting it in anew */
+	void *c_buf;
+	size_t c_len;
+	dev_t c_dev;
+	ino_t c_ino;
 	struct ipk__fdio *pk_prev, *pk_next; /* mappings of this process */
 };
 

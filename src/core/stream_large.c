@@ -118,7 +118,7 @@ static int new_memfd(const void *buf, size_t len)
 }
 
 /* Is fd a memfd that nobody can change, of exactly len bytes? */
-static int check_memfd(int fd, uint64_t len)
+static int check_memfd(int fd, uint64_t len, struct stat *sto)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0)
@@ -143,6 +143,7 @@ static int check_memfd(int fd, uint64_t len)
 		return ipk__err(-EPROTO, "a large message of %llu bytes came in a "
 		                         "memfd of %lld bytes; refused",
 		                (unsigned long long)len, (long long)st.st_size);
+	*sto = st;
 	return 0;
 }
 
@@ -170,6 +171,13 @@ ssize_t ipk__large_send(ipk__stream *s, const void *buf, size_t len,
 
 /* ---------------------------------------------------------- receiving */
 
+static void uncache(struct ipk__fdio *f)
+{
+	if (f->c_buf)
+		munmap(f->c_buf, f->c_len);
+	f->c_buf = NULL;
+}
+
 ssize_t ipk__large_done(ipk__stream *s, ipk__rx *rx)
 {
 	struct ipk__fdio *f = s->fdio;
@@ -196,14 +204,17 @@ ssize_t ipk__large_done(ipk__stream *s, ipk__rx *rx)
 		                         "the channel limit of %zu bytes (raise it "
 		                         "with ?maxmsg=); dropped",
 		              (unsigned long long)len, rx->maxmsg);
-	else
-		rc = check_memfd(fd, len);
+	struct stat st = {0};
+	if (rc == 0)
+		rc = check_memfd(fd, len, &st);
 	if (rc < 0) {
 		close(fd);
 		return rc;
 	}
 	f->lm_fd = fd;
 	f->lm_len = (size_t)len;
+	f->lm_dev = st.st_dev;
+	f->lm_ino = st.st_ino;
 	return ipk__large_deliver(s, rx);
 }
 
@@ -213,9 +224,23 @@ ssize_t ipk__large_deliver(ipk__stream *s, ipk__rx *rx)
 	size_t len = f->lm_len;
 	rx->nfds = 0;
 	if (rx->peek && len > 0) {
-		void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, f->lm_fd, 0);
-		if (p == MAP_FAILED)
-			return ipk__errno(-errno, "mapping a message of %zu bytes", len);
+		void *p;
+		if (f->c_buf && f->c_dev == f->lm_dev && f->c_ino == f->lm_ino &&
+		    f->c_len == len) {
+			/* the same sealed file as the mapping kept: its bytes
+			   cannot have changed, nor can another file have its
+			   number while the mapping holds it */
+			p = f->c_buf;
+			f->c_buf = NULL;
+		} else {
+			uncache(f);
+			p = mmap(NULL, len, PROT_READ, MAP_SHARED, f->lm_fd, 0);
+			if (p == MAP_FAILED)
+				return ipk__errno(-errno, "mapping a message of %zu "
+				                          "bytes", len);
+		}
+		f->pk_dev = f->lm_dev;
+		f->pk_ino = f->lm_ino;
 		rx->buf = p;
 		rx->cap = len;
 		rx->mapped = true;
@@ -274,7 +299,11 @@ static void give_back(struct ipk__fdio *f)
 {
 	if (f->pk_fd >= 0) {
 		unlend(f);
-		munmap(f->pk_buf, f->pk_len);
+		uncache(f);
+		f->c_buf = f->pk_buf; /* kept: see ipk__large_deliver */
+		f->c_len = f->pk_len;
+		f->c_dev = f->pk_dev;
+		f->c_ino = f->pk_ino;
 		close(f->pk_fd);
 	} else {
 		free(f->pk_buf);
@@ -297,6 +326,7 @@ void ipk__large_free(struct ipk__fdio *f)
 {
 	if (f->peeked)
 		give_back(f);
+	uncache(f);
 	if (f->lm_fd >= 0)
 		close(f->lm_fd);
 	f->lm_fd = -1;
