@@ -7,9 +7,13 @@
  *   reqrep_bench [--rounds N] [--repeat K] [--only unix|tcp|shm] [--pin]
  *
  * For each transport it alternates PAIR and REQ/REP measurements K times
- * (each N round trips of 64 bytes between two fresh processes) and prints
- * the median round trip of each and the ratio of the medians. --pin puts
- * the two processes on CPUs 0 and 1. The machine's noise is in the
+ * (each N round trips of 64 bytes between two fresh processes, timed in
+ * batches of 64 so that the clock's own cost and granularity stay out of
+ * sub-microsecond figures) and prints the median round trip of each and
+ * the ratio of the medians. --pin puts the two processes on CPUs 0 and 1.
+ * A cache line bounced between the two processes, before and after, says
+ * how the CPUs were placed (a shared cache: well under 200 ns; split:
+ * more), since ring figures move with it. The machine's noise is in the
  * spread: compare ratios, not absolute figures, and read the placement.
  */
 #define _GNU_SOURCE
@@ -18,13 +22,17 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#define BATCH 64 /* round trips timed together */
 
 static long rounds = 20000;
 static int repeat = 7;
@@ -106,7 +114,7 @@ static double measure(const struct pattern *p, const char *tag)
 		if (p->pair_rings && ipk_dial(&back, back_url, 10000) < 0)
 			die(back_url);
 		char buf[64];
-		for (long i = 0; i < rounds + 100; i++) {
+		for (long i = 0; i < (rounds / BATCH + 2) * BATCH; i++) {
 			if (ipk_recv(c, buf, sizeof buf, -1) < 0)
 				die("server receive");
 			if (ipk_send(back ? back : c, buf, 64, -1) < 0)
@@ -131,18 +139,21 @@ static double measure(const struct pattern *p, const char *tag)
 			die(back_url);
 		if (ipk_dial(&c, p->dial ? listen_url : addr, 10000) < 0)
 			die("dial");
-		double *rtt = malloc((size_t)rounds * sizeof *rtt);
+		long batches = rounds / BATCH;
+		double *rtt = malloc((size_t)batches * sizeof *rtt);
 		char buf[64] = {0};
-		for (long i = 0; i < rounds + 100; i++) {
+		for (long i = -2; i < batches; i++) { /* two batches to warm up */
 			double t0 = now_us();
-			if (ipk_send(c, buf, 64, -1) < 0)
-				die("client send");
-			if (ipk_recv(back ? back : c, buf, sizeof buf, -1) < 0)
-				die("client receive");
-			if (i >= 100) /* after a warm-up */
-				rtt[i - 100] = now_us() - t0;
+			for (int k = 0; k < BATCH; k++) {
+				if (ipk_send(c, buf, 64, -1) < 0)
+					die("client send");
+				if (ipk_recv(back ? back : c, buf, sizeof buf, -1) < 0)
+					die("client receive");
+			}
+			if (i >= 0)
+				rtt[i] = (now_us() - t0) / BATCH;
 		}
-		double med = median(rtt, (int)rounds);
+		double med = median(rtt, (int)batches);
 		if (write(result[1], &med, sizeof med) != sizeof med)
 			_exit(1);
 		ipk_close(c);
@@ -167,6 +178,52 @@ static double measure(const struct pattern *p, const char *tag)
 	return med;
 }
 
+/* A cache line bounced between two processes placed as the measured
+   ones are: the median round trip in nanoseconds (batches of 1000). */
+static double cacheline_ns(void)
+{
+	_Atomic uint32_t *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (w == MAP_FAILED)
+		return -1;
+	atomic_store(w, 0);
+	enum { N = 200, K = 1000 };
+	pid_t pid = fork();
+	if (pid == 0) {
+		pin_to(1);
+		for (uint32_t v = 1; v < 2 * N * K + 2 * K; v += 2) {
+			while (atomic_load_explicit(w, memory_order_acquire) != v)
+				;
+			atomic_store_explicit(w, v + 1, memory_order_release);
+		}
+		_exit(0);
+	}
+	pin_to(0);
+	double v[N];
+	uint32_t x = 0;
+	for (int i = -1; i < N; i++) {
+		double t0 = now_us();
+		for (int k = 0; k < K; k++) {
+			atomic_store_explicit(w, ++x, memory_order_release);
+			while (atomic_load_explicit(w, memory_order_acquire) != x + 1)
+				;
+			x++;
+		}
+		if (i >= 0)
+			v[i] = (now_us() - t0) * 1000 / K;
+	}
+	waitpid(pid, NULL, 0);
+	munmap((void *)w, 4096);
+	if (pin) { /* let the parent run anywhere again */
+		cpu_set_t all;
+		CPU_ZERO(&all);
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			CPU_SET(c, &all);
+		sched_setaffinity(0, sizeof all, &all);
+	}
+	return median(v, N);
+}
+
 int main(int argc, char **argv)
 {
 	const char *only = NULL;
@@ -185,7 +242,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (rounds < 100 || repeat < 1)
+	if (rounds < 2 * BATCH || repeat < 1)
 		return 2;
 	static const struct {
 		const char *transport;
@@ -203,6 +260,9 @@ int main(int argc, char **argv)
 	};
 	printf("round trip of 64 B, median of %d runs of %ld, microseconds%s\n",
 	       repeat, rounds, pin ? " (pinned to CPUs 0 and 1)" : "");
+	double line0 = cacheline_ns();
+	printf("cache-line round trip at the start: %.0f ns (%s)\n", line0,
+	       line0 < 200 ? "shared cache" : "split caches");
 	printf("%-6s %10s %10s %8s\n", "", "PAIR", "REQ/REP", "ratio");
 	for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
 		if (only && strcmp(only, rows[r].transport) != 0)
@@ -217,9 +277,14 @@ int main(int argc, char **argv)
 			rv[i] = measure(&rows[r].req, tag);
 		}
 		double pm = median(pv, k), rm = median(rv, k);
-		printf("%-6s %10.2f %10.2f %7.2fx\n", rows[r].transport, pm, rm,
+		printf("%-6s %10.3f %10.3f %7.2fx\n", rows[r].transport, pm, rm,
 		       rm / pm);
 		fflush(stdout);
 	}
+	double line1 = cacheline_ns();
+	printf("cache-line round trip at the end: %.0f ns (%s)%s\n", line1,
+	       line1 < 200 ? "shared cache" : "split caches",
+	       (line0 < 200) != (line1 < 200) ? ": the placement CHANGED during "
+	                                        "the run" : "");
 	return 0;
 }

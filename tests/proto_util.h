@@ -49,7 +49,8 @@ static inline void pt_address(const char *scheme, char *buf, size_t cap)
 
 /*
  * Suite .fini: nothing of this process may be left: /dev/shm (rings), the
- * key files pt_address made, and POSIX queues (listed through a private
+ * key files pt_address made, /tmp (FIFOs, mmap: rings and their reply
+ * mailboxes), and POSIX queues (listed through a private
  * mount of the mqueue file system, where the machine allows it). What is
  * left is removed and fails the test.
  */
@@ -62,8 +63,14 @@ static inline void pt_leak_check(void)
 	                   "umount $d; rmdir $d; [ -z \"$l\" ] || "
 	                   "{ echo left: $l >&2; exit 1; }' 2>&1",
 	                   (int)getpid(), (int)getpid());
+	/* fifo: and mmap: reply mailboxes (NAME.r<pid>.<nonce>) live in /tmp */
+	int files = ipkt_sh("l=$(ls /tmp | grep '^ipkt-%d-'); "
+	                    "rm -f /tmp/ipkt-%d-*; [ -z \"$l\" ] || "
+	                    "{ echo left: $l >&2; exit 1; }",
+	                    (int)getpid(), (int)getpid());
 	ipkt_check_dev_shm();
 	cr_assert(left != 1, "POSIX queues were left behind");
+	cr_assert(files != 1, "files were left behind in /tmp");
 }
 
 /* What a server does. */

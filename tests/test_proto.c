@@ -4,10 +4,15 @@
  * timeout; PUSH/PULL; and the clear refusals where a pattern cannot work.
  */
 #include "proto_util.h"
+#include "core/owner.h"
 
 #include <criterion/parameterized.h>
+#include <dirent.h>
 #include <poll.h>
+#include <sys/mman.h>
+#include <sys/msg.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
 #include <sys/un.h>
 
 static void leak_check(void)
@@ -460,4 +465,279 @@ Test(proto, busy_server_takes_a_second_client_unix)
 Test(proto, busy_server_takes_a_second_client_tcp)
 {
 	busy_server("tcp");
+}
+
+/* ------------------------------------------------------- rings in place */
+
+/* On rings a request or reply is read where it lies, and what was
+   delivered is given back on the next receive: the space comes back (a
+   small ring carries many times its size), a poll after a delivery does
+   not see the delivered message as a new one, and a poll that comes
+   between does not lose the next one. */
+Test(proto, rings_give_back_what_was_read)
+{
+	char url[512], addr[512];
+	snprintf(url, sizeof url, "shm:%s?size=16K&proto=rep", ipkt_name("gb"));
+	ipk_chan *srv = ipkt_listen_ok(url);
+	cr_assert_gt(ipk_address(srv, addr, sizeof addr), 0);
+	ipk_chan *cli = ipkt_dial_ok(addr);
+	char req[200], buf[256];
+	memset(req, 'q', sizeof req);
+	for (int i = 0; i < 400; i++) { /* 400 x 200 B through 16 KiB rings */
+		snprintf(req, sizeof req, "%d", i);
+		cr_assert_eq(ipk_send(cli, req, sizeof req, 2000), (ssize_t)sizeof req,
+		             "request %d: %s", i, ipk_last_error());
+		cr_assert_eq(ipk_recv(srv, buf, sizeof buf, 2000), (ssize_t)sizeof req,
+		             "request %d: %s", i, ipk_last_error());
+		cr_assert_str_eq(buf, req);
+		cr_assert_eq(ipk_send(srv, buf, 100, 2000), 100);
+		cr_assert_eq(ipk_recv(cli, buf, sizeof buf, 2000), 100,
+		             "reply %d: %s", i, ipk_last_error());
+		cr_assert_str_eq(buf, req);
+	}
+	/* now with polls: nothing is waiting after a delivery */
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(ipk_send(cli, "ping", 4, 2000), 4);
+		ipk_pollitem it = {.chan = srv, .events = IPK_POLLIN};
+		cr_assert_eq(ipk_poll(&it, 1, 5000), 1, "%s", ipk_last_error());
+		cr_assert_eq(ipk_recv(srv, buf, sizeof buf, 0), 4, "%s",
+		             ipk_last_error());
+		it.revents = 0;
+		cr_expect_eq(ipk_poll(&it, 1, 0), 0, "a delivered request polls as "
+		                                    "a new one");
+		cr_assert_eq(ipk_recv(srv, buf, sizeof buf, 0), -EAGAIN);
+		cr_assert_eq(ipk_send(srv, "pong", 4, 2000), 4);
+		ipk_pollitem ci = {.chan = cli, .events = IPK_POLLIN};
+		cr_assert_eq(ipk_poll(&ci, 1, 5000), 1, "%s", ipk_last_error());
+		cr_assert_eq(ipk_recv(cli, buf, sizeof buf, 0), 4);
+		ci.revents = 0;
+		cr_expect_eq(ipk_poll(&ci, 1, 0), 0);
+	}
+	ipk_close(cli);
+	ipk_close(srv);
+}
+
+/* sysvmq: a client killed before it took its reply leaves the reply in the
+   queue, under a type nobody else receives. The server takes such replies
+   out when it finds the client dead (its sweep, once a second), or they
+   would fill the queue (16 KiB by default) for good. */
+Test(proto, sysvmq_dead_clients_replies_are_taken_out)
+{
+	char url[128], addr[512];
+	unsigned key = 0x5b000000u | ((unsigned)getpid() & 0xffffff);
+	snprintf(url, sizeof url, "sysvmq:0x%08x?proto=rep", key);
+	ipk_chan *srv = ipkt_listen_ok(url);
+	cr_assert_gt(ipk_address(srv, addr, sizeof addr), 0);
+	int qid = msgget((key_t)key, 0);
+	cr_assert_geq(qid, 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		ipk_chan *c;
+		if (ipk_dial(&c, addr, 5000) < 0 || ipk_send(c, "q", 1, 5000) != 1)
+			_exit(1);
+		pause(); /* killed before it takes the reply */
+		_exit(2);
+	}
+	char buf[64];
+	ipk_msginfo mi = {0};
+	cr_assert_eq(ipk_recvmsg(srv, buf, sizeof buf, &mi, 5000), 1, "%s",
+	             ipk_last_error());
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	cr_assert_eq(ipk_sendmsg(srv, "orphan", 6, &mi, 1000), 6);
+	struct msqid_ds ds;
+	cr_assert_eq(msgctl(qid, IPC_STAT, &ds), 0);
+	cr_assert_eq(ds.msg_qnum, 1, "the reply is queued");
+	/* a receive that outlasts a sweep */
+	cr_assert_eq(ipk_recv(srv, buf, sizeof buf, 2500), -ETIMEDOUT);
+	cr_assert_eq(msgctl(qid, IPC_STAT, &ds), 0);
+	cr_expect_eq(ds.msg_qnum, 0, "the dead client's reply is still queued");
+	ipk_close(srv);
+}
+
+/* How many reply mailboxes of client pid lie beside the server at url
+   (NAME.r<pid>.<nonce>); -1 if they cannot be listed here. */
+static int mailboxes_of(const char *url, pid_t pid)
+{
+	char dir[512], pre[512];
+	const char *rest = strchr(url, ':') + 1;
+	size_t rl = strcspn(rest, "?");
+	char path[512];
+	snprintf(path, sizeof path, "%.*s", (int)rl, rest);
+	const char *slash = strrchr(path, '/');
+	struct statfs fs;
+	bool mq = strncmp(url, "mq:", 3) == 0, records = false;
+	if (strncmp(url, "shm:", 4) == 0) {
+		snprintf(dir, sizeof dir, "/dev/shm");
+	} else if (mq && statfs("/dev/mqueue", &fs) == 0 &&
+	           fs.f_type == 0x19800202) {
+		snprintf(dir, sizeof dir, "/dev/mqueue");
+	} else if (mq) { /* no listing of queues: their owner records */
+		snprintf(dir, sizeof dir, "/dev/shm");
+		records = true;
+	} else {
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	}
+	if (records)
+		snprintf(pre, sizeof pre, ".mq.%%2F%s.r%d.", slash + 1, (int)pid);
+	else
+		snprintf(pre, sizeof pre, "%s.r%d.", slash + 1, (int)pid);
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return -1;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		n += records ? strstr(e->d_name, pre) != NULL
+		             : strncmp(e->d_name, pre, strlen(pre)) == 0;
+	closedir(d);
+	return n;
+}
+
+ParameterizedTestParameters(proto, orphan_mailboxes)
+{
+	static int idx[4];
+	for (int i = 0; i < 4; i++)
+		idx[i] = i;
+	return cr_make_param_array(int, idx, 4);
+}
+
+/* A client killed after it made its reply mailbox and before its first
+   request arrived is no client the server knows: the server still finds
+   its mailbox by name (the pid in it is not running) and removes it. A
+   POSIX queue is found in /dev/mqueue, or by its owner record where the
+   queue file system is not mounted. */
+ParameterizedTest(int *i, proto, orphan_mailboxes)
+{
+	static const char *const schemes[] = {"shm", "mmap", "fifo", "mq"};
+	const char *scheme = schemes[*i];
+	char url[512], full[600], addr[600];
+	pt_address(scheme, url, sizeof url);
+	snprintf(full, sizeof full, "%sproto=rep", url);
+	ipk_chan *srv = ipkt_listen_ok(full);
+	cr_assert_gt(ipk_address(srv, addr, sizeof addr), 0);
+	int ready[2];
+	cr_assert_eq(pipe(ready), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		ipk_chan *c;
+		if (ipk_dial(&c, addr, 5000) < 0)
+			_exit(1);
+		if (write(ready[1], "k", 1) != 1)
+			_exit(1);
+		pause(); /* killed before it asks anything */
+		_exit(2);
+	}
+	close(ready[1]);
+	char k;
+	cr_assert_eq(read(ready[0], &k, 1), 1, "the client did not attach");
+	close(ready[0]);
+	cr_assert_eq(mailboxes_of(full, pid), 1, "%s: no mailbox to find", scheme);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	char buf[16];
+	cr_assert_eq(ipk_recv(srv, buf, sizeof buf, 2500), -ETIMEDOUT);
+	cr_expect_eq(mailboxes_of(full, pid), 0,
+	             "%s: the dead client's mailbox is still there", scheme);
+	ipk_close(srv);
+}
+
+/* mq: a client killed after its owner record claimed its reply queue's
+   name and before the queue existed leaves the record alone: the server
+   drops it too (no file of a dead client stays in /dev/shm). */
+Test(proto, mq_orphan_owner_record)
+{
+	char url[512], full[600];
+	pt_address("mq", url, sizeof url);
+	snprintf(full, sizeof full, "%sproto=rep", url);
+	ipk_chan *srv = ipkt_listen_ok(full);
+	const char *rest = strchr(full, ':') + 1;
+	char name[300];
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	snprintf(name, sizeof name, "%.*s.r%d.0000abcd", (int)strcspn(rest, "?"),
+	         rest, (int)(pid ? pid : getpid()));
+	if (pid == 0) {
+		ipk__owner_claim cl;
+		_exit(ipk__owner_lock(&cl, "mq", name) == 0 &&
+		              ipk__owner_set(&cl, false, IPK__OWNER_PENDING) == 0
+		              ? 0 : 1); /* and dies before the queue is made */
+	}
+	cr_assert_eq(ipkt_wait_child(pid), 0);
+	struct ipk__owner o;
+	cr_assert_eq(ipk__owner_read("mq", name, geteuid(), &o), 1);
+	char buf[16];
+	cr_assert_eq(ipk_recv(srv, buf, sizeof buf, 2500), -ETIMEDOUT);
+	cr_expect_eq(ipk__owner_read("mq", name, geteuid(), &o), 0,
+	             "the dead client's record of %s is still there", name);
+	ipk_close(srv);
+}
+
+/* A client killed while it made its reply ring leaves a plain region
+   under the ring's name (no ring header yet): the server removes it as
+   the dead client's all the same. */
+Test(proto, half_made_reply_ring)
+{
+	char url[512], full[600];
+	pt_address("shm", url, sizeof url);
+	snprintf(full, sizeof full, "%sproto=rep", url);
+	ipk_chan *srv = ipkt_listen_ok(full);
+	const char *rest = strchr(full, ':') + 1;
+	char name[300];
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	snprintf(name, sizeof name, "%.*s.r%d.0000abcd", (int)strcspn(rest, "?"),
+	         rest, (int)(pid ? pid : getpid()));
+	if (pid == 0) {
+		int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+		_exit(fd >= 0 && ftruncate(fd, 65536) == 0 ? 0 : 1);
+	}
+	cr_assert_eq(ipkt_wait_child(pid), 0);
+	char path[400];
+	snprintf(path, sizeof path, "/dev/shm%s", name);
+	cr_assert_eq(access(path, F_OK), 0);
+	char buf[16];
+	cr_assert_eq(ipk_recv(srv, buf, sizeof buf, 2500), -ETIMEDOUT);
+	cr_expect_neq(access(path, F_OK), 0, "%s is still there", path);
+	ipk_close(srv);
+}
+
+ParameterizedTestParameters(proto, reply_to_a_client_gone)
+{
+	static int idx[3];
+	for (int i = 0; i < 3; i++)
+		idx[i] = i;
+	return cr_make_param_array(int, idx, 3);
+}
+
+/* A request whose client closed (or died) before the server read it: the
+   reply goes nowhere at once. The client's mailbox existed before it
+   asked, so one that is not there now is gone for good; the server does
+   not wait for it to appear (it used to, a second per such request). */
+ParameterizedTest(int *i, proto, reply_to_a_client_gone)
+{
+	static const char *const schemes[] = {"fifo", "shm", "mq"};
+	const char *scheme = schemes[*i];
+	char url[512], full[600], addr[600];
+	pt_address(scheme, url, sizeof url);
+	snprintf(full, sizeof full, "%sproto=rep", url);
+	ipk_chan *srv = ipkt_listen_ok(full);
+	cr_assert_gt(ipk_address(srv, addr, sizeof addr), 0);
+	ipk_chan *cli = ipkt_dial_ok(addr);
+	cr_assert_eq(ipk_send(cli, "q", 1, 2000), 1);
+	ipk_close(cli); /* its mailbox goes with it */
+	char buf[16];
+	ipk_msginfo mi = {0};
+	cr_assert_eq(ipk_recvmsg(srv, buf, sizeof buf, &mi, 5000), 1, "%s",
+	             ipk_last_error());
+	int64_t t0 = ipkt_now_ms();
+	cr_expect_eq(ipk_sendmsg(srv, "r", 1, &mi, 5000), 1, "%s",
+	             ipk_last_error());
+	cr_expect_lt(ipkt_now_ms() - t0, 800, "%s: the reply waited for a "
+	                                      "mailbox that is gone", scheme);
+	ipk_close(srv);
 }

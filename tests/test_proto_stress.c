@@ -115,6 +115,18 @@ ParameterizedTest(int *v, stress, client_killed)
 		if (strcmp(scheme, "shm") == 0)
 			cr_expect_eq(shm_entries(path), 0);
 	}
+	if (strcmp(scheme, "mq") == 0) {
+		/* the queue file system, mounted privately, lists the queues:
+		   the dead client's reply queue is gone (1: not found) */
+		const char *base = strchr(url, ':') + 2;
+		int rc = ipkt_sh("unshare --mount sh -c 'd=$(mktemp -d) && "
+		                 "mount -t mqueue none $d 2>/dev/null || exit 2; "
+		                 "ls $d | grep -q \"^%.*s[.]r%d[.]\"; r=$?; umount $d; "
+		                 "rmdir $d; exit $r'",
+		                 (int)strcspn(base, "?&"), base, (int)victim);
+		cr_expect(rc == 1 || rc == 2, "mq: the dead client's reply queue "
+		                              "is still there (%d)", rc);
+	}
 }
 
 ParameterizedTestParameters(stress, server_restarted)

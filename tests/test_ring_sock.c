@@ -4,6 +4,8 @@
  * never a read of transport state that a socket does not have.
  */
 #define _GNU_SOURCE
+#include "ring_tsan.h"
+
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <ipckit.h>

@@ -177,3 +177,33 @@ Test(rm_race, directory_swap_never_removes_another_file, .timeout = 600)
 	cr_expect_gt(removed, 0, "no round removed the ring");
 	ipkt_sh("rm -rf '%s'", top);
 }
+
+/* A symbolic link on the path is not followed: refused with ELOOP and a
+   message that says so, the FIFO stays; by its real path (or relative to
+   the working directory) it is removed. */
+Test(rm_race, symbolic_links_on_the_path_are_refused)
+{
+	char dir[200], link[260], via[300], real[300], url[400];
+	snprintf(dir, sizeof dir, "%s", ipkt_path("rmlink"));
+	snprintf(link, sizeof link, "%s.lnk", dir);
+	snprintf(via, sizeof via, "%s/f", link);
+	snprintf(real, sizeof real, "%s/f", dir);
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	cr_assert_eq(symlink(dir, link), 0);
+	cr_assert_eq(mkfifo(real, 0600), 0);
+	snprintf(url, sizeof url, "fifo:%s", via);
+	cr_expect_eq(ipk_remove(url), -ELOOP);
+	cr_expect(strstr(ipk_last_error(), "symbolic link") != NULL, "%s",
+	          ipk_last_error());
+	cr_expect_eq(access(real, F_OK), 0, "the FIFO was removed through a link");
+	/* relative to the working directory */
+	char cwd[512];
+	cr_assert_not_null(getcwd(cwd, sizeof cwd));
+	cr_assert_eq(chdir(dir), 0);
+	cr_expect_eq(ipk_remove("fifo:f"), 0, "%s", ipk_last_error());
+	cr_assert_eq(chdir(cwd), 0);
+	cr_expect_neq(access(real, F_OK), 0);
+	cr_expect_eq(ipk_remove(url), -ELOOP);
+	unlink(link);
+	rmdir(dir);
+}

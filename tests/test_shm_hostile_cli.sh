@@ -68,5 +68,20 @@ else
 	bad "could not make a ring at shm:$N2"
 fi
 
+# ---- a System V key that is not a number is said to be one, not taken
+# for a file name ("no ring there", or a wait for a listener)
+for key in 0xZZ 0x12zz 0x1ffffffff; do
+	for cmd in "send sysvshm:$key hi" "recv sysvshm:$key"; do
+		run $CLI $cmd --timeout 500 >/dev/null 2>"$TMP/err"
+		st=$?
+		[ $st -ne 0 ] && [ $st -lt 124 ] || bad "$cmd: status $st"
+		if [ $key = 0x1ffffffff ]; then want="does not fit 32 bits"
+		else want="key '$key' is not hexadecimal"; fi
+		if grep -qF "$want" "$TMP/err"; then ok; else
+			bad "$cmd: $(cat "$TMP/err")"
+		fi
+	done
+done
+
 echo "test_shm_hostile_cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

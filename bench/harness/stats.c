@@ -152,7 +152,8 @@ void bench_ratios(struct bench_report *rep)
 		if (r->status != BENCH_OK)
 			continue;
 		if (row->kind == BENCH_IPCKIT && row->baseline) {
-			int b = find_result(rep, row->baseline, NULL, r->size);
+			/* a ring row's baseline in the same waiting mode */
+			int b = find_result(rep, row->baseline, s->wait, r->size);
 			add(rep, BENCH_LATENCY, i, b);
 			add(rep, BENCH_THROUGHPUT, i, b);
 		}

@@ -81,6 +81,12 @@ static int path_of(char *buf, size_t cap, const char *kind, const char *name,
 	return 0;
 }
 
+int ipk__owner_path(char *buf, size_t cap, const char *kind, const char *name,
+                    uid_t uid)
+{
+	return path_of(buf, cap, kind, name, uid);
+}
+
 static void format(char rec[RECLEN], const struct ipk__owner *o,
                    uint64_t name_hash)
 {

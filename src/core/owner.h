@@ -106,6 +106,12 @@ void ipk__owner_release(const char *kind, const char *name, uint64_t object);
 void ipk__owner_forget(const char *kind, const char *name, uid_t uid,
                        uint64_t object);
 
+/* The path of uid's record of kind/name (for a name too long to spell
+   there, a hash names it). 0, or -ENAMETOOLONG. Callers that look for
+   records of names sharing a prefix list OWNER_DIR with this. */
+int ipk__owner_path(char *buf, size_t cap, const char *kind, const char *name,
+                    uid_t uid);
+
 /*
  * Does a listener's close leave its queue or ring in place? The one rule
  * (docs/channels.md, "Ownership and cleanup"): an object kept with

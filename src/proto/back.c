@@ -27,9 +27,12 @@
  */
 #define _GNU_SOURCE
 #include "proto.h"
+#include "../core/owner.h"
 #include "../shm/proc.h"
+#include "../transport/shmring.h"
 #include "../transport/sockstream.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -159,8 +162,16 @@ static void remove_dead(struct ipk__sock *s, char tag, uint32_t pid,
                         uint32_t nonce)
 {
 	char url[600];
-	if (derive(s, tag, pid, nonce, url, sizeof url) == 0)
+	if (derive(s, tag, pid, nonce, url, sizeof url) < 0)
+		return;
+	if (ipk_remove(url) == -EINVAL && kind_of(s->c) == K_RINGS) {
+		/* a ring its client was killed making (no header yet: a plain
+		   region); the name is the dead client's own all the same */
+		size_t n = strlen(url);
+		snprintf(url + n, sizeof url - n, "%cregion",
+		         strchr(url, '?') ? '&' : '?');
 		(void)ipk_remove(url);
+	}
 }
 
 static void close_chan(ipk_chan **ch)
@@ -237,14 +248,35 @@ static void back_pipe_gone(struct ipk__sock *s, struct ipk__pipe *p)
 	close_chan(&bp->out);
 }
 
+/* sysvmq: take out the replies a dead client left in the queue; nobody
+   else receives their type, and they would fill the queue for good (a
+   System V queue holds kernel.msgmnb bytes, 16 KiB by default). */
+static void drain_replies(struct ipk__sock *s, long type)
+{
+	struct back *b = s->car_state;
+	if (type == 0 || b->box == NULL)
+		return;
+	unsigned char tmp[16];
+	for (int i = 0; i < 100000; i++) {
+		ipk_msginfo mi = {.type = type, .flags = IPK_MSG_NOERROR};
+		ipk__rx rx = {.buf = tmp, .cap = sizeof tmp, .info = &mi,
+		              .maxmsg = sizeof tmp};
+		if (b->box->tp->recv(b->box, &rx, IPK__NOW) < 0)
+			break; /* none left (or the queue went) */
+	}
+}
+
 static void drop_client(struct ipk__sock *s, struct ipk__pipe *p, bool dead)
 {
 	struct back *b = s->car_state;
 	struct bpipe *bp = p->car;
 	uint32_t pid = bp->pid, nonce = bp->nonce;
+	long mtype = bp->mtype;
 	ipk__pipe_remove(s, p); /* lets go of its mailboxes first */
 	if (dead && (b->kind == K_NAMED || b->kind == K_RINGS))
 		remove_dead(s, 'r', pid, nonce);
+	if (dead && b->kind == K_SYSVMQ)
+		drain_replies(s, mtype);
 }
 
 static struct ipk__pipe *add_client(struct ipk__sock *s, uint32_t pid,
@@ -265,6 +297,112 @@ static struct ipk__pipe *add_client(struct ipk__sock *s, uint32_t pid,
 	return p;
 }
 
+/* If name is BASE.r<pid>.<nonce> (as derive() spells it, bl = strlen(BASE)),
+   its pid and nonce. */
+static bool mailbox_name(const char *n, size_t bl, uint32_t *pid,
+                         uint32_t *nonce)
+{
+	if (n[bl] != '.' || n[bl + 1] != 'r' || n[bl + 2] < '0' || n[bl + 2] > '9')
+		return false;
+	char *end;
+	unsigned long p = strtoul(n + bl + 2, &end, 10);
+	if (*end != '.' || p == 0 || p > 0x7fffffff)
+		return false;
+	const char *hex = end + 1;
+	if (strlen(hex) != 8 || strspn(hex, "0123456789abcdef") != 8)
+		return false; /* not a name we make (%08x) */
+	*pid = (uint32_t)p;
+	*nonce = (uint32_t)strtoul(hex, NULL, 16);
+	return true;
+}
+
+/* A dead client's mailbox found by name: remove it, unless it is one of
+   our clients' (their pipes go by the sweep). */
+static void remove_orphan(struct ipk__sock *s, uint32_t pid, uint32_t nonce)
+{
+	if (find_client(s, pid, nonce) || ipk__proc_alive((pid_t)pid, 0))
+		return;
+	remove_dead(s, 'r', pid, nonce);
+	if (strcmp(s->c->tp->scheme, "mq") == 0) {
+		/* killed after its owner record claimed the name and before the
+		   queue existed: the record alone is left */
+		char name[600];
+		const char *rest = s->c->url.rest;
+		while (*rest == '/')
+			rest++;
+		snprintf(name, sizeof name, "/%s.r%u.%08x", rest, pid, nonce);
+		ipk__owner_forget("mq", name, geteuid(), IPK__OWNER_PENDING);
+	}
+}
+
+/* mq: owner records of dead clients' reply queues (see remove_orphan). */
+static void sweep_orphan_records(struct ipk__sock *s)
+{
+	char pre[512], name[600];
+	const char *rest = s->c->url.rest;
+	while (*rest == '/')
+		rest++;
+	snprintf(name, sizeof name, "/%s", rest);
+	if (ipk__owner_path(pre, sizeof pre, "mq", name, geteuid()) < 0 ||
+	    strchr(pre, '#'))
+		return; /* a name spelt by its hash: no prefix to look for */
+	const char *slash = strrchr(pre, '/');
+	const char *base = slash + 1;
+	size_t bl = strlen(base);
+	DIR *d = opendir("/dev/shm");
+	if (d == NULL)
+		return;
+	struct dirent *e;
+	uint32_t pid, nonce;
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, base, bl) == 0 &&
+		    mailbox_name(e->d_name, bl, &pid, &nonce))
+			remove_orphan(s, pid, nonce);
+	closedir(d);
+}
+
+/*
+ * Reply mailboxes of dead clients that never reached us: a client killed
+ * after it made its mailbox and before its first request arrived is no
+ * pipe of ours, so the sweep cannot name it. Its name can: it lies beside
+ * ours (NAME.r<pid>.<nonce>), and a pid that is not running is proof that
+ * nobody will read it.
+ */
+static void sweep_orphans(struct ipk__sock *s)
+{
+	struct back *b = s->car_state;
+	const char *scheme = s->c->tp->scheme, *rest = s->c->url.rest;
+	if (b->kind != K_RINGS && b->kind != K_NAMED)
+		return;
+	char dir[512];
+	const char *slash = strrchr(rest, '/');
+	const char *base = slash ? slash + 1 : rest;
+	if (strcmp(scheme, "shm") == 0)
+		snprintf(dir, sizeof dir, "/dev/shm");
+	else if (strcmp(scheme, "mq") == 0)
+		snprintf(dir, sizeof dir, "/dev/mqueue"); /* where it is mounted */
+	else if (slash && slash != rest)
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - rest), rest);
+	else
+		snprintf(dir, sizeof dir, "%s", slash ? "/" : ".");
+	size_t bl = strlen(base);
+	if (bl == 0)
+		return;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	uint32_t pid, nonce;
+	while (d && (e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, base, bl) == 0 &&
+		    mailbox_name(e->d_name, bl, &pid, &nonce))
+			remove_orphan(s, pid, nonce);
+	if (d)
+		closedir(d);
+	/* a queue's owner record names it too, where /dev/mqueue is not
+	   mounted (mq_unlink needs no mount) */
+	if (strcmp(scheme, "mq") == 0)
+		sweep_orphan_records(s);
+}
+
 /* Let go of the pipes of clients that died without saying goodbye. */
 static void sweep(struct ipk__sock *s)
 {
@@ -278,6 +416,7 @@ static void sweep(struct ipk__sock *s)
 		if (!ipk__proc_alive((pid_t)bp->pid, 0))
 			drop_client(s, s->pipes[i], true);
 	}
+	sweep_orphans(s);
 }
 
 /* One message into rx from ch; returns its length, with what it was. */
@@ -516,7 +655,7 @@ static ssize_t back_peek(struct ipk__sock *s, const unsigned char **msg,
 				until = b->next_sweep;
 		}
 		const void *p = NULL;
-		ssize_t n = ipk_recv_peek(ch, &p, ipk__remaining_ms(until));
+		ssize_t n = ipk__ring_chan_peek(ch, &p, until);
 		if (n == -EAGAIN && until != IPK__NOW)
 			n = ipk__err(-ETIMEDOUT, "%s: no message in time",
 			             s->c->url.text); /* its time ran out before */
@@ -566,12 +705,13 @@ static ssize_t server_send(struct ipk__sock *s, struct ipk__pipe *p,
 		break;
 	default:
 		if (bp->out == NULL) {
+			/* the client made its mailbox before it asked: one that is
+			   not there now never will be (the client closed or died;
+			   a request it left in ours costs no wait) */
 			char url[600];
-			int64_t soon = ipk__deadline(1000);
 			int rc = derive(s, 'r', bp->pid, bp->nonce, url, sizeof url);
 			if (rc == 0)
-				rc = open_chan(s, url, false, soon < deadline ? soon : deadline,
-				               &bp->out);
+				rc = open_chan(s, url, false, IPK__NOW, &bp->out);
 			if (rc < 0) {
 				drop_client(s, p, !ipk__proc_alive((pid_t)bp->pid, 0));
 				return -EPIPE;
@@ -663,4 +803,5 @@ const struct ipk__carrier ipk__carrier_back = {
 	.pipe_gone = back_pipe_gone,
 	.headroom = HDR,
 	.direct = true,
+	.lazy_release = true,
 };

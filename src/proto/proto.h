@@ -119,6 +119,11 @@ struct ipk__sock {
 	const unsigned char *msg;
 	size_t msg_len;
 	bool peeked;
+	/* ...delivered, but still lent (the carrier's lazy_release): given
+	   back on the next take, readiness check or close */
+	bool spent;
+	bool fd_given;               /* ipk_fd was asked: somebody polls it, so
+	                                nothing stays lent (readiness) */
 	/* ...refused by a too-small user buffer: it is taken again */
 	bool held;
 	struct ipk__pipe *held_from;
@@ -139,9 +144,13 @@ struct ipk__carrier {
 	/* the next message from any pipe, into rx; *from is its pipe */
 	ssize_t (*recv)(struct ipk__sock *s, ipk__rx *rx, struct ipk__pipe **from,
 	                int64_t deadline);
-	/* one message on one pipe (deadline IPK__NOW: only if it goes at once) */
+	/* one message on one pipe (deadline IPK__NOW: only if it goes at once;
+	   on a stream "at once" may be its first bytes, the rest kept) */
 	ssize_t (*send)(struct ipk__sock *s, struct ipk__pipe *p, const void *buf,
 	                size_t len, int64_t deadline);
+	/* write out what a send kept of its message, until the deadline (may
+	   be NULL: nothing is ever kept) */
+	int (*flush)(struct ipk__sock *s, struct ipk__pipe *p, int64_t deadline);
 	/* take in pipes that came meanwhile (cheap when called often; may be
 	   NULL): sends look at every peer, not only the ones first there */
 	void (*refresh)(struct ipk__sock *s);
@@ -162,6 +171,10 @@ struct ipk__carrier {
 	size_t headroom;
 	/* one pipe whose send waits by itself: no trying round the pipes */
 	bool direct;
+	/* a message read in place is given back on the next take rather than
+	   as it is delivered: the release (a section on an MPMC ring) then
+	   runs while the peer works on the reply, not before ours is sent */
+	bool lazy_release;
 };
 
 extern const struct ipk__carrier ipk__carrier_conn;

@@ -136,6 +136,7 @@ int ipk__sock_close(ipk_chan *c)
 	struct ipk__sock *s = c->sock;
 	if (s == NULL)
 		return 0;
+	ipk__sock_drop(s); /* a message still lent goes back first */
 	if (s->proto->fini)
 		s->proto->fini(s);
 	s->car->stop(s); /* may still look at its pipes (dead clients') */
@@ -274,7 +275,7 @@ void ipk__sock_drop(struct ipk__sock *s)
 {
 	if (s->peeked && s->car->release)
 		s->car->release(s);
-	s->peeked = s->held = false;
+	s->peeked = s->held = s->spent = false;
 }
 
 ssize_t ipk__sock_deliver(struct ipk__sock *s, ipk__rx *rx,
@@ -294,7 +295,10 @@ ssize_t ipk__sock_deliver(struct ipk__sock *s, ipk__rx *rx,
 	}
 	if (len)
 		memcpy(dst, body, len);
-	ipk__sock_drop(s);
+	if (s->peeked && s->car->lazy_release && !s->fd_given)
+		s->spent = true; /* given back on the next take */
+	else
+		ipk__sock_drop(s);
 	return (ssize_t)len;
 }
 
@@ -314,6 +318,20 @@ ssize_t ipk__sock_send_any(struct ipk__sock *s, const void *buf, size_t len,
 		for (int k = 0; k < n && !changed; k++) {
 			struct ipk__pipe *p = s->pipes[(s->rr + k) % n];
 			ssize_t r = s->car->send(s, p, buf, len, IPK__NOW);
+			/* a stream may take only the first part of a large message:
+			   the rest goes out within the caller's time, as on a PAIR
+			   channel (nothing else would send it before the next send,
+			   and a REQ would wait for the reply to a request its server
+			   never got whole). What the time leaves is kept for the
+			   next send or close; a pipe that broke meanwhile is gone,
+			   and the message goes to another */
+			if (r >= 0 && s->car->flush && deadline != IPK__NOW) {
+				int rc = s->car->flush(s, p, deadline);
+				if (rc < 0 && rc != -EAGAIN && rc != -ETIMEDOUT) {
+					changed = true;
+					continue;
+				}
+			}
 			if (r >= 0) {
 				s->rr = s->npipes ? (p->index + 1) % s->npipes : 0;
 				if (on)
@@ -372,6 +390,9 @@ ssize_t ipk__sock_recv(ipk_chan *c, ipk__rx *rx, int64_t deadline)
 int ipk__sock_fd(const ipk_chan *c)
 {
 	struct ipk__sock *s = c->sock;
+	s->fd_given = true;
+	if (s->spent)
+		ipk__sock_drop(s);
 	if (s->car->fd)
 		return s->car->fd(s);
 	if (s->timerfd < 0) {
@@ -391,7 +412,9 @@ int ipk__sock_fd(const ipk_chan *c)
 
 int ipk__sock_pending(const ipk_chan *c)
 {
-	const struct ipk__sock *s = c->sock;
+	struct ipk__sock *s = c->sock;
+	if (s->spent) /* a delivered message would read as one waiting */
+		ipk__sock_drop(s);
 	if (s->held || (s->car->pending && s->car->pending(s)))
 		return 1;
 	return s->proto->sock_pending ? s->proto->sock_pending(s) : 0;

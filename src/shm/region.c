@@ -86,6 +86,18 @@ static int sysv_key(ipk__url *u, key_t *out)
 			*out = (key_t)(uint32_t)k;
 			return 0;
 		}
+		/* "0x..." was meant as a key: say so, not "no such path" (an
+		   ftok of a file named like that is still ./0x...) */
+		if (r[0] == '0' && (r[1] == 'x' || r[1] == 'X')) {
+			if (*end == '\0')
+				return ipk__err(-EINVAL,
+				                "address '%s': key %s does not fit 32 bits",
+				                u->text, r);
+			return ipk__err(-EINVAL,
+			                "address '%s': key '%s' is not hexadecimal "
+			                "(like 0x1234abcd; a path for ftok names a file)",
+			                u->text, r);
+		}
 	}
 	key_t k = ftok(r, (int)proj);
 	if (k == (key_t)-1)

@@ -100,13 +100,16 @@ static ssize_t spsc_borrow(struct ipk__ring *r, void **buf, size_t len,
 		uint64_t to_end = r->cap - idx;
 		bool skip = rec > to_end;
 		uint64_t need = skip ? to_end : rec;
-		if (p_dist(r, t, r->head_cache) + need + REC_HDR > r->cap) {
+		uint64_t used = p_dist(r, t, r->head_cache);
+		if (used + need + REC_HDR > r->cap) {
 			uint64_t hc = atomic_load_explicit(&r->h->head, ACQ);
-			uint64_t used = p_dist(r, t, hc);
+			used = p_dist(r, t, hc);
 			if (!pos_ok(r, hc) || used > r->cap)
 				return ipk__ring_corrupt(r, "consumer position", hc);
 			r->head_cache = hc;
-			if (used + need + REC_HDR > r->cap) {
+			/* a record may end right at the consumer's header (one
+			   lap on): see spsc_commit */
+			if (used + need > r->cap) {
 				r->want_space = need;
 				if ((rc = spsc_full(r, deadline)) < 0)
 					return rc;
@@ -116,9 +119,10 @@ static ssize_t spsc_borrow(struct ipk__ring *r, void **buf, size_t len,
 		if (skip) {
 			/* fill to the end; the message starts the next lap */
 			uint64_t nt = p_next_lap(t);
-			terminate(r, nt);
+			if (used + need < r->cap)
+				terminate(r, nt);
 			zeroed_mark(r, t, REC_HDR);
-			publish(r, rec_word(r, t), mkword(ST_SKIP, 0, to_end));
+			publish(r, rec_word(r, t), mkword(ST_SKIP, 0, t, to_end));
 			notify_consumers(r);
 			r->tail = nt;
 			atomic_store_explicit(&r->h->tail, nt, RLX);
@@ -132,13 +136,27 @@ static ssize_t spsc_borrow(struct ipk__ring *r, void **buf, size_t len,
 	}
 }
 
+/*
+ * Publish the borrowed record. The word after it must read 0 (ring.h),
+ * except where the record ends exactly one lap ahead of the consumer's
+ * position (the ring is then full; may_fill: the caller did not rule
+ * that out): the header there has not been read yet, and the consumer
+ * zeroes it when it leaves it, before it can reach the same place in the
+ * next lap. Without that, a message of the largest size fits an empty
+ * ring only once (its skip and terminator would need 16 bytes more).
+ *
+ * The tail is stored after the header: it never passes an unpublished
+ * record (a producer that takes over starts from it, ring_reg.c), and a
+ * consumer is past it by at most the record it read last (check_position).
+ */
 static inline __attribute__((always_inline)) void
-spsc_commit(struct ipk__ring *r, size_t len)
+spsc_commit(struct ipk__ring *r, size_t len, bool may_fill)
 {
 	uint64_t t = r->bpos, rec = rec_for(len), nt = p_add(r, t, rec);
-	terminate(r, nt);
+	if (!may_fill || p_dist(r, nt, r->head_cache) != r->cap)
+		terminate(r, nt);
 	zeroed_mark(r, t, rec);
-	publish(r, rec_word(r, t), mkword(ST_COMMITTED, 0, len));
+	publish(r, rec_word(r, t), mkword(ST_COMMITTED, 0, t, len));
 	notify_consumers(r);
 	r->tail = nt;
 	atomic_store_explicit(&r->h->tail, nt, RLX);
@@ -155,6 +173,7 @@ static inline void spsc_set_head(struct ipk__ring *r, uint64_t p)
 {
 	/* the header we leave behind reads 0 from now on (ring.h) */
 	atomic_store_explicit(rec_word(r, r->head), 0, RLX);
+	r->prev = r->head;
 	r->head = p;
 	publish(r, &r->h->head, p);
 	notify_producers(r);
@@ -170,6 +189,10 @@ static int spsc_locate(struct ipk__ring *r)
 		uint64_t w = atomic_load_explicit(rec_word(r, hd), ACQ);
 		if (w == 0)
 			return 0;
+		if (!w_lap_ok(w, hd))
+			return ipk__ring_corrupt(r, "record header from another lap "
+			                            "(the consumer's position is not "
+			                            "the producer's)", w);
 		if (w_state(w) == ST_SKIP) {
 			uint64_t n = skip_len(r, hd, w);
 			if (n == 0)
@@ -259,7 +282,7 @@ ssize_t ipk__ring_commit(struct ipk__ring *r, size_t len)
 		if (rc < 0)
 			return rc;
 	} else {
-		spsc_commit(r, len);
+		spsc_commit(r, len, true);
 	}
 	return (ssize_t)len;
 }
@@ -280,7 +303,7 @@ ssize_t ipk__ring_send(struct ipk__ring *r, const void *buf, size_t len,
 	unsigned char *p = spsc_fast_room(r, len);
 	if (p != NULL) {
 		copy_msg(p, buf, len);
-		spsc_commit(r, len);
+		spsc_commit(r, len, false);
 		return (ssize_t)len;
 	}
 	if (r->mpmc && len <= MPMC_SMALL && !r->borrowed &&
@@ -304,6 +327,27 @@ ssize_t ipk__ring_send(struct ipk__ring *r, const void *buf, size_t len,
 
 /* ------------------------------------------------------ consumer API */
 
+/*
+ * A consumer about to wait: its position must not be past the producers'
+ * tail. One moved on by another process would otherwise wait there for
+ * good, or meet what the producers write a lap behind it. (A record at
+ * the position that is from another lap is reported where it is read.)
+ */
+static int check_position(struct ipk__ring *r)
+{
+	if (r->mpmc)
+		return ipk__mpmc_check_position(r);
+	uint64_t t = atomic_load_explicit(&r->h->tail, ACQ);
+	if (!pos_ok(r, t))
+		return ipk__ring_corrupt(r, "producer position", t);
+	/* the tail is stored after each header (spsc_commit): it is behind
+	   this consumer by at most the record it read last */
+	if (p_dist(r, t, r->head) > r->cap && t != r->prev)
+		return ipk__ring_corrupt(r, "consumer position past the "
+		                            "producer's", r->head);
+	return 0;
+}
+
 /* 1 a message is located, 2 (MPMC, with rx) it was copied to rx and
    released already, or an error. */
 static int locate_wait(struct ipk__ring *r, int64_t deadline, ipk__rx *rx)
@@ -323,7 +367,8 @@ static int locate_wait(struct ipk__ring *r, int64_t deadline, ipk__rx *rx)
 			if (ipk__ring_quick_wait(r))
 				continue;
 		}
-		if ((rc = ipk__ring_check_end(r, true)) < 0)
+		if ((rc = ipk__ring_check_end(r, true)) < 0 ||
+		    (rc = check_position(r)) < 0)
 			return rc;
 		if (r->mpmc)
 			ipk__mpmc_idle(r);
@@ -354,8 +399,9 @@ static inline int spsc_fast_locate(struct ipk__ring *r)
 	uint64_t hd = r->head;
 	uint64_t w = atomic_load_explicit(rec_word(r, hd), ACQ);
 	uint64_t len = w_len(w);
-	if (w_state(w) != ST_COMMITTED || !len_fits(r, hd, len) ||
-	    len > r->maxmsg)
+	/* state, lap and (SPSC: none) owner in one comparison */
+	if ((w >> ST_SHIFT) != (mkword(ST_COMMITTED, 0, hd, 0) >> ST_SHIFT) ||
+	    !len_fits(r, hd, len) || len > r->maxmsg)
 		return 0; /* empty, a skip, or something to report */
 	r->have = true;
 	r->mpos = hd;

@@ -1,10 +1,11 @@
 /*
- * The message ring that lives inside a shared region (layout version 2).
+ * The message ring that lives inside a shared region (layout version 3).
  *
  * Layout: a header (identity, then producer, consumer and the two wake-up
  * blocks each on its own 128-byte block, then one 64-byte slot per attached
  * process), then `capacity` bytes of records. A record is a 16-byte header
- * (word 0: owner pid, state, payload length; word 1: the record size, MPMC)
+ * (word 0: owner pid, lap, state, payload length; word 1: the record
+ * size, MPMC)
  * and the payload, padded to 16. Records never wrap: a SKIP record (its
  * length is the bytes it covers) fills up to the end of the lap, so every
  * payload is contiguous (zero-copy needs that).
@@ -16,7 +17,10 @@
  * producer writes the 0 after its record before it publishes the record's
  * header word. A consumer therefore watches only the header word at its own
  * position: 0 is "nothing yet", and it never reads the producers' position
- * on the fast path.
+ * on the fast path. (One exception: a record that fills the ring exactly
+ * ends at the oldest unread header, one lap on, and no terminator is
+ * written over it; header words carry their lap, so that header is never
+ * taken for a record of the next lap. See spsc_commit and reserve.)
  *
  * SPSC: the producer writes the payload and then the header word
  * (COMMITTED). The consumer's position is the space frontier. The consumer
@@ -57,7 +61,7 @@
 #include <stdatomic.h>
 
 #define IPK__RING_MAGIC 0x31474e49524b5049ull /* "IPKRING1" (every version) */
-#define IPK__RING_VERSION 2
+#define IPK__RING_VERSION 3
 #define IPK__RING_REC_HDR 16
 #define IPK__RING_MPMC_SLOTS 64
 #define IPK__RING_MPMC 0x1u /* header flag */
@@ -183,6 +187,7 @@ struct ipk__ring {
 
 	/* consumer */
 	uint64_t head;       /* SPSC: our position */
+	uint64_t prev;       /* SPSC: the record (or skip) we left last */
 	bool have;           /* a message is located (peeked or held back) */
 	bool lent;           /* ...and its address was handed out */
 	uint64_t mpos;       /* its record */

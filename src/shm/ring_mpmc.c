@@ -117,10 +117,13 @@ static void ring_unlock(_Atomic uint32_t *l)
 
 /* ------------------------------------------------------------- records */
 
-/* The size a record at p covers (checked), or 0 if it is not valid. */
+/* The size a record at p covers (checked), or 0 if it is not valid
+   (among others: written for another lap). */
 static uint64_t rec_extent(const struct ipk__ring *r, uint64_t p, uint64_t w)
 {
 	unsigned st = w_state(w);
+	if (!w_lap_ok(w, p))
+		return 0;
 	if (st == ST_SKIP)
 		return skip_len(r, p, w);
 	uint64_t sz = atomic_load_explicit(rec_size(r, p), RLX);
@@ -140,7 +143,9 @@ static int repair_tail(struct ipk__ring *r)
 		return ipk__ring_corrupt(r, "producer position", t);
 	for (uint64_t walked = 0; walked <= r->cap;) {
 		uint64_t w = atomic_load_explicit(rec_word(r, t), ACQ);
-		if (w == 0) {
+		/* the end: a terminator, or a header from the lap before (a
+		   record that filled the ring exactly has none after it) */
+		if (w == 0 || !w_lap_ok(w, t)) {
 			atomic_store_explicit(&h->tail, t, REL);
 			return 0;
 		}
@@ -152,7 +157,7 @@ static int repair_tail(struct ipk__ring *r)
 			return ipk__ring_corrupt(r, "record header past the tail", w);
 		if (w_state(w) == ST_BUSY)
 			atomic_compare_exchange_strong_explicit(
-				rec_word(r, t), &w, mkword(ST_DONE, 0, 0), SC, RLX);
+				rec_word(r, t), &w, mkword(ST_DONE, 0, t, 0), SC, RLX);
 		walked += n;
 		t = p_add(r, t, n);
 	}
@@ -342,24 +347,32 @@ static int reserve(struct ipk__ring *r, uint64_t rec, uint64_t *at,
 			}
 			r->head_cache = rh;
 		}
-		if (rec > to_end && used + to_end + REC_HDR <= r->cap) {
+		/* a record (or skip) may end exactly one lap ahead of the
+		   release frontier: it fills the ring, and no terminator is
+		   written over the oldest record's header there (consumers take
+		   a header from the lap before at the tail for "nothing yet",
+		   see locate). Otherwise a message of the largest size would
+		   fit an empty ring only once. */
+		if (rec > to_end && used + to_end <= r->cap) {
 			/* fill to the end of the lap (the terminator at the start
 			   first); the message starts the next lap */
 			uint64_t nt = p_next_lap(t);
-			atomic_store_explicit(rec_word(r, nt), 0, RLX);
-			atomic_store_explicit(rec_word(r, t), mkword(ST_SKIP, me, to_end),
-			                      REL);
+			if (used + to_end < r->cap)
+				atomic_store_explicit(rec_word(r, nt), 0, RLX);
+			atomic_store_explicit(rec_word(r, t),
+			                      mkword(ST_SKIP, me, t, to_end), REL);
 			atomic_store_explicit(&h->tail, nt, REL);
 			t = nt;
 			used += to_end;
 			to_end = r->cap;
 			skipped = true;
 		}
-		if (rec <= to_end && used + rec + REC_HDR <= r->cap) {
+		if (rec <= to_end && used + rec <= r->cap) {
 			if (skipped) /* a sleeping consumer steps over it */
 				notify_consumers(r);
 			/* the terminator goes first: the record may end the lap */
-			atomic_store_explicit(rec_word(r, p_add(r, t, rec)), 0, RLX);
+			if (used + rec < r->cap)
+				atomic_store_explicit(rec_word(r, p_add(r, t, rec)), 0, RLX);
 			atomic_store_explicit(rec_size(r, t), rec, RLX);
 			*at = t;
 			return 0;
@@ -395,8 +408,8 @@ ssize_t ipk__mpmc_borrow(struct ipk__ring *r, void **buf, size_t len,
 	int rc = reserve(r, rec, &t, &biased, deadline);
 	if (rc < 0)
 		return rc;
-	atomic_store_explicit(rec_word(r, t), mkword(ST_BUSY, (uint32_t)r->pid, len),
-	                      REL);
+	atomic_store_explicit(rec_word(r, t),
+	                      mkword(ST_BUSY, (uint32_t)r->pid, t, len), REL);
 	HOOK("reserve:written");
 	reserve_done(r, t, rec, biased);
 	r->borrowed = true;
@@ -418,7 +431,7 @@ ssize_t ipk__mpmc_send_small(struct ipk__ring *r, const void *buf, size_t len,
 		return rc;
 	if (len)
 		memcpy(r->data + p_idx(t) + REC_HDR, buf, len);
-	publish(r, rec_word(r, t), mkword(ST_COMMITTED, (uint32_t)r->pid, len));
+	publish(r, rec_word(r, t), mkword(ST_COMMITTED, (uint32_t)r->pid, t, len));
 	HOOK("reserve:written");
 	reserve_done(r, t, rec, biased);
 	notify_consumers(r);
@@ -430,7 +443,7 @@ int ipk__mpmc_commit(struct ipk__ring *r, size_t len)
 	/* the reserved record is ours alone (consumers only ever give up the
 	   BUSY record of a dead producer): a plain publishing store */
 	uint32_t me = (uint32_t)r->pid;
-	publish(r, rec_word(r, r->bpos), mkword(ST_COMMITTED, me, len));
+	publish(r, rec_word(r, r->bpos), mkword(ST_COMMITTED, me, r->bpos, len));
 	notify_consumers(r);
 	return 0;
 }
@@ -439,13 +452,28 @@ void ipk__mpmc_abort(struct ipk__ring *r)
 {
 	/* the space is reserved in line: consumers step over it */
 	uint32_t me = (uint32_t)r->pid;
-	uint64_t old = mkword(ST_BUSY, me, r->blen);
+	uint64_t old = mkword(ST_BUSY, me, r->bpos, r->blen);
 	atomic_compare_exchange_strong_explicit(rec_word(r, r->bpos), &old,
-	                                        mkword(ST_DONE, 0, 0), SC, RLX);
+	                                        mkword(ST_DONE, 0, r->bpos, 0),
+	                                        SC, RLX);
 	notify_consumers(r);
 }
 
 /* ------------------------------------------------------------ consumer */
+
+/* Is p where the producers will write next: the tail, or the end of the
+   record at the tail whose section has not ended yet (the tail moves
+   last, and a record's header is published before it)? */
+static bool at_producers(struct ipk__ring *r, uint64_t p)
+{
+	uint64_t t = atomic_load_explicit(&r->h->tail, ACQ);
+	if (t == p)
+		return true;
+	if (!pos_ok(r, t))
+		return false;
+	uint64_t n = rec_extent(r, t, atomic_load_explicit(rec_word(r, t), ACQ));
+	return n != 0 && p_add(r, t, n) == p;
+}
 
 bool ipk__mpmc_ready(struct ipk__ring *r)
 {
@@ -453,7 +481,8 @@ bool ipk__mpmc_ready(struct ipk__ring *r)
 	if (!pos_ok(r, hd))
 		return true; /* let the caller report it */
 	uint64_t w = atomic_load_explicit(rec_word(r, hd), ACQ);
-	return w != 0 && w_state(w) != ST_BUSY;
+	return w != 0 && w_state(w) != ST_BUSY &&
+	       (w_lap_ok(w, hd) || !at_producers(r, hd));
 }
 
 /* Does a live consumer's slot say it reads the record at p? */
@@ -536,6 +565,23 @@ static int locate(struct ipk__ring *r, bool *passed)
 		uint64_t w = atomic_load_explicit(rec_word(r, hd), ACQ);
 		if (w == 0)
 			return 0;
+		if (!w_lap_ok(w, hd)) {
+			/* a header from another lap: at the producers' position
+			   (the tail, or the end of the one record whose section
+			   has not ended) it is the oldest record's, one lap behind
+			   (a record filled the ring exactly: reserve), and nothing
+			   is there yet; anywhere else the position or the record
+			   is not what producers made. The tail moves after the
+			   header it passes is published: a tail seen moved means
+			   the word is worth a second look. */
+			if (at_producers(r, hd))
+				return 0;
+			if (atomic_load_explicit(rec_word(r, hd), ACQ) != w)
+				continue;
+			return ipk__ring_corrupt(r, "record header from another lap "
+			                            "(the consumer position is not "
+			                            "where producers wrote)", w);
+		}
 		uint64_t n = rec_extent(r, hd, w);
 		if (n == 0)
 			return ipk__ring_corrupt(r, "record header", w);
@@ -561,7 +607,8 @@ static int locate(struct ipk__ring *r, bool *passed)
 			if (!busy_abandoned(r, hd, w))
 				return 0;
 			if (atomic_compare_exchange_strong_explicit(
-				    rec_word(r, hd), &w, mkword(ST_DONE, 0, 0), SC, RLX)) {
+				    rec_word(r, hd), &w, mkword(ST_DONE, 0, hd, 0), SC,
+				    RLX)) {
 				atomic_store_explicit(&h->head, p_add(r, hd, n), REL);
 				stepped += n;
 			}
@@ -601,6 +648,23 @@ int ipk__mpmc_locate(struct ipk__ring *r, int64_t deadline, ipk__rx *rx)
 	return rc;
 }
 
+int ipk__mpmc_check_position(struct ipk__ring *r)
+{
+	struct ipk__ring_hdr *h = r->h;
+	/* the head first: what it passed was published before the tail read */
+	uint64_t hd = atomic_load_explicit(&h->head, ACQ);
+	uint64_t t = atomic_load_explicit(&h->tail, ACQ);
+	if (!pos_ok(r, hd) || !pos_ok(r, t))
+		return 0; /* reported where they are used */
+	/* past the tail by the one record whose section has not ended yet
+	   (its producer stores the tail last, or died before it did) */
+	if (p_dist(r, t, hd) <= r->cap || at_producers(r, hd))
+		return 0;
+	if (atomic_load_explicit(&h->tail, ACQ) != t)
+		return 0; /* moving: look again next time */
+	return ipk__ring_corrupt(r, "consumer position past the producers'", hd);
+}
+
 void ipk__mpmc_idle(struct ipk__ring *r)
 {
 	/* a consumer about to wait for messages frees, now and then, what
@@ -633,8 +697,8 @@ static bool release_locked(struct ipk__ring *r)
 	} else {
 		/* an older record is still being read: whoever releases it
 		   moves the frontier over ours */
-		atomic_store_explicit(rec_word(r, r->mpos), mkword(ST_DONE, 0, 0),
-		                      REL);
+		atomic_store_explicit(rec_word(r, r->mpos),
+		                      mkword(ST_DONE, 0, r->mpos, 0), REL);
 		moved = false;
 	}
 	atomic_store_explicit(&side_slots(r, IPK__RING_CONSUMER)[r->slot].claim, 0,
@@ -694,7 +758,7 @@ ssize_t ipk__mpmc_fast_send(struct ipk__ring *r, const void *buf, size_t len)
 	atomic_store_explicit(rec_size(r, t), rec, RLX);
 	if (len)
 		memcpy(r->data + p_idx(t) + REC_HDR, buf, len);
-	publish(r, rec_word(r, t), mkword(ST_COMMITTED, (uint32_t)r->pid, len));
+	publish(r, rec_word(r, t), mkword(ST_COMMITTED, (uint32_t)r->pid, t, len));
 	HOOK("reserve:written");
 	atomic_store_explicit(&h->tail, p_add(r, t, rec), REL);
 	atomic_store_explicit(my_busy(r), 0, REL);
@@ -714,8 +778,8 @@ ssize_t ipk__mpmc_fast_recv(struct ipk__ring *r, ipk__rx *rx)
 		goto general;
 	uint64_t w = atomic_load_explicit(rec_word(r, hd), ACQ);
 	uint64_t len = w_len(w);
-	if (w_state(w) != ST_COMMITTED || len > rx->cap || len > rx->maxmsg ||
-	    len > r->maxmsg)
+	if (w_state(w) != ST_COMMITTED || !w_lap_ok(w, hd) || len > rx->cap ||
+	    len > rx->maxmsg || len > r->maxmsg)
 		goto general;
 	uint64_t sz = atomic_load_explicit(rec_size(r, hd), RLX);
 	if (!size_ok(r, hd, sz, len))

@@ -17,14 +17,19 @@
 #define LAP_MASK ((UINT64_C(1) << (64 - IDX_BITS)) - 1)
 #define CAP_ALIGN 64
 
-/* Record word 0: owner pid (24 bits) | state (4 bits) | payload length.
-   SKIP records carry the bytes they cover as their length. */
+/* Record word 0: owner pid (22 bits) | lap (6 bits) | state (4 bits) |
+   payload length. SKIP records carry the bytes they cover as their
+   length. The lap is that of the record's position (its low 6 bits): a
+   header left from an earlier lap is never taken for a record of this one
+   (a consumer position moved a lap on, a size that jumps a whole lap). */
 #define ST_SHIFT 32
 #define ST_BUSY 1u      /* MPMC: reserved, being written */
 #define ST_COMMITTED 2u /* ready to read */
 #define ST_DONE 4u      /* MPMC: released out of order, or abandoned */
 #define ST_SKIP 5u      /* filler: step over its length */
-#define OWNER_SHIFT 40
+#define LAP_SHIFT 36
+#define WLAP_MASK UINT64_C(63)
+#define OWNER_SHIFT 42
 
 /* Pause loops spent waiting before the clock is read. */
 #define QUICK_SPINS 64
@@ -38,10 +43,17 @@
 
 /* ------------------------------------------------------ record words */
 
-static inline uint64_t mkword(unsigned st, uint32_t pid, uint64_t len)
+/* The lap bits of a record word written at position p. */
+static inline uint64_t w_lap_of(uint64_t p)
 {
-	return ((uint64_t)(pid & 0xffffffu) << OWNER_SHIFT) |
-	       ((uint64_t)st << ST_SHIFT) | (len & 0xffffffffu);
+	return (p >> IDX_BITS & WLAP_MASK) << LAP_SHIFT;
+}
+static inline uint64_t mkword(unsigned st, uint32_t pid, uint64_t p,
+                              uint64_t len)
+{
+	return ((uint64_t)(pid & ((UINT64_C(1) << IPK__OWNER_PID_BITS) - 1))
+	        << OWNER_SHIFT) |
+	       w_lap_of(p) | ((uint64_t)st << ST_SHIFT) | (len & 0xffffffffu);
 }
 static inline unsigned w_state(uint64_t w)
 {
@@ -54,6 +66,11 @@ static inline uint32_t w_owner(uint64_t w)
 static inline uint64_t w_len(uint64_t w)
 {
 	return w & 0xffffffffu;
+}
+/* Was the word written for a record at p (its lap)? */
+static inline bool w_lap_ok(uint64_t w, uint64_t p)
+{
+	return (w & (WLAP_MASK << LAP_SHIFT)) == w_lap_of(p);
 }
 
 /* ---------------------------------------------------------- positions */
@@ -253,6 +270,8 @@ ssize_t ipk__mpmc_send_small(struct ipk__ring *r, const void *buf, size_t len,
                              int64_t deadline);
 void ipk__mpmc_release(struct ipk__ring *r);
 bool ipk__mpmc_ready(struct ipk__ring *r);
+/* A consumer about to wait: is the head past the producers' tail? */
+int ipk__mpmc_check_position(struct ipk__ring *r);
 /* A consumer about to wait: now and then, free dead readers' records. */
 void ipk__mpmc_idle(struct ipk__ring *r);
 /* A producer leaving: give up the bias if it holds it. */

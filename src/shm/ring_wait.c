@@ -39,7 +39,8 @@ bool ipk__ring_ready(struct ipk__ring *r)
 	if (!pos_ok(r, t) || !pos_ok(r, rh))
 		return true; /* let the caller report it */
 	uint64_t used = p_dist(r, t, rh);
-	return used > r->cap || used + r->want_space + REC_HDR <= r->cap;
+	/* a record may fill the ring exactly (spsc_commit) */
+	return used > r->cap || used + r->want_space <= r->cap;
 }
 
 /* Is a slow look due? (at most every CHECK_NS) */

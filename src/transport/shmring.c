@@ -12,6 +12,7 @@
 #include "../shm/region.h"
 #include "../shm/ring.h"
 #include "../proto/pubsub.h"
+#include "shmring.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -541,13 +542,19 @@ int ipk_send_abort(ipk_chan *c)
 	return ipk__ring_abort(&s->out);
 }
 
-/* ipk_recv_peek and ipk_recv_release (chan.c) come here for rings */
-static ssize_t ring_peek(ipk_chan *c, const void **buf, int64_t deadline)
+ssize_t ipk__ring_chan_peek(ipk_chan *c, const void **buf, int64_t deadline)
 {
 	struct shm_chan *s = ipk__priv(c);
+	*buf = NULL;
 	if (!s->has_in)
 		return no_side(c, false);
 	return ipk__ring_peek(&s->in, buf, deadline);
+}
+
+/* ipk_recv_peek and ipk_recv_release (chan.c) come here for rings */
+static ssize_t ring_peek(ipk_chan *c, const void **buf, int64_t deadline)
+{
+	return ipk__ring_chan_peek(c, buf, deadline);
 }
 
 static int ring_release(ipk_chan *c)

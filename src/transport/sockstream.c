@@ -475,6 +475,14 @@ int ipk__ss_release(ipk_chan *c)
 	return ipk__stream_release(&sc->s);
 }
 
+int ipk__ss_finish(ipk_chan *c, int64_t deadline)
+{
+	struct ipk__sockchan *sc = ipk__priv(c);
+	if (c->role == IPK__LISTENER || sc->s.batch)
+		return 0; /* a batching stream took the message whole */
+	return ipk__stream_flush(&sc->s, deadline);
+}
+
 ssize_t ipk__ss_recv(ipk_chan *c, ipk__rx *rx, int64_t deadline)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);

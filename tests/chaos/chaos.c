@@ -15,6 +15,15 @@
  *   - nothing leaks: once everyone has closed, no object of the run is left
  *     (checked by name, or exactly when run in private IPC and /dev/shm
  *     namespaces, as tests/chaos/run.sh does where it can).
+ * The patterns get the same treatment where a process that goes is the
+ * everyday case: a REP server runs while its REQ clients are killed at
+ * random moments (each client checks that every reply is its own request,
+ * whole), and a publisher runs while its subscribers are (each checks
+ * every message, and that the numbers it gets follow on from each other
+ * but for what it was told it missed). Then a fresh client's requests all
+ * come back, or a fresh subscriber gets every message published after it
+ * joined; and once the server or publisher has closed, nothing of the
+ * run is left: no reply mailbox of a killed client, no broadcast ring.
  * Prints kills, messages and corrupt deliveries per mechanism; exits 1 if
  * any check failed.
  *
@@ -48,8 +57,14 @@
 #define SURVIVORS 50
 #define MAX_SENDERS 3
 
+/* What runs: a receiver and senders (killed: both), a REP server and
+   REQ clients (killed: the clients), a publisher and subscribers (killed:
+   the subscribers). */
+enum shape { PIPE, REQREP, PUBSUB };
+
 struct mech {
 	const char *name;
+	enum shape shape;
 	char listen[300];
 	char dial[300];
 	bool conn;        /* has connections: the receiver accepts */
@@ -63,6 +78,9 @@ struct mech {
 struct shared {
 	_Atomic long delivered, corrupt, reported, rx_errors, sent;
 	_Atomic long survivor_got;
+	_Atomic long lost;          /* subscribers: numbers skipped unannounced */
+	_Atomic long stalls;        /* publisher: sends that timed out */
+	_Atomic int survivor_ready; /* the fresh subscriber has joined */
 	_Atomic uint32_t next_writer;
 	_Atomic int stop_senders, stop_rx, rx_ready;
 	_Atomic int corrupt_logged, error_logged;
@@ -235,6 +253,208 @@ static void receiver(void)
 	_exit(ipk_close(l) == 0 ? 0 : 3);
 }
 
+/* --------------------------------------------------------- REQ and REP */
+
+/* Listen on cur->listen, retrying while a killed predecessor's object is
+   in the way; says so in sh->rx_ready. */
+static ipk_chan *listen_or_die(void)
+{
+	ipk_chan *l = NULL;
+	int rc = -1;
+	for (int i = 0; i < 500 && rc < 0; i++) {
+		rc = ipk_listen(&l, cur->listen);
+		if (rc < 0)
+			usleep(10000);
+	}
+	if (rc < 0) {
+		atomic_fetch_add(&sh->rx_errors, 1);
+		log_once(&sh->error_logged, sh->first_error, sizeof sh->first_error,
+		         "listen: %s", ipk_last_error());
+		_exit(2);
+	}
+	atomic_store(&sh->rx_ready, 1);
+	return l;
+}
+
+/* The server: checks every request and sends it back as the reply. */
+static void server(void)
+{
+	ipk_chan *l = listen_or_die();
+	unsigned char *buf = malloc(cur->maxsz);
+	while (!atomic_load(&sh->stop_rx)) {
+		ipk_msginfo mi = {0};
+		ssize_t n = ipk_recvmsg(l, buf, cur->maxsz, &mi, 50);
+		if (n == -ETIMEDOUT || n == -EAGAIN)
+			continue;
+		if (n < 0) {
+			atomic_fetch_add(&sh->rx_errors, 1);
+			log_once(&sh->error_logged, sh->first_error,
+			         sizeof sh->first_error, "server receive: %s",
+			         ipk_last_error());
+			usleep(1000);
+			continue;
+		}
+		uint32_t w;
+		if (!check_msg(buf, (size_t)n, &w)) {
+			take(buf, n); /* counts and logs the corrupt one */
+			continue;
+		}
+		atomic_fetch_add(&sh->delivered, 1);
+		/* a client that died meanwhile is no error: it asks no more */
+		(void)ipk_sendmsg(l, buf, (size_t)n, &mi, 1000);
+	}
+	free(buf);
+	_exit(ipk_close(l) == 0 ? 0 : 3);
+}
+
+/* A client: requests, each reply checked against the request. */
+static void requester(bool survivor, unsigned seed)
+{
+	uint32_t w = survivor ? SURVIVOR : atomic_fetch_add(&sh->next_writer, 1);
+	uint32_t x = seed * 7919u + w + 1;
+	unsigned char *buf = malloc(cur->maxsz), *got = malloc(cur->maxsz);
+	uint32_t s = 0;
+	int64_t give_up = 0;
+	while (survivor ? s < SURVIVORS : !atomic_load(&sh->stop_senders)) {
+		ipk_chan *c = NULL;
+		if (ipk_dial(&c, cur->dial, 1000) < 0) {
+			usleep(2000);
+			if (survivor && ++give_up > 5000)
+				_exit(4);
+			continue;
+		}
+		while (survivor ? s < SURVIVORS : !atomic_load(&sh->stop_senders)) {
+			size_t len = HDR + mix(&x) % 256;
+			if (mix(&x) % 4 == 0)
+				len = HDR + mix(&x) % (cur->maxsz - HDR + 1);
+			make_msg(buf, len, w, s);
+			if (ipk_send(c, buf, len, 1000) != (ssize_t)len)
+				break;
+			ssize_t n = ipk_recv(c, got, cur->maxsz, 5000);
+			if (n < 0)
+				break; /* dial again (the request is abandoned) */
+			if ((size_t)n != len || memcmp(got, buf, len) != 0) {
+				atomic_fetch_add(&sh->corrupt, 1);
+				uint32_t h[4] = {0};
+				memcpy(h, got, (size_t)n < HDR ? (size_t)n : HDR);
+				log_once(&sh->corrupt_logged, sh->first_corrupt,
+				         sizeof sh->first_corrupt,
+				         "client %u request %u (%zu bytes): a reply of %zd "
+				         "bytes from writer %u number %u",
+				         w, s, len, n, h[1], h[2]);
+				break;
+			}
+			s++;
+			atomic_fetch_add(&sh->sent, 1);
+			if (survivor)
+				atomic_fetch_add(&sh->survivor_got, 1);
+		}
+		ipk_close(c);
+	}
+	free(buf);
+	free(got);
+	_exit(0);
+}
+
+/* ----------------------------------------------------- PUB and SUB */
+
+#define PUBLISHER 1u
+
+/* The publisher: numbered messages as fast as they go; once the fresh
+   subscriber has joined, SURVIVORS messages of its own. */
+static void publisher(void)
+{
+	ipk_chan *l = listen_or_die();
+	unsigned char *buf = malloc(cur->maxsz);
+	uint32_t x = 12345, s = 0, v = 0;
+	while (!atomic_load(&sh->stop_rx)) {
+		bool last = atomic_load(&sh->survivor_ready) && v < SURVIVORS;
+		if (atomic_load(&sh->survivor_ready) && v >= SURVIVORS) {
+			usleep(1000);
+			continue;
+		}
+		size_t len = HDR + mix(&x) % 256;
+		if (mix(&x) % 4 == 0)
+			len = HDR + mix(&x) % (cur->maxsz - HDR + 1);
+		make_msg(buf, len, last ? SURVIVOR : PUBLISHER, last ? v : s);
+		ssize_t n = ipk_send(l, buf, len, 1000);
+		if (n == (ssize_t)len) {
+			atomic_fetch_add(&sh->sent, 1);
+			if (last)
+				v++;
+			else
+				s++;
+		} else if (n == -ETIMEDOUT || n == -EAGAIN) {
+			atomic_fetch_add(&sh->stalls, 1); /* a slow=block subscriber */
+		} else {
+			atomic_fetch_add(&sh->rx_errors, 1);
+			log_once(&sh->error_logged, sh->first_error,
+			         sizeof sh->first_error, "publish: %s", ipk_last_error());
+			usleep(1000);
+		}
+	}
+	free(buf);
+	_exit(ipk_close(l) == 0 ? 0 : 3);
+}
+
+/* A subscriber: every message checked; the publisher's numbers follow on
+   but for what the ring says was missed. Half wait for the publisher
+   (?slow=block: a dead one must not hold it up for good), half do not. */
+static void subscriber(bool survivor, unsigned seed)
+{
+	bool block = survivor || seed % 2;
+	char url[400];
+	snprintf(url, sizeof url, "%s%s", cur->dial, block ? "&slow=block" : "");
+	unsigned char *buf = malloc(cur->maxsz);
+	ipk_chan *c = NULL;
+	for (int i = 0; ipk_dial(&c, url, 1000) < 0; i++) {
+		if (i > 5000)
+			_exit(4);
+		usleep(2000);
+	}
+	if (ipk_subscribe(c, "", 0) < 0)
+		_exit(5);
+	if (survivor)
+		atomic_store(&sh->survivor_ready, 1);
+	bool have = false;
+	uint32_t last = 0, want = 0;
+	while (survivor ? want < SURVIVORS : !atomic_load(&sh->stop_senders)) {
+		ipk_msginfo mi = {0};
+		ssize_t n = ipk_recvmsg(c, buf, cur->maxsz, &mi, 100);
+		if (n == -ETIMEDOUT || n == -EAGAIN)
+			continue;
+		if (n < 0) {
+			atomic_fetch_add(&sh->rx_errors, 1);
+			log_once(&sh->error_logged, sh->first_error,
+			         sizeof sh->first_error, "subscriber: %s",
+			         ipk_last_error());
+			break;
+		}
+		uint32_t w, h[4];
+		take(buf, n);
+		if (!check_msg(buf, (size_t)n, &w))
+			continue;
+		memcpy(h, buf, HDR);
+		if (w == SURVIVOR) {
+			/* joined before the first of these, and waited for: all */
+			if (survivor && h[2] == want)
+				want++;
+			else if (survivor)
+				atomic_fetch_add(&sh->lost, 1);
+			continue;
+		}
+		if (have && h[2] != last + 1 + (uint32_t)mi.missed)
+			atomic_fetch_add(&sh->lost, 1);
+		have = true;
+		last = h[2];
+	}
+	if (survivor)
+		atomic_store(&sh->survivor_got, want);
+	ipk_close(c);
+	free(buf);
+	_exit(0);
+}
+
 /* -------------------------------------------------------------- sender */
 
 static void sender(bool survivor, unsigned seed)
@@ -281,8 +501,30 @@ static pid_t spawn(void (*fn)(void))
 }
 
 static unsigned seed;
-static void run_sender(void) { sender(false, seed++); }
-static void run_survivor(void) { sender(true, seed++); }
+static void run_sender(void)
+{
+	if (cur->shape == REQREP)
+		requester(false, seed++);
+	else if (cur->shape == PUBSUB)
+		subscriber(false, seed++);
+	sender(false, seed++);
+}
+static void run_survivor(void)
+{
+	if (cur->shape == REQREP)
+		requester(true, seed++);
+	else if (cur->shape == PUBSUB)
+		subscriber(true, seed++);
+	sender(true, seed++);
+}
+static void run_receiver(void)
+{
+	if (cur->shape == REQREP)
+		server();
+	else if (cur->shape == PUBSUB)
+		publisher();
+	receiver();
+}
 
 static int64_t now_ms(void)
 {
@@ -320,7 +562,7 @@ static int reap(pid_t pid, int ms)
 static pid_t start_receiver(void)
 {
 	atomic_store(&sh->rx_ready, 0);
-	pid_t pid = spawn(receiver);
+	pid_t pid = spawn(run_receiver);
 	if (!wait_until(&sh->rx_ready, 10000))
 		fprintf(stderr, "chaos %s: the receiver did not start: %s\n",
 		        cur->name, sh->first_error);
@@ -499,13 +741,56 @@ static int make_mechs(struct mech *ms, const char *dir)
 	snprintf(m->leak_name, sizeof m->leak_name, "%s/ring.dat", dir);
 	m->senders = 1;
 	m->maxsz = 20000;
+	/* the patterns: REQ clients killed while a REP server runs (a reply
+	   mailbox per client on mq:, fifo: and rings; replies by type on
+	   sysvmq:; connections on unix:), subscribers while a publisher runs */
+	ADD("rr-shm");
+	m->shape = REQREP;
+	snprintf(m->listen, sizeof m->listen, "shm:/%s-rr?size=256K&proto=rep",
+	         tag);
+	snprintf(m->leak_name, sizeof m->leak_name, "/dev/shm/%s-rr", tag);
+	m->maxsz = 20000;
+	ADD("rr-mq");
+	m->shape = REQREP;
+	snprintf(m->listen, sizeof m->listen,
+	         "mq:/%s-rr?msgsize=4200&maxmsg=4&proto=rep", tag);
+	snprintf(m->leak_name, sizeof m->leak_name, "/dev/mqueue/%s-rr", tag);
+	m->maxsz = 4000;
+	ADD("rr-fifo");
+	m->shape = REQREP;
+	snprintf(m->listen, sizeof m->listen, "fifo:%s/rr?proto=rep", dir);
+	snprintf(m->leak_name, sizeof m->leak_name, "%s/rr", dir);
+	m->maxsz = 4000;
+	ADD("rr-sysvmq");
+	m->shape = REQREP;
+	m->key = base | 3;
+	m->key_file = "/proc/sysvipc/msg";
+	snprintf(m->listen, sizeof m->listen, "sysvmq:0x%08x?proto=rep", m->key);
+	m->maxsz = 4000;
+	ADD("rr-unix");
+	m->shape = REQREP;
+	snprintf(m->listen, sizeof m->listen, "unix:%s/rr.sock?proto=rep", dir);
+	snprintf(m->leak_name, sizeof m->leak_name, "%s/rr.sock", dir);
+	m->maxsz = 20000;
+	ADD("ps-shm");
+	m->shape = PUBSUB;
+	snprintf(m->listen, sizeof m->listen,
+	         "shm:/%s-ps?size=256K&subs=8&proto=pub", tag);
+	snprintf(m->leak_name, sizeof m->leak_name, "/dev/shm/%s-ps", tag);
+	m->maxsz = 20000;
 #undef ADD
 	for (int i = 0; i < n; i++) {
-		/* dialers use the plain address (options are the creator's) */
+		/* dialers use the plain address (options are the creator's),
+		   with the pattern they speak */
 		snprintf(ms[i].dial, sizeof ms[i].dial, "%s", ms[i].listen);
 		char *q = strchr(ms[i].dial, '?');
 		if (q)
 			*q = '\0';
+		if (ms[i].shape != PIPE) {
+			size_t k = strlen(ms[i].dial);
+			snprintf(ms[i].dial + k, sizeof ms[i].dial - k, "?proto=%s",
+			         ms[i].shape == REQREP ? "req" : "sub");
+		}
 	}
 	return n;
 }
@@ -514,7 +799,8 @@ static int make_mechs(struct mech *ms, const char *dir)
 
 struct result {
 	int kills, rx_kills, hung;
-	long delivered, corrupt, reported, rx_errors, sent, survivors;
+	long delivered, corrupt, reported, rx_errors, sent, survivors, lost,
+	     stalls;
 	char leak[600];
 	bool ok;
 };
@@ -532,7 +818,8 @@ static void one(const struct mech *m, int kills, const char *dir,
 		tx[i] = spawn(run_sender);
 	while (r->kills + r->rx_kills < kills) {
 		usleep((useconds_t)(rand() % 8000));
-		bool hit_rx = rand() % 8 == 0;
+		/* the patterns' long-lived side stays: its clients come and go */
+		bool hit_rx = m->shape == PIPE && rand() % 8 == 0;
 		if (hit_rx) {
 			kill(rx, SIGKILL);
 			waitpid(rx, NULL, 0);
@@ -565,9 +852,11 @@ static void one(const struct mech *m, int kills, const char *dir,
 	r->rx_errors = sh->rx_errors;
 	r->sent = sh->sent;
 	r->survivors = sh->survivor_got;
+	r->lost = sh->lost;
+	r->stalls = sh->stalls;
 	leaks(m, dir, r->leak, sizeof r->leak);
 	r->ok = r->corrupt == 0 && r->survivors == SURVIVORS && !r->leak[0] &&
-	        r->hung == 0;
+	        r->hung == 0 && r->lost == 0;
 	if (r->leak[0])
 		ipk_remove(m->listen); /* do not leave it to the next run */
 }
@@ -619,7 +908,7 @@ int main(int argc, char **argv)
 		perror("mmap");
 		return 1;
 	}
-	struct mech ms[16];
+	struct mech ms[24];
 	int n = make_mechs(ms, dir);
 	printf("ipckit chaos: %d kills per mechanism, seed %u%s\n\n", kills, seed,
 	       private_ns ? ", private IPC and /dev/shm namespaces" : "");
@@ -642,6 +931,9 @@ int main(int argc, char **argv)
 				printf("    first corrupt delivery: %s\n", sh->first_corrupt);
 			if (r.survivors != SURVIVORS)
 				printf("    the survivors' messages did not all arrive\n");
+			if (r.lost)
+				printf("    %ld message(s) skipped without being reported "
+				       "missed\n", r.lost);
 			if (r.leak[0])
 				printf("    left behind: %s\n", r.leak);
 			if (r.hung)
@@ -652,6 +944,9 @@ int main(int argc, char **argv)
 			printf("    first error: %s\n", sh->first_error);
 		if (sh->first_report[0])
 			printf("    first report: %s\n", sh->first_report);
+		if (r.stalls)
+			printf("    %ld publish(es) waited out their timeout for a "
+			       "slow=block subscriber\n", r.stalls);
 		fflush(stdout);
 	}
 	rmdir(dir);
