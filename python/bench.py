@@ -14,6 +14,9 @@ and 1 MiB messages:
                            produced in and read from the ring; each side
                            touches the first 8 bytes
   ipckit unix:             ipckit.pair("unix:")
+  ipckit shm REQ/REP       the child a ?proto=rep server on a named ring, the
+  ipckit unix REQ/REP      parent a ?proto=req client: request(), then
+                           recvmsg() and reply() by route in the child
   multiprocessing.Pipe     send_bytes()/recv_bytes() (a socketpair)
     Pipe(duplex=False) x2  the same over two one-way pipes
   multiprocessing.Queue    put()/get() of bytes
@@ -124,6 +127,38 @@ def zc_stop(st):
 def unix_setup(size):
     a, b = ipckit.pair("unix:")
     return {"p": a, "c": b}
+
+
+def reqrep_setup(scheme):
+    def setup(size):
+        n = "ipkbench%d_%s" % (os.getpid(), scheme)
+        if scheme == "shm":
+            url = "shm:/%s?size=%d&proto=rep" % (n, max(4 << 20, 4 * size))
+        else:
+            url = "unix:/tmp/%s.sock?proto=rep" % n
+        return {"url": url}
+    return setup
+
+
+def reqrep_rt(st, payload):
+    c = st.get("p")
+    if c is None:  # the child listens after the fork
+        c = st["p"] = ipckit.dial(st["url"].replace("proto=rep", "proto=req"),
+                                  30)
+    c.request(payload)
+
+
+def reqrep_child(st, size):
+    with ipckit.listen(st["url"]) as srv:
+        while True:
+            m = srv.recvmsg()
+            srv.reply(m, m)
+            if not m:
+                return
+
+
+def reqrep_stop(st):
+    st["p"].request(b"")
 
 
 def pipe_setup(size):
@@ -246,6 +281,10 @@ MECHANISMS = [
     ("ipckit shm ring 0-copy", ring_setup, zc_rt, zc_child, zc_stop,
      close_pair),
     ("ipckit unix:", unix_setup, ring_rt, ring_child, send_empty, close_pair),
+    ("ipckit shm REQ/REP", reqrep_setup("shm"), reqrep_rt, reqrep_child,
+     reqrep_stop, close_pair),
+    ("ipckit unix REQ/REP", reqrep_setup("unix"), reqrep_rt, reqrep_child,
+     reqrep_stop, close_pair),
     ("multiprocessing.Pipe", pipe_setup, pipe_rt, pipe_child, pipe_stop,
      close_pair),
     ("  Pipe(duplex=False) x2", oneway_setup, oneway_rt, oneway_child,

@@ -160,6 +160,29 @@ class ReqRep(unittest.TestCase):
                     self.assertEqual((r, r.status), (big[:90000], 9))
                 self.assertEqual(wait_gone(tag), [])
 
+    def test_requests_larger_than_socket_buffers(self):
+        """A 4 MiB request and reply on unix: and tcp: (more than the
+        kernel buffers): the server, in another thread, gets it whole."""
+        for scheme in ("unix", "tcp"):
+            with self.subTest(scheme=scheme):
+                url, tag = rep_url(scheme)
+                big = os.urandom(4 << 20)
+                with ipckit.listen(url + "&maxmsg=8M") as srv, \
+                        ipckit.dial(srv.address + "&maxmsg=8M", 10) as c:
+                    def serve():
+                        m = srv.recvmsg(30)
+                        srv.reply(m, m[::-1], status=len(m) % 32768,
+                                  timeout=30)
+                    t = threading.Thread(target=serve)
+                    t.start()
+                    try:
+                        r = c.request(big, 30)
+                    finally:
+                        t.join()
+                    self.assertEqual(r, big[::-1])
+                    self.assertEqual(r.status, len(big) % 32768)
+                self.assertEqual(wait_gone(tag), [])
+
     def test_request_helper_and_poll(self):
         url, tag = rep_url("unix")
         with ipckit.listen(url) as srv, ipckit.dial(srv.address, 10) as c:

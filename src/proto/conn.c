@@ -305,6 +305,15 @@ static ssize_t conn_send(struct ipk__sock *s, struct ipk__pipe *p,
 	return -EPIPE;
 }
 
+static int conn_flush(struct ipk__sock *s, struct ipk__pipe *p,
+                      int64_t deadline)
+{
+	int rc = ipk__ss_flush(p->ch, deadline);
+	if (rc == -EPIPE || (rc < 0 && rc != -EAGAIN && rc != -ETIMEDOUT))
+		ipk__pipe_remove(s, p);
+	return rc;
+}
+
 /* Wait for room on a pipe, or for a pipe to come. */
 static int conn_wait_send(struct ipk__sock *s, int64_t deadline)
 {
@@ -379,6 +388,7 @@ const struct ipk__carrier ipk__carrier_conn = {
 	.stop = conn_stop,
 	.recv = conn_recv,
 	.send = conn_send,
+	.flush = conn_flush,
 	.wait_send = conn_wait_send,
 	.refresh = conn_refresh,
 	.pending = conn_pending,

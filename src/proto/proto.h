@@ -144,9 +144,13 @@ struct ipk__carrier {
 	/* the next message from any pipe, into rx; *from is its pipe */
 	ssize_t (*recv)(struct ipk__sock *s, ipk__rx *rx, struct ipk__pipe **from,
 	                int64_t deadline);
-	/* one message on one pipe (deadline IPK__NOW: only if it goes at once) */
+	/* one message on one pipe (deadline IPK__NOW: only if it goes at once;
+	   on a stream "at once" may be its first bytes, the rest kept) */
 	ssize_t (*send)(struct ipk__sock *s, struct ipk__pipe *p, const void *buf,
 	                size_t len, int64_t deadline);
+	/* write out what a send kept of its message, until the deadline (may
+	   be NULL: nothing is ever kept) */
+	int (*flush)(struct ipk__sock *s, struct ipk__pipe *p, int64_t deadline);
 	/* take in pipes that came meanwhile (cheap when called often; may be
 	   NULL): sends look at every peer, not only the ones first there */
 	void (*refresh)(struct ipk__sock *s);

@@ -305,6 +305,20 @@ ssize_t ipk__sock_send_any(struct ipk__sock *s, const void *buf, size_t len,
 		for (int k = 0; k < n && !changed; k++) {
 			struct ipk__pipe *p = s->pipes[(s->rr + k) % n];
 			ssize_t r = s->car->send(s, p, buf, len, IPK__NOW);
+			/* a stream may take only the first part of a large message:
+			   the rest goes out within the caller's time, as on a PAIR
+			   channel (nothing else would send it before the next send,
+			   and a REQ would wait for the reply to a request its server
+			   never got whole). What the time leaves is kept for the
+			   next send or close; a pipe that broke meanwhile is gone,
+			   and the message goes to another */
+			if (r >= 0 && s->car->flush && deadline != IPK__NOW) {
+				int rc = s->car->flush(s, p, deadline);
+				if (rc < 0 && rc != -EAGAIN && rc != -ETIMEDOUT) {
+					changed = true;
+					continue;
+				}
+			}
 			if (r >= 0) {
 				s->rr = s->npipes ? (p->index + 1) % s->npipes : 0;
 				if (on)

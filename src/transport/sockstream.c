@@ -425,6 +425,12 @@ int ipk__ss_pending(const ipk_chan *c)
 	               ? 0 : ipk__stream_pending(&sc->s);
 }
 
+int ipk__ss_flush(ipk_chan *c, int64_t deadline)
+{
+	struct ipk__sockchan *sc = ipk__priv(c);
+	return c->role == IPK__LISTENER ? 0 : ipk__stream_flush(&sc->s, deadline);
+}
+
 int ipk__ss_shutdown(ipk_chan *c)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);

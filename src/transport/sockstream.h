@@ -84,6 +84,8 @@ ssize_t ipk__ss_recv(ipk_chan *c, ipk__rx *rx, int64_t deadline);
 int ipk__ss_accept(ipk_chan *l, ipk_chan *c, int64_t deadline);
 int ipk__ss_fd(const ipk_chan *c);
 int ipk__ss_pending(const ipk_chan *c);
+/* Write out what a send kept of a message, until the deadline. */
+int ipk__ss_flush(ipk_chan *c, int64_t deadline);
 int ipk__ss_shutdown(ipk_chan *c);
 /* Close sockets (not the unix path: the unix transport does that). */
 int ipk__ss_close(ipk_chan *c);
