@@ -301,3 +301,40 @@ Test(ring_lap, mpmc_exact_fills_between_processes, .timeout = 120)
 {
 	exact_fill_stream(true, true);
 }
+
+Test(ring_lap, spsc_producer_taking_over_while_a_message_is_read)
+{
+	/*
+	 * A producer that attaches while the consumer finishes a message:
+	 * the consumer has zeroed the record's header but its new position
+	 * is not visible yet (the two stores of a release, seen half done).
+	 * A producer that found its place by walking from the consumer's
+	 * position met that zero and wrote behind the consumer: the next
+	 * message was never delivered.
+	 */
+	struct ring2 x;
+	setup(&x, false);
+	cr_assert_eq(ipk__ring_register(&x.tx, "lap"), 0);
+	cr_assert_eq(ipk__ring_send(&x.tx, "first", 5, IPK__NOW), 5);
+	ipk__ring_detach(&x.tx);
+	ipk__ring_close_fds(&x.tx);
+	cr_assert_eq(ipk__ring_register(&x.rx, "lap"), 0);
+	char buf[128];
+	cr_assert_eq(recv_now(&x, buf, sizeof buf, IPK__NOW), 5);
+	uint64_t now = atomic_load(&x.h->head);
+	cr_assert_eq(now, 32);
+	atomic_store(&x.h->head, 0); /* the consumer's store, not seen yet */
+	cr_assert_eq(ipk__ring_attach(&x.tx, x.mem, x.size, IPK__RING_PRODUCER,
+	                              "lap"), 0);
+	cr_assert_eq(ipk__ring_register(&x.tx, "lap"), 0);
+	atomic_store(&x.h->head, now); /* ...and now it is */
+	static const char second[] = "the second message, long enough to "
+	                             "cover the consumer's position";
+	cr_assert_eq(ipk__ring_send(&x.tx, second, sizeof second, IPK__NOW),
+	             (ssize_t)sizeof second);
+	ssize_t n = recv_now(&x, buf, sizeof buf, ipk__now_ns() + 200 * 1000000LL);
+	cr_assert_eq(n, (ssize_t)sizeof second, "%zd (%s)", n,
+	             n < 0 ? ipk_last_error() : "");
+	cr_assert_str_eq(buf, second);
+	teardown(&x);
+}

@@ -122,10 +122,10 @@ static ssize_t spsc_borrow(struct ipk__ring *r, void **buf, size_t len,
 			if (used + need < r->cap)
 				terminate(r, nt);
 			zeroed_mark(r, t, REC_HDR);
-			r->tail = nt;
-			atomic_store_explicit(&r->h->tail, nt, RLX);
 			publish(r, rec_word(r, t), mkword(ST_SKIP, 0, t, to_end));
 			notify_consumers(r);
+			r->tail = nt;
+			atomic_store_explicit(&r->h->tail, nt, RLX);
 			continue;
 		}
 		r->borrowed = true;
@@ -145,9 +145,9 @@ static ssize_t spsc_borrow(struct ipk__ring *r, void **buf, size_t len,
  * next lap. Without that, a message of the largest size fits an empty
  * ring only once (its skip and terminator would need 16 bytes more).
  *
- * The tail is stored before the header: a consumer that has seen a
- * record sees a tail at or past it, so a position past the tail is
- * corruption, never a moment's lag (ring_check_position).
+ * The tail is stored after the header: it never passes an unpublished
+ * record (a producer that takes over starts from it, ring_reg.c), and a
+ * consumer is past it by at most the record it read last (check_position).
  */
 static inline __attribute__((always_inline)) void
 spsc_commit(struct ipk__ring *r, size_t len, bool may_fill)
@@ -156,10 +156,10 @@ spsc_commit(struct ipk__ring *r, size_t len, bool may_fill)
 	if (!may_fill || p_dist(r, nt, r->head_cache) != r->cap)
 		terminate(r, nt);
 	zeroed_mark(r, t, rec);
-	r->tail = nt;
-	atomic_store_explicit(&r->h->tail, nt, RLX);
 	publish(r, rec_word(r, t), mkword(ST_COMMITTED, 0, t, len));
 	notify_consumers(r);
+	r->tail = nt;
+	atomic_store_explicit(&r->h->tail, nt, RLX);
 	/* take the lines the next small message will fill while nobody needs
 	   them (not the one holding this record's end: the consumer reads it) */
 	uint64_t line = (p_idx(nt) & ~(uint64_t)63) + 64;
@@ -173,6 +173,7 @@ static inline void spsc_set_head(struct ipk__ring *r, uint64_t p)
 {
 	/* the header we leave behind reads 0 from now on (ring.h) */
 	atomic_store_explicit(rec_word(r, r->head), 0, RLX);
+	r->prev = r->head;
 	r->head = p;
 	publish(r, &r->h->head, p);
 	notify_producers(r);
@@ -339,9 +340,9 @@ static int check_position(struct ipk__ring *r)
 	uint64_t t = atomic_load_explicit(&r->h->tail, ACQ);
 	if (!pos_ok(r, t))
 		return ipk__ring_corrupt(r, "producer position", t);
-	/* the tail is stored before each header (spsc_commit): it is never
-	   behind what this consumer has read */
-	if (p_dist(r, t, r->head) > r->cap)
+	/* the tail is stored after each header (spsc_commit): it is behind
+	   this consumer by at most the record it read last */
+	if (p_dist(r, t, r->head) > r->cap && t != r->prev)
 		return ipk__ring_corrupt(r, "consumer position past the "
 		                            "producer's", r->head);
 	return 0;

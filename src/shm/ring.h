@@ -187,6 +187,7 @@ struct ipk__ring {
 
 	/* consumer */
 	uint64_t head;       /* SPSC: our position */
+	uint64_t prev;       /* SPSC: the record (or skip) we left last */
 	bool have;           /* a message is located (peeked or held back) */
 	bool lent;           /* ...and its address was handed out */
 	uint64_t mpos;       /* its record */

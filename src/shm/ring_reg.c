@@ -65,12 +65,24 @@ static void reset_slot(struct ipk__ring *r, int i)
 
 static int spsc_find_tail(struct ipk__ring *r)
 {
-	/* records between the consumer's position and the first terminator
-	   are published and stay put: only a producer writes, and that is us */
-	uint64_t p = atomic_load_explicit(&r->h->head, ACQ);
-	if (!pos_ok(r, p))
-		return ipk__ring_corrupt(r, "consumer position", p);
-	uint64_t walked = 0;
+	/*
+	 * Walk from the last producer's position over what it published
+	 * without moving the tail (at most one record: it stores the tail
+	 * right after each header) to the first terminator. Not from the
+	 * consumer's position: the consumer zeroes each header it leaves
+	 * before it publishes its new position, so a walk from there can meet
+	 * a zero where a record was just read and put the tail behind the
+	 * consumer (the next messages lost). From the consumer's position
+	 * only if the tail is not within a lap ahead of it (a corrupt tail,
+	 * or the consumer has read that last record).
+	 */
+	uint64_t hd = atomic_load_explicit(&r->h->head, ACQ);
+	if (!pos_ok(r, hd))
+		return ipk__ring_corrupt(r, "consumer position", hd);
+	uint64_t p = atomic_load_explicit(&r->h->tail, ACQ);
+	if (!pos_ok(r, p) || p_dist(r, p, hd) > r->cap)
+		p = hd;
+	uint64_t walked = p_dist(r, p, hd);
 	for (;;) {
 		uint64_t w = atomic_load_explicit(rec_word(r, p), ACQ);
 		uint64_t n;
@@ -170,7 +182,7 @@ int ipk__ring_register(struct ipk__ring *r, const char *what)
 			uint64_t hd = atomic_load_explicit(&r->h->head, ACQ);
 			if (!pos_ok(r, hd))
 				rc = ipk__ring_corrupt(r, "consumer position", hd);
-			r->head = hd;
+			r->head = r->prev = hd;
 		} else {
 			rc = spsc_find_tail(r);
 			/* what the last lap looked like is not known: learn it */
