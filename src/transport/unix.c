@@ -87,7 +87,8 @@ int ipk__unix_bind(ipk_chan *c, int type, int *out, dev_t *dev, ino_t *ino)
 			return ipk__errno(-err, "bind %s", c->url.rest);
 		}
 		struct stat st;
-		if (lstat(c->url.rest, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		bool there = lstat(c->url.rest, &st) == 0;
+		if (there && !S_ISSOCK(st.st_mode)) {
 			close(fd);
 			return ipk__err(-EEXIST, "%s exists and is not a socket",
 			                c->url.rest);
@@ -97,7 +98,10 @@ int ipk__unix_bind(ipk_chan *c, int type, int *out, dev_t *dev, ino_t *ino)
 			return ipk__err(-EADDRINUSE, "%s is in use by a live listener",
 			                c->url.rest);
 		}
-		unlink(c->url.rest); /* stale: its owner died without removing it */
+		/* stale: its owner died without removing it. Only that socket
+		   file, checked and unlinked in one directory (safepath.h) */
+		if (there)
+			(void)ipk__unlink_own(c->url.rest, st.st_dev, st.st_ino);
 	}
 	if (!abstract) {
 		struct stat st;
