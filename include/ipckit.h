@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -203,6 +204,44 @@ ssize_t ipk_recvmsg(ipk_chan *c, void *buf, size_t cap, ipk_msginfo *info,
 /* Receive into a buffer the library allocates (free() it). */
 ssize_t ipk_recv_alloc(ipk_chan *c, void **out, ipk_msginfo *info,
                        int timeout_ms);
+
+/*
+ * Send n whole messages, msgs[i] being one message (not parts of one), in
+ * order, in as few system calls as the channel allows: on unix:, tcp: and
+ * pipe: one writev for up to 256 messages. Returns how many were sent. A
+ * message is never cut: when the timeout expires the messages not begun
+ * are not sent (the count says how many went; ipk_last_error() why), and
+ * one under way goes out whole later, as with ipk_send. An error only if
+ * none was sent. Any message over the channel's limit: -EMSGSIZE before
+ * anything is sent. Elsewhere the messages are sent one by one.
+ */
+ssize_t ipk_send_many(ipk_chan *c, const struct iovec *msgs, size_t n,
+                      int timeout_ms);
+
+/*
+ * Batching (unix:, tcp:, pipe:; PAIR and PUSH): with ?batch[=SIZE] (queue
+ * of SIZE bytes, default 64K) a send copies the framed message into a
+ * queue in user space and returns at once; the queue goes out in one
+ * write when the next message would not fit, on ipk_flush(), before a
+ * receive on the channel waits, on ipk_shutdown() and on close (within
+ * ?linger=), and at the latest ?batchdelay=US microseconds (default 1000;
+ * 0: no timer) after its oldest message was queued, written by a thread
+ * the library starts for that. A message of more than half the queue goes
+ * out directly, after the queue. The wire is unchanged: peers (nng
+ * included) see the same frames. Trade-off: small messages stream several
+ * times faster, at the price of up to ?batchdelay= of added latency for a
+ * message nobody flushes. A send fails only when the queue and the kernel
+ * are both full (within its timeout): a queued message is accepted. If
+ * the peer is gone before the queue is written, the next send, flush or
+ * close reports -EPIPE and how many bytes were lost. docs/channels.md.
+ *
+ * ipk_flush: write what the channel keeps queued (batched messages, and
+ * the rest of a message a send left when its timeout expired), waiting up
+ * to timeout_ms. 0 when nothing is left; -EAGAIN/-ETIMEDOUT leave the
+ * rest queued; -EPIPE if the peer is gone. 0 on channels that keep
+ * nothing back.
+ */
+int ipk_flush(ipk_chan *c, int timeout_ms);
 
 /*
  * A file descriptor for poll/epoll: readable means ipk_recv() (or, on a

@@ -161,6 +161,16 @@ static ssize_t ipk_brecv(struct bench_link *l, void *buf, size_t cap)
 	return n;
 }
 
+/* after the last message of a stream: what a batching channel queued
+   goes out now, not after ?batchdelay= (a no-op on the others) */
+static int ipk_bflush(struct bench_link *l)
+{
+	int rc = ipk_flush(l->out, IPK_FOREVER);
+	if (rc < 0)
+		return bench_fail(l, rc, "flush: %s", ipk_last_error());
+	return 0;
+}
+
 static void ipk_bclose(struct bench_link *l)
 {
 	ipk_chan *all[4] = {l->in, l->out, l->own[0], l->own[1]};
@@ -200,4 +210,5 @@ const struct bench_driver bench_ipk_driver = {
 	.recv = ipk_brecv,
 	.close = ipk_bclose,
 	.cleanup = ipk_cleanup,
+	.flush = ipk_bflush,
 };

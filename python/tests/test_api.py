@@ -202,6 +202,36 @@ class Receiving(unittest.TestCase):
             self.assertEqual((m.type, m.prio, m.pid, m.uid)[:2], (0, 0))
 
 
+class Sending(unittest.TestCase):
+
+    def test_send_many_in_order(self):
+        for url in ("unix:", "pipe:", "unixgram:"):
+            with self.subTest(url=url):
+                a, b = ipckit.pair(url)
+                with a, b:
+                    msgs = [b"m%d" % i * (i % 7) for i in range(300)]
+                    msgs[5] = bytearray(b"from a bytearray")
+                    msgs[6] = memoryview(b"a view")
+                    self.assertEqual(a.send_many(msgs, 5), len(msgs))
+                    for m in msgs:
+                        self.assertEqual(b.recv(5), bytes(m))
+                    self.assertEqual(a.send_many([]), 0)
+                    with self.assertRaises(TypeError):
+                        a.send_many([b"ok", "text"])
+
+    def test_batch_waits_for_flush(self):
+        a, b = ipckit.pair("unix:?batch&batchdelay=0")
+        with a, b:
+            a.send(b"one")
+            a.send_many([b"two", b"three"])
+            with self.assertRaises(BlockingIOError):
+                b.recv(0)
+            a.flush(5)
+            self.assertEqual([b.recv(5) for _ in range(3)],
+                             [b"one", b"two", b"three"])
+            a.flush(0)  # nothing left: fine
+
+
 class Polling(unittest.TestCase):
 
     def test_selectors_on_every_kind(self):

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static const char *const common_opts[] = {"maxmsg", "mode", "persist",
@@ -104,6 +105,27 @@ static int choose_proto(ipk_chan *c)
 	return 0;
 }
 
+/* ?batch queues what is sent: for channels that stream (PAIR, and
+   patterns that only send, such as PUSH); a request waits for its reply
+   and a receiver sends nothing, so those refuse it. */
+static int check_batch(ipk_chan *c)
+{
+	bool asked = false;
+	for (int i = 0; i < c->url.nopts; i++)
+		asked |= strcmp(c->url.opts[i].key, "batch") == 0;
+	unsigned caps = c->proto->caps;
+	if (!asked || c->proto == &ipk__proto_pair ||
+	    ((caps & IPK__P_SEND) && !(caps & IPK__P_RECV)))
+		return 0;
+	return ipk__err(-EINVAL, "address '%s': ?batch queues what a channel "
+	                         "streams; a %s socket %s",
+	                c->url.text, c->proto->name,
+	                (caps & IPK__P_SEND) ? "waits for an answer to each "
+	                                       "message, so there is nothing "
+	                                       "to batch"
+	                                     : "only receives");
+}
+
 /* Parse the address, find its transport, make the channel, read common options. */
 static int prepare(const char *url, ipk_chan **out)
 {
@@ -145,7 +167,7 @@ static int prepare(const char *url, ipk_chan **out)
 		return ipk__err(-EINVAL, "address '%s': maxmsg must be at least 1",
 		                url);
 	}
-	if ((rc = choose_proto(c)) < 0) {
+	if ((rc = choose_proto(c)) < 0 || (rc = check_batch(c)) < 0) {
 		ipk__chan_free(c);
 		return rc;
 	}
@@ -299,6 +321,50 @@ ssize_t ipk_sendmsg(ipk_chan *c, const void *buf, size_t len,
 ssize_t ipk_send(ipk_chan *c, const void *buf, size_t len, int timeout_ms)
 {
 	return ipk_sendmsg(c, buf, len, NULL, timeout_ms);
+}
+
+ssize_t ipk_send_many(ipk_chan *c, const struct iovec *msgs, size_t n,
+                      int timeout_ms)
+{
+	if (c == NULL || (msgs == NULL && n > 0))
+		return ipk__err(-EINVAL, "ipk_send_many: NULL argument");
+	for (size_t i = 0; i < n; i++) {
+		if (msgs[i].iov_base == NULL && msgs[i].iov_len > 0)
+			return ipk__err(-EINVAL, "ipk_send_many: message %zu has a "
+			                         "NULL buffer", i);
+		if (msgs[i].iov_len > c->maxmsg)
+			return ipk__err(-EMSGSIZE,
+			                "message %zu of %zu bytes exceeds the channel "
+			                "limit of %zu bytes (raise it with ?maxmsg=); "
+			                "nothing was sent",
+			                i, msgs[i].iov_len, c->maxmsg);
+	}
+	if (n == 0)
+		return 0;
+	int64_t deadline = ipk__deadline(timeout_ms);
+	if (!c->sock && c->tp->send_many && c->role != IPK__LISTENER)
+		return c->tp->send_many(c, msgs, n, deadline);
+	/* one by one, within the one timeout */
+	size_t sent = 0;
+	for (; sent < n; sent++) {
+		ssize_t r = ipk_send(c, msgs[sent].iov_base, msgs[sent].iov_len,
+		                     ipk__remaining_ms(deadline));
+		if (r < 0)
+			return sent ? (ssize_t)sent : r;
+	}
+	return (ssize_t)sent;
+}
+
+int ipk_flush(ipk_chan *c, int timeout_ms)
+{
+	if (c == NULL)
+		return ipk__err(-EINVAL, "ipk_flush: NULL channel");
+	int64_t deadline = ipk__deadline(timeout_ms);
+	if (c->sock)
+		return ipk__sock_flush(c, deadline);
+	if (c->tp->flush == NULL || c->role == IPK__LISTENER)
+		return 0; /* nothing is ever kept back there */
+	return c->tp->flush(c, deadline);
 }
 
 static ssize_t do_recv(ipk_chan *c, ipk__rx *rx, ipk_msginfo *info,

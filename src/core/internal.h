@@ -124,6 +124,7 @@ enum ipk__role {
 
 struct ipk_transport;
 struct ipk__proto;
+struct iovec;
 struct ipk__sock;
 
 struct ipk_chan {
@@ -178,6 +179,12 @@ struct ipk_transport {
 	ssize_t (*send)(ipk_chan *c, const void *buf, size_t len,
 	                const ipk_msginfo *info, int64_t deadline);
 	ssize_t (*recv)(ipk_chan *c, ipk__rx *rx, int64_t deadline);
+	/* several whole messages (ipk_send_many): how many went; NULL: the
+	   channel sends them one by one */
+	ssize_t (*send_many)(ipk_chan *c, const struct iovec *msgs, size_t n,
+	                     int64_t deadline);
+	/* write what the channel keeps queued (ipk_flush); NULL: nothing is */
+	int (*flush)(ipk_chan *c, int64_t deadline);
 	int (*fd)(const ipk_chan *c);
 	/* 1 if a message is buffered in user space (ipk_poll must not sleep). */
 	int (*pending)(const ipk_chan *c);
@@ -266,6 +273,8 @@ typedef struct ipk__stream {
 	   calls without a timeout: one system call per wait instead of
 	   read, EAGAIN, poll (a FIFO has no RWF_NOWAIT). Closed with the rest */
 	int rfd_block, wfd_block;
+	/* send batching (?batch, stream_batch.c); NULL when off */
+	struct ipk__batch *batch;
 } ipk__stream;
 
 /* What the descriptors are: it decides how "don't wait" is asked for. */
@@ -289,6 +298,22 @@ int ipk__stream_flush(ipk__stream *s, int64_t deadline);
 int ipk__stream_pending(const ipk__stream *s);
 /* Flush within linger_ms, close both fds, free buffers. */
 int ipk__stream_close(ipk__stream *s, int linger_ms);
+/* Several whole messages in one call (ipk_send_many): how many went
+   (a message is never cut), or an error if none did. */
+struct iovec;
+ssize_t ipk__stream_sendv(ipk__stream *s, const struct iovec *msgs, size_t n,
+                          int64_t deadline);
+
+/* Send batching (stream_batch.c): ?batch[=SIZE] and ?batchdelay=US of an
+   address; 1 if batching is asked for, 0 if not, or an error. */
+int ipk__batch_options(ipk__url *u, size_t *cap, int64_t *delay_ns);
+/* Turn batching on for a stream of any framing but FIFO's. */
+int ipk__stream_batch(ipk__stream *s, size_t cap, int64_t delay_ns);
+/* Write what is queued (within the deadline) and stop batching: before
+   the sending side is shut. */
+int ipk__stream_unbatch(ipk__stream *s, int64_t deadline);
+/* ipk_pair: batching on both new ends as the address asks. */
+int ipk__pair_batch(ipk_chan *a, ipk__stream *sa, ipk__stream *sb);
 
 /* SP protocol numbers (nanomsg scalability protocols, as nng numbers them). */
 #define IPK__SP_PAIR0 0x10

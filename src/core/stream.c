@@ -104,8 +104,8 @@ static ssize_t io_read(ipk__stream *s, void *buf, size_t len, int64_t deadline)
 	return n;
 }
 
-static ssize_t io_writev(ipk__stream *s, struct iovec *iov, int cnt,
-                         int64_t deadline)
+ssize_t ipk__stream_writev(ipk__stream *s, struct iovec *iov, int cnt,
+                           int64_t deadline)
 {
 	bool dontwait = s->percall && deadline != IPK__NEVER;
 	if (s->sock) {
@@ -175,13 +175,20 @@ int ipk__stream_flush(ipk__stream *s, int64_t deadline)
 {
 	if (s->framing == IPK__FRAME_FIFO)
 		return ipk__fifo_flush(s, deadline);
+	if (s->batch)
+		return ipk__batch_flush(s, deadline);
+	return ipk__stream_flush_backlog(s, deadline);
+}
+
+int ipk__stream_flush_backlog(ipk__stream *s, int64_t deadline)
+{
 	/* a copy inherited across fork: the sender finishes its own message,
 	   writing it here too would put its tail on the wire twice */
 	if (s->boff < s->blen && s->bpid != getpid())
 		drop_backlog(s);
 	while (s->boff < s->blen) {
 		struct iovec v = {s->backlog + s->boff, s->blen - s->boff};
-		ssize_t n = io_writev(s, &v, 1, deadline);
+		ssize_t n = ipk__stream_writev(s, &v, 1, deadline);
 		if (n > 0) {
 			s->boff += (size_t)n;
 			continue;
@@ -211,9 +218,18 @@ ssize_t ipk__stream_send(ipk__stream *s, const void *buf, size_t len,
 		return ipk__err(-EPIPE, "channel closed after a protocol error");
 	if (s->framing == IPK__FRAME_FIFO)
 		return ipk__fifo_send(s, buf, len, deadline);
-	int rc = ipk__stream_flush(s, deadline);
+	if (s->batch)
+		return ipk__batch_send(s, buf, len, deadline);
+	int rc = ipk__stream_flush_backlog(s, deadline);
 	if (rc < 0)
 		return rc;
+	return ipk__stream_send_direct(s, buf, len, deadline);
+}
+
+ssize_t ipk__stream_send_direct(ipk__stream *s, const void *buf, size_t len,
+                                int64_t deadline)
+{
+	int rc;
 
 	unsigned char hdr[9];
 	size_t hl = 0;
@@ -232,7 +248,7 @@ ssize_t ipk__stream_send(ipk__stream *s, const void *buf, size_t len,
 		size_t boff = done > hl ? done - hl : 0;
 		if (len > boff)
 			iov[cnt++] = (struct iovec){(char *)buf + boff, len - boff};
-		ssize_t n = io_writev(s, iov, cnt, deadline);
+		ssize_t n = ipk__stream_writev(s, iov, cnt, deadline);
 		if (n >= 0) {
 			done += (size_t)n;
 			continue;
@@ -278,7 +294,11 @@ static ssize_t read_some(ipk__stream *s, void *buf, size_t len,
                          int64_t deadline)
 {
 	for (;;) {
-		ssize_t n = io_read(s, buf, len, deadline);
+		/* batched messages go out before a receive waits (an answer
+		   may depend on them); what the kernel cannot take yet is
+		   written as it makes room, while the receive waits */
+		bool out = s->batch && ipk__batch_push(s);
+		ssize_t n = io_read(s, buf, len, out ? IPK__NOW : deadline);
 		if (n > 0)
 			return n;
 		if (n == 0 || errno == ECONNRESET) {
@@ -292,10 +312,11 @@ static ssize_t read_some(ipk__stream *s, void *buf, size_t len,
 			continue;
 		if (errno != EAGAIN)
 			return ipk__errno(-errno, "read");
-		if (deadline == IPK__NEVER && s->ktimeo)
+		if (!out && deadline == IPK__NEVER && s->ktimeo)
 			return ipk__err(-ETIMEDOUT, "nothing arrived within the "
 			                            "socket's receive timeout");
-		int rc = ipk__wait_fd(s->rfd, POLLIN, deadline);
+		int rc = out ? ipk__batch_wait(s, deadline)
+		             : ipk__wait_fd(s->rfd, POLLIN, deadline);
 		if (rc < 0)
 			return rc;
 	}
@@ -447,7 +468,9 @@ int ipk__stream_pending(const ipk__stream *s)
 int ipk__stream_close(ipk__stream *s, int linger_ms)
 {
 	int rc = 0;
-	if (s->blen > s->boff && s->wfd >= 0)
+	if (s->batch)
+		rc = ipk__batch_close(s, linger_ms); /* flushes the backlog too */
+	else if (s->blen > s->boff && s->wfd >= 0)
 		rc = ipk__stream_flush(s, ipk__deadline(linger_ms));
 	if (s->rfd >= 0)
 		close(s->rfd);

@@ -14,13 +14,24 @@
 /* How long an accepted peer has to send its SP header before it is dropped. */
 #define HANDSHAKE_MS 5000
 
-/* The connection is up (and its handshake done): make it c's stream. */
-static void start_stream(ipk_chan *c, int fd, int family,
-                         enum ipk__framing framing)
+/* The connection is up (and its handshake done): make it c's stream.
+   On failure fd is closed. */
+static int start_stream(ipk_chan *c, int fd, int family,
+                        enum ipk__framing framing)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);
 	ipk__stream_init(&sc->s, fd, fd, c->raw ? IPK__FRAME_RAW : framing,
 	                 IPK__FD_SOCK, c->maxmsg);
+	size_t bcap = 0;
+	int64_t bdelay = 0;
+	int rc = ipk__batch_options(&c->url, &bcap, &bdelay);
+	if (rc > 0)
+		rc = ipk__stream_batch(&sc->s, bcap, bdelay);
+	if (rc < 0) {
+		close(fd);
+		sc->s.rfd = sc->s.wfd = -1;
+		return rc;
+	}
 	sc->lfd = sc->epfd = -1;
 	sc->framing = framing;
 	if (family == AF_UNIX) { /* who is on the other end, for ipk_msginfo */
@@ -31,6 +42,7 @@ static void start_stream(ipk_chan *c, int fd, int family,
 			sc->peer_uid = cr.uid;
 		}
 	}
+	return 0;
 }
 
 static void tune(int fd, int family)
@@ -63,7 +75,11 @@ int ipk__ss_listen(ipk_chan *c, int fd, enum ipk__framing framing)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);
 	long maxpend = IPK__DEFAULT_PENDING;
+	size_t bcap;
+	int64_t bdelay;
 	int rc = ipk__opt_long(&c->url, "pending", 1, 1 << 20, &maxpend);
+	if (rc >= 0) /* checked now, used by each connection accepted */
+		rc = ipk__batch_options(&c->url, &bcap, &bdelay);
 	if (rc < 0)
 		return rc;
 	if (listen(fd, SOMAXCONN) < 0)
@@ -262,10 +278,8 @@ int ipk__ss_accept(ipk_chan *l, ipk_chan *c, int64_t deadline)
 		int fd = take_new(l, &family);
 		if (fd == -EAGAIN)
 			fd = step_ready(l, &family);
-		if (fd >= 0) {
-			start_stream(c, fd, family, ls->framing);
-			return 0;
-		}
+		if (fd >= 0)
+			return start_stream(c, fd, family, ls->framing);
 		if (fd != -EAGAIN)
 			return fd;
 		int64_t expiry = expire_pending(ls);
@@ -298,9 +312,11 @@ static int lazy_start(ipk_chan *c, int fd, int family,
 		close(fd);
 		return ipk__err(rc, "%s: %s", c->url.text, why);
 	}
-	start_stream(c, fd, family, framing);
+	int hs_done = rc;
+	if ((rc = start_stream(c, fd, family, framing)) < 0)
+		return rc;
 	sc->hs = hs;
-	sc->hs_open = rc == 0;
+	sc->hs_open = hs_done == 0;
 	return 0;
 }
 
@@ -331,6 +347,11 @@ int ipk__ss_dial(ipk_chan *c, int family, const struct sockaddr *sa,
                  socklen_t len, enum ipk__framing framing, int64_t deadline)
 {
 	unsigned round = 0;
+	size_t bcap;
+	int64_t bdelay;
+	int brc = ipk__batch_options(&c->url, &bcap, &bdelay);
+	if (brc < 0)
+		return brc;
 	for (;;) {
 		int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
@@ -359,8 +380,7 @@ int ipk__ss_dial(ipk_chan *c, int family, const struct sockaddr *sa,
 				close(fd);
 				return ipk__err(rc, "%s: %s", c->url.text, why);
 			}
-			start_stream(c, fd, family, framing);
-			return 0;
+			return start_stream(c, fd, family, framing);
 		}
 		close(fd);
 		/* nobody listening yet: keep trying until the deadline */
@@ -399,6 +419,27 @@ ssize_t ipk__ss_send(ipk_chan *c, const void *buf, size_t len,
 	return ipk__stream_send(&sc->s, buf, len, deadline);
 }
 
+ssize_t ipk__ss_send_many(ipk_chan *c, const struct iovec *msgs, size_t n,
+                          int64_t deadline)
+{
+	struct ipk__sockchan *sc = ipk__priv(c);
+	return ipk__stream_sendv(&sc->s, msgs, n, deadline);
+}
+
+int ipk__ss_flush(ipk_chan *c, int64_t deadline)
+{
+	struct ipk__sockchan *sc = ipk__priv(c);
+	return c->role == IPK__LISTENER ? 0 : ipk__stream_flush(&sc->s, deadline);
+}
+
+int ipk__ss_finish(ipk_chan *c, int64_t deadline)
+{
+	struct ipk__sockchan *sc = ipk__priv(c);
+	if (c->role == IPK__LISTENER || sc->s.batch)
+		return 0; /* a batching stream took the message whole */
+	return ipk__stream_flush(&sc->s, deadline);
+}
+
 ssize_t ipk__ss_recv(ipk_chan *c, ipk__rx *rx, int64_t deadline)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);
@@ -425,18 +466,16 @@ int ipk__ss_pending(const ipk_chan *c)
 	               ? 0 : ipk__stream_pending(&sc->s);
 }
 
-int ipk__ss_flush(ipk_chan *c, int64_t deadline)
-{
-	struct ipk__sockchan *sc = ipk__priv(c);
-	return c->role == IPK__LISTENER ? 0 : ipk__stream_flush(&sc->s, deadline);
-}
-
 int ipk__ss_shutdown(ipk_chan *c)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);
 	if (c->role == IPK__LISTENER)
 		return ipk__err(-EOPNOTSUPP, "cannot shut down a listener");
-	int rc = ipk__stream_flush(&sc->s, ipk__deadline(c->linger_ms));
+	int64_t linger = ipk__deadline(c->linger_ms);
+	int rc = ipk__stream_flush(&sc->s, linger);
+	int rc2 = ipk__stream_unbatch(&sc->s, linger);
+	if (rc == 0)
+		rc = rc2;
 	if (shutdown(sc->s.wfd, SHUT_WR) < 0 && rc == 0)
 		rc = ipk__errno(-errno, "shutdown");
 	return rc;

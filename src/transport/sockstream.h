@@ -81,11 +81,17 @@ int ipk__ss_rcvtimeo(ipk_chan *c, int64_t ns);
 ssize_t ipk__ss_send(ipk_chan *c, const void *buf, size_t len,
                      const ipk_msginfo *info, int64_t deadline);
 ssize_t ipk__ss_recv(ipk_chan *c, ipk__rx *rx, int64_t deadline);
+ssize_t ipk__ss_send_many(ipk_chan *c, const struct iovec *msgs, size_t n,
+                          int64_t deadline);
 int ipk__ss_accept(ipk_chan *l, ipk_chan *c, int64_t deadline);
 int ipk__ss_fd(const ipk_chan *c);
 int ipk__ss_pending(const ipk_chan *c);
-/* Write out what a send kept of a message, until the deadline. */
+/* Write out what a send kept of a message, and what a ?batch channel
+   queued, until the deadline (ipk_flush). */
 int ipk__ss_flush(ipk_chan *c, int64_t deadline);
+/* Write out the rest of a message a send began (a batching channel's
+   queue is left to its own rules: ipk__ss_flush writes it). */
+int ipk__ss_finish(ipk_chan *c, int64_t deadline);
 int ipk__ss_shutdown(ipk_chan *c);
 /* Close sockets (not the unix path: the unix transport does that). */
 int ipk__ss_close(ipk_chan *c);

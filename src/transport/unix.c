@@ -169,7 +169,7 @@ static int unix_pair(ipk_chan *a, ipk_chan *b)
 	ipk__stream_init(&sa->s, sv[0], sv[0], f, IPK__FD_SOCK, a->maxmsg);
 	ipk__stream_init(&sb->s, sv[1], sv[1], f, IPK__FD_SOCK, b->maxmsg);
 	sa->lfd = sb->lfd = sa->epfd = sb->epfd = -1;
-	return 0;
+	return ipk__pair_batch(a, &sa->s, &sb->s);
 }
 
 static int unix_close(ipk_chan *c)
@@ -188,7 +188,8 @@ static int unix_remove(ipk__url *u)
 	return ipk__unlink_type(u->rest, S_IFSOCK, "a socket");
 }
 
-static const char *const ss_opts[] = {"pending", NULL};
+static const char *const ss_opts[] = {"pending", "batch", "batchdelay",
+                                       NULL};
 
 const struct ipk_transport ipk__unix_transport = {
 	.scheme = "unix",
@@ -202,6 +203,8 @@ const struct ipk_transport ipk__unix_transport = {
 	.pair = unix_pair,
 	.send = ipk__ss_send,
 	.recv = ipk__ss_recv,
+	.send_many = ipk__ss_send_many,
+	.flush = ipk__ss_flush,
 	.fd = ipk__ss_fd,
 	.pending = ipk__ss_pending,
 	.shutdown = ipk__ss_shutdown,
