@@ -244,6 +244,45 @@ ssize_t ipk_send_many(ipk_chan *c, const struct iovec *msgs, size_t n,
 int ipk_flush(ipk_chan *c, int timeout_ms);
 
 /*
+ * File descriptors with a message (unix: PAIR channels, framed; SCM_RIGHTS).
+ * ipk_send_fds sends buf as one message with nfds (1..IPK_MAXFDS)
+ * descriptors attached; the receiver gets its own copies, the caller keeps
+ * (and closes) its own. What a batching channel queued goes out first.
+ * ipk_recv_fds receives one message into buf and its descriptors into
+ * fds: *nfds is the room in fds on the way in, how many came on the way
+ * out (0 for a message without any). They are the caller's to close, and
+ * are opened close-on-exec. Room for fewer than came: -ENOBUFS, and the
+ * message stays queued with them. Descriptors nobody takes are closed by
+ * the library, never leaked: those of a message received with ipk_recv
+ * (or peeked), those still queued when the channel closes, and any a peer
+ * attached to anything but the first byte of a message. If the kernel
+ * dropped some of a message's descriptors on the way in (the process was
+ * at RLIMIT_NOFILE: MSG_CTRUNC), ipk_recv_fds reports -EMFILE and drops
+ * that message (plain receives deliver it). Other channels: -EOPNOTSUPP.
+ */
+#define IPK_MAXFDS 253
+ssize_t ipk_send_fds(ipk_chan *c, const void *buf, size_t len,
+                     const int *fds, size_t nfds, int timeout_ms);
+ssize_t ipk_recv_fds(ipk_chan *c, void *buf, size_t cap, int *fds,
+                     size_t *nfds, int timeout_ms);
+
+/*
+ * Large messages on unix: (?large[=SIZE], default 256K): a message of at
+ * least SIZE bytes travels as a sealed memfd (F_SEAL_WRITE, SHRINK, GROW
+ * and SEAL) passed with a small frame, instead of through the socket, when
+ * the peer takes them. Each end says so in its SP header (a descriptor
+ * rides with it, invisible to peers that do not read descriptors), so
+ * ?large is given on the ends that want it and works per connection: to
+ * nng (nngcat) or an ipckit end without ?large messages go through the
+ * socket as before. The receiver checks the memfd (a memfd, all four
+ * seals, the size the frame states, within ?maxmsg) before it reads or
+ * maps a byte; anything else is -EPROTO, the descriptor closed, the
+ * message dropped, the connection kept. ipk_recv copies the message out;
+ * ipk_recv_peek maps it (no copy; docs/channels.md), and sending exactly
+ * a peeked mapping on a ?large channel passes the same memfd on.
+ */
+
+/*
  * A file descriptor for poll/epoll: readable means ipk_recv() (or, on a
  * listener, ipk_accept()) will not block. Owned by the channel.
  */
@@ -612,6 +651,10 @@ int ipk_send_abort(ipk_chan *c);
  * *buf at it inside the ring. Returns its length. The bytes stay valid (and
  * the message stays in the ring) until ipk_recv_release(); a second peek
  * before release is -EBUSY. Refuses (and drops) a message over ?maxmsg=.
+ * On unix: channels a large message (?large) is lent as a read-only
+ * mapping of its sealed memfd, without a copy; other messages are lent
+ * from a copy the channel holds until the release. Other channels:
+ * -EOPNOTSUPP.
  */
 ssize_t ipk_recv_peek(ipk_chan *c, const void **buf, int timeout_ms);
 

@@ -108,13 +108,15 @@ static void setup_peer(struct peer *p, const char *scheme, enum side side,
 static const size_t reply_sizes[] = {1, 1000, 100000};
 
 /* how we send to nngcat */
-enum how { ONE_BY_ONE, MANY, BATCHED };
+enum how { ONE_BY_ONE, MANY, BATCHED, LARGE };
 
 static void exchange_how(const char *scheme, enum side side, enum how how)
 {
 	struct peer p;
 	setup_peer(&p, scheme, side,
-	           how == BATCHED ? "?batch=4K&batchdelay=0" : "");
+	           how == BATCHED ? "?batch=4K&batchdelay=0"
+	           : how == LARGE ? "?large=4K"
+	                          : "");
 	const size_t first = 70000;
 	unsigned char *payload = malloc(first);
 	ipkt_fill(payload, first, 1);
@@ -211,6 +213,14 @@ Test(nngcat, ipc_send_many_to_nngcat, .timeout = 120)
 Test(nngcat, tcp_send_many_to_nngcat, .timeout = 120)
 {
 	exchange_how("tcp", WE_LISTEN, MANY);
+}
+
+/* ?large on our end: nng never says it takes memfds, so large messages
+   go through the socket as standard frames both ways */
+Test(nngcat, ipc_large_mode_with_nngcat, .timeout = 120)
+{
+	exchange_how("unix", WE_LISTEN, LARGE);
+	exchange_how("unix", NNG_LISTENS, LARGE);
 }
 
 Test(nngcat, ipc_we_dial_nngcat, .timeout = 120)

@@ -252,6 +252,33 @@ class Channel:
         TimeoutError leave the rest queued."""
         check(lib.ipk_flush(self._handle(), ms(timeout)))
 
+    def send_fds(self, data, fds, timeout=None):
+        """Send data as one message with open file descriptors (ints or
+        objects with fileno(); at most 253) attached: unix: PAIR channels.
+        The receiver gets its own copies; these stay yours to close."""
+        h = self._handle()
+        fds = [f if isinstance(f, int) else f.fileno() for f in fds]
+        arr = (ctypes.c_int * max(1, len(fds)))(*fds)
+        with Pinned(data) as (addr, n):
+            rc = lib.ipk_send_fds(h, addr, n, arr, len(fds), ms(timeout))
+        if rc < 0:
+            raise error(rc)
+        return rc
+
+    def recv_fds(self, maxfds=253, cap=64 * 1024, timeout=None):
+        """Receive one message and the descriptors sent with it, as
+        (bytes, [fd, ...]); the descriptors are yours to close (they are
+        close-on-exec). A message over cap bytes or with more than maxfds
+        descriptors raises (ENOBUFS) and stays queued: ask with more."""
+        h = self._handle()
+        buf = ctypes.create_string_buffer(max(1, cap))
+        arr = (ctypes.c_int * max(1, maxfds))()
+        n = ctypes.c_size_t(maxfds)
+        rc = lib.ipk_recv_fds(h, buf, cap, arr, _byref(n), ms(timeout))
+        if rc < 0:
+            raise error(rc)
+        return buf.raw[:rc], list(arr[:n.value])
+
     def shutdown(self):
         """Stop sending: the peer sees end of stream (streams only)."""
         check(lib.ipk_shutdown(self._handle()))

@@ -232,6 +232,34 @@ class Sending(unittest.TestCase):
             a.flush(0)  # nothing left: fine
 
 
+    def test_descriptors_with_messages(self):
+        a, b = ipckit.pair("unix:")
+        r, w = os.pipe()
+        with a, b:
+            self.assertEqual(a.send_fds(b"fd", [w]), 2)
+            data, fds = b.recv_fds(timeout=5)
+            self.assertEqual((data, len(fds)), (b"fd", 1))
+            os.write(fds[0], b"x")  # the pipe's own write end
+            self.assertEqual(os.read(r, 1), b"x")
+            os.close(fds[0])
+            a.send_fds(b"two", [r, w])
+            with self.assertRaises(OSError) as e:
+                b.recv_fds(maxfds=1, timeout=5)
+            self.assertEqual(e.exception.errno, errno.ENOBUFS)
+            data, fds = b.recv_fds(timeout=5)  # it stayed queued
+            self.assertEqual((data, len(fds)), (b"two", 2))
+            for fd in fds:
+                os.close(fd)
+            a.send(b"none")
+            self.assertEqual(b.recv_fds(timeout=5), (b"none", []))
+        os.close(r)
+        os.close(w)
+        p, q = ipckit.pair("pipe:")
+        with p, q, self.assertRaises(OSError) as e:
+            p.send_fds(b"x", [0])
+        self.assertEqual(e.exception.errno, errno.EOPNOTSUPP)
+
+
 class Polling(unittest.TestCase):
 
     def test_selectors_on_every_kind(self):

@@ -101,6 +101,14 @@ typedef struct ipk__rx {
 	bool alloc;         /* buf may be (re)allocated up to the channel limit */
 	ipk_msginfo *info;  /* never NULL inside transports */
 	size_t maxmsg;
+	/* descriptors with the message (unix:): where they go (NULL: they are
+	   closed), room there, how many came */
+	int *fds;
+	size_t fdcap, nfds;
+	/* ipk_recv_peek: a large message may be mapped instead (buf is then
+	   the read-only mapping of the sealed memfd map_fd) */
+	bool peek, mapped;
+	int map_fd;
 } ipk__rx;
 
 /*
@@ -185,6 +193,12 @@ struct ipk_transport {
 	                     int64_t deadline);
 	/* write what the channel keeps queued (ipk_flush); NULL: nothing is */
 	int (*flush)(ipk_chan *c, int64_t deadline);
+	/* a message with descriptors (ipk_send_fds); NULL: none pass here */
+	ssize_t (*send_fds)(ipk_chan *c, const void *buf, size_t len,
+	                    const int *fds, size_t nfds, int64_t deadline);
+	/* lend the next message in place (ipk_recv_peek), give it back */
+	ssize_t (*peek)(ipk_chan *c, const void **buf, int64_t deadline);
+	int (*release)(ipk_chan *c);
 	int (*fd)(const ipk_chan *c);
 	/* 1 if a message is buffered in user space (ipk_poll must not sleep). */
 	int (*pending)(const ipk_chan *c);
@@ -275,6 +289,8 @@ typedef struct ipk__stream {
 	int rfd_block, wfd_block;
 	/* send batching (?batch, stream_batch.c); NULL when off */
 	struct ipk__batch *batch;
+	/* descriptors and large messages (unix:, stream_fds.c); NULL: none */
+	struct ipk__fdio *fdio;
 } ipk__stream;
 
 /* What the descriptors are: it decides how "don't wait" is asked for. */
@@ -314,6 +330,25 @@ int ipk__stream_batch(ipk__stream *s, size_t cap, int64_t delay_ns);
 int ipk__stream_unbatch(ipk__stream *s, int64_t deadline);
 /* ipk_pair: batching on both new ends as the address asks. */
 int ipk__pair_batch(ipk_chan *a, ipk__stream *sa, ipk__stream *sb);
+
+/* Descriptors (unix:, stream_fds.c): ?large[=SIZE] of an address (1 if
+   given, with the size; 0 if not; or an error). */
+int ipk__fdio_options(ipk__url *u, size_t *large);
+/* Receive descriptors with messages on a framed unix: stream; send
+   messages of at least `large` bytes (0: never) as sealed memfds when the
+   peer takes them (peer_large), and take them from the peer. */
+int ipk__stream_fdio(ipk__stream *s, size_t large, bool peer_large);
+void ipk__stream_fdio_free(ipk__stream *s);
+/* The peer's SP header came (a lazy dial): did it say it takes them? */
+void ipk__stream_fdio_peer(ipk__stream *s, bool peer_large);
+ssize_t ipk__stream_send_fds(ipk__stream *s, const void *buf, size_t len,
+                             const int *fds, size_t nfds, int64_t deadline);
+ssize_t ipk__stream_peek(ipk__stream *s, const void **buf, int64_t deadline);
+int ipk__stream_release(ipk__stream *s);
+/* The SP header's marker of a peer that takes large messages: a new
+   sealed empty memfd (or -1); and the check of one received. */
+int ipk__large_marker(void);
+bool ipk__large_is_marker(int fd);
 
 /* SP protocol numbers (nanomsg scalability protocols, as nng numbers them). */
 #define IPK__SP_PAIR0 0x10

@@ -9,7 +9,7 @@
  * `backlog`: a message is never cut on the wire.
  */
 #define _GNU_SOURCE
-#include "stream_priv.h"
+#include "stream_fds.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -91,6 +91,9 @@ static void fall_back(ipk__stream *s)
 
 static ssize_t io_read(ipk__stream *s, void *buf, size_t len, int64_t deadline)
 {
+	if (s->fdio) /* unix: descriptors come with the bytes */
+		return ipk__fds_read(s, buf, len,
+		                     s->percall && deadline != IPK__NEVER);
 	if (!s->percall || deadline == IPK__NEVER)
 		return read(s->rfd, buf, len);
 	if (s->sock)
@@ -218,6 +221,9 @@ ssize_t ipk__stream_send(ipk__stream *s, const void *buf, size_t len,
 		return ipk__err(-EPIPE, "channel closed after a protocol error");
 	if (s->framing == IPK__FRAME_FIFO)
 		return ipk__fifo_send(s, buf, len, deadline);
+	if (s->fdio && s->fdio->large && s->fdio->peer_large &&
+	    len >= s->fdio->large)
+		return ipk__large_send(s, buf, len, deadline);
 	if (s->batch)
 		return ipk__batch_send(s, buf, len, deadline);
 	int rc = ipk__stream_flush_backlog(s, deadline);
@@ -380,13 +386,18 @@ ssize_t ipk__stream_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline)
 
 	int rc;
 	size_t hl = hdr_len(s);
+	struct ipk__fdio *fio = s->fdio;
+	if (fio && fio->lm_fd >= 0) /* a large message left for this call */
+		return ipk__large_deliver(s, rx);
 	if (!s->have_len) {
 		while (s->in_len - s->in_off < hl)
 			if ((rc = fill(s, deadline)) < 0)
 				return rc;
 		const unsigned char *h = s->in + s->in_off;
 		uint64_t len = get_be64(h + hl - 8);
-		bool bad_type = s->framing == IPK__FRAME_SPIPC && h[0] != 1;
+		bool memfd = fio && fio->accept_large && h[0] == IPK__FRAME_MEMFD &&
+		             len == IPK__MEMFD_DESC;
+		bool bad_type = s->framing == IPK__FRAME_SPIPC && h[0] != 1 && !memfd;
 		if ((bad_type || len > s->maxmsg) && ipk__looks_like_text(h, hl))
 			return break_stream(s, ipk__unframed_text_err(
 			                               h, s->in_len - s->in_off,
@@ -404,10 +415,25 @@ ssize_t ipk__stream_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline)
 			                                "%zu bytes; connection closed",
 			                                (unsigned long long)len,
 			                                s->maxmsg));
+		if (fio) {
+			/* where this frame lies in the stream: its descriptors */
+			uint64_t at = fio->abs - (s->in_len - s->in_off);
+			ipk__fds_claim(s, at, at + hl + len);
+			fio->frame_memfd = memfd;
+		}
 		s->in_off += hl;
 		s->len = len;
 		s->have_len = true;
 		s->got = 0;
+	}
+	/* a large message's frame holds its descriptor, read aside */
+	ipk__rx desc_rx, *user_rx = rx;
+	if (fio && fio->frame_memfd) {
+		desc_rx = (ipk__rx){.buf = fio->desc, .cap = sizeof fio->desc,
+		                    .info = rx->info, .maxmsg = sizeof fio->desc};
+		rx = &desc_rx;
+	} else if (fio && (rc = ipk__fds_check(s, rx)) < 0) {
+		return rc; /* header kept: the message stays queued */
 	}
 	int err = 0;
 	unsigned char *dst = ipk__rx_reserve(rx, s->len, &err);
@@ -447,6 +473,12 @@ ssize_t ipk__stream_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline)
 		return n;
 	}
 	s->have_len = false;
+	if (fio && fio->frame_memfd) {
+		fio->frame_memfd = false;
+		return ipk__large_done(s, user_rx);
+	}
+	if (fio && (rc = ipk__fds_done(s, rx)) < 0)
+		return rc;
 	return (ssize_t)s->len;
 }
 
@@ -456,6 +488,8 @@ int ipk__stream_pending(const ipk__stream *s)
 		return 0;
 	if (s->framing == IPK__FRAME_FIFO)
 		return ipk__fifo_pending(s);
+	if (s->fdio && s->fdio->lm_fd >= 0)
+		return 1;
 	size_t avail = s->in_len - s->in_off;
 	if (s->have_len)
 		return avail >= s->len - s->got;
@@ -486,5 +520,6 @@ int ipk__stream_close(ipk__stream *s, int linger_ms)
 	free(s->in);
 	s->backlog = s->part = s->in = NULL;
 	ipk__fifo_free(s);
+	ipk__stream_fdio_free(s); /* closes descriptors no one took */
 	return rc;
 }

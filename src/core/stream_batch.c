@@ -457,6 +457,29 @@ out:
 	return rc;
 }
 
+int ipk__batch_hold(ipk__stream *s, int64_t deadline)
+{
+	struct ipk__batch *b = s->batch;
+	if (b == NULL)
+		return ipk__stream_flush_backlog(s, deadline);
+	pthread_mutex_lock(&b->lock);
+	check_fork(b);
+	int rc = take_err(b);
+	return rc < 0 ? rc : push_locked(b, deadline, 0);
+}
+
+void ipk__batch_release(ipk__stream *s)
+{
+	struct ipk__batch *b = s->batch;
+	if (b == NULL)
+		return;
+	int64_t was = atomic_load_explicit(&b->since, memory_order_relaxed);
+	set_since(b); /* (a message's rest may be left: the timer sends it) */
+	if (was == 0 && atomic_load_explicit(&b->since, memory_order_relaxed))
+		arm(b);
+	pthread_mutex_unlock(&b->lock);
+}
+
 int ipk__batch_flush(ipk__stream *s, int64_t deadline)
 {
 	struct ipk__batch *b = s->batch;

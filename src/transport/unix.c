@@ -169,6 +169,17 @@ static int unix_pair(ipk_chan *a, ipk_chan *b)
 	ipk__stream_init(&sa->s, sv[0], sv[0], f, IPK__FD_SOCK, a->maxmsg);
 	ipk__stream_init(&sb->s, sv[1], sv[1], f, IPK__FD_SOCK, b->maxmsg);
 	sa->lfd = sb->lfd = sa->epfd = sb->epfd = -1;
+	size_t large = 0;
+	int rc = a->raw ? 0 : ipk__fdio_options(&a->url, &large);
+	/* both ends are ours: each takes what the other sends */
+	if (rc >= 0 && !a->raw &&
+	    (rc = ipk__stream_fdio(&sa->s, large, large > 0)) >= 0)
+		rc = ipk__stream_fdio(&sb->s, large, large > 0);
+	if (rc < 0) {
+		ipk__stream_close(&sa->s, 0);
+		ipk__stream_close(&sb->s, 0);
+		return rc;
+	}
 	return ipk__pair_batch(a, &sa->s, &sb->s);
 }
 
@@ -189,7 +200,7 @@ static int unix_remove(ipk__url *u)
 }
 
 static const char *const ss_opts[] = {"pending", "batch", "batchdelay",
-                                       NULL};
+                                       "large", NULL};
 
 const struct ipk_transport ipk__unix_transport = {
 	.scheme = "unix",
@@ -205,6 +216,9 @@ const struct ipk_transport ipk__unix_transport = {
 	.recv = ipk__ss_recv,
 	.send_many = ipk__ss_send_many,
 	.flush = ipk__ss_flush,
+	.send_fds = ipk__ss_send_fds,
+	.peek = ipk__ss_peek,
+	.release = ipk__ss_release,
 	.fd = ipk__ss_fd,
 	.pending = ipk__ss_pending,
 	.shutdown = ipk__ss_shutdown,
