@@ -159,6 +159,13 @@ void ipk__scan_files_at(struct ipk__scanctx *c, int dfd, const char *base,
 /* Look inside a System V segment (attaching to it) to tell a ring. */
 void ipk__sysvshm_look(struct ipk__obj *o);
 
+struct ipk__owner;
+/* The why of a queue whose listener's owner record (src/core/owner.h)
+   names no live process: gone (also: appended), kept with ?persist, or
+   left by a listener that took it over; p.messages set. */
+void ipk__queue_owner_why(struct ipk__obj *o, const struct ipk__owner *rec,
+                          const char *also);
+
 /* Decide state and why from what the scanners recorded. */
 void ipk__obj_judge(struct ipk__obj *o);
 
