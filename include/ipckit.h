@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -203,6 +204,83 @@ ssize_t ipk_recvmsg(ipk_chan *c, void *buf, size_t cap, ipk_msginfo *info,
 /* Receive into a buffer the library allocates (free() it). */
 ssize_t ipk_recv_alloc(ipk_chan *c, void **out, ipk_msginfo *info,
                        int timeout_ms);
+
+/*
+ * Send n whole messages, msgs[i] being one message (not parts of one), in
+ * order, in as few system calls as the channel allows: on unix:, tcp: and
+ * pipe: one writev for up to 256 messages. Returns how many were sent. A
+ * message is never cut: when the timeout expires the messages not begun
+ * are not sent (the count says how many went; ipk_last_error() why), and
+ * one under way goes out whole later, as with ipk_send. An error only if
+ * none was sent. Any message over the channel's limit: -EMSGSIZE before
+ * anything is sent. Elsewhere the messages are sent one by one.
+ */
+ssize_t ipk_send_many(ipk_chan *c, const struct iovec *msgs, size_t n,
+                      int timeout_ms);
+
+/*
+ * Batching (unix:, tcp:, pipe:; PAIR and PUSH): with ?batch[=SIZE] (queue
+ * of SIZE bytes, default 64K) a send copies the framed message into a
+ * queue in user space and returns at once; the queue goes out in one
+ * write when the next message would not fit, on ipk_flush(), before a
+ * receive on the channel waits, on ipk_shutdown() and on close (within
+ * ?linger=), and at the latest ?batchdelay=US microseconds (default 1000;
+ * 0: no timer) after its oldest message was queued, written by a thread
+ * the library starts for that. A message of more than half the queue goes
+ * out directly, after the queue. The wire is unchanged: peers (nng
+ * included) see the same frames. Trade-off: small messages stream several
+ * times faster, at the price of up to ?batchdelay= of added latency for a
+ * message nobody flushes. A send fails only when the queue and the kernel
+ * are both full (within its timeout): a queued message is accepted. If
+ * the peer is gone before the queue is written, the next send, flush or
+ * close reports -EPIPE and how many bytes were lost. docs/channels.md.
+ *
+ * ipk_flush: write what the channel keeps queued (batched messages, and
+ * the rest of a message a send left when its timeout expired), waiting up
+ * to timeout_ms. 0 when nothing is left; -EAGAIN/-ETIMEDOUT leave the
+ * rest queued; -EPIPE if the peer is gone. 0 on channels that keep
+ * nothing back.
+ */
+int ipk_flush(ipk_chan *c, int timeout_ms);
+
+/*
+ * File descriptors with a message (unix: PAIR channels, framed; SCM_RIGHTS).
+ * ipk_send_fds sends buf as one message with nfds (1..IPK_MAXFDS)
+ * descriptors attached; the receiver gets its own copies, the caller keeps
+ * (and closes) its own. What a batching channel queued goes out first.
+ * ipk_recv_fds receives one message into buf and its descriptors into
+ * fds: *nfds is the room in fds on the way in, how many came on the way
+ * out (0 for a message without any). They are the caller's to close, and
+ * are opened close-on-exec. Room for fewer than came: -ENOBUFS, and the
+ * message stays queued with them. Descriptors nobody takes are closed by
+ * the library, never leaked: those of a message received with ipk_recv
+ * (or peeked), those still queued when the channel closes, and any a peer
+ * attached to anything but the first byte of a message. If the kernel
+ * dropped some of a message's descriptors on the way in (the process was
+ * at RLIMIT_NOFILE: MSG_CTRUNC), ipk_recv_fds reports -EMFILE and drops
+ * that message (plain receives deliver it). Other channels: -EOPNOTSUPP.
+ */
+#define IPK_MAXFDS 253
+ssize_t ipk_send_fds(ipk_chan *c, const void *buf, size_t len,
+                     const int *fds, size_t nfds, int timeout_ms);
+ssize_t ipk_recv_fds(ipk_chan *c, void *buf, size_t cap, int *fds,
+                     size_t *nfds, int timeout_ms);
+
+/*
+ * Large messages on unix: (?large[=SIZE], default 256K): a message of at
+ * least SIZE bytes travels as a sealed memfd (F_SEAL_WRITE, SHRINK, GROW
+ * and SEAL) passed with a small frame, instead of through the socket, when
+ * the peer takes them. Each end says so in its SP header (a descriptor
+ * rides with it, invisible to peers that do not read descriptors), so
+ * ?large is given on the ends that want it and works per connection: to
+ * nng (nngcat) or an ipckit end without ?large messages go through the
+ * socket as before. The receiver checks the memfd (a memfd, all four
+ * seals, the size the frame states, within ?maxmsg) before it reads or
+ * maps a byte; anything else is -EPROTO, the descriptor closed, the
+ * message dropped, the connection kept. ipk_recv copies the message out;
+ * ipk_recv_peek maps it (no copy; docs/channels.md), and sending exactly
+ * a peeked mapping on a ?large channel passes the same memfd on.
+ */
 
 /*
  * A file descriptor for poll/epoll: readable means ipk_recv() (or, on a
@@ -573,6 +651,10 @@ int ipk_send_abort(ipk_chan *c);
  * *buf at it inside the ring. Returns its length. The bytes stay valid (and
  * the message stays in the ring) until ipk_recv_release(); a second peek
  * before release is -EBUSY. Refuses (and drops) a message over ?maxmsg=.
+ * On unix: channels a large message (?large) is lent as a read-only
+ * mapping of its sealed memfd, without a copy; other messages are lent
+ * from a copy the channel holds until the release. Other channels:
+ * -EOPNOTSUPP.
  */
 ssize_t ipk_recv_peek(ipk_chan *c, const void **buf, int timeout_ms);
 

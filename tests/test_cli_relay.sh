@@ -120,7 +120,15 @@ fi
 # up its signals), so a signal sent afterwards tests what it decided
 caught() {
 	local bit=$((1 << ($2 - 1))) i mask
+	local exe
+	exe=$(readlink -f "$CLI")
 	for ((i = 0; i < 600; i++)); do
+		# the shell's fork, before it execs ipckit, catches TERM too (the
+		# script's trap): only ipckit's own mask counts
+		if [ "$(readlink /proc/"$1"/exe 2>/dev/null)" != "$exe" ]; then
+			sleep 0.05
+			continue
+		fi
 		mask=$(awk '/^SigCgt:/ { print $2 }' /proc/"$1"/status 2>/dev/null)
 		[ -n "$mask" ] && (((0x$mask & bit) != 0)) && return 0
 		sleep 0.05

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -73,14 +74,15 @@ static void exited_ok(ipk_chan *c)
 	          "nngcat failed (status %#x)", st);
 }
 
-static void setup_peer(struct peer *p, const char *scheme, enum side side)
+static void setup_peer(struct peer *p, const char *scheme, enum side side,
+                       const char *opts)
 {
 	memset(p, 0, sizeof *p);
 	snprintf(p->file, sizeof p->file, "%s", ipkt_path("nngdata"));
 	if (strcmp(scheme, "unix") == 0) {
 		const char *path = ipkt_path("nng.sock");
 		snprintf(p->sock, sizeof p->sock, "%s", path);
-		snprintf(p->ours, sizeof p->ours, "unix:%s", path);
+		snprintf(p->ours, sizeof p->ours, "unix:%s%s", path, opts);
 		snprintf(p->theirs, sizeof p->theirs, "ipc://%s", path);
 		if (side == WE_LISTEN)
 			cr_assert_eq(ipk_listen(&p->listener, p->ours), 0, "listen: %s",
@@ -89,10 +91,13 @@ static void setup_peer(struct peer *p, const char *scheme, enum side side)
 	}
 	/* tcp: let the kernel choose a free port */
 	ipk_chan *l;
-	cr_assert_eq(ipk_listen(&l, "tcp://127.0.0.1:0"), 0, "listen: %s",
-	             ipk_last_error());
+	char url[300];
+	snprintf(url, sizeof url, "tcp://127.0.0.1:0%s", opts);
+	cr_assert_eq(ipk_listen(&l, url), 0, "listen: %s", ipk_last_error());
 	cr_assert_gt(ipk_address(l, p->ours, sizeof p->ours), 0);
 	snprintf(p->theirs, sizeof p->theirs, "%s", p->ours);
+	if (side == NNG_LISTENS) /* our dial gets the options */
+		strncat(p->ours, opts, sizeof p->ours - strlen(p->ours) - 1);
 	if (side == WE_LISTEN)
 		p->listener = l;
 	else
@@ -102,10 +107,16 @@ static void setup_peer(struct peer *p, const char *scheme, enum side side)
 /* The sizes we send back; nngcat --raw prints them back to back. */
 static const size_t reply_sizes[] = {1, 1000, 100000};
 
-static void exchange(const char *scheme, enum side side)
+/* how we send to nngcat */
+enum how { ONE_BY_ONE, MANY, BATCHED, LARGE };
+
+static void exchange_how(const char *scheme, enum side side, enum how how)
 {
 	struct peer p;
-	setup_peer(&p, scheme, side);
+	setup_peer(&p, scheme, side,
+	           how == BATCHED ? "?batch=4K&batchdelay=0"
+	           : how == LARGE ? "?large=4K"
+	                          : "");
 	const size_t first = 70000;
 	unsigned char *payload = malloc(first);
 	ipkt_fill(payload, first, 1);
@@ -137,12 +148,23 @@ static void exchange(const char *scheme, enum side side)
 		total += reply_sizes[i];
 	unsigned char *want = malloc(total), *out = malloc(total + 1);
 	size_t off = 0;
-	for (size_t i = 0; i < sizeof reply_sizes / sizeof reply_sizes[0]; i++) {
+	enum { NR = sizeof reply_sizes / sizeof reply_sizes[0] };
+	struct iovec v[NR];
+	for (size_t i = 0; i < NR; i++) {
 		ipkt_fill(want + off, reply_sizes[i], 100 + (uint32_t)i);
-		cr_assert_eq(ipk_send(ch, want + off, reply_sizes[i], 20000),
-		             (ssize_t)reply_sizes[i], "send: %s", ipk_last_error());
+		v[i] = (struct iovec){want + off, reply_sizes[i]};
+		if (how != MANY)
+			cr_assert_eq(ipk_send(ch, want + off, reply_sizes[i], 20000),
+			             (ssize_t)reply_sizes[i], "send: %s",
+			             ipk_last_error());
 		off += reply_sizes[i];
 	}
+	if (how == MANY)
+		cr_assert_eq(ipk_send_many(ch, v, NR, 20000), NR, "send_many: %s",
+		             ipk_last_error());
+	if (how == BATCHED) /* (the small ones wait in the queue until now) */
+		cr_assert_eq(ipk_flush(ch, 20000), 0, "flush: %s",
+		             ipk_last_error());
 	size_t printed = slurp(cat, out, total + 1);
 	cr_assert_eq(printed, total, "nngcat printed %zu of %zu bytes", printed,
 	             total);
@@ -161,9 +183,44 @@ static void exchange(const char *scheme, enum side side)
 	free(out);
 }
 
+static void exchange(const char *scheme, enum side side)
+{
+	exchange_how(scheme, side, ONE_BY_ONE);
+}
+
 Test(nngcat, ipc_nngcat_dials_us, .timeout = 120)
 {
 	exchange("unix", WE_LISTEN);
+}
+
+/* batched and vectored sends put the same frames on the wire */
+Test(nngcat, ipc_batched_to_nngcat, .timeout = 120)
+{
+	exchange_how("unix", WE_LISTEN, BATCHED);
+	exchange_how("unix", NNG_LISTENS, BATCHED);
+}
+
+Test(nngcat, tcp_batched_to_nngcat, .timeout = 120)
+{
+	exchange_how("tcp", NNG_LISTENS, BATCHED);
+}
+
+Test(nngcat, ipc_send_many_to_nngcat, .timeout = 120)
+{
+	exchange_how("unix", NNG_LISTENS, MANY);
+}
+
+Test(nngcat, tcp_send_many_to_nngcat, .timeout = 120)
+{
+	exchange_how("tcp", WE_LISTEN, MANY);
+}
+
+/* ?large on our end: nng never says it takes memfds, so large messages
+   go through the socket as standard frames both ways */
+Test(nngcat, ipc_large_mode_with_nngcat, .timeout = 120)
+{
+	exchange_how("unix", WE_LISTEN, LARGE);
+	exchange_how("unix", NNG_LISTENS, LARGE);
 }
 
 Test(nngcat, ipc_we_dial_nngcat, .timeout = 120)
@@ -203,7 +260,7 @@ static void read_n(ipk_chan *c, unsigned char *buf, size_t n)
 static void wire(const char *scheme)
 {
 	struct peer p;
-	setup_peer(&p, scheme, WE_LISTEN);
+	setup_peer(&p, scheme, WE_LISTEN, "");
 	ipk_close(p.listener);
 	char raw[300];
 	snprintf(raw, sizeof raw, "%s?raw", p.ours);

@@ -19,7 +19,7 @@ PY=/usr/bin/python3
 $PY -c 'import jsonschema' 2>/dev/null || PY=python3
 
 T=$(mktemp -d /tmp/ipkt-names-XXXXXX)
-trap 'rm -rf "$T"' EXIT
+trap 'rm -rf "$T" "$T".out "$T".json "$T".err' EXIT
 names=("$(printf 'new\nline')" "$(printf 'ctl\x01\x1b[31mred')"
 	"$(printf 'bad\xff\xfeutf')" 'ünï€ode' 'plain' "$(printf 'rl\xe2\x80\xaeo')"
 	'wide漢字' 'back\slash')

@@ -285,6 +285,8 @@ struct bench_link {
 	/* ipckit */
 	ipk_chan *own[2];      /* made before fork */
 	ipk_chan *in, *out;
+	const void *lent;      /* bench_ipk_lend_driver: the message peeked */
+	size_t lent_len;
 	/* raw system calls */
 	int fd[4];
 	int rfd, wfd;
@@ -378,6 +380,7 @@ void bench_progress_end(const struct bench_report *rep);
 
 /* ---- drivers */
 extern const struct bench_driver bench_ipk_driver;
+extern const struct bench_driver bench_ipk_lend_driver;
 extern const struct bench_driver bench_raw_pipe, bench_raw_fifo,
 	bench_raw_unix, bench_raw_unixgram, bench_raw_tcp, bench_raw_sysvmq,
 	bench_raw_mq, bench_raw_signal;

@@ -32,6 +32,11 @@ static const struct bench_row rows[] = {
 	    "sysvshm:{key}?wait={wait}", true, NULL, NULL),
 	IPK("mmap", BENCH_MAILBOX, "mmap:/tmp/{name}?size={ring}&wait={wait}",
 	    "mmap:/tmp/{name}?wait={wait}", true, NULL, NULL),
+	/* small messages queued in user space, one write per 64 KiB: the
+	   sender batches (the listening echo does not need to) */
+	IPK_ROW("unix-batch", "unix", "unix: batched", .topo = BENCH_SERVER,
+	        .listen = "unix:@{name}", .dial = "unix:@{name}?batch",
+	        .thr = true, .baseline = "raw-unix"),
 
 	/* the same loop on the bare system calls */
 	RAW("raw-pipe", "pipe", "raw pipe(2)", &bench_raw_pipe, NULL),
@@ -54,7 +59,7 @@ static const struct bench_row rows[] = {
 	     NNG_OK, NNG_MISSING, "tcp", .listen = "tcp://127.0.0.1:0",
 	     .dial = "{addr}", .lat = true, .thr = true),
 	PEER("zmq-ipc", "unix", "ZeroMQ PAIR ipc://", ZMQ_DRV(bench_zmq_driver),
-	     ZMQ_OK, ZMQ_MISSING, "unix", .listen = "ipc:///tmp/{name}.zmq",
+	     ZMQ_OK, ZMQ_MISSING, "unix unix-batch", .listen = "ipc:///tmp/{name}.zmq",
 	     .dial = "ipc:///tmp/{name}.zmq", .lat = true, .thr = true),
 	/* two queues named {name} (in /dev/shm), one each way */
 	PEER("bipc-mq", "shm", "Boost.Interprocess message_queue",

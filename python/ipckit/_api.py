@@ -15,10 +15,10 @@ A C function that Python should not have goes into LEFT_OUT with the reason.
 from ctypes import (POINTER, c_char_p, c_int, c_int64, c_size_t,
                     c_ssize_t, c_uint, c_void_p)
 
-from ._types import (chan_p, flock_p, limit_p, msginfo_p, object_p,
-                     objscan_opts_p, objscan_p, pollitem_p, queue_info_p,
-                     region_p, regioninfo_p, ringinfo_p, sem_p, semop_p,
-                     spawn_opts_p)
+from ._types import (chan_p, flock_p, iovec_p, limit_p, msginfo_p,
+                     object_p, objscan_opts_p, objscan_p, pollitem_p,
+                     queue_info_p, region_p, regioninfo_p, ringinfo_p, sem_p,
+                     semop_p, spawn_opts_p)
 
 c_pid_t = c_int
 c_off_t = c_int64
@@ -49,6 +49,13 @@ PROTOTYPES = [
      "Channel.recvmsg"),
     ("ipk_recv_alloc", c_ssize_t, [chan_p, POINTER(c_void_p), msginfo_p,
                                    c_int], "Channel._recv_alloc"),
+    ("ipk_send_many", c_ssize_t, [chan_p, iovec_p, c_size_t, c_int],
+     "Channel.send_many"),
+    ("ipk_flush", c_int, [chan_p, c_int], "Channel.flush"),
+    ("ipk_send_fds", c_ssize_t, [chan_p, c_void_p, c_size_t, POINTER(c_int),
+                                 c_size_t, c_int], "Channel.send_fds"),
+    ("ipk_recv_fds", c_ssize_t, [chan_p, c_void_p, c_size_t, POINTER(c_int),
+                                 POINTER(c_size_t), c_int], "Channel.recv_fds"),
     ("ipk_fd", c_int, [chan_p], "Channel.fileno"),
     ("ipk_poll", c_int, [pollitem_p, c_size_t, c_int], "poll"),
     ("ipk_maxmsg", c_size_t, [chan_p], "Channel.maxmsg"),

@@ -4,7 +4,8 @@ Field names and order follow the header exactly (python/tests/test_coverage.py
 compares them, and their offsets, with a C compiler's view of the header).
 """
 from ctypes import (POINTER, Structure, c_char_p, c_int, c_int32, c_int64,
-                    c_long, c_short, c_size_t, c_uint, c_uint64, c_ushort)
+                    c_long, c_short, c_size_t, c_uint, c_uint64, c_ushort,
+                    c_void_p)
 
 c_pid_t = c_int
 c_uid_t = c_uint
@@ -132,6 +133,11 @@ class ipk_limit(Structure):
                 ("used", c_int64), ("unit", c_char_p), ("raise", c_char_p)]
 
 
+class iovec(Structure):  # struct iovec of <sys/uio.h>
+    _fields_ = [("iov_base", c_void_p), ("iov_len", c_size_t)]
+
+
+iovec_p = POINTER(iovec)
 objscan_p = POINTER(ipk_objscan)
 object_p = POINTER(ipk_object)
 objscan_opts_p = POINTER(ipk_objscan_opts)

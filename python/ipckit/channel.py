@@ -16,8 +16,8 @@ from ._buffers import Pinned
 from ._lib import (ETIMEDOUT, SLICE_MS, check, encode, error, lib,
                    more, ms, text, wait, wait_appear)
 from .zerocopy import Loan, MessageView, settle_rx, settle_tx
-from ._types import (chan_p, ipk_msginfo, ipk_pollitem, ipk_queue_info,
-                     ipk_ringinfo, ipk_spawn_opts)
+from ._types import (chan_p, iovec, ipk_msginfo, ipk_pollitem,
+                     ipk_queue_info, ipk_ringinfo, ipk_spawn_opts)
 
 POLLIN = 0x1
 POLLOUT = 0x4
@@ -220,6 +220,64 @@ class Channel:
         if rc < 0:
             raise error(rc)
         return rc
+
+    def send_many(self, messages, timeout=None):
+        """Send several whole messages (bytes-like objects, not copied on
+        the way in), in order, in as few system calls as the channel allows
+        (unix:, tcp:, pipe: one write for up to 256). Returns how many were
+        sent: all of them, unless the timeout expired with some not begun
+        (those were not sent). Raises if none could be."""
+        h = self._handle()
+        t = ms(timeout)
+        if self._tx is not None:
+            settle_tx(self)
+        pins = []
+        try:
+            for m in messages:
+                pins.append(Pinned(m))
+            vec = (iovec * max(1, len(pins)))()
+            for i, pin in enumerate(pins):
+                vec[i].iov_base, vec[i].iov_len = pin.__enter__()
+            rc = lib.ipk_send_many(h, vec, len(pins), t)
+        finally:
+            for pin in pins:
+                pin.__exit__(None, None, None)
+        if rc < 0:
+            raise error(rc)
+        return rc
+
+    def flush(self, timeout=None):
+        """Write what the channel keeps queued: messages a ?batch channel
+        holds, or the rest of one whose send timed out. WouldBlock or
+        TimeoutError leave the rest queued."""
+        check(lib.ipk_flush(self._handle(), ms(timeout)))
+
+    def send_fds(self, data, fds, timeout=None):
+        """Send data as one message with open file descriptors (ints or
+        objects with fileno(); at most 253) attached: unix: PAIR channels.
+        The receiver gets its own copies; these stay yours to close."""
+        h = self._handle()
+        fds = [f if isinstance(f, int) else f.fileno() for f in fds]
+        arr = (ctypes.c_int * max(1, len(fds)))(*fds)
+        with Pinned(data) as (addr, n):
+            rc = lib.ipk_send_fds(h, addr, n, arr, len(fds), ms(timeout))
+        if rc < 0:
+            raise error(rc)
+        return rc
+
+    def recv_fds(self, maxfds=253, cap=64 * 1024, timeout=None):
+        """Receive one message and the descriptors sent with it, as
+        (bytes, [fd, ...]); the descriptors are yours to close (they are
+        close-on-exec). A message over cap bytes or with more than maxfds
+        descriptors raises (ENOBUFS) and stays queued: ask with more."""
+        h = self._handle()
+        buf = ctypes.create_string_buffer(max(1, cap))
+        arr = (ctypes.c_int * max(1, maxfds))()
+        n = ctypes.c_size_t(maxfds)
+        rc = lib.ipk_recv_fds(h, buf, cap, arr, _byref(n), ms(timeout))
+        if rc < 0:
+            raise error(rc)
+        return buf.raw[:rc], list(arr[:n.value])
 
     def shutdown(self):
         """Stop sending: the peer sees end of stream (streams only)."""

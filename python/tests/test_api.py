@@ -202,6 +202,64 @@ class Receiving(unittest.TestCase):
             self.assertEqual((m.type, m.prio, m.pid, m.uid)[:2], (0, 0))
 
 
+class Sending(unittest.TestCase):
+
+    def test_send_many_in_order(self):
+        for url in ("unix:", "pipe:", "unixgram:"):
+            with self.subTest(url=url):
+                a, b = ipckit.pair(url)
+                with a, b:
+                    msgs = [b"m%d" % i * (i % 7) for i in range(300)]
+                    msgs[5] = bytearray(b"from a bytearray")
+                    msgs[6] = memoryview(b"a view")
+                    self.assertEqual(a.send_many(msgs, 5), len(msgs))
+                    for m in msgs:
+                        self.assertEqual(b.recv(5), bytes(m))
+                    self.assertEqual(a.send_many([]), 0)
+                    with self.assertRaises(TypeError):
+                        a.send_many([b"ok", "text"])
+
+    def test_batch_waits_for_flush(self):
+        a, b = ipckit.pair("unix:?batch&batchdelay=0")
+        with a, b:
+            a.send(b"one")
+            a.send_many([b"two", b"three"])
+            with self.assertRaises(BlockingIOError):
+                b.recv(0)
+            a.flush(5)
+            self.assertEqual([b.recv(5) for _ in range(3)],
+                             [b"one", b"two", b"three"])
+            a.flush(0)  # nothing left: fine
+
+
+    def test_descriptors_with_messages(self):
+        a, b = ipckit.pair("unix:")
+        r, w = os.pipe()
+        with a, b:
+            self.assertEqual(a.send_fds(b"fd", [w]), 2)
+            data, fds = b.recv_fds(timeout=5)
+            self.assertEqual((data, len(fds)), (b"fd", 1))
+            os.write(fds[0], b"x")  # the pipe's own write end
+            self.assertEqual(os.read(r, 1), b"x")
+            os.close(fds[0])
+            a.send_fds(b"two", [r, w])
+            with self.assertRaises(OSError) as e:
+                b.recv_fds(maxfds=1, timeout=5)
+            self.assertEqual(e.exception.errno, errno.ENOBUFS)
+            data, fds = b.recv_fds(timeout=5)  # it stayed queued
+            self.assertEqual((data, len(fds)), (b"two", 2))
+            for fd in fds:
+                os.close(fd)
+            a.send(b"none")
+            self.assertEqual(b.recv_fds(timeout=5), (b"none", []))
+        os.close(r)
+        os.close(w)
+        p, q = ipckit.pair("pipe:")
+        with p, q, self.assertRaises(OSError) as e:
+            p.send_fds(b"x", [0])
+        self.assertEqual(e.exception.errno, errno.EOPNOTSUPP)
+
+
 class Polling(unittest.TestCase):
 
     def test_selectors_on_every_kind(self):

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 #include "../proto/proto.h"
+#include "../proto/pubsub.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static const char *const common_opts[] = {"maxmsg", "mode", "persist",
@@ -104,6 +106,33 @@ static int choose_proto(ipk_chan *c)
 	return 0;
 }
 
+/* ?batch queues what is sent: for channels that stream (PAIR, and
+   patterns that only send, such as PUSH); a request waits for its reply
+   and a receiver sends nothing, so those refuse it. */
+static int check_batch(ipk_chan *c)
+{
+	bool asked = false;
+	for (int i = 0; i < c->url.nopts; i++)
+		asked |= strcmp(c->url.opts[i].key, "batch") == 0;
+	unsigned caps = c->proto->caps;
+	for (int i = 0; i < c->url.nopts; i++)
+		if (strcmp(c->url.opts[i].key, "large") == 0 &&
+		    c->proto != &ipk__proto_pair)
+			return ipk__err(-EINVAL, "address '%s': ?large (messages as "
+			                         "memfds) is for PAIR channels",
+			                c->url.text);
+	if (!asked || c->proto == &ipk__proto_pair ||
+	    ((caps & IPK__P_SEND) && !(caps & IPK__P_RECV)))
+		return 0;
+	return ipk__err(-EINVAL, "address '%s': ?batch queues what a channel "
+	                         "streams; a %s socket %s",
+	                c->url.text, c->proto->name,
+	                (caps & IPK__P_SEND) ? "waits for an answer to each "
+	                                       "message, so there is nothing "
+	                                       "to batch"
+	                                     : "only receives");
+}
+
 /* Parse the address, find its transport, make the channel, read common options. */
 static int prepare(const char *url, ipk_chan **out)
 {
@@ -145,7 +174,7 @@ static int prepare(const char *url, ipk_chan **out)
 		return ipk__err(-EINVAL, "address '%s': maxmsg must be at least 1",
 		                url);
 	}
-	if ((rc = choose_proto(c)) < 0) {
+	if ((rc = choose_proto(c)) < 0 || (rc = check_batch(c)) < 0) {
 		ipk__chan_free(c);
 		return rc;
 	}
@@ -301,6 +330,72 @@ ssize_t ipk_send(ipk_chan *c, const void *buf, size_t len, int timeout_ms)
 	return ipk_sendmsg(c, buf, len, NULL, timeout_ms);
 }
 
+ssize_t ipk_send_many(ipk_chan *c, const struct iovec *msgs, size_t n,
+                      int timeout_ms)
+{
+	if (c == NULL || (msgs == NULL && n > 0))
+		return ipk__err(-EINVAL, "ipk_send_many: NULL argument");
+	for (size_t i = 0; i < n; i++) {
+		if (msgs[i].iov_base == NULL && msgs[i].iov_len > 0)
+			return ipk__err(-EINVAL, "ipk_send_many: message %zu has a "
+			                         "NULL buffer", i);
+		if (msgs[i].iov_len > c->maxmsg)
+			return ipk__err(-EMSGSIZE,
+			                "message %zu of %zu bytes exceeds the channel "
+			                "limit of %zu bytes (raise it with ?maxmsg=); "
+			                "nothing was sent",
+			                i, msgs[i].iov_len, c->maxmsg);
+	}
+	if (n == 0)
+		return 0;
+	int64_t deadline = ipk__deadline(timeout_ms);
+	if (!c->sock && c->tp->send_many && c->role != IPK__LISTENER)
+		return c->tp->send_many(c, msgs, n, deadline);
+	/* one by one, within the one timeout */
+	size_t sent = 0;
+	for (; sent < n; sent++) {
+		ssize_t r = ipk_send(c, msgs[sent].iov_base, msgs[sent].iov_len,
+		                     ipk__remaining_ms(deadline));
+		if (r < 0)
+			return sent ? (ssize_t)sent : r;
+	}
+	return (ssize_t)sent;
+}
+
+ssize_t ipk_send_fds(ipk_chan *c, const void *buf, size_t len,
+                     const int *fds, size_t nfds, int timeout_ms)
+{
+	if (c == NULL || (buf == NULL && len > 0) || (fds == NULL && nfds > 0))
+		return ipk__err(-EINVAL, "ipk_send_fds: NULL argument");
+	if (nfds > IPK_MAXFDS)
+		return ipk__err(-EINVAL, "ipk_send_fds: %zu descriptors, at most "
+		                         "%d ride with one message",
+		                nfds, IPK_MAXFDS);
+	if (c->sock || c->tp->send_fds == NULL || c->role == IPK__LISTENER)
+		return ipk__err(-EOPNOTSUPP, "%s: descriptors pass only over "
+		                             "unix: PAIR channels",
+		                c->url.text ? c->url.text : c->tp->scheme);
+	if (len > c->maxmsg)
+		return ipk__err(-EMSGSIZE,
+		                "message of %zu bytes exceeds the channel limit of "
+		                "%zu bytes (raise it with ?maxmsg=)",
+		                len, c->maxmsg);
+	return c->tp->send_fds(c, buf, len, fds, nfds,
+	                       ipk__deadline(timeout_ms));
+}
+
+int ipk_flush(ipk_chan *c, int timeout_ms)
+{
+	if (c == NULL)
+		return ipk__err(-EINVAL, "ipk_flush: NULL channel");
+	int64_t deadline = ipk__deadline(timeout_ms);
+	if (c->sock)
+		return ipk__sock_flush(c, deadline);
+	if (c->tp->flush == NULL || c->role == IPK__LISTENER)
+		return 0; /* nothing is ever kept back there */
+	return c->tp->flush(c, deadline);
+}
+
 static ssize_t do_recv(ipk_chan *c, ipk__rx *rx, ipk_msginfo *info,
                        int timeout_ms)
 {
@@ -343,6 +438,56 @@ ssize_t ipk_recvmsg(ipk_chan *c, void *buf, size_t cap, ipk_msginfo *info,
 ssize_t ipk_recv(ipk_chan *c, void *buf, size_t cap, int timeout_ms)
 {
 	return ipk_recvmsg(c, buf, cap, NULL, timeout_ms);
+}
+
+ssize_t ipk_recv_fds(ipk_chan *c, void *buf, size_t cap, int *fds,
+                     size_t *nfds, int timeout_ms)
+{
+	if (buf == NULL && cap > 0)
+		return ipk__err(-EINVAL, "ipk_recv_fds: NULL buffer");
+	if (nfds == NULL || (fds == NULL && *nfds > 0))
+		return ipk__err(-EINVAL, "ipk_recv_fds: NULL argument");
+	if (c && (c->sock || c->tp->send_fds == NULL || c->raw))
+		return ipk__err(-EOPNOTSUPP, "%s: descriptors pass only over "
+		                             "framed unix: PAIR channels",
+		                c->url.text ? c->url.text : c->tp->scheme);
+	/* something to write to, even with no room: then any descriptor
+	   that comes is -ENOBUFS, not closed behind the caller's back */
+	int none;
+	ipk__rx rx = {.buf = buf, .cap = cap, .fds = fds ? fds : &none,
+	              .fdcap = fds ? *nfds : 0};
+	ssize_t n = do_recv(c, &rx, NULL, timeout_ms);
+	*nfds = n >= 0 ? rx.nfds : 0;
+	return n;
+}
+
+ssize_t ipk_recv_peek(ipk_chan *c, const void **buf, int timeout_ms)
+{
+	if (c != NULL && ipk__cast_of(c)) /* a subscriber reads in place */
+		return ipk__cast_peek(c, buf, NULL, timeout_ms);
+	if (c == NULL || buf == NULL)
+		return ipk__err(-EINVAL, "ipk_recv_peek: NULL argument");
+	*buf = NULL;
+	if (c->sock || c->tp->peek == NULL || c->role == IPK__LISTENER)
+		return ipk__err(-EOPNOTSUPP, "ipk_recv_peek: %s: only shared-memory "
+		                             "rings (shm:, sysvshm:, mmap:) and "
+		                             "unix: channels lend their memory",
+		                c->tp->scheme);
+	return c->tp->peek(c, buf, ipk__deadline(timeout_ms));
+}
+
+int ipk_recv_release(ipk_chan *c)
+{
+	if (c == NULL)
+		return ipk__err(-EINVAL, "ipk_recv_release: NULL channel");
+	if (ipk__cast_of(c))
+		return ipk__cast_release(c);
+	if (c->sock || c->tp->release == NULL || c->role == IPK__LISTENER)
+		return ipk__err(-EOPNOTSUPP, "ipk_recv_release: %s: only "
+		                             "shared-memory rings and unix: "
+		                             "channels lend their memory",
+		                c->tp->scheme);
+	return c->tp->release(c);
 }
 
 ssize_t ipk_recv_alloc(ipk_chan *c, void **out, ipk_msginfo *info,

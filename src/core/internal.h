@@ -101,6 +101,14 @@ typedef struct ipk__rx {
 	bool alloc;         /* buf may be (re)allocated up to the channel limit */
 	ipk_msginfo *info;  /* never NULL inside transports */
 	size_t maxmsg;
+	/* descriptors with the message (unix:): where they go (NULL: they are
+	   closed), room there, how many came */
+	int *fds;
+	size_t fdcap, nfds;
+	/* ipk_recv_peek: a large message may be mapped instead (buf is then
+	   the read-only mapping of the sealed memfd map_fd) */
+	bool peek, mapped;
+	int map_fd;
 } ipk__rx;
 
 /*
@@ -124,6 +132,7 @@ enum ipk__role {
 
 struct ipk_transport;
 struct ipk__proto;
+struct iovec;
 struct ipk__sock;
 
 struct ipk_chan {
@@ -178,6 +187,18 @@ struct ipk_transport {
 	ssize_t (*send)(ipk_chan *c, const void *buf, size_t len,
 	                const ipk_msginfo *info, int64_t deadline);
 	ssize_t (*recv)(ipk_chan *c, ipk__rx *rx, int64_t deadline);
+	/* several whole messages (ipk_send_many): how many went; NULL: the
+	   channel sends them one by one */
+	ssize_t (*send_many)(ipk_chan *c, const struct iovec *msgs, size_t n,
+	                     int64_t deadline);
+	/* write what the channel keeps queued (ipk_flush); NULL: nothing is */
+	int (*flush)(ipk_chan *c, int64_t deadline);
+	/* a message with descriptors (ipk_send_fds); NULL: none pass here */
+	ssize_t (*send_fds)(ipk_chan *c, const void *buf, size_t len,
+	                    const int *fds, size_t nfds, int64_t deadline);
+	/* lend the next message in place (ipk_recv_peek), give it back */
+	ssize_t (*peek)(ipk_chan *c, const void **buf, int64_t deadline);
+	int (*release)(ipk_chan *c);
 	int (*fd)(const ipk_chan *c);
 	/* 1 if a message is buffered in user space (ipk_poll must not sleep). */
 	int (*pending)(const ipk_chan *c);
@@ -266,6 +287,10 @@ typedef struct ipk__stream {
 	   calls without a timeout: one system call per wait instead of
 	   read, EAGAIN, poll (a FIFO has no RWF_NOWAIT). Closed with the rest */
 	int rfd_block, wfd_block;
+	/* send batching (?batch, stream_batch.c); NULL when off */
+	struct ipk__batch *batch;
+	/* descriptors and large messages (unix:, stream_fds.c); NULL: none */
+	struct ipk__fdio *fdio;
 } ipk__stream;
 
 /* What the descriptors are: it decides how "don't wait" is asked for. */
@@ -289,6 +314,41 @@ int ipk__stream_flush(ipk__stream *s, int64_t deadline);
 int ipk__stream_pending(const ipk__stream *s);
 /* Flush within linger_ms, close both fds, free buffers. */
 int ipk__stream_close(ipk__stream *s, int linger_ms);
+/* Several whole messages in one call (ipk_send_many): how many went
+   (a message is never cut), or an error if none did. */
+struct iovec;
+ssize_t ipk__stream_sendv(ipk__stream *s, const struct iovec *msgs, size_t n,
+                          int64_t deadline);
+
+/* Send batching (stream_batch.c): ?batch[=SIZE] and ?batchdelay=US of an
+   address; 1 if batching is asked for, 0 if not, or an error. */
+int ipk__batch_options(ipk__url *u, size_t *cap, int64_t *delay_ns);
+/* Turn batching on for a stream of any framing but FIFO's. */
+int ipk__stream_batch(ipk__stream *s, size_t cap, int64_t delay_ns);
+/* Write what is queued (within the deadline) and stop batching: before
+   the sending side is shut. */
+int ipk__stream_unbatch(ipk__stream *s, int64_t deadline);
+/* ipk_pair: batching on both new ends as the address asks. */
+int ipk__pair_batch(ipk_chan *a, ipk__stream *sa, ipk__stream *sb);
+
+/* Descriptors (unix:, stream_fds.c): ?large[=SIZE] of an address (1 if
+   given, with the size; 0 if not; or an error). */
+int ipk__fdio_options(ipk__url *u, size_t *large);
+/* Receive descriptors with messages on a framed unix: stream; send
+   messages of at least `large` bytes (0: never) as sealed memfds when the
+   peer takes them (peer_large), and take them from the peer. */
+int ipk__stream_fdio(ipk__stream *s, size_t large, bool peer_large);
+void ipk__stream_fdio_free(ipk__stream *s);
+/* The peer's SP header came (a lazy dial): did it say it takes them? */
+void ipk__stream_fdio_peer(ipk__stream *s, bool peer_large);
+ssize_t ipk__stream_send_fds(ipk__stream *s, const void *buf, size_t len,
+                             const int *fds, size_t nfds, int64_t deadline);
+ssize_t ipk__stream_peek(ipk__stream *s, const void **buf, int64_t deadline);
+int ipk__stream_release(ipk__stream *s);
+/* The SP header's marker of a peer that takes large messages: a new
+   sealed empty memfd (or -1); and the check of one received. */
+int ipk__large_marker(void);
+bool ipk__large_is_marker(int fd);
 
 /* SP protocol numbers (nanomsg scalability protocols, as nng numbers them). */
 #define IPK__SP_PAIR0 0x10

@@ -9,7 +9,7 @@
  * `backlog`: a message is never cut on the wire.
  */
 #define _GNU_SOURCE
-#include "stream_priv.h"
+#include "stream_fds.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -91,6 +91,9 @@ static void fall_back(ipk__stream *s)
 
 static ssize_t io_read(ipk__stream *s, void *buf, size_t len, int64_t deadline)
 {
+	if (s->fdio) /* unix: descriptors come with the bytes */
+		return ipk__fds_read(s, buf, len,
+		                     s->percall && deadline != IPK__NEVER);
 	if (!s->percall || deadline == IPK__NEVER)
 		return read(s->rfd, buf, len);
 	if (s->sock)
@@ -104,8 +107,8 @@ static ssize_t io_read(ipk__stream *s, void *buf, size_t len, int64_t deadline)
 	return n;
 }
 
-static ssize_t io_writev(ipk__stream *s, struct iovec *iov, int cnt,
-                         int64_t deadline)
+ssize_t ipk__stream_writev(ipk__stream *s, struct iovec *iov, int cnt,
+                           int64_t deadline)
 {
 	bool dontwait = s->percall && deadline != IPK__NEVER;
 	if (s->sock) {
@@ -175,13 +178,20 @@ int ipk__stream_flush(ipk__stream *s, int64_t deadline)
 {
 	if (s->framing == IPK__FRAME_FIFO)
 		return ipk__fifo_flush(s, deadline);
+	if (s->batch)
+		return ipk__batch_flush(s, deadline);
+	return ipk__stream_flush_backlog(s, deadline);
+}
+
+int ipk__stream_flush_backlog(ipk__stream *s, int64_t deadline)
+{
 	/* a copy inherited across fork: the sender finishes its own message,
 	   writing it here too would put its tail on the wire twice */
 	if (s->boff < s->blen && s->bpid != getpid())
 		drop_backlog(s);
 	while (s->boff < s->blen) {
 		struct iovec v = {s->backlog + s->boff, s->blen - s->boff};
-		ssize_t n = io_writev(s, &v, 1, deadline);
+		ssize_t n = ipk__stream_writev(s, &v, 1, deadline);
 		if (n > 0) {
 			s->boff += (size_t)n;
 			continue;
@@ -211,9 +221,21 @@ ssize_t ipk__stream_send(ipk__stream *s, const void *buf, size_t len,
 		return ipk__err(-EPIPE, "channel closed after a protocol error");
 	if (s->framing == IPK__FRAME_FIFO)
 		return ipk__fifo_send(s, buf, len, deadline);
-	int rc = ipk__stream_flush(s, deadline);
+	if (s->fdio && s->fdio->large && s->fdio->peer_large &&
+	    len >= s->fdio->large)
+		return ipk__large_send(s, buf, len, deadline);
+	if (s->batch)
+		return ipk__batch_send(s, buf, len, deadline);
+	int rc = ipk__stream_flush_backlog(s, deadline);
 	if (rc < 0)
 		return rc;
+	return ipk__stream_send_direct(s, buf, len, deadline);
+}
+
+ssize_t ipk__stream_send_direct(ipk__stream *s, const void *buf, size_t len,
+                                int64_t deadline)
+{
+	int rc;
 
 	unsigned char hdr[9];
 	size_t hl = 0;
@@ -232,7 +254,7 @@ ssize_t ipk__stream_send(ipk__stream *s, const void *buf, size_t len,
 		size_t boff = done > hl ? done - hl : 0;
 		if (len > boff)
 			iov[cnt++] = (struct iovec){(char *)buf + boff, len - boff};
-		ssize_t n = io_writev(s, iov, cnt, deadline);
+		ssize_t n = ipk__stream_writev(s, iov, cnt, deadline);
 		if (n >= 0) {
 			done += (size_t)n;
 			continue;
@@ -278,7 +300,11 @@ static ssize_t read_some(ipk__stream *s, void *buf, size_t len,
                          int64_t deadline)
 {
 	for (;;) {
-		ssize_t n = io_read(s, buf, len, deadline);
+		/* batched messages go out before a receive waits (an answer
+		   may depend on them); what the kernel cannot take yet is
+		   written as it makes room, while the receive waits */
+		bool out = s->batch && ipk__batch_push(s);
+		ssize_t n = io_read(s, buf, len, out ? IPK__NOW : deadline);
 		if (n > 0)
 			return n;
 		if (n == 0 || errno == ECONNRESET) {
@@ -292,10 +318,11 @@ static ssize_t read_some(ipk__stream *s, void *buf, size_t len,
 			continue;
 		if (errno != EAGAIN)
 			return ipk__errno(-errno, "read");
-		if (deadline == IPK__NEVER && s->ktimeo)
+		if (!out && deadline == IPK__NEVER && s->ktimeo)
 			return ipk__err(-ETIMEDOUT, "nothing arrived within the "
 			                            "socket's receive timeout");
-		int rc = ipk__wait_fd(s->rfd, POLLIN, deadline);
+		int rc = out ? ipk__batch_wait(s, deadline)
+		             : ipk__wait_fd(s->rfd, POLLIN, deadline);
 		if (rc < 0)
 			return rc;
 	}
@@ -359,13 +386,18 @@ ssize_t ipk__stream_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline)
 
 	int rc;
 	size_t hl = hdr_len(s);
+	struct ipk__fdio *fio = s->fdio;
+	if (fio && fio->lm_fd >= 0) /* a large message left for this call */
+		return ipk__large_deliver(s, rx);
 	if (!s->have_len) {
 		while (s->in_len - s->in_off < hl)
 			if ((rc = fill(s, deadline)) < 0)
 				return rc;
 		const unsigned char *h = s->in + s->in_off;
 		uint64_t len = get_be64(h + hl - 8);
-		bool bad_type = s->framing == IPK__FRAME_SPIPC && h[0] != 1;
+		bool memfd = fio && fio->accept_large && h[0] == IPK__FRAME_MEMFD &&
+		             len == IPK__MEMFD_DESC;
+		bool bad_type = s->framing == IPK__FRAME_SPIPC && h[0] != 1 && !memfd;
 		if ((bad_type || len > s->maxmsg) && ipk__looks_like_text(h, hl))
 			return break_stream(s, ipk__unframed_text_err(
 			                               h, s->in_len - s->in_off,
@@ -383,10 +415,25 @@ ssize_t ipk__stream_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline)
 			                                "%zu bytes; connection closed",
 			                                (unsigned long long)len,
 			                                s->maxmsg));
+		if (fio) {
+			/* where this frame lies in the stream: its descriptors */
+			uint64_t at = fio->abs - (s->in_len - s->in_off);
+			ipk__fds_claim(s, at, at + hl + len);
+			fio->frame_memfd = memfd;
+		}
 		s->in_off += hl;
 		s->len = len;
 		s->have_len = true;
 		s->got = 0;
+	}
+	/* a large message's frame holds its descriptor, read aside */
+	ipk__rx desc_rx, *user_rx = rx;
+	if (fio && fio->frame_memfd) {
+		desc_rx = (ipk__rx){.buf = fio->desc, .cap = sizeof fio->desc,
+		                    .info = rx->info, .maxmsg = sizeof fio->desc};
+		rx = &desc_rx;
+	} else if (fio && (rc = ipk__fds_check(s, rx)) < 0) {
+		return rc; /* header kept: the message stays queued */
 	}
 	int err = 0;
 	unsigned char *dst = ipk__rx_reserve(rx, s->len, &err);
@@ -426,6 +473,12 @@ ssize_t ipk__stream_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline)
 		return n;
 	}
 	s->have_len = false;
+	if (fio && fio->frame_memfd) {
+		fio->frame_memfd = false;
+		return ipk__large_done(s, user_rx);
+	}
+	if (fio && (rc = ipk__fds_done(s, rx)) < 0)
+		return rc;
 	return (ssize_t)s->len;
 }
 
@@ -435,6 +488,8 @@ int ipk__stream_pending(const ipk__stream *s)
 		return 0;
 	if (s->framing == IPK__FRAME_FIFO)
 		return ipk__fifo_pending(s);
+	if (s->fdio && s->fdio->lm_fd >= 0)
+		return 1;
 	size_t avail = s->in_len - s->in_off;
 	if (s->have_len)
 		return avail >= s->len - s->got;
@@ -447,7 +502,9 @@ int ipk__stream_pending(const ipk__stream *s)
 int ipk__stream_close(ipk__stream *s, int linger_ms)
 {
 	int rc = 0;
-	if (s->blen > s->boff && s->wfd >= 0)
+	if (s->batch)
+		rc = ipk__batch_close(s, linger_ms); /* flushes the backlog too */
+	else if (s->blen > s->boff && s->wfd >= 0)
 		rc = ipk__stream_flush(s, ipk__deadline(linger_ms));
 	if (s->rfd >= 0)
 		close(s->rfd);
@@ -463,5 +520,6 @@ int ipk__stream_close(ipk__stream *s, int linger_ms)
 	free(s->in);
 	s->backlog = s->part = s->in = NULL;
 	ipk__fifo_free(s);
+	ipk__stream_fdio_free(s); /* closes descriptors no one took */
 	return rc;
 }

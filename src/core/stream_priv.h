@@ -18,6 +18,13 @@ static inline uint64_t ipk__get_be64(const unsigned char *p)
 	return v;
 }
 
+/* Bytes of frame header before each message (0 without framing). */
+static inline size_t ipk__hdr_bytes(const ipk__stream *s)
+{
+	return s->framing == IPK__FRAME_SPIPC ? 9
+	       : s->framing == IPK__FRAME_RAW ? 0 : 8;
+}
+
 /*
  * Does this look like text a plain program wrote (echo, printf, cat of a
  * text file) rather than a frame header? Printable ASCII, tabs and line
@@ -27,6 +34,33 @@ bool ipk__looks_like_text(const unsigned char *p, size_t n);
 /* -EPROTO with the message for n bytes of unframed text, quoting them. */
 int ipk__unframed_text_err(const unsigned char *p, size_t n, size_t dropped,
                            const char *then);
+
+struct iovec;
+/* One write of iov, not waiting unless deadline is IPK__NEVER (stream.c). */
+ssize_t ipk__stream_writev(ipk__stream *s, struct iovec *iov, int cnt,
+                           int64_t deadline);
+/* Write the rest of a message a send left behind. */
+int ipk__stream_flush_backlog(ipk__stream *s, int64_t deadline);
+/* One framed message, written now (the backlog already out). */
+ssize_t ipk__stream_send_direct(ipk__stream *s, const void *buf, size_t len,
+                                int64_t deadline);
+
+/* Send batching (stream_batch.c). */
+ssize_t ipk__batch_send(ipk__stream *s, const void *buf, size_t len,
+                        int64_t deadline);
+int ipk__batch_flush(ipk__stream *s, int64_t deadline);
+/* A receive is about to wait: write what the kernel takes now. True if
+   something is still queued (the receive then waits for room too). */
+bool ipk__batch_push(ipk__stream *s);
+/* Wait until the stream is readable or can take queued bytes. */
+int ipk__batch_wait(ipk__stream *s, int64_t deadline);
+/* Flush within linger_ms, report what was lost, free the batching state. */
+int ipk__batch_close(ipk__stream *s, int linger_ms);
+/* Take the sending side for a write of one's own (descriptors): what a
+   batching stream queued, or a plain one's backlog, goes out first. Call
+   ipk__batch_release after, whatever this returned. */
+int ipk__batch_hold(ipk__stream *s, int64_t deadline);
+void ipk__batch_release(ipk__stream *s);
 
 /* FIFO framing (stream_fifo.c). */
 ssize_t ipk__fifo_send(ipk__stream *s, const void *buf, size_t len,

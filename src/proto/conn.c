@@ -354,7 +354,7 @@ static ssize_t conn_send(struct ipk__sock *s, struct ipk__pipe *p,
 static int conn_flush(struct ipk__sock *s, struct ipk__pipe *p,
                       int64_t deadline)
 {
-	int rc = ipk__ss_flush(p->ch, deadline);
+	int rc = ipk__ss_finish(p->ch, deadline); /* (not a ?batch queue) */
 	if (rc == -EPIPE || (rc < 0 && rc != -EAGAIN && rc != -ETIMEDOUT))
 		ipk__pipe_remove(s, p);
 	return rc;

@@ -193,6 +193,8 @@ int ipk__sock_fd(const ipk_chan *c);
 int ipk__sock_pending(const ipk_chan *c);
 ssize_t ipk__sock_address(const ipk_chan *c, char *buf, size_t cap);
 int ipk__sock_close(ipk_chan *c);
+/* ipk_flush: what every pipe's channel keeps queued */
+int ipk__sock_flush(ipk_chan *c, int64_t deadline);
 
 #define IPK__SOCK_ENTRY                \
 	.listen = ipk__sock_listen,        \

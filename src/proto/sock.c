@@ -147,6 +147,19 @@ int ipk__sock_close(ipk_chan *c)
 	return 0;
 }
 
+int ipk__sock_flush(ipk_chan *c, int64_t deadline)
+{
+	struct ipk__sock *s = c->sock;
+	int rc = 0;
+	for (int i = 0; i < s->npipes; i++) {
+		ipk_chan *ch = s->pipes[i]->ch;
+		int r = ch && ch->tp->flush ? ch->tp->flush(ch, deadline) : 0;
+		if (r < 0 && rc == 0)
+			rc = r;
+	}
+	return rc;
+}
+
 /* ------------------------------------------------------------- pipes */
 
 struct ipk__pipe *ipk__pipe_find(const struct ipk__sock *s, uint32_t id)

@@ -420,6 +420,9 @@ static const char *const shm_opts[] = {"size", "mpmc", "wait", "spin", NULL};
 static const char *const sysv_opts[] = {"size", "mpmc", "wait", "spin", "proj",
                                         NULL};
 
+static ssize_t ring_peek(ipk_chan *c, const void **buf, int64_t deadline);
+static int ring_release(ipk_chan *c);
+
 #define RING_OPS                 \
 	.priv_size = sizeof(struct shm_chan), \
 	.listen = ring_listen,       \
@@ -430,6 +433,8 @@ static const char *const sysv_opts[] = {"size", "mpmc", "wait", "spin", "proj",
 	.pending = ring_pending,     \
 	.shutdown = ring_shutdown,   \
 	.close = ring_close,         \
+	.peek = ring_peek,           \
+	.release = ring_release,     \
 	.remove = ring_remove
 
 const struct ipk_transport ipk__shm_transport = {
@@ -546,24 +551,15 @@ ssize_t ipk__ring_chan_peek(ipk_chan *c, const void **buf, int64_t deadline)
 	return ipk__ring_peek(&s->in, buf, deadline);
 }
 
-ssize_t ipk_recv_peek(ipk_chan *c, const void **buf, int timeout_ms)
+/* ipk_recv_peek and ipk_recv_release (chan.c) come here for rings */
+static ssize_t ring_peek(ipk_chan *c, const void **buf, int64_t deadline)
 {
-	if (ipk__cast_of(c))
-		return ipk__cast_peek(c, buf, NULL, timeout_ms);
-	RING_OR_FAIL(s, c, "ipk_recv_peek");
-	if (buf == NULL)
-		return ipk__err(-EINVAL, "ipk_recv_peek: buf is NULL");
-	*buf = NULL;
-	if (!s->has_in)
-		return no_side(c, false);
-	return ipk__ring_peek(&s->in, buf, ipk__deadline(timeout_ms));
+	return ipk__ring_chan_peek(c, buf, deadline);
 }
 
-int ipk_recv_release(ipk_chan *c)
+static int ring_release(ipk_chan *c)
 {
-	if (ipk__cast_of(c))
-		return ipk__cast_release(c);
-	RING_OR_FAIL(s, c, "ipk_recv_release");
+	struct shm_chan *s = ipk__priv(c);
 	if (!s->has_in)
 		return no_side(c, false);
 	if (!s->in.lent)

@@ -14,13 +14,27 @@
 /* How long an accepted peer has to send its SP header before it is dropped. */
 #define HANDSHAKE_MS 5000
 
-/* The connection is up (and its handshake done): make it c's stream. */
-static void start_stream(ipk_chan *c, int fd, int family,
-                         enum ipk__framing framing)
+/* The connection is up (and its handshake done): make it c's stream.
+   On failure fd is closed. */
+static int start_stream(ipk_chan *c, int fd, int family,
+                        enum ipk__framing framing, bool peer_large)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);
 	ipk__stream_init(&sc->s, fd, fd, c->raw ? IPK__FRAME_RAW : framing,
 	                 IPK__FD_SOCK, c->maxmsg);
+	size_t bcap = 0, large = 0;
+	int64_t bdelay = 0;
+	int rc = ipk__batch_options(&c->url, &bcap, &bdelay);
+	if (rc > 0)
+		rc = ipk__stream_batch(&sc->s, bcap, bdelay);
+	/* unix: messages may carry descriptors (framed channels) */
+	if (rc >= 0 && family == AF_UNIX && !c->raw &&
+	    (rc = ipk__fdio_options(&c->url, &large)) >= 0)
+		rc = ipk__stream_fdio(&sc->s, large, peer_large && large);
+	if (rc < 0) {
+		ipk__stream_close(&sc->s, 0);
+		return rc;
+	}
 	sc->lfd = sc->epfd = -1;
 	sc->framing = framing;
 	if (family == AF_UNIX) { /* who is on the other end, for ipk_msginfo */
@@ -31,6 +45,7 @@ static void start_stream(ipk_chan *c, int fd, int family,
 			sc->peer_uid = cr.uid;
 		}
 	}
+	return 0;
 }
 
 static void tune(int fd, int family)
@@ -63,9 +78,17 @@ int ipk__ss_listen(ipk_chan *c, int fd, enum ipk__framing framing)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);
 	long maxpend = IPK__DEFAULT_PENDING;
+	size_t bcap;
+	int64_t bdelay;
+	size_t large = 0;
 	int rc = ipk__opt_long(&c->url, "pending", 1, 1 << 20, &maxpend);
+	if (rc >= 0) /* checked now, used by each connection accepted */
+		rc = ipk__batch_options(&c->url, &bcap, &bdelay);
+	if (rc >= 0)
+		rc = ipk__fdio_options(&c->url, &large);
 	if (rc < 0)
 		return rc;
+	sc->large = large > 0 && !c->raw;
 	if (listen(fd, SOMAXCONN) < 0)
 		return ipk__errno(-errno, "listen");
 	/* the pollable fd covers new connections and handshakes under way */
@@ -181,7 +204,7 @@ static int take_new(ipk_chan *l, int *family)
 		}
 		*p = (struct ipk__pending){
 			.hs = {.fd = fd, .self = l->sp_self, .peer = l->sp_peer,
-			       .listener = true},
+			       .listener = true, .large = ls->large},
 			.family = ss.ss_family,
 			.expires = ipk__deadline(HANDSHAKE_MS),
 			.prev = ls->newest,
@@ -211,7 +234,7 @@ static int64_t expire_pending(struct ipk__sockchan *ls)
 /* Advance the handshakes that have something to read: the fd of one that
    finished, or -EAGAIN. Only peers with news are looked at, so any number
    of silent ones cost nothing here. */
-static int step_ready(ipk_chan *l, int *family)
+static int step_ready(ipk_chan *l, int *family, bool *peer_large)
 {
 	struct ipk__sockchan *ls = ipk__priv(l);
 	struct epoll_event evs[64];
@@ -228,6 +251,7 @@ static int step_ready(ipk_chan *l, int *family)
 			/* the rest of this batch stays readable for the next call */
 			int fd = p->hs.fd;
 			*family = p->family;
+			*peer_large = p->hs.peer_large;
 			unlink_pending(ls, p);
 			free(p);
 			return fd;
@@ -259,13 +283,12 @@ int ipk__ss_accept(ipk_chan *l, ipk_chan *c, int64_t deadline)
 	c->sp_peer = l->sp_peer;
 	for (;;) {
 		int family = 0;
+		bool peer_large = false;
 		int fd = take_new(l, &family);
 		if (fd == -EAGAIN)
-			fd = step_ready(l, &family);
-		if (fd >= 0) {
-			start_stream(c, fd, family, ls->framing);
-			return 0;
-		}
+			fd = step_ready(l, &family, &peer_large);
+		if (fd >= 0)
+			return start_stream(c, fd, family, ls->framing, peer_large);
 		if (fd != -EAGAIN)
 			return fd;
 		int64_t expiry = expire_pending(ls);
@@ -290,7 +313,11 @@ static int lazy_start(ipk_chan *c, int fd, int family,
                       enum ipk__framing framing)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);
-	struct ipk__sphs hs = {.fd = fd, .self = c->sp_self, .peer = c->sp_peer};
+	size_t large = 0;
+	if (family == AF_UNIX)
+		(void)ipk__fdio_options(&c->url, &large); /* checked by the dial */
+	struct ipk__sphs hs = {.fd = fd, .self = c->sp_self, .peer = c->sp_peer,
+	                       .large = large > 0};
 	int rc = ipk__sp_step(&hs);
 	if (rc < 0) {
 		char why[400];
@@ -298,9 +325,11 @@ static int lazy_start(ipk_chan *c, int fd, int family,
 		close(fd);
 		return ipk__err(rc, "%s: %s", c->url.text, why);
 	}
-	start_stream(c, fd, family, framing);
+	int hs_done = rc;
+	if ((rc = start_stream(c, fd, family, framing, hs.peer_large)) < 0)
+		return rc;
 	sc->hs = hs;
-	sc->hs_open = rc == 0;
+	sc->hs_open = hs_done == 0;
 	return 0;
 }
 
@@ -312,6 +341,7 @@ static int lazy_finish(ipk_chan *c, int64_t deadline)
 		int rc = ipk__sp_step(&sc->hs);
 		if (rc > 0) {
 			sc->hs_open = false;
+			ipk__stream_fdio_peer(&sc->s, sc->hs.peer_large);
 			return 0;
 		}
 		if (rc < 0) {
@@ -331,6 +361,14 @@ int ipk__ss_dial(ipk_chan *c, int family, const struct sockaddr *sa,
                  socklen_t len, enum ipk__framing framing, int64_t deadline)
 {
 	unsigned round = 0;
+	size_t bcap;
+	int64_t bdelay;
+	size_t large = 0;
+	int brc = ipk__batch_options(&c->url, &bcap, &bdelay);
+	if (brc >= 0 && family == AF_UNIX)
+		brc = ipk__fdio_options(&c->url, &large);
+	if (brc < 0)
+		return brc;
 	for (;;) {
 		int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
@@ -350,8 +388,10 @@ int ipk__ss_dial(ipk_chan *c, int family, const struct sockaddr *sa,
 			tune(fd, family);
 			if (!c->raw && c->sp_lazy)
 				return lazy_start(c, fd, family, framing);
+			bool peer_large = false;
 			rc = c->raw ? 0
 			            : ipk__sp_handshake(fd, c->sp_self, c->sp_peer,
+			                                large > 0, &peer_large,
 			                                deadline);
 			if (rc < 0) {
 				char why[400];
@@ -359,8 +399,7 @@ int ipk__ss_dial(ipk_chan *c, int family, const struct sockaddr *sa,
 				close(fd);
 				return ipk__err(rc, "%s: %s", c->url.text, why);
 			}
-			start_stream(c, fd, family, framing);
-			return 0;
+			return start_stream(c, fd, family, framing, peer_large);
 		}
 		close(fd);
 		/* nobody listening yet: keep trying until the deadline */
@@ -399,6 +438,51 @@ ssize_t ipk__ss_send(ipk_chan *c, const void *buf, size_t len,
 	return ipk__stream_send(&sc->s, buf, len, deadline);
 }
 
+ssize_t ipk__ss_send_many(ipk_chan *c, const struct iovec *msgs, size_t n,
+                          int64_t deadline)
+{
+	struct ipk__sockchan *sc = ipk__priv(c);
+	return ipk__stream_sendv(&sc->s, msgs, n, deadline);
+}
+
+int ipk__ss_flush(ipk_chan *c, int64_t deadline)
+{
+	struct ipk__sockchan *sc = ipk__priv(c);
+	return c->role == IPK__LISTENER ? 0 : ipk__stream_flush(&sc->s, deadline);
+}
+
+ssize_t ipk__ss_send_fds(ipk_chan *c, const void *buf, size_t len,
+                         const int *fds, size_t nfds, int64_t deadline)
+{
+	struct ipk__sockchan *sc = ipk__priv(c);
+	return ipk__stream_send_fds(&sc->s, buf, len, fds, nfds, deadline);
+}
+
+ssize_t ipk__ss_peek(ipk_chan *c, const void **buf, int64_t deadline)
+{
+	struct ipk__sockchan *sc = ipk__priv(c);
+	if (sc->hs_open) {
+		int rc = lazy_finish(c, deadline);
+		if (rc < 0)
+			return rc;
+	}
+	return ipk__stream_peek(&sc->s, buf, deadline);
+}
+
+int ipk__ss_release(ipk_chan *c)
+{
+	struct ipk__sockchan *sc = ipk__priv(c);
+	return ipk__stream_release(&sc->s);
+}
+
+int ipk__ss_finish(ipk_chan *c, int64_t deadline)
+{
+	struct ipk__sockchan *sc = ipk__priv(c);
+	if (c->role == IPK__LISTENER || sc->s.batch)
+		return 0; /* a batching stream took the message whole */
+	return ipk__stream_flush(&sc->s, deadline);
+}
+
 ssize_t ipk__ss_recv(ipk_chan *c, ipk__rx *rx, int64_t deadline)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);
@@ -425,18 +509,16 @@ int ipk__ss_pending(const ipk_chan *c)
 	               ? 0 : ipk__stream_pending(&sc->s);
 }
 
-int ipk__ss_flush(ipk_chan *c, int64_t deadline)
-{
-	struct ipk__sockchan *sc = ipk__priv(c);
-	return c->role == IPK__LISTENER ? 0 : ipk__stream_flush(&sc->s, deadline);
-}
-
 int ipk__ss_shutdown(ipk_chan *c)
 {
 	struct ipk__sockchan *sc = ipk__priv(c);
 	if (c->role == IPK__LISTENER)
 		return ipk__err(-EOPNOTSUPP, "cannot shut down a listener");
-	int rc = ipk__stream_flush(&sc->s, ipk__deadline(c->linger_ms));
+	int64_t linger = ipk__deadline(c->linger_ms);
+	int rc = ipk__stream_flush(&sc->s, linger);
+	int rc2 = ipk__stream_unbatch(&sc->s, linger);
+	if (rc == 0)
+		rc = rc2;
 	if (shutdown(sc->s.wfd, SHUT_WR) < 0 && rc == 0)
 		rc = ipk__errno(-errno, "shutdown");
 	return rc;

@@ -12,13 +12,18 @@ struct ipk__sphs {
 	uint16_t self, peer; /* protocol we announce, protocol we accept */
 	bool listener;       /* answer only once the peer starts like SP */
 	bool text;           /* what the peer sent instead looks like text */
+	bool large;          /* unix: ?large: our header says we take large
+	                        messages (a marker descriptor rides with it) */
+	bool peer_large;     /* the peer's header said so */
 	unsigned sent, got;
 	unsigned char theirs[8];
 };
 /* One step: 1 done, 0 waiting for the peer, < 0 failed (message set). */
 int ipk__sp_step(struct ipk__sphs *h);
-/* The whole exchange, waiting until the deadline. */
-int ipk__sp_handshake(int fd, uint16_t self, uint16_t peer, int64_t deadline);
+/* The whole exchange, waiting until the deadline (large, peer_large: as
+   in struct ipk__sphs; peer_large may be NULL). */
+int ipk__sp_handshake(int fd, uint16_t self, uint16_t peer, bool large,
+                      bool *peer_large, int64_t deadline);
 /* Close a connection whose handshake failed; a peer that sent text is
    told why in a line of text first. */
 void ipk__sp_refuse(struct ipk__sphs *h, const char *why);
@@ -66,6 +71,8 @@ struct ipk__sockchan {
 	uid_t peer_uid;
 	struct ipk__sphs hs;       /* a lazy dial: the peer's header to come */
 	bool hs_open;
+	bool large;                /* unix: listener: ?large (say so in the SP
+	                              header of each connection) */
 };
 
 /* Listen on an already bound socket. */
@@ -81,11 +88,21 @@ int ipk__ss_rcvtimeo(ipk_chan *c, int64_t ns);
 ssize_t ipk__ss_send(ipk_chan *c, const void *buf, size_t len,
                      const ipk_msginfo *info, int64_t deadline);
 ssize_t ipk__ss_recv(ipk_chan *c, ipk__rx *rx, int64_t deadline);
+ssize_t ipk__ss_send_many(ipk_chan *c, const struct iovec *msgs, size_t n,
+                          int64_t deadline);
+ssize_t ipk__ss_send_fds(ipk_chan *c, const void *buf, size_t len,
+                         const int *fds, size_t nfds, int64_t deadline);
+ssize_t ipk__ss_peek(ipk_chan *c, const void **buf, int64_t deadline);
+int ipk__ss_release(ipk_chan *c);
 int ipk__ss_accept(ipk_chan *l, ipk_chan *c, int64_t deadline);
 int ipk__ss_fd(const ipk_chan *c);
 int ipk__ss_pending(const ipk_chan *c);
-/* Write out what a send kept of a message, until the deadline. */
+/* Write out what a send kept of a message, and what a ?batch channel
+   queued, until the deadline (ipk_flush). */
 int ipk__ss_flush(ipk_chan *c, int64_t deadline);
+/* Write out the rest of a message a send began (a batching channel's
+   queue is left to its own rules: ipk__ss_flush writes it). */
+int ipk__ss_finish(ipk_chan *c, int64_t deadline);
 int ipk__ss_shutdown(ipk_chan *c);
 /* Close sockets (not the unix path: the unix transport does that). */
 int ipk__ss_close(ipk_chan *c);

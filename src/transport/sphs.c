@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static const unsigned char prefix[4] = {0, 'S', 'P', 0};
@@ -100,10 +101,74 @@ static bool said_more(const struct ipk__sphs *h)
 	return recv(h->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
 }
 
+/*
+ * Large messages (unix: ?large): an end that takes them sends a marker
+ * descriptor (a sealed empty memfd) with the first byte of its header.
+ * The header's bytes stay the standard ones; a peer that does not read
+ * descriptors (nng, an ipckit end without ?large) never sees the marker
+ * (the kernel closes it), and is never sent a large message.
+ */
+static ssize_t recv_header(struct ipk__sphs *h, void *buf, size_t len)
+{
+	if (!h->large)
+		return recv(h->fd, buf, len, MSG_DONTWAIT);
+	union {
+		struct cmsghdr c;
+		char space[CMSG_SPACE(sizeof(int) * 4)];
+	} ctl;
+	struct iovec v = {buf, len};
+	struct msghdr mh = {.msg_iov = &v, .msg_iovlen = 1,
+	                    .msg_control = ctl.space,
+	                    .msg_controllen = sizeof ctl.space};
+	ssize_t n = recvmsg(h->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	int fds = 0, fd = -1;
+	for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c;
+	     c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		     i++) {
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+			if (fds++ == 0 && ipk__large_is_marker(fd))
+				h->peer_large = true;
+			close(fd);
+		}
+	}
+	if (fds > 1)
+		h->peer_large = false; /* not our marker */
+	return n;
+}
+
+static ssize_t send_header(struct ipk__sphs *h, const void *buf, size_t len)
+{
+	int marker = h->large && h->sent == 0 ? ipk__large_marker() : -1;
+	if (marker < 0)
+		return send(h->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	union {
+		struct cmsghdr c;
+		char space[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	memset(&ctl, 0, sizeof ctl);
+	struct iovec v = {(void *)buf, len};
+	struct msghdr mh = {.msg_iov = &v, .msg_iovlen = 1,
+	                    .msg_control = ctl.space,
+	                    .msg_controllen = sizeof ctl.space};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &marker, sizeof marker);
+	ssize_t n = sendmsg(h->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	int e = errno;
+	close(marker);
+	errno = e;
+	return n;
+}
+
 int ipk__sp_step(struct ipk__sphs *h)
 {
 	while (h->got < 8) {
-		ssize_t n = recv(h->fd, h->theirs + h->got, 8u - h->got, MSG_DONTWAIT);
+		ssize_t n = recv_header(h, h->theirs + h->got, 8u - h->got);
 		if (n > 0) {
 			unsigned from = h->got;
 			h->got += (unsigned)n;
@@ -137,8 +202,7 @@ int ipk__sp_step(struct ipk__sphs *h)
 		                               (unsigned char)(h->self >> 8),
 		                               (unsigned char)h->self, 0, 0};
 		while (h->sent < 8) {
-			ssize_t n = send(h->fd, mine + h->sent, 8u - h->sent,
-			                 MSG_NOSIGNAL | MSG_DONTWAIT);
+			ssize_t n = send_header(h, mine + h->sent, 8u - h->sent);
 			if (n > 0)
 				h->sent += (unsigned)n;
 			else if (errno == EAGAIN)
@@ -170,11 +234,15 @@ int ipk__sp_step(struct ipk__sphs *h)
 	return 1;
 }
 
-int ipk__sp_handshake(int fd, uint16_t self, uint16_t peer, int64_t deadline)
+int ipk__sp_handshake(int fd, uint16_t self, uint16_t peer, bool large,
+                      bool *peer_large, int64_t deadline)
 {
-	struct ipk__sphs h = {.fd = fd, .self = self, .peer = peer};
+	struct ipk__sphs h = {.fd = fd, .self = self, .peer = peer,
+	                      .large = large};
 	for (;;) {
 		int rc = ipk__sp_step(&h);
+		if (rc > 0 && peer_large)
+			*peer_large = h.peer_large;
 		if (rc != 0)
 			return rc < 0 ? rc : 0;
 		rc = ipk__wait_fd(fd, h.sent < 8 ? POLLOUT | POLLIN : POLLIN,

@@ -120,7 +120,8 @@ static ssize_t tcp_address(const ipk_chan *c, char *buf, size_t cap)
 	return n;
 }
 
-static const char *const ss_opts[] = {"pending", NULL};
+static const char *const ss_opts[] = {"pending", "batch", "batchdelay",
+                                       NULL};
 
 const struct ipk_transport ipk__tcp_transport = {
 	.scheme = "tcp",
@@ -133,6 +134,8 @@ const struct ipk_transport ipk__tcp_transport = {
 	.accept = ipk__ss_accept,
 	.send = ipk__ss_send,
 	.recv = ipk__ss_recv,
+	.send_many = ipk__ss_send_many,
+	.flush = ipk__ss_flush,
 	.fd = ipk__ss_fd,
 	.pending = ipk__ss_pending,
 	.shutdown = ipk__ss_shutdown,

@@ -87,7 +87,8 @@ int ipk__unix_bind(ipk_chan *c, int type, int *out, dev_t *dev, ino_t *ino)
 			return ipk__errno(-err, "bind %s", c->url.rest);
 		}
 		struct stat st;
-		if (lstat(c->url.rest, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		bool there = lstat(c->url.rest, &st) == 0;
+		if (there && !S_ISSOCK(st.st_mode)) {
 			close(fd);
 			return ipk__err(-EEXIST, "%s exists and is not a socket",
 			                c->url.rest);
@@ -97,7 +98,10 @@ int ipk__unix_bind(ipk_chan *c, int type, int *out, dev_t *dev, ino_t *ino)
 			return ipk__err(-EADDRINUSE, "%s is in use by a live listener",
 			                c->url.rest);
 		}
-		unlink(c->url.rest); /* stale: its owner died without removing it */
+		/* stale: its owner died without removing it. Only that socket
+		   file, checked and unlinked in one directory (safepath.h) */
+		if (there)
+			(void)ipk__unlink_own(c->url.rest, st.st_dev, st.st_ino);
 	}
 	if (!abstract) {
 		struct stat st;
@@ -165,7 +169,18 @@ static int unix_pair(ipk_chan *a, ipk_chan *b)
 	ipk__stream_init(&sa->s, sv[0], sv[0], f, IPK__FD_SOCK, a->maxmsg);
 	ipk__stream_init(&sb->s, sv[1], sv[1], f, IPK__FD_SOCK, b->maxmsg);
 	sa->lfd = sb->lfd = sa->epfd = sb->epfd = -1;
-	return 0;
+	size_t large = 0;
+	int rc = a->raw ? 0 : ipk__fdio_options(&a->url, &large);
+	/* both ends are ours: each takes what the other sends */
+	if (rc >= 0 && !a->raw &&
+	    (rc = ipk__stream_fdio(&sa->s, large, large > 0)) >= 0)
+		rc = ipk__stream_fdio(&sb->s, large, large > 0);
+	if (rc < 0) {
+		ipk__stream_close(&sa->s, 0);
+		ipk__stream_close(&sb->s, 0);
+		return rc;
+	}
+	return ipk__pair_batch(a, &sa->s, &sb->s);
 }
 
 static int unix_close(ipk_chan *c)
@@ -184,7 +199,8 @@ static int unix_remove(ipk__url *u)
 	return ipk__unlink_type(u->rest, S_IFSOCK, "a socket");
 }
 
-static const char *const ss_opts[] = {"pending", NULL};
+static const char *const ss_opts[] = {"pending", "batch", "batchdelay",
+                                       "large", NULL};
 
 const struct ipk_transport ipk__unix_transport = {
 	.scheme = "unix",
@@ -198,6 +214,11 @@ const struct ipk_transport ipk__unix_transport = {
 	.pair = unix_pair,
 	.send = ipk__ss_send,
 	.recv = ipk__ss_recv,
+	.send_many = ipk__ss_send_many,
+	.flush = ipk__ss_flush,
+	.send_fds = ipk__ss_send_fds,
+	.peek = ipk__ss_peek,
+	.release = ipk__ss_release,
 	.fd = ipk__ss_fd,
 	.pending = ipk__ss_pending,
 	.shutdown = ipk__ss_shutdown,
