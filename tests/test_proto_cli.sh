@@ -92,6 +92,13 @@ for url in "unixgram:$TMP/g" "sysvmq:$TMP/key?proj=$((($$ % 200) + 1))" \
 	expect_eq "$url: rep exits 0" 0 $?
 done
 ls /dev/shm | grep -q "ipkt-protocli-$$" && bad "shm left behind: $(ls /dev/shm | grep ipkt-protocli-$$)" || ok
+# POSIX queues (the server's and the clients' reply queues, NAME.r<pid>.<nonce>)
+# and their owner records: listed through a private mount of the queue
+# file system where the machine allows one
+left=$(unshare --mount sh -c 'd=$(mktemp -d) && mount -t mqueue none "$d" 2>/dev/null ||
+	exit 0; ls "$d"; umount "$d"; rmdir "$d"' 2>/dev/null | grep "ipkt-protocli-$$")
+left+=$(ls -a /dev/shm | grep "\.mq\..*ipkt-protocli-$$")
+[ -z "$left" ] && ok || bad "POSIX queues or their records left behind: $left"
 
 # ------------------------------------------------------------- nngcat
 if command -v nngcat >/dev/null; then
