@@ -78,6 +78,12 @@ typedef struct ipk__url {
 
 int ipk__url_parse(ipk__url *u, const char *text);
 void ipk__url_free(ipk__url *u);
+/* A name in an address: '?', '#' and '%' written as %3F, %23, %25 so that
+   the address parses back to the same name (ls prints these). */
+void ipk__url_escape(char *out, size_t cap, const char *prefix,
+                     const char *name, const char *suffix);
+/* Decode %XX in place; -EINVAL for %00. */
+int ipk__url_unescape(char *s);
 /* Split rest as "host:port" / "[v6]:port" into u->host and u->port. */
 int ipk__url_hostport(ipk__url *u);
 

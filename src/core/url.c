@@ -5,6 +5,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,8 +78,66 @@ int ipk__url_parse(ipk__url *u, const char *text)
 		}
 	}
 	u->rest = rest;
+	/* a name may hold any byte: %XX stands for it (tcp: keeps its own
+	   syntax, e.g. an IPv6 zone "%eth0") */
+	if (strcmp(u->scheme, "tcp") != 0 && ipk__url_unescape(rest) < 0) {
+		ipk__url_free(u);
+		return ipk__err(-EINVAL, "address '%s': %%00 cannot be part of a "
+		                "name", text);
+	}
 	return 0;
 }
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int ipk__url_unescape(char *s)
+{
+	char *w = s;
+	for (const char *r = s; *r;) {
+		int hi, lo;
+		if (r[0] == '%' && (hi = hexval((unsigned char)r[1])) >= 0 &&
+		    (lo = hexval((unsigned char)r[2])) >= 0) {
+			if (hi == 0 && lo == 0)
+				return -EINVAL;
+			*w++ = (char)(hi << 4 | lo);
+			r += 3;
+		} else
+			*w++ = *r++;
+	}
+	*w = '\0';
+	return 0;
+}
+
+void ipk__url_escape(char *out, size_t cap, const char *prefix,
+                     const char *name, const char *suffix)
+{
+	size_t n = strlen(prefix);
+	int over = n >= cap;
+	for (const char *r = name; *r && !over; r++) {
+		bool esc = *r == '?' || *r == '%' || *r == '#';
+		if (n + (esc ? 3 : 1) >= cap)
+			over = 1;
+		else if (esc)
+			n += (size_t)snprintf(out + n, 4, "%%%02X", (unsigned char)*r);
+		else
+			out[n++] = *r;
+	}
+	if (!over && n + strlen(suffix) < cap) {
+		memcpy(out, prefix, strlen(prefix));
+		strcpy(out + n, suffix);
+		return;
+	}
+	/* cut short it would name another object: name none ("%00" never
+	   parses) */
+	snprintf(out, cap, "%s%%00(name too long)", prefix);
+}
+
 
 void ipk__url_free(ipk__url *u)
 {

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 /* ------------------------------------------------------------ records */
@@ -42,6 +43,14 @@ struct ipk__objlist {
 
 /* A new zeroed record at the end of the list (fields set to "unknown"). */
 struct ipk__obj *ipk__obj_add(struct ipk__objlist *l, const char *kind);
+/* o->address = "scheme:name", the name escaped so that it parses back */
+static inline void ipk__addr(struct ipk__obj *o, const char *scheme,
+                             const char *name)
+{
+	char pre[24];
+	snprintf(pre, sizeof pre, "%s:", scheme);
+	ipk__url_escape(o->address, sizeof o->address, pre, name, "");
+}
 void ipk__obj_note(struct ipk__objlist *l, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Point the public strings at the record's buffers (after the list grew). */

@@ -293,6 +293,14 @@ static int refuse_live(const struct ipk__obj *o, const char *what)
 	                "to remove anyway)", what, o->why, who);
 }
 
+/* A queue's name: its address without "mq:", %XX decoded */
+static const char *mq_name(const struct ipk__obj *o, char *buf)
+{
+	snprintf(buf, sizeof o->address, "%s", o->address + strlen("mq:"));
+	ipk__url_unescape(buf);
+	return buf;
+}
+
 /* Remove the object o names, by its identity; a file relative to dirfd,
    the directory it was looked at in (-1: open it now). */
 static int unlink_object(const struct ipk__obj *o, int dirfd)
@@ -300,6 +308,7 @@ static int unlink_object(const struct ipk__obj *o, int dirfd)
 	const ipk_object *p = &o->pub;
 	const char *k = o->kind;
 	int rc = 0;
+	char mq[sizeof o->address];
 	if (strcmp(k, "sysvmq") == 0)
 		rc = msgctl((int)p->id, IPC_RMID, NULL);
 	else if (strcmp(k, "sysvshm") == 0)
@@ -307,7 +316,7 @@ static int unlink_object(const struct ipk__obj *o, int dirfd)
 	else if (strcmp(k, "sysvsem") == 0)
 		rc = semctl((int)p->id, 0, IPC_RMID);
 	else if (strcmp(k, "mq") == 0)
-		rc = mq_unlink(o->address + strlen("mq:"));
+		rc = mq_unlink(mq_name(o, mq));
 	else if (o->path[0]) {
 		/* only if the name still leads to the same file, asked in the
 		   directory where it was looked at */
@@ -338,7 +347,7 @@ static int unlink_object(const struct ipk__obj *o, int dirfd)
 		snprintf(name, sizeof name, "0x%08x", (unsigned)(uint32_t)p->key);
 		ipk__owner_forget("sysvmq", name, o->cuid, (uint64_t)p->id);
 	} else if (strcmp(k, "mq") == 0) {
-		ipk__owner_forget("mq", o->address + strlen("mq:"), o->cuid, o->ino);
+		ipk__owner_forget("mq", mq_name(o, mq), o->cuid, o->ino);
 	}
 	return 0;
 }

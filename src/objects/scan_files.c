@@ -215,7 +215,7 @@ static void one_fifo(struct files *f, const char *path, const struct stat *st)
 	struct ipk__obj *o = file_record(f, "fifo", path, st);
 	if (o == NULL)
 		return;
-	snprintf(o->address, sizeof o->address, "fifo:%s", path);
+	ipk__url_escape(o->address, sizeof o->address, "fifo:", path, "");
 	ipk__procidx_holders(f->c->procs, HOLD_FD, o->dev, o->ino, o);
 	o->pub.attached = (int64_t)o->pub.nholders;
 	/* its listener's record (src/core/owner_file.h) */
@@ -275,7 +275,7 @@ static void one_sockfile(struct files *f, const char *path,
 	                                       o->pub.uid, &rec) !=
 	                         IPK__OWNER_NONE &&
 	                 rec.persist;
-	snprintf(o->address, sizeof o->address, "%s:%s", o->kind, path);
+	ipk__addr(o, o->kind, path);
 	if (!ipk__want(f->c, o->kind)) {
 		f->c->list->n--; /* the probe told its kind: not asked for */
 		return;
@@ -361,7 +361,7 @@ static void table_sockets(struct files *f)
 			if (o == NULL)
 				return;
 			bound_socket(f, b, o);
-			snprintf(o->address, sizeof o->address, "%s:%s", kind, b->name);
+			ipk__addr(o, kind, b->name);
 			o->pub.mode = 0777; /* no file: anyone may connect */
 			ipk__obj_judge(o);
 			continue;
@@ -375,7 +375,7 @@ static void table_sockets(struct files *f)
 		if (o == NULL)
 			return;
 		bound_socket(f, b, o);
-		snprintf(o->address, sizeof o->address, "%s:%s", kind, b->name);
+		ipk__addr(o, kind, b->name);
 		ipk__obj_judge(o);
 	}
 }
@@ -399,7 +399,7 @@ void ipk__scan_files_one(struct ipk__scanctx *c, const char *path)
 		struct ipk__obj *o;
 		if (b && (o = ipk__obj_add(c->list, "unix")) != NULL) {
 			bound_socket(&f, b, o);
-			snprintf(o->address, sizeof o->address, "%s:%s", o->kind, path);
+			ipk__addr(o, o->kind, path);
 			ipk__obj_judge(o);
 		}
 	} else {

@@ -81,7 +81,7 @@ void ipk__scan_mqueue_one(struct ipk__scanctx *c, int dfd, const char *name)
 	if (o == NULL)
 		return;
 	ipk_object *p = &o->pub;
-	snprintf(o->address, sizeof o->address, "mq:/%s", name);
+	ipk__url_escape(o->address, sizeof o->address, "mq:/", name, "");
 	o->dev = st.st_dev;
 	o->ino = st.st_ino;
 	p->uid = st.st_uid;

@@ -216,9 +216,8 @@ int ipk__obj_region_file(struct ipk__obj *o, const char *path, int fd,
 	if (bcast) {
 		o->is_ring = true;
 		snprintf(o->detail, sizeof o->detail, "broadcast ring");
-		snprintf(o->address, sizeof o->address, "%s:%s", scheme,
-		         strcmp(scheme, "shm") == 0 ? path + strlen("/dev/shm")
-		                                    : path);
+		ipk__addr(o, scheme, strcmp(scheme, "shm") == 0
+		                         ? path + strlen("/dev/shm") : path);
 		if (brc == 0)
 			judge_bcast(o, bv);
 		else {
@@ -235,9 +234,8 @@ int ipk__obj_region_file(struct ipk__obj *o, const char *path, int fd,
 		o->is_ring = true;
 		snprintf(o->detail, sizeof o->detail, "%s", v.mpmc ? "ring mpmc"
 		                                                   : "ring");
-		snprintf(o->address, sizeof o->address, "%s:%s", scheme,
-		         strcmp(scheme, "shm") == 0 ? path + strlen("/dev/shm")
-		                                    : path);
+		ipk__addr(o, scheme, strcmp(scheme, "shm") == 0
+		                         ? path + strlen("/dev/shm") : path);
 		judge_ring(o, &v);
 		return 0;
 	}
@@ -294,7 +292,7 @@ void ipk__scan_devshm_one(struct ipk__scanctx *c, const char *name)
 	p->changed = st.st_ctime;
 	holders_of_file(o, c->procs);
 	if (strcmp(kind, "sem") == 0) {
-		snprintf(o->address, sizeof o->address, "sem:/%s", name + 4);
+		ipk__url_escape(o->address, sizeof o->address, "sem:/", name + 4, "");
 		p->persist = 0;
 		if (st.st_size != (off_t)sizeof(sem_t)) {
 			o->wrong_size = true;
@@ -314,8 +312,10 @@ void ipk__scan_devshm_one(struct ipk__scanctx *c, const char *name)
 		else
 			snprintf(o->use, sizeof o->use, "%zu mapping it", p->nholders);
 	} else if (lock) {
-		snprintf(o->address, sizeof o->address, "%s:/%s", kind,
-		         name + strlen("ipk-.") + strlen(kind));
+		char pre[16];
+		snprintf(pre, sizeof pre, "%s:/", kind);
+		ipk__url_escape(o->address, sizeof o->address, pre,
+		                name + strlen("ipk-.") + strlen(kind), "");
 		p->persist = 0;
 		if (readable) {
 			size_t len;
@@ -330,7 +330,7 @@ void ipk__scan_devshm_one(struct ipk__scanctx *c, const char *name)
 		judge_by_holders(o, kind);
 		snprintf(o->use, sizeof o->use, "%zu mapping it", p->nholders);
 	} else {
-		snprintf(o->address, sizeof o->address, "shm:/%s?region", name);
+		ipk__url_escape(o->address, sizeof o->address, "shm:/", name, "?region");
 		if (!readable) {
 			snprintf(o->detail, sizeof o->detail, "unreadable");
 			snprintf(o->why, sizeof o->why,

@@ -8,6 +8,7 @@
  * accessor answers 1, 0 or a negative errno, and what it hands back is in
  * range.
  */
+#define _GNU_SOURCE
 #include "fuzz.h"
 #include "core/internal.h"
 
@@ -96,7 +97,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (const char *p = u.scheme; *p; p++)
 		FZ_CHECK(islower((unsigned char)*p) || isdigit((unsigned char)*p) ||
 		         *p == '+' || *p == '-' || *p == '.');
-	FZ_CHECK(strchr(u.rest, '?') == NULL);
+	/* a '?' in the name only from %3F; %XX makes the name shorter */
+	FZ_CHECK(strchr(u.rest, '?') == NULL || strcasestr(text, "%3F") != NULL);
+	FZ_CHECK(strlen(u.rest) <= tlen);
 	FZ_CHECK(u.nopts >= 0 && u.nopts <= IPK__MAX_OPTS);
 	for (int i = 0; i < u.nopts; i++) {
 		FZ_CHECK(u.opts[i].key != NULL && *u.opts[i].key != '\0');
