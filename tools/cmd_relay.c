@@ -106,6 +106,54 @@ static bool put_back(struct side *from, const void *buf, size_t len,
 }
 
 /*
+ * A FIFO that relay reads keeps nothing once relay closes it: what a
+ * writer put into its pipe goes with the last descriptor. So relay watches
+ * the receiving side even while A is idle, and ends as soon as it leaves
+ * (then a writer finds no reader and keeps its message). Only what was
+ * written in between is lost, and the exit line says how many.
+ */
+static bool fifo_source(const struct side *s)
+{
+	return s->receives && s->k != NULL && strcmp(s->k->scheme, "fifo") == 0;
+}
+
+/* Read what is in the FIFO now (bounded: a writer may not stop). */
+static long drain(struct side *src)
+{
+	long n = 0;
+	for (; n < 100000; n++) {
+		void *buf = NULL;
+		ipk_msginfo info = {0};
+		ssize_t r = ipk_recv_alloc(src->end.chan, &buf, &info, 0);
+		free(buf);
+		if (r < 0)
+			break;
+	}
+	return n;
+}
+
+/* The receiving side went away with nothing in hand: the exit status. */
+static int dst_left(struct side *src, struct side *dst, const struct tally *t)
+{
+	char moved[96];
+	moved_text(t, moved, sizeof moved);
+	int st = both_left(src, dst, moved);
+	if (st != GO_ON)
+		return st;
+	long lost = fifo_source(src) ? drain(src) : 0;
+	if (lost > 0)
+		return cli_fail("relay", dst->end.url,
+		                "%c went away (the receiving side); %s; %ld "
+		                "message%s written into FIFO %c since %s lost: a FIFO "
+		                "keeps nothing once relay, its reader, closes it",
+		                dst->name, moved, lost, lost == 1 ? "" : "s",
+		                src->name, lost == 1 ? "is" : "are");
+	return cli_fail("relay", dst->end.url,
+	                "%c went away (the receiving side); %s; nothing "
+	                "taken from %c since", dst->name, moved, src->name);
+}
+
+/*
  * Move one message from src to dst. GO_ON, or the exit status. What
  * happens to a message that cannot be delivered: a ring's stays where it
  * is (it was only peeked at), a queue's goes back in, and any other is
@@ -117,15 +165,8 @@ static int move_one(struct side *src, struct side *dst, struct tally *t)
 	char moved[96];
 	if (gone(dst) && dst->receives)
 		return HELD; /* its own input ends next, and relay with it */
-	if (gone(dst)) {
-		moved_text(t, moved, sizeof moved);
-		int st = both_left(src, dst, moved);
-		if (st != GO_ON)
-			return st;
-		return cli_fail("relay", dst->end.url,
-		                "%c went away (the receiving side); %s; nothing "
-		                "taken from %c since", dst->name, moved, src->name);
-	}
+	if (gone(dst))
+		return dst_left(src, dst, t);
 	const void *peeked = NULL;
 	void *buf = NULL;
 	ipk_msginfo info = {0};
@@ -182,8 +223,24 @@ static int pump(struct side sides[2], struct tally *t)
 			                          .events = IPK_POLLIN};
 			from[k++] = i;
 		}
+	/* a FIFO source: wait on the receiving side's hang-up as well */
+	struct side *watch = k == 1 && fifo_source(&sides[from[0]])
+	                             ? &sides[1 - from[0]] : NULL;
+	if (watch && (watch->k == NULL || !(watch->k->conversation ||
+	                                    !strcmp(watch->k->scheme, "fifo"))))
+		watch = NULL; /* a queue or ring does not go away */
 	while (!cli_stopped && (t->count == 0 || total(t) < t->count)) {
-		int rc = ipk_poll(items, k, 200);
+		int rc = ipk_poll(items, k, watch ? 0 : 200);
+		if (rc == 0 && watch) {
+			struct pollfd p[2] = {
+				{.fd = ipk_fd(items[0].chan), .events = POLLIN},
+				{.fd = ipk_fd(watch->end.chan), .events = POLLRDHUP},
+			};
+			(void)poll(p, 2, 200); /* EINTR: the loop looks again */
+			if (gone(watch))
+				return dst_left(&sides[from[0]], watch, t);
+			continue;
+		}
 		if (rc < 0)
 			return cli_fail("relay", NULL, "%s", ipk_last_error());
 		size_t ready = 0, held = 0;
@@ -422,7 +479,11 @@ const struct ipk_cmd cli_cmd_relay = {
 	"    kept in its source, and relay dies of the signal\n"
 	"A signal that relay was started with ignored (nohup) stays ignored.\n"
 	"A FIFO listener never sees its writers go away, so a relay from one\n"
-	"runs until stopped.\n"
+	"runs until stopped, or until the receiving side leaves: a FIFO keeps\n"
+	"nothing without its reader, so relay then ends at once, even with\n"
+	"nothing to move, and closes the FIFO (a later writer finds no reader\n"
+	"and keeps its message); what was written into it in between is lost\n"
+	"and counted in the exit line.\n"
 	"\n"
 	"options:\n"
 	"  -a, --listen-a      create endpoint A instead of dialing it\n"
