@@ -7,7 +7,7 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-dev libcriterion-dev
       nng-utils libnng-dev
       libzmq3-dev g++ libboost-dev
       util-linux python3 python3-sysv-ipc python3-numpy python3-jsonschema jq
-      passwd procps socat netcat-openbsd)
+      passwd procps socat netcat-openbsd bc)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -545,7 +545,8 @@ static void send_with(int fd, const void *buf, size_t len, const int *fds,
 	             strerror(errno));
 }
 
-static void crafted_open(struct crafted *k, const char *opts)
+static void crafted_open_with(struct crafted *k, const char *opts,
+                              const int *hfds, int nh)
 {
 	const char *name = ipkt_name("hl") + 1;
 	char url[300];
@@ -560,14 +561,20 @@ static void crafted_open(struct crafted *k, const char *opts)
 	                                 1 + n)),
 	             0);
 	static const unsigned char hdr[8] = {0, 'S', 'P', 0, 0, 0x10, 0, 0};
-	int marker = memfd_create("ipkt-marker", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	cr_assert_eq(fcntl(marker, F_ADD_SEALS, ALL_SEALS), 0);
-	send_with(k->fd, hdr, 8, &marker, 1);
-	close(marker);
+	send_with(k->fd, hdr, 8, hfds, nh);
 	cr_assert_eq(ipk_accept(k->l, &k->c, 10000), 0, "%s", ipk_last_error());
 	unsigned char theirs[8];
 	cr_assert_eq(read(k->fd, theirs, 8), 8); /* (its marker is dropped) */
 	cr_assert(memcmp(theirs, hdr, 8) == 0);
+}
+
+/* ... that says it takes large messages (a sealed empty memfd). */
+static void crafted_open(struct crafted *k, const char *opts)
+{
+	int marker = memfd_create("ipkt-marker", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	cr_assert_eq(fcntl(marker, F_ADD_SEALS, ALL_SEALS), 0);
+	crafted_open_with(k, opts, &marker, 1);
+	close(marker);
 }
 
 static void crafted_close(struct crafted *k)
@@ -703,6 +710,43 @@ Test(hostile, other_descriptors_where_a_memfd_belongs_are_refused)
 	close(file);
 	crafted_close(&k);
 	cr_assert_eq(count_fds(), base);
+}
+
+/* Descriptors with a peer's SP header that are not one sealed empty
+   memfd: closed, and the peer is never sent a memfd (it gets a standard
+   frame). */
+Test(hostile, junk_with_the_header_is_closed_and_not_a_marker)
+{
+	int p[2];
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	int unsealed = memfd_create("ipkt-m", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int marker = memfd_create("ipkt-m", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	cr_assert_eq(fcntl(marker, F_ADD_SEALS, ALL_SEALS), 0);
+	int sets[][3] = {{p[0], p[1], p[0]}, {unsealed}, {p[0]}, {marker, p[0]}};
+	int counts[] = {3, 1, 1, 2};
+	size_t len = (size_t)128 << 10;
+	unsigned char *m = big(len, 8), *got = malloc(len);
+	cr_assert_not_null(got);
+	for (int i = 0; i < 4; i++) {
+		int base = count_fds();
+		struct crafted k;
+		crafted_open_with(&k, "?large=4K", sets[i], counts[i]);
+		cr_assert_eq(ipk_send(k.c, m, len, 10000), (ssize_t)len);
+		unsigned char h[9];
+		cr_assert_eq(recv(k.fd, h, 9, MSG_WAITALL), 9);
+		cr_assert_eq(h[0], 1, "case %d: a memfd frame to a peer that "
+		             "never said it takes them", i);
+		cr_assert_eq(recv(k.fd, got, len, MSG_WAITALL), (ssize_t)len);
+		cr_assert(memcmp(got, m, len) == 0);
+		crafted_close(&k);
+		cr_assert_eq(count_fds(), base, "case %d: descriptors left open", i);
+	}
+	free(m);
+	free(got);
+	close(p[0]);
+	close(p[1]);
+	close(unsealed);
+	close(marker);
 }
 
 /* A listener without ?large never said it takes memfd frames: one is a

@@ -43,7 +43,8 @@ st=$?
 expect_eq "replies" $'HELLO\nWORLD' "$got"
 expect_eq "req exits with the command's status" 3 $st
 got=$(echo third | run req -m "$ADDR")
-expect_eq "stdin line and --meta" $'# len=5 status=3\nTHIRD' "$got"
+# the command read "third" as a line, so its reply is one: 6 bytes
+expect_eq "stdin line and --meta" $'# len=6 status=3\nTHIRD' "$got"
 wait "$PID"
 expect_eq "rep -n 3 exits 0" 0 $?
 [ -e "$TMP/up.sock" ] && bad "rep left its socket" || ok

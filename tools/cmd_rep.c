@@ -28,6 +28,7 @@ struct rep_opts {
 	long count;      /* stop after this many requests, 0 never */
 	bool echo;
 	bool print_address;
+	bool raw;        /* the request exactly on CMD's stdin, no newline */
 	char **cmd;      /* NULL with --echo */
 };
 
@@ -70,8 +71,13 @@ static bool start(struct job *j, const struct rep_opts *o, ipk_chan *s,
 		reply(s, url, "", 0, &j->info, STATUS_NOT_RUN);
 		return false;
 	}
-	/* the whole request on its stdin, then end of file */
-	if (len > 0 && ipk_send(j->child, req, len, o->limit) < 0)
+	/* the whole request on its stdin, then end of file. A request is a
+	   line (req sends a line without its newline, as send does): CMD gets
+	   it with a newline, as recv writes a message, so line-reading
+	   programs (bc, read, awk) see a whole last line */
+	bool nl = !o->raw && (len == 0 || ((const char *)req)[len - 1] != '\n');
+	if ((len > 0 && ipk_send(j->child, req, len, o->limit) < 0) ||
+	    (nl && ipk_send(j->child, "\n", 1, o->limit) < 0))
 		fprintf(stderr, "ipckit: rep %s: %s did not read the request: %s\n",
 		        url, o->cmd[0], ipk_last_error());
 	(void)ipk_shutdown(j->child);
@@ -228,6 +234,7 @@ static int parse(int argc, char **argv, struct rep_opts *o)
 		{"count", required_argument, NULL, 'n'},
 		{"echo", no_argument, NULL, 'e'},
 		{"print-address", no_argument, NULL, 'p'},
+		{"raw", no_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -235,7 +242,7 @@ static int parse(int argc, char **argv, struct rep_opts *o)
 	int ch;
 	/* '+': stop at the first argument that is not an option (the URL or
 	   the command after --) */
-	while ((ch = getopt_long(argc, argv, "+:j:T:n:eph", longs, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+:j:T:n:eprh", longs, NULL)) != -1) {
 		switch (ch) {
 		case 'j':
 			if (!cli_parse_int(optarg, 1, 1024, &o->jobs))
@@ -252,6 +259,7 @@ static int parse(int argc, char **argv, struct rep_opts *o)
 			break;
 		case 'e': o->echo = true; break;
 		case 'p': o->print_address = true; break;
+		case 'r': o->raw = true; break;
 		case 'h': return -1;
 		default: return cli_bad_option("rep", argv, ch);
 		}
@@ -310,8 +318,9 @@ const struct ipk_cmd cli_cmd_rep = {
 	.summary = "answer requests by running a command (REP)",
 	.help =
 		"Listens for requests at URL (the address gets ?proto=rep): for\n"
-		"each one it runs CMD with the request on its stdin, and what CMD\n"
-		"writes on stdout is the reply; CMD's exit status travels with it\n"
+		"each one it runs CMD with the request on its stdin as a line (a\n"
+		"newline added unless it ends in one), and what CMD writes on\n"
+		"stdout is the reply; CMD's exit status travels with it\n"
 		"(ipckit req exits with it; 128+N when a signal N ended CMD). With\n"
 		"--echo each request is its own reply. Requesters are ipckit req,\n"
 		"programs with ?proto=req, or nng's REQ (nngcat --req0) on unix:\n"
@@ -325,6 +334,7 @@ const struct ipk_cmd cli_cmd_rep = {
 		"                      what it wrote so far and status 124\n"
 		"  -n, --count N       stop after N requests (default 0: never)\n"
 		"  -e, --echo          reply with the request itself\n"
+		"  -r, --raw           give CMD the request exactly, no newline\n"
 		"  -p, --print-address once listening, print the address clients\n"
 		"                      dial on stderr\n"
 		"\n"

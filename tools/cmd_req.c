@@ -94,7 +94,9 @@ static int ask(struct asker *a, const void *buf, size_t len)
 	if (a->o->meta)
 		printf("# len=%zd status=%d\n", n, mi.status);
 	cli_write(stdout, reply, (size_t)n);
-	if (!a->o->raw)
+	/* each reply on a line of its own: a newline unless it has one (a
+	   command's output usually does) */
+	if (!a->o->raw && (n == 0 || ((const char *)reply)[n - 1] != '\n'))
 		putchar('\n');
 	free(reply);
 	if (fflush(stdout) != 0 || ferror(stdout))
@@ -240,8 +242,9 @@ const struct ipk_cmd cli_cmd_req = {
 	.help =
 		"Dials a REP server at URL (the address gets ?proto=req) and sends\n"
 		"each MESSAGE as a request, printing its reply on a line of its\n"
-		"own before the next one goes. Without MESSAGE (or with '-') each\n"
-		"line of stdin is a request. Works on every address a REP server\n"
+		"own (a newline added unless it ends in one) before the next one\n"
+		"goes. Without MESSAGE (or with '-') each line of stdin is a\n"
+		"request (without its newline). Works on every address a REP server\n"
 		"listens on: unix:, tcp: (nng's --rep0 too), unixgram:, sysvmq:,\n"
 		"mq:, fifo:, shm:, mmap:.\n"
 		"\n"

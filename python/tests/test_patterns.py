@@ -230,12 +230,14 @@ class ReqRep(unittest.TestCase):
     @need_cli
     def test_python_req_against_cli_rep(self):
         """ipckit rep -- CMD answers a Python REQ: the command's output is
-        the reply and its exit status comes as Message.status."""
+        the reply and its exit status comes as Message.status. With -r the
+        command reads the request exactly (without it, as a line: a newline
+        added)."""
         for scheme in ("unix", "shm", "sysvmq"):
             with self.subTest(scheme=scheme):
                 url, tag = rep_url(scheme)
                 p = subprocess.Popen(
-                    [CLI, "rep", url, "-p", "-n", "3", "--",
+                    [CLI, "rep", url, "-p", "-r", "-n", "3", "--",
                      "sh", "-c", "tr a-z A-Z; exit 3"],
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                 try:

@@ -34,6 +34,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <sys/epoll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,9 @@ struct back {
 	uint32_t pid, nonce;
 	long mtype;      /* sysvmq client: the type of its replies */
 	int64_t next_sweep;
+	int watch_fd;    /* client polled: its inbox's fd in the socket's
+	                    epoll set, beside the timer, or -1 */
+	ipk_chan *watch_ch;
 };
 
 struct bpipe {
@@ -496,11 +500,22 @@ static bool server_alive(struct back *b)
 	       ipk__proc_alive(ri.consumer_pid, 0);
 }
 
+/* A poller's epoll set lets go of the inbox's fd (its channel may go). */
+static void unwatch_inbox(struct ipk__sock *s)
+{
+	struct back *b = s->car_state;
+	if (b->watch_fd >= 0)
+		ipk__sock_unwatch(s, b->watch_fd);
+	b->watch_fd = -1;
+	b->watch_ch = NULL;
+}
+
 /* Let go of the way to the server, to attach again on the next send (a
    restarted server's mailbox, or the same one taken over). */
 static void client_detach(struct ipk__sock *s)
 {
 	struct back *b = s->car_state;
+	unwatch_inbox(s);
 	if (b->box) {
 		(void)send_ctl(b->box, 'B', b, 1, IPK__NOW);
 		close_chan(&b->box);
@@ -516,6 +531,7 @@ static int back_start(struct ipk__sock *s, int64_t deadline)
 		return ipk__err(-ENOMEM, "out of memory");
 	s->car_state = b;
 	b->kind = kind_of(s->c);
+	b->watch_fd = -1;
 	if (strcmp(s->c->tp->scheme, "sysvshm") == 0) {
 		free(b);
 		s->car_state = NULL;
@@ -603,6 +619,11 @@ static void back_stop(struct ipk__sock *s)
 	s->car_state = NULL;
 }
 
+static bool is_fifo(const struct ipk__sock *s)
+{
+	return strcmp(s->c->tp->scheme, "fifo") == 0;
+}
+
 static ssize_t back_recv(struct ipk__sock *s, ipk__rx *rx,
                          struct ipk__pipe **from, int64_t deadline)
 {
@@ -627,6 +648,17 @@ static ssize_t back_recv(struct ipk__sock *s, ipk__rx *rx,
 		if ((n == -ETIMEDOUT || n == -EAGAIN) && until != deadline &&
 		    !ipk__expired(deadline))
 			continue;
+		if (n == -EPROTO || (n == -EMSGSIZE && is_fifo(s))) {
+			/* bytes that are no message (a plain program writing into
+			   the server's FIFO), or one over the limit: the transport
+			   dropped them; the server goes on */
+			ipk__warn("%s: dropped what is not a request: %s",
+			          s->c->url.text, ipk_last_error());
+			if (ipk__expired(deadline))
+				return ipk__err(ipk__timeout_err(deadline), "%s: no request",
+				                s->c->url.text);
+			continue;
+		}
 		if (n < 0)
 			return n;
 		if (server_sort(s, b->box, rx->buf, (size_t)n, from)) {
@@ -725,6 +757,21 @@ static ssize_t server_send(struct ipk__sock *s, struct ipk__pipe *p,
 	return n;
 }
 
+/* A client finds no server at the address (killed, not back yet: a
+   socket nobody receives on, a FIFO without reader): the transport tried
+   until the deadline; the request waits for the server like one no peer
+   could take (REQ keeps it and tries again), not a failure. */
+static ssize_t server_away(struct ipk__sock *s, int rc, int64_t deadline)
+{
+	if ((rc != -ECONNREFUSED && rc != -ENOENT && rc != -ENXIO &&
+	     rc != -EPIPE) || !ipk__expired(deadline))
+		return rc;
+	char why[400];
+	snprintf(why, sizeof why, "%s", ipk_last_error());
+	return ipk__err(ipk__timeout_err(deadline), "%s: no %s server yet: %s",
+	                s->c->url.text, s->proto->peer, why);
+}
+
 static ssize_t back_send(struct ipk__sock *s, struct ipk__pipe *p,
                          const void *buf, size_t len, int64_t deadline)
 {
@@ -741,7 +788,7 @@ static ssize_t back_send(struct ipk__sock *s, struct ipk__pipe *p,
 		if (b->box == NULL) {
 			int rc = client_attach(s, deadline);
 			if (rc < 0)
-				return rc;
+				return server_away(s, rc, deadline);
 		}
 		put_hdr(s->out, 'Q', b->pid, b->nonce);
 		ipk_msginfo mi = {.type = 1};
@@ -749,7 +796,7 @@ static ssize_t back_send(struct ipk__sock *s, struct ipk__pipe *p,
 		if (n >= 0)
 			return (ssize_t)len;
 		if (n != -EPIPE || attempt > 0)
-			return n;
+			return server_away(s, (int)n, deadline);
 		client_detach(s); /* the server's mailbox went: attach again */
 	}
 }
@@ -775,8 +822,28 @@ static int back_fd(const struct ipk__sock *s)
 {
 	struct back *b = s->car_state;
 	if (!s->listening) {
+		/* the inbox and REQ's timer (its resend, or its next try to
+		   attach to a restarted server) in the socket's epoll set */
 		ipk_chan *in = b->inbox ? b->inbox : b->box;
-		return in->tp->fd ? in->tp->fd(in) : -EOPNOTSUPP;
+		int fd = in == NULL ? -1
+		         : in->tp->fd ? in->tp->fd(in) : -EOPNOTSUPP;
+		if (fd == -EOPNOTSUPP || (fd < 0 && in != NULL))
+			return fd;
+		struct back *w = (struct back *)b;
+		struct ipk__sock *ws = (struct ipk__sock *)s;
+		int rc = ipk__sock_timerfd(ws);
+		if (rc < 0)
+			return in ? fd : rc;
+		if (w->watch_ch != in || w->watch_fd != fd) {
+			unwatch_inbox(ws);
+			if (in && (rc = ipk__sock_watch(ws, fd,
+			                                ipk__ev(IPK__EV_OTHER, 0),
+			                                EPOLLIN)) < 0)
+				return rc;
+			w->watch_ch = in;
+			w->watch_fd = in ? fd : -1;
+		}
+		return s->epfd;
 	}
 	return b->box->tp->fd ? b->box->tp->fd(b->box) : -EOPNOTSUPP;
 }

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -23,7 +24,15 @@ struct conn {
 	int64_t next_look; /* when a send next looks for new connections */
 	int64_t busy_until; /* a listener with one busy connection waits on it
 	                       alone until then (see conn_recv) */
+	int64_t redial_at;  /* a dialer whose peer is away: its next dial for a
+	                       call that does not wait (see reconnect) */
+	unsigned redial_round;
 };
+
+/* A dialer whose peer is away dials again for a call that does not wait
+   (an event loop's) 10 ms after the last try, doubling to this. */
+#define REDIAL_MIN_NS 10000000LL
+#define REDIAL_MAX_NS 320000000LL
 
 /* How long a listener with one connection waits on it alone, in the
    kernel, before it looks for new connections again (while messages keep
@@ -109,6 +118,44 @@ static int redial(struct ipk__sock *s, int64_t deadline)
 		return rc;
 	}
 	return add_pipe(s, ch, true);
+}
+
+/*
+ * A dialer that lost its connection dials again. A refused or missing
+ * endpoint means the peer is away (killed, restarting): the transport
+ * tries again until the deadline, and a call that runs out of time gets a
+ * timeout (-EAGAIN for one that does not wait), never the refusal, so a
+ * REQ keeps its request and a SUB its subscription until the server is
+ * back. Calls that do not wait dial at most at a backoff's pace, and the
+ * socket's fd wakes a poller when the next dial is due.
+ */
+static int reconnect(struct ipk__sock *s, int64_t deadline)
+{
+	struct conn *k = s->car_state;
+	if (deadline == IPK__NOW && ipk__now_ns() < k->redial_at)
+		return ipk__err(-EAGAIN, "%s: no %s peer yet (dialing again)",
+		                s->c->url.text, s->proto->peer);
+	int rc = redial(s, deadline);
+	if (rc == 0) {
+		k->redial_at = 0;
+		k->redial_round = 0;
+		ipk__sock_car_timer(s, IPK__NEVER);
+		return 0;
+	}
+	char why[400];
+	snprintf(why, sizeof why, "%s", ipk_last_error());
+	if (rc != -ECONNREFUSED && rc != -ENOENT && rc != -EAGAIN &&
+	    rc != -ETIMEDOUT)
+		return ipk__err(rc, "%s: no %s peer: %s", s->c->url.text,
+		                s->proto->peer, why);
+	int64_t wait = REDIAL_MIN_NS << (k->redial_round < 6 ? k->redial_round : 6);
+	if (wait > REDIAL_MAX_NS)
+		wait = REDIAL_MAX_NS;
+	k->redial_round++;
+	k->redial_at = ipk__now_ns() + wait;
+	ipk__sock_car_timer(s, k->redial_at);
+	return ipk__err(ipk__timeout_err(deadline), "%s: no %s peer: %s",
+	                s->c->url.text, s->proto->peer, why);
 }
 
 static int conn_start(struct ipk__sock *s, int64_t deadline)
@@ -255,10 +302,9 @@ static ssize_t conn_recv(struct ipk__sock *s, ipk__rx *rx,
 			}
 		}
 		if (!s->listening && s->npipes == 0) {
-			int rc = redial(s, deadline);
+			int rc = reconnect(s, deadline);
 			if (rc < 0)
-				return ipk__err(rc, "%s: no %s peer: %s", s->c->url.text,
-				                s->proto->peer, ipk_last_error());
+				return rc;
 			continue;
 		}
 		struct epoll_event ev[16];
@@ -318,12 +364,8 @@ static int conn_flush(struct ipk__sock *s, struct ipk__pipe *p,
 static int conn_wait_send(struct ipk__sock *s, int64_t deadline)
 {
 	struct conn *k = s->car_state;
-	if (!s->listening && s->npipes == 0) {
-		int rc = redial(s, deadline);
-		return rc < 0 ? ipk__err(rc, "%s: no %s peer: %s", s->c->url.text,
-		                         s->proto->peer, ipk_last_error())
-		              : 0;
-	}
+	if (!s->listening && s->npipes == 0)
+		return reconnect(s, deadline);
 	int n = s->npipes + 1;
 	struct pollfd stackfds[64];
 	struct pollfd *pf = n <= 64 ? stackfds : calloc((size_t)n, sizeof *pf);

@@ -11,6 +11,7 @@
 #include "proto.h"
 
 #include <errno.h>
+#include <string.h>
 #include <stdlib.h>
 
 static int mbox_start(struct ipk__sock *s, int64_t deadline)
@@ -67,6 +68,17 @@ static ssize_t mbox_recv(struct ipk__sock *s, ipk__rx *rx,
 	unsigned round = 0;
 	for (;;) {
 		ssize_t n = ch->tp->recv(ch, rx, deadline);
+		if (n == -EPROTO || (n == -EMSGSIZE &&
+		                     strcmp(ch->tp->scheme, "fifo") == 0)) {
+			/* a plain program's bytes in a FIFO, or a message over the
+			   limit: the transport dropped them; the pipeline goes on */
+			ipk__warn("%s: dropped what is not a message: %s",
+			          s->c->url.text, ipk_last_error());
+			if (ipk__expired(deadline))
+				return ipk__err(ipk__timeout_err(deadline), "%s: no message",
+				                s->c->url.text);
+			continue;
+		}
 		/* a pipeline's mailbox outlives its pushers: the next one may
 		   come while we wait */
 		if (n != -EPIPE || !s->listening)

@@ -109,6 +109,7 @@ struct ipk__sock {
 	int epfd;                    /* everything that can wake the socket */
 	int timerfd;                 /* the protocol's timer, in epfd */
 	int64_t timer_at;
+	int64_t car_timer_at;        /* the carrier's (a dialer's next dial) */
 	/* scratch: a received message with its protocol header */
 	unsigned char *in;
 	size_t incap;
@@ -229,6 +230,10 @@ ssize_t ipk__sock_send_any(struct ipk__sock *s, const void *buf, size_t len,
                            struct ipk__pipe **on, int64_t deadline);
 /* The protocol's timer: when it is due, ipk_fd() is readable. */
 void ipk__sock_timer(struct ipk__sock *s, int64_t at);
+/* The carrier's timer, beside the protocol's (the fd wakes at the first). */
+void ipk__sock_car_timer(struct ipk__sock *s, int64_t at);
+/* Make the timerfd (in s->epfd) that ipk_fd() of the socket includes. */
+int ipk__sock_timerfd(struct ipk__sock *s);
 /* epoll tags: what woke the socket */
 #define IPK__EV_TIMER 1u
 #define IPK__EV_LISTENER 2u

@@ -28,7 +28,13 @@ struct req {
 	size_t len;         /* the request in s->out, header included */
 	uint32_t pipe;      /* where it went */
 	int64_t resend_at;
+	int64_t retry_at;   /* not on the wire: when a call that does not wait
+	                       next tries to put it there */
 };
+
+/* A request no peer could take yet is tried again this often by calls
+   that do not wait (a blocking receive waits for a peer by itself). */
+#define RETRY_NS 20000000LL
 
 static int req_init(struct ipk__sock *s)
 {
@@ -54,10 +60,20 @@ static ssize_t put(struct ipk__sock *s, int64_t deadline)
 	if (n < 0)
 		return n;
 	r->sent = true;
+	r->retry_at = 0;
 	r->pipe = on->id;
 	r->resend_at = r->resend_ns ? ipk__coarse_ns() + r->resend_ns : IPK__NEVER;
 	ipk__sock_timer(s, r->resend_at);
 	return n;
+}
+
+/* The request is not on the wire: a poller hears when to try again. */
+static void not_out(struct ipk__sock *s)
+{
+	struct req *r = s->priv;
+	r->sent = false;
+	r->retry_at = ipk__coarse_ns() + RETRY_NS;
+	ipk__sock_timer(s, r->retry_at);
 }
 
 static ssize_t req_send(struct ipk__sock *s, const void *buf, size_t len,
@@ -79,14 +95,28 @@ static ssize_t req_send(struct ipk__sock *s, const void *buf, size_t len,
 	s->held = false;
 	ipk__sock_timer(s, IPK__NEVER);
 	ssize_t n = put(s, deadline);
-	if (n == -ETIMEDOUT || n == -EAGAIN)
-		return (ssize_t)len; /* no peer can take it yet: it waits, and the
-		                        receive sends it as soon as one can */
+	if (n == -ETIMEDOUT || n == -EAGAIN) {
+		/* no peer can take it yet: it waits, and the receive sends it as
+		   soon as one can */
+		not_out(s);
+		return (ssize_t)len;
+	}
 	if (n < 0) {
 		r->busy = false;
 		return n;
 	}
 	return (ssize_t)len;
+}
+
+/* Resend: check the way to the server (a mailbox attaches again, a ring
+   looks at its server) and put the request out again. */
+static void resend(struct ipk__sock *s)
+{
+	struct req *r = s->priv;
+	r->sent = false;
+	r->retry_at = 0;
+	if (s->car->lost)
+		s->car->lost(s);
 }
 
 static ssize_t req_recv(struct ipk__sock *s, ipk__rx *rx, int64_t deadline)
@@ -97,9 +127,17 @@ static ssize_t req_recv(struct ipk__sock *s, ipk__rx *rx, int64_t deadline)
 		                         "(send one first)", s->c->url.text);
 	for (;;) {
 		ssize_t n;
+		/* the resend is due by the clock, whatever the calls wait: a
+		   poller's receives (timeout 0) never reach resend_at inside a
+		   wait of their own */
+		if (r->sent && r->resend_at != IPK__NEVER &&
+		    ipk__coarse_ns() >= r->resend_at)
+			resend(s);
 		if (!r->sent && (n = put(s, deadline)) < 0) {
 			if (n == -ETIMEDOUT)
 				r->busy = false; /* cancelled by the timeout */
+			else if (n == -EAGAIN)
+				not_out(s); /* kept: tried again by a later call */
 			return n;
 		}
 		int64_t until = r->resend_at < deadline ? r->resend_at : deadline;
@@ -113,17 +151,19 @@ static ssize_t req_recv(struct ipk__sock *s, ipk__rx *rx, int64_t deadline)
 				                n == -EAGAIN ? "yet" : "in time (request "
 				                                       "cancelled)");
 			}
-			r->sent = false; /* resend */
-			if (s->car->lost)
-				s->car->lost(s);
+			resend(s);
 			continue;
 		}
-		if (n == -EPIPE && !ipk__expired(deadline)) {
-			/* the way to the server broke: find it again and resend */
-			if (s->car->lost)
-				s->car->lost(s);
-			r->sent = false;
-			continue;
+		if (n == -EPIPE) {
+			/* the way to the server broke: find it again and resend (a
+			   call that does not wait leaves that to the next one) */
+			resend(s);
+			if (!ipk__expired(deadline))
+				continue;
+			not_out(s);
+			return ipk__err(ipk__timeout_err(deadline), "%s: no reply yet "
+			                "(the way to the server broke: sent again "
+			                "later)", s->c->url.text);
 		}
 		if (n < 0)
 			return n;
@@ -149,14 +189,19 @@ static ssize_t req_recv(struct ipk__sock *s, ipk__rx *rx, int64_t deadline)
 static void req_pipe_removed(struct ipk__sock *s, struct ipk__pipe *p)
 {
 	struct req *r = s->priv;
-	if (r->busy && r->sent && r->pipe == p->id)
+	if (r->busy && r->sent && r->pipe == p->id) {
 		r->sent = false; /* out again at once, on another connection */
+		r->retry_at = 0;
+	}
 }
 
 static int req_pending(const struct ipk__sock *s)
 {
 	const struct req *r = s->priv;
-	return r->busy && (!r->sent || ipk__coarse_ns() >= r->resend_at);
+	/* not out: when it may be tried (no peer took it: not before
+	   retry_at, which the timer marks, so a poller does not spin) */
+	int64_t at = r->sent ? r->resend_at : r->retry_at;
+	return r->busy && ipk__coarse_ns() >= at;
 }
 
 static const char *const req_opts[] = {"resend", NULL};

@@ -94,7 +94,7 @@ static int sock_open(ipk_chan *c, bool listening, int64_t deadline)
 	s->listening = listening;
 	s->cookie = random32() | 1;
 	s->next_id = (random32() & 0x7fffffffu) | 1;
-	s->timer_at = IPK__NEVER;
+	s->timer_at = s->car_timer_at = IPK__NEVER;
 	int rc;
 	if (pr->priv_size && (s->priv = calloc(1, pr->priv_size)) == NULL) {
 		rc = ipk__err(-ENOMEM, "out of memory");
@@ -357,11 +357,12 @@ ssize_t ipk__sock_send_any(struct ipk__sock *s, const void *buf, size_t len,
 	}
 }
 
-void ipk__sock_timer(struct ipk__sock *s, int64_t at)
+/* Arm the timerfd for the first of the protocol's and the carrier's. */
+static void arm(struct ipk__sock *s)
 {
-	s->timer_at = at;
 	if (s->timerfd < 0)
 		return; /* nobody polls: the protocol's own waits see the time */
+	int64_t at = s->timer_at < s->car_timer_at ? s->timer_at : s->car_timer_at;
 	struct itimerspec its = {0};
 	if (at != IPK__NEVER) {
 		if (at <= 0)
@@ -370,6 +371,18 @@ void ipk__sock_timer(struct ipk__sock *s, int64_t at)
 		its.it_value.tv_nsec = at % 1000000000;
 	}
 	timerfd_settime(s->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+void ipk__sock_timer(struct ipk__sock *s, int64_t at)
+{
+	s->timer_at = at;
+	arm(s);
+}
+
+void ipk__sock_car_timer(struct ipk__sock *s, int64_t at)
+{
+	s->car_timer_at = at;
+	arm(s);
 }
 
 /* ------------------------------------------------- channel entry points */
@@ -395,19 +408,27 @@ int ipk__sock_fd(const ipk_chan *c)
 		ipk__sock_drop(s);
 	if (s->car->fd)
 		return s->car->fd(s);
-	if (s->timerfd < 0) {
-		/* a poller cannot see the protocol's timer: give it one */
-		s->timerfd = timerfd_create(CLOCK_MONOTONIC,
-		                            TFD_NONBLOCK | TFD_CLOEXEC);
-		if (s->timerfd < 0)
-			return ipk__errno(-errno, "timerfd_create");
-		int rc = ipk__sock_watch(s, s->timerfd, ipk__ev(IPK__EV_TIMER, 0),
-		                         EPOLLIN);
-		if (rc < 0)
-			return rc;
-		ipk__sock_timer(s, s->timer_at);
+	int rc = ipk__sock_timerfd(s);
+	return rc < 0 ? rc : s->epfd;
+}
+
+int ipk__sock_timerfd(struct ipk__sock *s)
+{
+	if (s->timerfd >= 0)
+		return 0;
+	/* a poller cannot see the protocol's timer: give it one */
+	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->timerfd < 0)
+		return ipk__errno(-errno, "timerfd_create");
+	int rc = ipk__sock_watch(s, s->timerfd, ipk__ev(IPK__EV_TIMER, 0),
+	                         EPOLLIN);
+	if (rc < 0) {
+		close(s->timerfd);
+		s->timerfd = -1;
+		return rc;
 	}
-	return s->epfd;
+	arm(s);
+	return 0;
 }
 
 int ipk__sock_pending(const ipk_chan *c)
