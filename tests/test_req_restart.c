@@ -30,14 +30,23 @@ struct outcome {
 	char why[400];
 };
 
+enum { BLOCKING, POLLING, CACHED_FD };
+static const char *const mode_names[] = {"blocking", "polling",
+                                         "polling a cached fd"};
+
 /* Wait for one reply (or message) on c until timeout_ms: one blocking
-   receive, or polls. */
+   receive; or receives with timeout 0 between ipk_poll() calls; or
+   between poll()s of the fd ipk_fd() gave once, as an event loop that
+   registers it once does. */
 static ssize_t await(ipk_chan *c, char *buf, size_t cap, int timeout_ms,
-                     bool polling)
+                     int mode)
 {
-	if (!polling)
+	if (mode == BLOCKING)
 		return ipk_recv(c, buf, cap, timeout_ms);
 	int64_t end = ipkt_now_ms() + timeout_ms;
+	int fd = mode == CACHED_FD ? ipk_fd(c) : -1;
+	if (mode == CACHED_FD && fd < 0)
+		return fd;
 	for (;;) {
 		ssize_t n = ipk_recv(c, buf, cap, 0);
 		if (n != -EAGAIN)
@@ -47,8 +56,14 @@ static ssize_t await(ipk_chan *c, char *buf, size_t cap, int timeout_ms,
 			return -ETIMEDOUT;
 		/* a long poll: the socket's fd must wake us when a redial or a
 		   resend is due */
-		ipk_pollitem it = {.chan = c, .events = IPK_POLLIN};
-		int rc = ipk_poll(&it, 1, (int)left);
+		int rc;
+		if (mode == CACHED_FD) {
+			struct pollfd pf = {.fd = fd, .events = POLLIN};
+			rc = poll(&pf, 1, (int)left);
+		} else {
+			ipk_pollitem it = {.chan = c, .events = IPK_POLLIN};
+			rc = ipk_poll(&it, 1, (int)left);
+		}
 		if (rc < 0)
 			return rc;
 	}
@@ -56,23 +71,21 @@ static ssize_t await(ipk_chan *c, char *buf, size_t cap, int timeout_ms,
 
 struct rcase {
 	int scheme; /* index in rr_schemes */
-	bool polling;
+	int mode;
 };
 
 ParameterizedTestParameters(restart, req)
 {
-	static struct rcase v[2 * PT_NSCHEMES];
-	for (int i = 0; i < PT_NSCHEMES; i++) {
-		v[2 * i] = (struct rcase){i, false};
-		v[2 * i + 1] = (struct rcase){i, true};
-	}
-	return cr_make_param_array(struct rcase, v, 2 * PT_NSCHEMES);
+	static struct rcase v[3 * PT_NSCHEMES];
+	for (int i = 0; i < 3 * PT_NSCHEMES; i++)
+		v[i] = (struct rcase){i / 3, i % 3};
+	return cr_make_param_array(struct rcase, v, 3 * PT_NSCHEMES);
 }
 
 ParameterizedTest(struct rcase *rc, restart, req)
 {
 	const char *scheme = rr_schemes[rc->scheme];
-	const char *mode = rc->polling ? "polling" : "blocking";
+	const char *mode = mode_names[rc->mode];
 	char url[512], addr[512], again[512], dial[600];
 	pt_address(scheme, url, sizeof url);
 	/* the first server takes requests and never answers */
@@ -94,7 +107,7 @@ ParameterizedTest(struct rcase *rc, restart, req)
 			_exit(3);
 		if (write(sent[1], "s", 1) != 1)
 			_exit(4);
-		out->n = await(c, out->got, sizeof out->got - 1, 30000, rc->polling);
+		out->n = await(c, out->got, sizeof out->got - 1, 30000, rc->mode);
 		if (out->n < 0)
 			snprintf(out->why, sizeof out->why, "%s", ipk_last_error());
 		ipk_close(c);
@@ -161,14 +174,16 @@ static pid_t publisher(const char *url, const char *word, char *addr,
 
 ParameterizedTestParameters(restart, sub)
 {
-	static struct rcase v[] = {{0, false}, {0, true}, {1, false}, {1, true}};
-	return cr_make_param_array(struct rcase, v, 4);
+	static struct rcase v[6];
+	for (int i = 0; i < 6; i++) /* unix, tcp */
+		v[i] = (struct rcase){i / 3, i % 3};
+	return cr_make_param_array(struct rcase, v, 6);
 }
 
 ParameterizedTest(struct rcase *rc, restart, sub)
 {
 	const char *scheme = rr_schemes[rc->scheme]; /* unix, tcp */
-	const char *mode = rc->polling ? "polling" : "blocking";
+	const char *mode = mode_names[rc->mode];
 	char url[512], addr[512], again[512];
 	pt_address(scheme, url, sizeof url);
 	char purl[600];
@@ -186,7 +201,7 @@ ParameterizedTest(struct rcase *rc, restart, sub)
 		ipk_chan *s;
 		if (ipk_dial(&s, addr, 10000) < 0 || ipk_subscribe(s, "", 0) < 0)
 			_exit(3);
-		out->n = await(s, out->got, sizeof out->got - 1, 10000, rc->polling);
+		out->n = await(s, out->got, sizeof out->got - 1, 10000, rc->mode);
 		if (out->n != 3 || write(got1[1], "g", 1) != 1)
 			_exit(4);
 		/* the first publisher's messages until it is gone, then the
@@ -195,7 +210,7 @@ ParameterizedTest(struct rcase *rc, restart, sub)
 		do {
 			int left = (int)(end - ipkt_now_ms());
 			out->n = await(s, out->got, sizeof out->got - 1,
-			               left > 0 ? left : 0, rc->polling);
+			               left > 0 ? left : 0, rc->mode);
 		} while (out->n == 3 && memcmp(out->got, "one", 3) == 0);
 		if (out->n < 0)
 			snprintf(out->why, sizeof out->why, "%s", ipk_last_error());

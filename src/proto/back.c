@@ -478,6 +478,8 @@ static bool server_sort(struct ipk__sock *s, ipk_chan *ch,
 
 /* Attach: the request mailbox, and a reply mailbox of our own where the
    mechanism needs one. */
+static int watch_inbox(struct ipk__sock *s);
+
 static int client_attach(struct ipk__sock *s, int64_t deadline)
 {
 	struct back *b = s->car_state;
@@ -488,7 +490,11 @@ static int client_attach(struct ipk__sock *s, int64_t deadline)
 		    (rc = open_chan(s, url, true, IPK__NOW, &b->inbox)) < 0)
 			return rc;
 	}
-	return open_chan(s, s->c->url.text, false, deadline, &b->box);
+	rc = open_chan(s, s->c->url.text, false, deadline, &b->box);
+	if (rc == 0 && s->timerfd >= 0)
+		(void)watch_inbox(s); /* a poller that keeps the fd it was given
+		                         hears the new mailbox too */
+	return rc;
 }
 
 static bool server_alive(struct back *b)
@@ -818,33 +824,35 @@ static int back_wait_send(struct ipk__sock *s, int64_t deadline)
 	return ipk__err(ipk__timeout_err(deadline), "no peer");
 }
 
+/* A polled client's epoll set (ipk_fd): its inbox beside REQ's timer
+   (its resend, or its next try to reach a restarted server); the fd to
+   poll, or a negative errno. Called again when the inbox changes. */
+static int watch_inbox(struct ipk__sock *s)
+{
+	struct back *b = s->car_state;
+	ipk_chan *in = b->inbox ? b->inbox : b->box;
+	int fd = in == NULL ? -1 : in->tp->fd ? in->tp->fd(in) : -EOPNOTSUPP;
+	if (fd == -EOPNOTSUPP || (fd < 0 && in != NULL))
+		return fd;
+	int rc = ipk__sock_timerfd(s);
+	if (rc < 0)
+		return in ? fd : rc;
+	if (b->watch_ch != in || b->watch_fd != fd) {
+		unwatch_inbox(s);
+		if (in && (rc = ipk__sock_watch(s, fd, ipk__ev(IPK__EV_OTHER, 0),
+		                                EPOLLIN)) < 0)
+			return rc;
+		b->watch_ch = in;
+		b->watch_fd = in ? fd : -1;
+	}
+	return s->epfd;
+}
+
 static int back_fd(const struct ipk__sock *s)
 {
 	struct back *b = s->car_state;
-	if (!s->listening) {
-		/* the inbox and REQ's timer (its resend, or its next try to
-		   attach to a restarted server) in the socket's epoll set */
-		ipk_chan *in = b->inbox ? b->inbox : b->box;
-		int fd = in == NULL ? -1
-		         : in->tp->fd ? in->tp->fd(in) : -EOPNOTSUPP;
-		if (fd == -EOPNOTSUPP || (fd < 0 && in != NULL))
-			return fd;
-		struct back *w = (struct back *)b;
-		struct ipk__sock *ws = (struct ipk__sock *)s;
-		int rc = ipk__sock_timerfd(ws);
-		if (rc < 0)
-			return in ? fd : rc;
-		if (w->watch_ch != in || w->watch_fd != fd) {
-			unwatch_inbox(ws);
-			if (in && (rc = ipk__sock_watch(ws, fd,
-			                                ipk__ev(IPK__EV_OTHER, 0),
-			                                EPOLLIN)) < 0)
-				return rc;
-			w->watch_ch = in;
-			w->watch_fd = in ? fd : -1;
-		}
-		return s->epfd;
-	}
+	if (!s->listening)
+		return watch_inbox((struct ipk__sock *)s);
 	return b->box->tp->fd ? b->box->tp->fd(b->box) : -EOPNOTSUPP;
 }
 
