@@ -16,19 +16,66 @@ finish() {
 }
 
 # What a run with this pid could have left behind: names carry the pid,
-# System V keys are 0x6b000000 | (pid & 0x3fff) << 10 | ...
-leftovers() {
-	local pid=$1
+# System V keys are 0x6b000000 | (pid & 0x3fff) << 10 | ... A concurrent
+# run whose pid is the same modulo 16384 makes the same keys: its objects
+# are live (their listener's owner record names a running process), ours
+# are not once the run is over, so only keys that are not live count (an
+# orphan or an unknown one, which nothing proves in use, is a leak). A key
+# made before the run started (SINCE, seconds since the epoch; the kernel
+# keeps whole seconds) is another run's leftover, not ours.
+leftovers() { # PID SINCE
+	local pid=$1 since=$2 kind
 	ls /tmp /dev/shm /dev/mqueue 2>/dev/null | grep "^ipkb-$pid-"
-	awk -v p=$((pid & 0x3fff)) 'NR > 1 {
-		k = $1 + 0; if (k < 0) k += 4294967296
-		if (int(k / 16777216) == 107 && int(k / 1024) % 16384 == p) print "sysv key", k
-	}' /proc/sysvipc/msg /proc/sysvipc/shm 2>/dev/null
+	for kind in sysvmq sysvshm; do
+		"$CLI" ls --kind $kind --json 2>/dev/null |
+			jq -r --argjson p $((pid & 0x3fff)) --argjson t "$since" '.objects[]
+			| select(.key != null and (.key / 16777216 | floor) == 107
+			         and ((.key / 1024 | floor) % 16384) == $p
+			         and .state != "live" and .changed >= $t)
+			| "sysv key \(.key) (\(.address) \(.state): \(.why))"'
+	done
 }
+
+# The check itself, on keys of this shell's pid (job 511, which a run of
+# this size never makes): a live listener's queue is another run's, a
+# killed listener's and a queue nobody recorded are leaks.
+key() { printf '0x%08x' $((0x6b000000 | ($$ & 0x3fff) << 10 | 511 << 1 | $1)); }
+live_q=$(key 0) dead_q=$(key 1)
+t0=$(($(date +%s) - 1))
+"$CLI" recv "sysvmq:$live_q" -n 0 --timeout 60000 >/dev/null 2>&1 &
+live_pid=$!
+"$CLI" recv "sysvmq:$dead_q" -n 0 --timeout 60000 >/dev/null 2>&1 &
+dead_pid=$!
+for _ in $(seq 400); do
+	n=$(awk -v a=$((live_q)) -v b=$((dead_q)) 'NR > 1 && ($1 == a || $1 == b)' \
+		/proc/sysvipc/msg | wc -l)
+	[ "$n" -eq 2 ] && break
+	sleep 0.05
+done
+kill -9 $dead_pid
+wait $dead_pid 2>/dev/null
+left=$(leftovers $$ $t0)
+grep -Eq "^sysv key $((live_q))( |$)" <<<"$left" && bad "a live queue taken for a leak: $left" || ok
+grep -q "^sysv key $((dead_q)) (sysvmq:$dead_q orphan" <<<"$left" && ok || bad "a killed listener's queue not seen: $left"
+kill $live_pid
+wait $live_pid 2>/dev/null
+"$CLI" rm "sysvmq:$dead_q" >/dev/null || bad "rm sysvmq:$dead_q"
+"$CLI" rm "sysvmq:$live_q" >/dev/null 2>&1
+# a queue no ipckit listener made (nothing records its owner): unknown
+if /usr/bin/python3 -c 'import sys, sysv_ipc; sysv_ipc.MessageQueue(int(sys.argv[1], 16), sysv_ipc.IPC_CREX)' "$live_q"; then
+	left=$(leftovers $$ $t0)
+	grep -q "^sysv key $((live_q)) (sysvmq:$live_q unknown" <<<"$left" && ok ||
+		bad "a queue nobody recorded not seen: $left"
+	"$CLI" rm "sysvmq:$live_q" >/dev/null || bad "rm sysvmq:$live_q"
+else
+	bad "cannot make a System V queue with python3-sysv-ipc"
+fi
+[ -z "$(leftovers $$ $t0)" ] && ok || bad "the check's own queues left: $(leftovers $$ $t0)"
 
 tiny=(--sizes 64,4K --duration 0.02 --repeat 2 --iterations 300)
 
 # ---------------------------------------------------------------- a run
+t0=$(($(date +%s) - 1))
 "$CLI" bench "${tiny[@]}" --json="$dir/b.json" --csv="$dir/b.csv" \
 	--html "$dir/b.html" >"$dir/table.txt" 2>"$dir/err.txt" &
 pid=$!
@@ -299,7 +346,7 @@ for sid, charts in p.sections:
     assert charts == 1, "section %s has %d charts" % (sid, charts)
 EOF
 
-left=$(leftovers $pid)
+left=$(leftovers $pid $t0)
 [ -z "$left" ] && ok || bad "objects left behind: $left"
 
 # ------------------------------------------------ selection and stdout
@@ -325,6 +372,7 @@ done
 # A longer run in its own process group, interrupted the way a terminal
 # does it (SIGINT to the whole group): it stops, removes what it made and
 # leaves no process behind.
+t0=$(($(date +%s) - 1))
 setsid "$CLI" bench --sizes 64,4K --duration 2 --transports fifo,unix \
 	>"$dir/int.txt" 2>&1 &
 pgid=$!
@@ -339,7 +387,7 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 pgrep -g "$pgid" >/dev/null && bad "processes left after Ctrl-C: $(pgrep -g "$pgid")" || ok
-left=$(leftovers $pgid)
+left=$(leftovers $pgid $t0)
 [ -z "$left" ] && ok || bad "objects left after Ctrl-C: $left"
 
 finish

@@ -114,6 +114,22 @@ int ipk__ring_view(void *copy, size_t have, size_t region_size,
 /* How many header bytes to copy so that ipk__ring_view can judge. */
 #define IPK__RING_VIEW_BYTES ((size_t)64 << 10)
 
+/* Who a broadcast ring (src/shm/bcast.h) records: its owner words. */
+#define IPK__BCASTVIEW_SLOTS 256
+struct ipk__bcastview {
+	bool persist;
+	uint32_t nslots;
+	uint64_t pub;                        /* publisher, 0 none */
+	uint64_t sub[IPK__BCASTVIEW_SLOTS];  /* subscriber slots, 0 free */
+};
+
+/* Validate a copy (as ipk__ring_view) of a broadcast ring's first have
+   bytes and read its records: 0 or -EPROTO (a message says what). */
+int ipk__bcast_view(void *copy, size_t have, size_t region_size,
+                    const char *what, struct ipk__bcastview *out);
+/* IPK_PID_* of the process an owner word names (pid in *pid). */
+int ipk__bcast_owner_state(uint64_t w, pid_t *pid);
+
 /* ------------------------------------------------------------ scanners */
 
 struct ipk__scanctx {
@@ -142,6 +158,13 @@ void ipk__scan_files_at(struct ipk__scanctx *c, int dfd, const char *base,
                         const char *path);
 /* Look inside a System V segment (attaching to it) to tell a ring. */
 void ipk__sysvshm_look(struct ipk__obj *o);
+
+struct ipk__owner;
+/* The why of a queue whose listener's owner record (src/core/owner.h)
+   names no live process: gone (also: appended), kept with ?persist, or
+   left by a listener that took it over; p.messages set. */
+void ipk__queue_owner_why(struct ipk__obj *o, const struct ipk__owner *rec,
+                          const char *also);
 
 /* Decide state and why from what the scanners recorded. */
 void ipk__obj_judge(struct ipk__obj *o);

@@ -163,7 +163,8 @@ int ipk__procidx_build(struct ipk__procidx *x)
 		ipk__procidx_free(x);
 		return ipk__err(rc, "out of memory reading /proc");
 	}
-	qsort(x->v, x->n, sizeof *x->v, cmp_hold);
+	if (x->n > 0) /* v is NULL when nothing was found (qsort wants memory) */
+		qsort(x->v, x->n, sizeof *x->v, cmp_hold);
 	x->sorted = true;
 	return 0;
 }

@@ -147,12 +147,7 @@ void ipk__scan_mqueue_one(struct ipk__scanctx *c, int dfd, const char *name)
 		         "pid %d waits for its notification", notify_pid);
 	} else if (owner == IPK__OWNER_DEAD) {
 		p->state = IPK_OBJ_ORPHAN;
-		snprintf(o->why, sizeof o->why, "%s",
-		         rec.pid > 0 ? "its listener is gone and nobody has it open"
-		             : rec.persist
-		                     ? "its listener closed it and kept it (?persist)"
-		                     : "its listener closed it with messages still in "
-		                       "it");
+		ipk__queue_owner_why(o, &rec, " and nobody has it open");
 	} else if (c->procs->unreadable > 0) {
 		p->attached = -1;
 		snprintf(o->why, sizeof o->why,

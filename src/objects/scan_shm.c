@@ -126,6 +126,74 @@ static void judge_ring(struct ipk__obj *o, const struct ipk__ringview *v)
 	}
 }
 
+/*
+ * A broadcast ring's users are its publisher and subscribers, recorded
+ * with pid and start time (docs/pubsub.md, "Crashes"), as a ring's slots:
+ * every record dead and nobody mapping it is an orphan, even when some
+ * processes could not be inspected.
+ */
+static void judge_bcast(struct ipk__obj *o, const struct ipk__bcastview *v)
+{
+	ipk_object *p = &o->pub;
+	int subs = 0, recorded = 0, unknown = 0;
+	pid_t alive = 0, pid;
+	int pst = ipk__bcast_owner_state(v->pub, &pid);
+	if (pst != IPK_PID_NONE) {
+		recorded++;
+		p->last.pid = pid;
+		p->last.state = pst;
+		if (pst == IPK_PID_ALIVE) {
+			alive = pid;
+			ipk__obj_hold(o, pid);
+		}
+		unknown += pst == IPK_PID_UNKNOWN;
+	}
+	pid_t alive_sub = 0;
+	for (uint32_t i = 0; i < v->nslots; i++) {
+		int st = ipk__bcast_owner_state(v->sub[i], &pid);
+		if (st == IPK_PID_NONE)
+			continue;
+		recorded++;
+		if (p->last.pid == 0) {
+			p->last.pid = pid;
+			p->last.state = st;
+		}
+		if (st == IPK_PID_ALIVE) {
+			subs++;
+			if (alive_sub == 0)
+				alive_sub = pid;
+			ipk__obj_hold(o, pid);
+		}
+		unknown += st == IPK_PID_UNKNOWN;
+	}
+	p->producers = alive ? 1 : 0;
+	p->consumers = subs;
+	p->persist = v->persist;
+	p->attached = (int64_t)p->nholders;
+	snprintf(o->use, sizeof o->use, "%d subscriber%s, %s, %zu mapping it",
+	         subs, subs == 1 ? "" : "s",
+	         alive ? "publisher" : "no publisher", p->nholders);
+	if (alive || alive_sub) {
+		p->state = IPK_OBJ_LIVE;
+		snprintf(o->why, sizeof o->why, "%s pid %d is alive",
+		         alive ? "publisher" : "subscriber",
+		         (int)(alive ? alive : alive_sub));
+	} else if (p->nholders > 0) {
+		/* mapped by a process not (yet) recorded: ipk__obj_judge */
+	} else if (unknown) {
+		p->state = IPK_OBJ_UNKNOWN;
+		p->attached = -1;
+		snprintf(o->why, sizeof o->why,
+		         "cannot tell whether its publisher or subscribers live");
+	} else if (recorded) {
+		p->state = IPK_OBJ_ORPHAN;
+		snprintf(o->why, sizeof o->why,
+		         "its publisher and subscribers recorded in it are gone");
+	} else
+		/* nobody recorded: only the mappings can tell */
+		judge_by_holders(o, "broadcast ring");
+}
+
 int ipk__obj_region_file(struct ipk__obj *o, const char *path, int fd,
                          const char *scheme)
 {
@@ -137,24 +205,30 @@ int ipk__obj_region_file(struct ipk__obj *o, const char *path, int fd,
 		return -ENOMEM;
 	struct ipk__ringview v;
 	int rc = ipk__ring_view(buf, len, (size_t)o->pub.size, path, &v);
-	/* a broadcast ring (src/shm/bcast.h) is told by its magic; its users
-	   are the processes that map it */
+	/* a broadcast ring (src/shm/bcast.h) is told by its magic; what a
+	   shm:/mmap: address with ?proto=pub|sub makes */
 	bool bcast = rc < 0 && ipk__bcast_is(buf, len);
-	bool bcast_persist =
-		bcast && (((const struct ipk__bcast_hdr *)buf)->flags &
-		          IPK__BCAST_F_PERSIST);
+	struct ipk__bcastview *bv = NULL;
+	int brc = -EPROTO;
+	if (bcast && (bv = malloc(sizeof *bv)) != NULL)
+		brc = ipk__bcast_view(buf, len, (size_t)o->pub.size, path, bv);
 	free(buf);
 	if (bcast) {
-		/* what a shm:/mmap: address with ?proto=pub|sub makes: an ipckit
-		   object, judged by the processes that map it */
 		o->is_ring = true;
 		snprintf(o->detail, sizeof o->detail, "broadcast ring");
 		snprintf(o->address, sizeof o->address, "%s:%s", scheme,
 		         strcmp(scheme, "shm") == 0 ? path + strlen("/dev/shm")
 		                                    : path);
-		judge_by_holders(o, "broadcast ring");
-		o->pub.persist = bcast_persist;
-		snprintf(o->use, sizeof o->use, "%zu mapping it", o->pub.nholders);
+		if (brc == 0)
+			judge_bcast(o, bv);
+		else {
+			/* a corrupt header: its records say nothing, the mappings do */
+			judge_by_holders(o, "broadcast ring");
+			o->pub.persist = 0;
+			snprintf(o->use, sizeof o->use, "%zu mapping it",
+			         o->pub.nholders);
+		}
+		free(bv);
 		return 0;
 	}
 	if (rc == 0) {

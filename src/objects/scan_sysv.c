@@ -48,6 +48,29 @@ static const char *pid_word(int state)
 
 /* --------------------------------------------------------------- queues */
 
+void ipk__queue_owner_why(struct ipk__obj *o, const struct ipk__owner *rec,
+                          const char *also)
+{
+	long long n = o->pub.messages;
+	if (rec->pid > 0)
+		snprintf(o->why, sizeof o->why, "its listener, pid %d, is gone%s%s",
+		         (int)rec->pid, also,
+		         rec->persist ? "; kept with ?persist" : "");
+	else if (rec->persist)
+		snprintf(o->why, sizeof o->why,
+		         "its listener closed it and kept it (?persist)");
+	else if (n > 0)
+		/* ipk__owner_keeps: a listener that took over a dead one's queue
+		   leaves it while messages are unread; nobody kept it on purpose */
+		snprintf(o->why, sizeof o->why,
+		         "left by a listener that took it over, with %lld unread "
+		         "message%s (not ?persist)", n, n == 1 ? "" : "s");
+	else
+		snprintf(o->why, sizeof o->why,
+		         "left by a listener that took it over while messages were "
+		         "unread (not ?persist)");
+}
+
 static void one_queue(struct ipk__scanctx *c, const char *line)
 {
 	long long key, cbytes, qnum, stime, rtime, ctime;
@@ -102,15 +125,7 @@ static void one_queue(struct ipk__scanctx *c, const char *line)
 		         (int)rec.pid);
 	} else if (owner == IPK__OWNER_DEAD) {
 		p->state = IPK_OBJ_ORPHAN;
-		if (rec.pid > 0)
-			snprintf(o->why, sizeof o->why, "its listener, pid %d, is gone",
-			         (int)rec.pid);
-		else
-			snprintf(o->why, sizeof o->why, "%s",
-			         rec.persist
-			                 ? "its listener closed it and kept it (?persist)"
-			                 : "its listener closed it with messages still "
-			                   "in it");
+		ipk__queue_owner_why(o, &rec, "");
 	} else if (s_state == IPK_PID_ALIVE || r_state == IPK_PID_ALIVE) {
 		p->state = IPK_OBJ_LIVE;
 		snprintf(o->why, sizeof o->why, "its last %s, pid %d, is alive",
