@@ -109,6 +109,30 @@ inner() {
 		bad "gc removed a ?persist ring: $out" || ok
 	[ -e /dev/shm/bp ] && ok || bad "the ?persist ring is gone"
 
+	# the publisher word is pid and start time (low 32 bits), at offset 256
+	# of the header (src/shm/bcast.h): naming this namespace's pid 1 (root's
+	# shell, which the user may not inspect) with its start time, the ring
+	# is live by that record alone; with another start time the pid is
+	# another process's, and the ring an orphan
+	pubword() { # PID START_DELTA
+		/usr/bin/python3 - "$1" "$2" <<'PY'
+import struct, sys
+pid, delta = int(sys.argv[1]), int(sys.argv[2])
+stat = open("/proc/%d/stat" % pid).read()
+start = int(stat[stat.rindex(")") + 2:].split()[19]) + delta
+with open("/dev/shm/bp", "r+b") as f:
+    f.seek(256)
+    f.write(struct.pack("<Q", pid | (start & 0xffffffff) << 32))
+PY
+	}
+	pubword 1 0 || bad "write the publisher word"
+	check "a record of a live process: live" "live true" "$(seen shm:/bp)"
+	check "its why names it" "publisher pid 1 is alive" \
+		"$(as_user "$CLI" ls --kind shm --json |
+			jq -r '.objects[] | select(.address == "shm:/bp") | .why')"
+	pubword 1 1 || bad "write the publisher word"
+	check "the pid with another start time: an orphan" "orphan true" "$(seen shm:/bp)"
+
 	kill_all
 }
 
