@@ -143,8 +143,13 @@ ready_fifo() {
 	exec {RD}<>"$RF"
 }
 
-# nohup: SIGHUP is ignored, and relay goes on relaying
-start_ready "$TMP/n.out" recv "unix:$TMP/n.sock" -n 1
+# until FILE holds TEXT (a receiver's output), at most 30 s
+arrived() { local i; for ((i = 0; i < 300; i++)); do
+	[ "$(cat "$1")" = "$2" ] && return 0; sleep 0.1; done; return 1; }
+
+# nohup: SIGHUP is ignored, and relay goes on relaying. (The receiver stays
+# until relay is stopped: a relay from a FIFO ends when its receiver leaves.)
+start_ready "$TMP/n.out" recv "unix:$TMP/n.sock" -n 2
 rcv=$PID rcv_addr=$ADDR
 ready_fifo
 nohup "$CLI" relay -a "fifo:$TMP/n.fifo" "$rcv_addr" --print-address >"$TMP/nohup.out" 2>"$RF" &
@@ -154,18 +159,20 @@ read -r -t 30 -u "$RD" addr || bad "nohup relay did not start"
 kill -HUP $relay
 run send --timeout 10000 "fifo:$TMP/n.fifo" "after HUP" 2>"$TMP/err"
 expect_status "send through relay after SIGHUP" 0 $? "$TMP/err"
-finish $rcv
-expect_eq "nohup relay survived SIGHUP" "after HUP" "$(cat "$TMP/n.out")"
+arrived "$TMP/n.out" "after HUP" && ok || bad "nohup relay did not deliver: $(cat "$TMP/n.out")"
 kill -0 $relay 2>/dev/null && ok || bad "nohup relay died of SIGHUP"
 kill -TERM $relay
 finish $relay
 expect_status "nohup relay ends on SIGTERM" 143 $ST
+run send "$rcv_addr" last || bad "send the receiver its last"
+finish $rcv
+expect_eq "nohup relay survived SIGHUP" $'after HUP\nlast' "$(cat "$TMP/n.out")"
 expect_gone "relay removed its FIFO" "$TMP/n.fifo"
 
 # a background job of a script ignores SIGINT (bash sets it so): recv,
 # send and relay keep that immunity; SIGTERM still ends them cleanly
 ready_fifo
-"$CLI" recv "fifo:$TMP/bg.fifo" -n 1 --print-address >"$TMP/bg.out" 2>"$RF" &
+"$CLI" recv "fifo:$TMP/bg.fifo" -n 2 --print-address >"$TMP/bg.out" 2>"$RF" &
 bg=$!
 pids+=("$bg")
 read -r -t 30 -u "$RD" addr || bad "background recv did not start"
@@ -183,13 +190,15 @@ read -r -t 30 -u "$RD" addr || bad "background relay did not start"
 kill -INT $bgr
 run send --timeout 10000 "fifo:$TMP/bg3.fifo" "after INT" 2>"$TMP/err"
 expect_status "send through a background relay after SIGINT" 0 $? "$TMP/err"
-finish $bg
-expect_status "background recv ignored SIGINT" 0 $ST
-expect_eq "background recv got the message" "after INT" "$(cat "$TMP/bg.out")"
+arrived "$TMP/bg.out" "after INT" && ok || bad "background relay did not deliver: $(cat "$TMP/bg.out")"
 kill -0 $bgr 2>/dev/null && ok || bad "background relay died of SIGINT"
 kill -TERM $bgr
 finish $bgr
 expect_status "background relay on SIGTERM" 143 $ST
+run send --timeout 10000 "fifo:$TMP/bg.fifo" last || bad "send the background recv its last"
+finish $bg
+expect_status "background recv ignored SIGINT" 0 $ST
+expect_eq "background recv got the messages" $'after INT\nlast' "$(cat "$TMP/bg.out")"
 expect_gone "SIGTERM: relay removed its FIFO" "$TMP/bg3.fifo"
 # the background send still waits for its listener, then delivers
 run recv "fifo:$TMP/bg2.fifo" -n 1 --timeout 20000 >"$TMP/bg2.out" 2>"$TMP/err"
