@@ -174,9 +174,10 @@ int ipk_objects_open(ipk_objscan **out, const ipk_objscan_opts *opts)
 	if (pidns != 0 && pidns != 0xEFFFFFFCu)
 		ipk__obj_note(&s->list,
 		              "this pid namespace (%llu) is not the machine's: "
-		              "processes outside it cannot be seen, so objects their "
-		              "records name are 'unknown', and what they hold on a "
-		              "shared file system is not known",
+		              "processes outside it cannot be seen. An owner record "
+		              "of another pid namespace makes its object 'unknown', "
+		              "but a ring or file used only from outside may look "
+		              "unused: run gc from the machine's pid namespace",
 		              (unsigned long long)pidns);
 	struct ipk__scanctx c = {&s->list, &procs, opts->kind, opts->paths};
 	ipk__scan_sysv(&c);
