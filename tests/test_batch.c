@@ -221,6 +221,24 @@ Test(batch, peer_gone_is_sticky_after_the_timer_met_it)
 	sends_stay_refused(a);
 }
 
+/* A receive writes the queue first; what it could not deliver is counted
+   by the next send, and sending stays refused. */
+Test(batch, peer_gone_found_by_a_receive)
+{
+	ipk_chan *a, *b;
+	pair_ok("unix:?batch&batchdelay=0", &a, &b);
+	ipk_close(b);
+	send_seq(a, 1, 100);
+	char x;
+	cr_assert_eq(ipk_recv(a, &x, 1, 1000), -EPIPE);
+	cr_assert_eq(ipk_send(a, "x", 1, 1000), -EPIPE);
+	cr_assert(strstr(ipk_last_error(), "bytes of batched messages were not "
+	                                   "delivered") != NULL &&
+	                  strstr(ipk_last_error(), " 0 bytes") == NULL,
+	          "%s", ipk_last_error());
+	sends_stay_refused(a);
+}
+
 /* A large message (written past the queue) that meets the peer gone ends
    sending too. */
 Test(batch, peer_gone_is_sticky_after_a_large_send)

@@ -70,6 +70,7 @@ struct ipk__batch {
 	   send and flush fails with it at once, as the kernel does for an
 	   unbatched stream, instead of queueing a message that cannot go */
 	int dead;
+	size_t dropped;        /* queued bytes push_locked's last error dropped */
 	bool listed;
 	struct ipk__batch *prev, *next;
 };
@@ -406,6 +407,7 @@ static void check_fork(struct ipk__batch *b)
 static int push_locked(struct ipk__batch *b, int64_t deadline, size_t room)
 {
 	ipk__stream *s = b->s;
+	b->dropped = 0;
 	int rc = ipk__stream_flush_backlog(s, deadline);
 	while (rc == 0 && b->len > b->off) {
 		if (room && b->cap - (b->len - b->off) >= room)
@@ -423,6 +425,7 @@ static int push_locked(struct ipk__batch *b, int64_t deadline, size_t room)
 			continue;
 		}
 		size_t lost = b->len - b->off;
+		b->dropped = lost;
 		drop_queue(b);
 		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
 			rc = ipk__err(-EPIPE, "peer closed the channel; %zu bytes of "
@@ -432,6 +435,7 @@ static int push_locked(struct ipk__batch *b, int64_t deadline, size_t room)
 			rc = ipk__errno(n < 0 ? -errno : -EIO, "write");
 	}
 	if (ends_sending(rc)) { /* nothing queued can go out any more */
+		b->dropped += b->len - b->off;
 		drop_queue(b);
 		if (b->dead == 0)
 			b->dead = rc;
@@ -540,8 +544,10 @@ bool ipk__batch_push(ipk__stream *s)
 	pthread_mutex_lock(&b->lock);
 	check_fork(b);
 	int rc = push_locked(b, IPK__NOW, 0);
-	if (rc < 0 && rc != -EAGAIN && b->err == 0)
-		b->err = rc; /* for the next send or flush to report */
+	if (ends_sending(rc) && b->err == 0) {
+		b->err = rc; /* for the next send, flush or close to report */
+		b->lost = b->dropped;
+	}
 	bool left = b->len > b->off || s->blen > s->boff;
 	pthread_mutex_unlock(&b->lock);
 	return left;
