@@ -197,7 +197,12 @@ static void ipk_cleanup(const struct bench_job *j)
 		if (bench_expand(tmpl, j, side, 0, NULL, url, sizeof url) < 0)
 			continue;
 		url[strcspn(url, "?")] = '\0';
-		ipk_remove(url); /* most often already gone: the owner removed it */
+		/* most often already gone: the owner removed it. Forced: every
+		   name here was handed out by this run, and a plain remove
+		   refuses an object a process still has attached, which the
+		   echo, killed or exiting, may have for a moment yet (a System
+		   V segment was left behind that way under load) */
+		ipk_remove_flags(url, IPK_REMOVE_FORCE);
 	}
 }
 
