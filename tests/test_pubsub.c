@@ -512,6 +512,47 @@ Test(pubsub, the_ring_stays_while_anyone_is_attached)
 	cr_assert_eq(ipk_remove(url), 0);
 }
 
+/* ?persist belongs to the ring, not to an address (docs/channels.md
+   "Ownership and cleanup"): a ring kept by its maker or by any listener
+   since stays when the last one leaves, whatever address it used; only
+   ipk_remove takes it. On every shared-memory mechanism. */
+Test(pubsub, a_kept_ring_stays_whoever_closes_it)
+{
+	/* (forced: sysvshm: takes a segment whose creator, this process, is
+	   alive for one in use) */
+	for (enum kind k = K_SHM; k <= K_MMAP; k++) {
+		char made[300], plain[300], kept[400], addr[600];
+		/* made kept; a later publisher without ?persist leaves last */
+		place(k, "persist", made, sizeof made);
+		snprintf(plain, sizeof plain, "%.*s", (int)strcspn(made, "?"), made);
+		ipk_chan *p = pub_listen(made, addr, sizeof addr);
+		ipk_close(p);
+		p = pub_listen(plain, addr, sizeof addr);
+		ipk_chan *s = sub_dial(addr, "");
+		cr_assert_eq(ipk_send(p, "x", 1, 0), 1);
+		ipk_close(s);
+		ipk_close(p);
+		cr_assert_eq(ipk_remove_flags(plain, IPK_REMOVE_FORCE), 0, "%s: kept ring removed by a "
+		             "close: %s", kind_names[k], ipk_last_error());
+		/* made without ?persist; a listener since (here a subscriber:
+		   either side may listen) keeps it: it stays, even when the
+		   one without ?persist leaves last */
+		p = pub_listen(plain, addr, sizeof addr);
+		snprintf(kept, sizeof kept, "%s?persist&proto=sub", plain);
+		s = NULL;
+		cr_assert_eq(ipk_listen(&s, kept), 0, "%s", ipk_last_error());
+		ipk_close(s);
+		ipk_close(p);
+		cr_assert_eq(ipk_remove_flags(plain, IPK_REMOVE_FORCE), 0, "%s: ring kept by a later "
+		             "listener was removed: %s", kind_names[k],
+		             ipk_last_error());
+		/* and one nobody kept goes with the last one out */
+		p = pub_listen(plain, addr, sizeof addr);
+		ipk_close(p);
+		cr_assert_eq(ipk_remove_flags(plain, IPK_REMOVE_FORCE), -ENOENT, "%s", kind_names[k]);
+	}
+}
+
 /* A ring removed under a subscriber (forced) and made again by a new
    publisher: the waiting subscriber follows the name to the new ring. */
 Test(pubsub, a_subscriber_follows_its_name_to_a_new_ring, .timeout = 60)

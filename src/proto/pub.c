@@ -13,6 +13,8 @@
 #include "../transport/shmcast.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct pub {
@@ -54,6 +56,88 @@ static int pub_init(struct ipk__sock *s)
 	return ipk__pubsub_check(s, &p->block);
 }
 
+/* pipe->pdata: the pipe took the start of a message and owes the rest */
+#define OWED 1u
+
+/* Write what the pipes owe without waiting; a pipe that broke is removed.
+   The count of pipes that still owe something. */
+static int push_owed(struct ipk__sock *s)
+{
+	int owing = 0;
+	for (int i = 0; i < s->npipes;) {
+		struct ipk__pipe *pp = s->pipes[i];
+		if (!(pp->pdata & OWED) || s->car->flush == NULL) {
+			i++;
+			continue;
+		}
+		int rc = s->car->flush(s, pp, IPK__NOW);
+		if (rc == -EAGAIN || rc == -ETIMEDOUT) {
+			owing++;
+			i++;
+			continue;
+		}
+		if (i < s->npipes && s->pipes[i] == pp) {
+			pp->pdata &= ~OWED; /* whole now (or gone: see below) */
+			i++;
+		}
+		/* else it broke and left; another pipe took its place */
+	}
+	return owing;
+}
+
+/* Wait, until the deadline, for every started message to go out whole:
+   all pipes at once, so a slow subscriber does not hold back the rest
+   of a fast one's message. A subscriber that has not taken the rest by
+   then is disconnected: nothing would send it once the publisher goes
+   idle, and its stream cannot skip the rest. With no time to wait
+   (IPK__NOW) the rest goes out on later calls instead. */
+static void finish_owed(struct ipk__sock *s, int64_t deadline)
+{
+	for (;;) {
+		if (push_owed(s) == 0)
+			return;
+		if (ipk__expired(deadline))
+			break;
+		struct pollfd stackfds[64];
+		int n = s->npipes;
+		struct pollfd *pf = n <= 64 ? stackfds : calloc((size_t)n, sizeof *pf);
+		if (pf == NULL)
+			return; /* left for the next call */
+		int k = 0;
+		for (int i = 0; i < n; i++)
+			if (s->pipes[i]->pdata & OWED)
+				pf[k++] = (struct pollfd){
+					.fd = s->pipes[i]->ch->tp->fd(s->pipes[i]->ch),
+					.events = POLLOUT};
+		int rc = poll(pf, (nfds_t)k, ipk__remaining_ms(deadline));
+		int err = errno;
+		if (pf != stackfds)
+			free(pf);
+		if (rc < 0 && err != EINTR)
+			return;
+	}
+	if (deadline == IPK__NOW)
+		return;
+	for (int i = 0; i < s->npipes;) {
+		struct ipk__pipe *pp = s->pipes[i];
+		if (pp->pdata & OWED) {
+			pp->ch->linger_ms = 0; /* its close must not wait either */
+			ipk__pipe_remove(s, pp); /* its place takes another pipe */
+		}
+		else
+			i++;
+	}
+}
+
+/*
+ * slow=drop on sockets: whether a subscriber misses a message is decided
+ * before its first byte. One that still owes part of an earlier message
+ * (its connection took the start, not yet the rest) misses the new one;
+ * a message whose first byte went out is owed in full: the publish writes
+ * the rest to every subscriber at once within its own timeout, and what
+ * that leaves goes out on any later call on the publisher (send,
+ * ipk_flush, poll, ipk_pub_subscribers, close). Never a torn message.
+ */
 static ssize_t pub_send(struct ipk__sock *s, const void *buf, size_t len,
                         const ipk_msginfo *info, int64_t deadline)
 {
@@ -65,14 +149,21 @@ static ssize_t pub_send(struct ipk__sock *s, const void *buf, size_t len,
 	   connection is dialed again) */
 	if (s->car->wait_send)
 		(void)s->car->wait_send(s, IPK__NOW);
+	(void)push_owed(s);
 	for (int i = 0; i < s->npipes;) {
 		struct ipk__pipe *pp = s->pipes[i];
+		if ((pp->pdata & OWED) && !p->block) {
+			i++; /* still busy with an earlier message: misses this one */
+			continue;
+		}
 		ssize_t n = s->car->send(s, pp, buf, len,
 		                         p->block ? deadline : IPK__NOW);
 		if (n == -EMSGSIZE)
 			return n;
 		if (n == -EPIPE && (i >= s->npipes || s->pipes[i] != pp))
 			continue; /* it left; another pipe took its place */
+		if (n >= 0 && s->car->flush)
+			pp->pdata |= OWED; /* until a flush says it is whole */
 		if ((n == -ETIMEDOUT || n == -EAGAIN) && p->block)
 			return ipk__err(n, "%s: a subscriber (slow=block) did not take "
 			                   "the message in time; it went to %d of %d",
@@ -80,6 +171,7 @@ static ssize_t pub_send(struct ipk__sock *s, const void *buf, size_t len,
 		/* slow=drop: a subscriber that cannot take it now misses it */
 		i++;
 	}
+	finish_owed(s, deadline);
 	return (ssize_t)len;
 }
 
@@ -89,6 +181,8 @@ static int pub_pending(const struct ipk__sock *s)
 {
 	if (s->car != &ipk__carrier_cast && s->car->wait_send)
 		(void)s->car->wait_send((struct ipk__sock *)s, IPK__NOW);
+	if (s->car != &ipk__carrier_cast)
+		(void)push_owed((struct ipk__sock *)s);
 	return 0;
 }
 
@@ -113,5 +207,6 @@ int ipk__pub_subscribers(ipk_chan *c)
 		return ipk__shmcast_subscribers(s->car_state);
 	if (s->car->wait_send)
 		(void)s->car->wait_send(s, IPK__NOW);
+	(void)push_owed(s);
 	return s->npipes;
 }

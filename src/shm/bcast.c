@@ -152,6 +152,11 @@ int ipk__bcast_attach(struct ipk__bcast *b, void *mem, size_t size,
 	return 0;
 }
 
+void ipk__bcast_keep(struct ipk__bcast *b)
+{
+	atomic_fetch_or_explicit(&b->h->flags, IPK__BCAST_F_PERSIST, RLX);
+}
+
 /* ---------------------------------------------------------- liveness */
 
 static uint64_t owner_word(pid_t pid, uint64_t start)

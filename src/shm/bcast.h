@@ -97,7 +97,7 @@ struct ipk__bcast_hdr {
 	/* identity: written once by the creator, magic last */
 	_Atomic uint64_t magic;
 	uint32_t version;
-	uint32_t flags;
+	_Atomic uint32_t flags; /* PERSIST may be added later (ipk__bcast_keep) */
 	uint64_t hdr_size; /* offset of the first record */
 	uint64_t capacity;
 	uint64_t region_size;
@@ -261,6 +261,9 @@ void ipk__bcast_detach(struct ipk__bcast *b);
 /* Does a live process other than us hold a place in the ring? Frees the
    slots of dead ones on the way. */
 bool ipk__bcast_others_alive(struct ipk__bcast *b);
+/* Mark the ring kept (?persist on a listener that joined it): no close
+   removes it from now on, only ipk_remove. */
+void ipk__bcast_keep(struct ipk__bcast *b);
 /* Is the owner word's process alive? */
 bool ipk__bcast_owner_alive(uint64_t owner);
 /* Free subscriber slot i if its owner (owner word seen) is dead. */

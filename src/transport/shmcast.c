@@ -4,7 +4,7 @@
  * Either side may create the ring (listen); the other attaches (dial). The
  * region outlives its creator while anyone is attached, so a publisher can
  * restart and continue; the last process to leave removes it, unless the
- * ring was made with ?persist.
+ * ring is kept: made, or listened on since, with ?persist.
  */
 #define _GNU_SOURCE
 #include "shmcast.h"
@@ -241,6 +241,10 @@ int ipk__shmcast_open(struct ipk__shmcast **out, ipk_chan *c, bool publisher,
 	}
 	if (rc < 0)
 		goto fail;
+	/* ?persist belongs to the ring, not to an address: a listener that
+	   joins a ring made without it keeps it too (docs/channels.md) */
+	if (listening && c->persist)
+		ipk__bcast_keep(b);
 	*out = s;
 	return 0;
 fail:
