@@ -129,7 +129,9 @@ inner() {
 	"$CLI" ls --path $W --json >$W/after.json || bad "ls --json after kill"
 	"$CLI" ls --path $W --orphans --json >$W/orphans.json
 
-	exp_orphans=$exp_dead
+	# semaphores hold their value: gc keeps them (rm removes them)
+	local -a sems=("sysvsem:0x7e570021" "sem:/inv-d")
+	exp_orphans=$(grep -vxF -e "${sems[0]}" -e "${sems[1]}" <<<"$exp_dead")
 	check "ls --orphans lists exactly the objects whose holder died" \
 		"$(printf '%s\n' "$exp_dead" "${kept[@]}" | sort)" \
 		"$(addresses <$W/orphans.json)"
@@ -160,10 +162,11 @@ inner() {
 		"$exp_orphans" "$(gc_addresses removed <$W/gc.txt)"
 	"$CLI" ls --path $W --json >$W/final.json
 	check "after gc: the live objects and the kept ones remain" \
-		"$(printf '%s\n' "$exp_live" "${kept[@]}" | sort)" \
+		"$(printf '%s\n' "$exp_live" "${kept[@]}" "${sems[@]}" | sort)" \
 		"$(addresses <$W/final.json)"
 	check "after gc: every live object is still live" "$exp_live" \
 		"$(jq -r '.objects[] | select(.state == "live") | .address' $W/final.json | sort)"
+	"$CLI" rm "${sems[@]}" && ok || bad "rm of the semaphores gc kept"
 	# and still works: a message reaches the live ring, FIFO and queue
 	for u in "shm:/inv-l" "fifo:$W/l.fifo" "mq:/inv-l"; do
 		"$CLI" send --timeout 5000 "$u" hello >/dev/null 2>&1 && ok ||

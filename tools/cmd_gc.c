@@ -71,8 +71,12 @@ static int gc_run(int argc, char **argv)
 			printf("kept %s %s: %s\n", o->kind,
 			       obj_text(o->address, a, sizeof a, NULL),
 			       o->persist > 0 ? "made with ?persist"
-			                      : "nothing records whether it is kept on "
-			                        "purpose (remove it with ipckit rm)");
+			       : strcmp(o->kind, "sem") == 0 ||
+			                       strcmp(o->kind, "sysvsem") == 0
+			               ? "a semaphore's value is its state: it stays "
+			                 "until removed (ipckit rm)"
+			               : "nothing records whether it is kept on "
+			                 "purpose (remove it with ipckit rm)");
 			continue;
 		}
 		if (dry) {

@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 #define OWNER_DIR "/dev/shm"
-#define RECLEN 160        /* every record has this size: one pwrite each */
+#define RECLEN 192        /* every record has this size: one pwrite each */
+#define RECLEN_V0 160     /* records written before pidns= was recorded */
 #define LOCK_WAIT_NS (2000LL * 1000 * 1000)
 
 /* FNV-1a: names too long for a file name are hashed; records carry it */
@@ -36,6 +37,26 @@ static unsigned long long ipc_ns(void)
 	buf[n] = '\0';
 	const char *p = strchr(buf, '[');
 	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+uint64_t ipk__pid_ns(void)
+{
+	char buf[64];
+	ssize_t n = readlink("/proc/self/ns/pid", buf, sizeof buf - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	const char *p = strchr(buf, '[');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+bool ipk__owner_foreign(const struct ipk__owner *o)
+{
+	if (o->pid <= 0 || o->pidns == 0)
+		return false; /* names no process, or an older record: its pid
+		                 is judged here as before */
+	uint64_t here = ipk__pid_ns();
+	return here != 0 && here != o->pidns;
 }
 
 /* Process start times count from boot: a record of another boot is void. */
@@ -95,11 +116,12 @@ static void format(char rec[RECLEN], const struct ipk__owner *o,
 	memset(rec, ' ', RECLEN);
 	int n = snprintf(rec, RECLEN,
 	                 "ipk-owner 1 pid=%d start=%llu uid=%u persist=%d "
-	                 "object=%llu name=%016llx boot=%s",
+	                 "object=%llu name=%016llx boot=%s pidns=%llu",
 	                 (int)o->pid, (unsigned long long)o->start,
 	                 (unsigned)o->uid, o->persist ? 1 : 0,
 	                 (unsigned long long)o->object,
-	                 (unsigned long long)name_hash, boot);
+	                 (unsigned long long)name_hash, boot,
+	                 (unsigned long long)o->pidns);
 	if (n >= 0 && n < RECLEN)
 		rec[n] = ' ';
 	rec[RECLEN - 1] = '\n';
@@ -109,11 +131,11 @@ static void format(char rec[RECLEN], const struct ipk__owner *o,
 static int parse(const char *rec, size_t len, uint64_t name_hash,
                  struct ipk__owner *o)
 {
-	if (len != RECLEN || rec[RECLEN - 1] != '\n')
+	if ((len != RECLEN && len != RECLEN_V0) || rec[len - 1] != '\n')
 		return 0;
 	char text[RECLEN + 1];
-	memcpy(text, rec, RECLEN);
-	text[RECLEN] = '\0';
+	memcpy(text, rec, len);
+	text[len] = '\0';
 	int pid, persist, end = 0;
 	unsigned uid;
 	unsigned long long start, object, hash;
@@ -124,7 +146,11 @@ static int parse(const char *rec, size_t len, uint64_t name_hash,
 	           &pid, &start, &uid, &persist, &object, &hash, boot, &end) != 7 ||
 	    end == 0)
 		return 0;
-	for (int i = end; i < RECLEN - 1; i++)
+	unsigned long long pidns = 0;
+	int more = 0;
+	if (sscanf(text + end, " pidns=%llu%n", &pidns, &more) == 1 && more > 0)
+		end += more;
+	for (int i = end; i < (int)len - 1; i++)
 		if (text[i] != ' ')
 			return 0;
 	if (pid < 0 || (persist != 0 && persist != 1) || hash != name_hash)
@@ -137,6 +163,7 @@ static int parse(const char *rec, size_t len, uint64_t name_hash,
 	o->uid = uid;
 	o->persist = persist;
 	o->object = object;
+	o->pidns = pidns;
 	return 1;
 }
 
@@ -182,6 +209,10 @@ int ipk__owner_read(const char *kind, const char *name, uid_t uid,
 
 bool ipk__owner_alive(const struct ipk__owner *o)
 {
+	/* a pid of another pid namespace cannot be looked up here: a doubt
+	   keeps the object (and its queue from being taken over) */
+	if (ipk__owner_foreign(o))
+		return true;
 	return o->pid > 0 && ipk__proc_alive(o->pid, o->start);
 }
 
@@ -208,6 +239,7 @@ void ipk__owner_self(struct ipk__owner *o, bool persist, uint64_t object)
 	o->uid = geteuid();
 	o->persist = persist;
 	o->object = object;
+	o->pidns = ipk__pid_ns();
 }
 
 /* Open and lock uid's record file (creating it when create), 0 or < 0. */

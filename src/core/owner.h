@@ -40,7 +40,15 @@ struct ipk__owner {
 	bool persist;    /* the owner keeps the object when it closes */
 	uint64_t object; /* which instance: msqid (sysvmq), inode (mq), or
 	                    IPK__OWNER_PENDING */
+	uint64_t pidns;  /* inode of the pid namespace pid belongs to; 0: not
+	                    recorded (a record of an older version) */
 };
+
+/* The calling process's pid namespace inode (0 if /proc cannot say). */
+uint64_t ipk__pid_ns(void);
+/* Was the record's pid written in another pid namespace than ours? Such a
+   pid cannot be judged here (ipk__owner_alive counts it alive). */
+bool ipk__owner_foreign(const struct ipk__owner *o);
 
 enum ipk__owner_state {
 	IPK__OWNER_NONE,  /* no record for this instance: not made by an ipckit

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "objects.h"
+#include "../core/owner.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -166,6 +167,18 @@ int ipk_objects_open(ipk_objscan **out, const ipk_objscan_opts *opts)
 		              geteuid() ? " (other users' processes: run as root to "
 		                          "see them)"
 		                        : "");
+	/* the kernel's first pid namespace has this fixed inode; from any
+	   other, processes outside are invisible (a container sharing /tmp,
+	   unshare --pid): say so, and records of their pids are 'unknown' */
+	uint64_t pidns = ipk__pid_ns();
+	if (pidns != 0 && pidns != 0xEFFFFFFCu)
+		ipk__obj_note(&s->list,
+		              "this pid namespace (%llu) is not the machine's: "
+		              "processes outside it cannot be seen. An owner record "
+		              "of another pid namespace makes its object 'unknown', "
+		              "but a ring or file used only from outside may look "
+		              "unused: run gc from the machine's pid namespace",
+		              (unsigned long long)pidns);
 	struct ipk__scanctx c = {&s->list, &procs, opts->kind, opts->paths};
 	ipk__scan_sysv(&c);
 	ipk__scan_devshm(&c);

@@ -308,6 +308,11 @@ void ipk__scan_devshm_one(struct ipk__scanctx *c, const char *name)
 				p->value = (int64_t)(word & 0x7fffffffu);
 		}
 		judge_by_holders(o, "semaphore");
+		/* its value is its state: a named semaphore stays until removed
+		   (docs/sync.md), so gc keeps it; rm removes it. One that is not
+		   a semaphore's size holds no value anyone can use. */
+		if (!o->wrong_size)
+			p->persist = -1;
 		if (p->value >= 0)
 			snprintf(o->use, sizeof o->use, "value %lld, %zu mapping it",
 			         (long long)p->value, p->nholders);

@@ -114,12 +114,18 @@ static void one_queue(struct ipk__scanctx *c, const char *line)
 		p->persist = rec.persist ? 1 : 0;
 		if (rec.pid > 0) {
 			p->creator.pid = rec.pid;
-			p->creator.state = owner == IPK__OWNER_ALIVE ? IPK_PID_ALIVE
-			                                             : IPK_PID_DEAD;
+			p->creator.state = ipk__owner_foreign(&rec) ? IPK_PID_UNKNOWN
+			                   : owner == IPK__OWNER_ALIVE ? IPK_PID_ALIVE
+			                                               : IPK_PID_DEAD;
 		}
 	}
 	/* an ipckit listener's record decides: the queue is its mailbox */
-	if (owner == IPK__OWNER_ALIVE) {
+	if (owner != IPK__OWNER_NONE && ipk__owner_foreign(&rec)) {
+		p->state = IPK_OBJ_UNKNOWN;
+		snprintf(o->why, sizeof o->why, "its listener, pid %d, was recorded "
+		         "in another pid namespace: cannot tell whether it runs",
+		         (int)rec.pid);
+	} else if (owner == IPK__OWNER_ALIVE) {
 		p->state = IPK_OBJ_LIVE;
 		snprintf(o->why, sizeof o->why, "its listener, pid %d, is alive",
 		         (int)rec.pid);
@@ -367,8 +373,11 @@ static void one_semset(struct ipk__scanctx *c, const char *line)
 		         pids == 0 ? "never operated on: nothing records who uses it"
 		                   : "cannot tell whether its last users are alive");
 	} else {
+		/* nobody uses it now, but its values are its state (a token
+		   count, a flag): a set stays until removed (docs/sync.md), so
+		   gc keeps it; rm removes it */
 		p->state = IPK_OBJ_ORPHAN;
-		p->persist = 0;
+		p->persist = -1;
 		snprintf(o->why, sizeof o->why,
 		         "nobody waits on it and every process that operated on it "
 		         "last is gone");
