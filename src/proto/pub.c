@@ -91,18 +91,18 @@ static int push_owed(struct ipk__sock *s)
    then is disconnected: nothing would send it once the publisher goes
    idle, and its stream cannot skip the rest. With no time to wait
    (IPK__NOW) the rest goes out on later calls instead. */
-static void finish_owed(struct ipk__sock *s, int64_t deadline)
+static int finish_owed(struct ipk__sock *s, int64_t deadline)
 {
 	for (;;) {
 		if (push_owed(s) == 0)
-			return;
+			return 0;
 		if (ipk__expired(deadline))
 			break;
 		struct pollfd stackfds[64];
 		int n = s->npipes;
 		struct pollfd *pf = n <= 64 ? stackfds : calloc((size_t)n, sizeof *pf);
 		if (pf == NULL)
-			return; /* left for the next call */
+			return 0; /* left for the next call */
 		int k = 0;
 		for (int i = 0; i < n; i++)
 			if (s->pipes[i]->pdata & OWED)
@@ -114,19 +114,22 @@ static void finish_owed(struct ipk__sock *s, int64_t deadline)
 		if (pf != stackfds)
 			free(pf);
 		if (rc < 0 && err != EINTR)
-			return;
+			return 0;
 	}
 	if (deadline == IPK__NOW)
-		return;
+		return 0;
+	int gone = 0;
 	for (int i = 0; i < s->npipes;) {
 		struct ipk__pipe *pp = s->pipes[i];
 		if (pp->pdata & OWED) {
 			pp->ch->linger_ms = 0; /* its close must not wait either */
 			ipk__pipe_remove(s, pp); /* its place takes another pipe */
+			gone++;
 		}
 		else
 			i++;
 	}
+	return gone;
 }
 
 /*
@@ -164,14 +167,21 @@ static ssize_t pub_send(struct ipk__sock *s, const void *buf, size_t len,
 			continue; /* it left; another pipe took its place */
 		if (n >= 0 && s->car->flush)
 			pp->pdata |= OWED; /* until a flush says it is whole */
-		if ((n == -ETIMEDOUT || n == -EAGAIN) && p->block)
+		if ((n == -ETIMEDOUT || n == -EAGAIN) && p->block) {
+			int have = s->npipes;
+			(void)finish_owed(s, deadline);
 			return ipk__err(n, "%s: a subscriber (slow=block) did not take "
 			                   "the message in time; it went to %d of %d",
-			                s->c->url.text, i, s->npipes);
+			                s->c->url.text, i, have);
+		}
 		/* slow=drop: a subscriber that cannot take it now misses it */
 		i++;
 	}
-	finish_owed(s, deadline);
+	if (finish_owed(s, deadline) > 0 && p->block)
+		return ipk__err(-ETIMEDOUT, "%s: a subscriber (slow=block) took "
+		                            "the start of the message but not the "
+		                            "rest in time; it was disconnected",
+		                s->c->url.text);
 	return (ssize_t)len;
 }
 
