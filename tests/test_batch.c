@@ -174,6 +174,83 @@ Test(batch, timer_write_failure_reaches_the_caller)
 	ipk_close(a);
 }
 
+/* Once a write found the peer gone, every later send and flush fails at
+   once with -EPIPE (as without batching): no message is queued, and so
+   accepted, after the channel knows it cannot go. Flush and close, the
+   loss reported, have nothing to say (as without batching). */
+static void sends_stay_refused(ipk_chan *a)
+{
+	for (int i = 0; i < 5; i++) {
+		ssize_t n = ipk_send(a, "xxxx", 4, 1000);
+		cr_assert_eq(n, -EPIPE, "send %d after the peer went: %zd (%s)", i,
+		             n, n < 0 ? ipk_last_error() : "accepted");
+		cr_assert(strstr(ipk_last_error(), "not sent") != NULL, "%s",
+		          ipk_last_error());
+		usleep(3000); /* the timer (if any) has its chance between sends */
+	}
+	struct iovec v[2] = {{"ab", 2}, {"cd", 2}};
+	cr_assert_eq(ipk_send_many(a, v, 2, 1000), -EPIPE);
+	cr_assert_eq(ipk_send(a, "y", 1, 1000), -EPIPE);
+	cr_assert_eq(ipk_flush(a, 1000), 0, "flush: %s", ipk_last_error());
+	cr_assert_eq(ipk_close(a), 0, "close: %s", ipk_last_error());
+}
+
+Test(batch, peer_gone_is_sticky_after_flush)
+{
+	ipk_chan *a, *b;
+	pair_ok("unix:?batch&batchdelay=0", &a, &b);
+	ipk_close(b);
+	send_seq(a, 1, 100);
+	cr_assert_eq(ipk_flush(a, 5000), -EPIPE);
+	sends_stay_refused(a);
+}
+
+Test(batch, peer_gone_is_sticky_after_the_timer_met_it)
+{
+	ipk_chan *a, *b;
+	pair_ok("unix:?batch&batchdelay=1000", &a, &b);
+	ipk_close(b);
+	send_seq(a, 1, 100);
+	int64_t until = ipkt_now_ms() + 20000;
+	ssize_t n = 0;
+	while (ipkt_now_ms() < until && (n = ipk_send(a, "x", 1, 1000)) >= 0)
+		usleep(2000);
+	cr_assert_eq(n, -EPIPE, "%zd: %s", n, ipk_last_error());
+	cr_assert(strstr(ipk_last_error(), "not delivered") != NULL, "%s",
+	          ipk_last_error());
+	sends_stay_refused(a);
+}
+
+/* A receive writes the queue first; what it could not deliver is counted
+   by the next send, and sending stays refused. */
+Test(batch, peer_gone_found_by_a_receive)
+{
+	ipk_chan *a, *b;
+	pair_ok("unix:?batch&batchdelay=0", &a, &b);
+	ipk_close(b);
+	send_seq(a, 1, 100);
+	char x;
+	cr_assert_eq(ipk_recv(a, &x, 1, 1000), -EPIPE);
+	cr_assert_eq(ipk_send(a, "x", 1, 1000), -EPIPE);
+	cr_assert(strstr(ipk_last_error(), "bytes of batched messages were not "
+	                                   "delivered") != NULL &&
+	                  strstr(ipk_last_error(), " 0 bytes") == NULL,
+	          "%s", ipk_last_error());
+	sends_stay_refused(a);
+}
+
+/* A large message (written past the queue) that meets the peer gone ends
+   sending too. */
+Test(batch, peer_gone_is_sticky_after_a_large_send)
+{
+	ipk_chan *a, *b;
+	pair_ok("unix:?batch=4K&batchdelay=0", &a, &b);
+	ipk_close(b);
+	static unsigned char big[3000];
+	cr_assert_eq(ipk_send(a, big, sizeof big, 1000), -EPIPE);
+	sends_stay_refused(a);
+}
+
 /* When queue and kernel are both full a send times out and its message
    is not sent; every message accepted before arrives whole. */
 Test(batch, full_queue_times_out_and_keeps_what_it_took)

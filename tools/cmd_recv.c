@@ -237,6 +237,10 @@ static int parse(int argc, char **argv, struct recv_opts *o, const char **url)
 struct peers {
 	ipk_chan **c;
 	unsigned *id; /* connection number, 1 for the first accepted */
+	/* its last receive was refused as a protocol error (PEER_BAD, or
+	   PEER_BAD_SAID when the library's words already named ?raw): if the
+	   library closed it for that, the drop says why */
+	unsigned char *bad;
 	size_t n, cap;
 	unsigned next_id;
 };
@@ -253,9 +257,14 @@ static bool peers_add(struct peers *p, ipk_chan *c, unsigned id)
 		if (ni == NULL)
 			return false;
 		p->id = ni;
+		unsigned char *nb = realloc(p->bad, cap);
+		if (nb == NULL)
+			return false;
+		p->bad = nb;
 		p->cap = cap;
 	}
 	p->c[p->n] = c;
+	p->bad[p->n] = 0;
 	p->id[p->n++] = id;
 	return true;
 }
@@ -266,6 +275,7 @@ static void peers_drop(struct peers *p, size_t i)
 	p->n--;
 	p->c[i] = p->c[p->n];
 	p->id[i] = p->id[p->n];
+	p->bad[i] = p->bad[p->n];
 }
 
 /* ------------------------------------------------------------ receive */
@@ -306,12 +316,17 @@ static bool deliver(struct run *r, void *buf, size_t n, const ipk_msginfo *info,
 	return true;
 }
 
-/* What a framed listener says when a peer's bytes make no sense. */
+enum { PEER_BAD = 1, PEER_BAD_SAID = 2 };
+
+/* What a framed listener says when it dropped a peer whose bytes made no
+   sense (the library closed the connection for it, or refused its
+   handshake). */
+#define RAW_HINT " (a plain program writing into a framed endpoint? listen " \
+                 "with ?raw for those)"
+
 static const char *raw_hint(void)
 {
-	return strstr(ipk_last_error(), "?raw") ? ""
-	       : " (a plain program writing into a framed endpoint? listen "
-	         "with ?raw for those)";
+	return strstr(ipk_last_error(), "?raw") ? "" : RAW_HINT;
 }
 
 /* Take the connections that are ready; true if one came. */
@@ -361,16 +376,32 @@ static bool take_message(struct run *r, size_t i, int wait_ms)
 	ssize_t n = ipk_recv_alloc(r->peers.c[i], &buf, &info, wait_ms);
 	if (n >= 0) {
 		unsigned conn = r->listener ? r->peers.id[i] : 0;
+		if (r->listener)
+			r->peers.bad[i] = 0;
 		deliver(r, buf, (size_t)n, &info, conn);
 		return true;
 	}
 	if (n == -EAGAIN || n == -ETIMEDOUT)
 		return false;
+	if (r->listener != NULL && (n == -EPROTO || n == -EMSGSIZE)) {
+		/* a message refused (a bad memfd on ?large, one over ?maxmsg):
+		   said once, and the connection goes on; if the library closed
+		   it for that (framing lost), the next receive says so */
+		fprintf(stderr, "ipckit: recv %s: connection %u: %s\n", r->url,
+		        r->peers.id[i], ipk_last_error());
+		r->peers.bad[i] = strstr(ipk_last_error(), "?raw") ? PEER_BAD_SAID
+		                                                    : PEER_BAD;
+		return false;
+	}
 	if (r->listener != NULL) { /* one connection ends; the others go on */
-		if (n != -EPIPE && n != -ECONNRESET)
-			fprintf(stderr, "ipckit: recv %s: dropped connection %u: %s%s\n",
-			        r->url, r->peers.id[i], ipk_last_error(),
-			        n == -EPROTO || n == -EMSGSIZE ? raw_hint() : "");
+		unsigned char bad = r->peers.bad[i];
+		if (bad && n == -EPIPE)
+			fprintf(stderr, "ipckit: recv %s: dropped connection %u after "
+			                "that error%s\n",
+			        r->url, r->peers.id[i], bad == PEER_BAD ? RAW_HINT : "");
+		else if (n != -EPIPE && n != -ECONNRESET)
+			fprintf(stderr, "ipckit: recv %s: dropped connection %u: %s\n",
+			        r->url, r->peers.id[i], ipk_last_error());
 		peers_drop(&r->peers, i);
 		r->emfile = false;
 		return false;
@@ -550,6 +581,7 @@ static int recv_run(int argc, char **argv)
 		peers_drop(&r.peers, r.peers.n - 1);
 	free(r.peers.c);
 	free(r.peers.id);
+	free(r.peers.bad);
 	cli_end_close(&e);
 	return cli_exit(status);
 }

@@ -18,6 +18,13 @@
  * a stream that is busy is never waited for, and a stream that leaves the
  * list (close) is never touched again.
  *
+ * Errors: a write error (the peer gone) drops the queue and is sticky:
+ * the call that meets it, or the next call if the flusher met it, says
+ * how many queued bytes were lost; every later send and flush fails with
+ * the same error at once, so no message is accepted after the channel
+ * knows it cannot deliver it. Flush and close report a loss once, then
+ * have nothing to say (nothing is queued), as on an unbatched stream.
+ *
  * Fork: queued bytes belong to the process that queued them. A child that
  * inherited a batching stream drops them (its parent sends them), as it
  * does with the rest of a message its parent began.
@@ -59,6 +66,11 @@ struct ipk__batch {
 	uint64_t gen;          /* fork generation of the queued bytes */
 	int err;               /* a write error the flusher met, for the next call */
 	size_t lost;           /* bytes it could not deliver then */
+	/* the write error that ended sending (the peer is gone): every later
+	   send and flush fails with it at once, as the kernel does for an
+	   unbatched stream, instead of queueing a message that cannot go */
+	int dead;
+	size_t dropped;        /* queued bytes push_locked's last error dropped */
 	bool listed;
 	struct ipk__batch *prev, *next;
 };
@@ -153,6 +165,8 @@ static void push_nowait(struct ipk__batch *b)
 		b->lost += b->len - b->off + (s->blen - s->boff);
 		if (b->err == 0)
 			b->err = rc;
+		if (b->dead == 0)
+			b->dead = rc;
 		drop_queue(b);
 		free(s->backlog);
 		s->backlog = NULL;
@@ -339,20 +353,40 @@ int ipk__stream_batch(ipk__stream *s, size_t cap, int64_t delay_ns)
 
 /* ----------------------------------------------------- sending side */
 
-/* The flusher's error, reported once to the caller. */
-static int take_err(struct ipk__batch *b)
+/* The flusher's error, reported once to the caller (with what it lost).
+   A send (`what`: its message) then meets the sticky error; a flush or
+   close (NULL) has nothing more to say, as on an unbatched stream. */
+static int take_err(struct ipk__batch *b, const char *what)
 {
 	int rc = b->err;
-	if (rc == 0)
+	const char *tail = what ? "; this message was not sent either" : "";
+	if (rc != 0) {
+		size_t lost = b->lost;
+		b->err = 0;
+		b->lost = 0;
+		if (rc == -EPIPE)
+			return ipk__err(-EPIPE, "peer closed the channel; %zu bytes of "
+			                        "batched messages were not delivered%s",
+			                lost, tail);
+		return ipk__err(rc, "writing batched messages failed (%s); %zu "
+		                    "bytes were not delivered%s",
+		                ipk_strerror(rc), lost, tail);
+	}
+	if ((rc = b->dead) == 0 || what == NULL)
 		return 0;
-	size_t lost = b->lost;
-	b->err = 0;
-	b->lost = 0;
 	if (rc == -EPIPE)
-		return ipk__err(-EPIPE, "peer closed the channel; %zu bytes of "
-		                        "batched messages were not delivered", lost);
-	return ipk__err(rc, "writing batched messages failed (%s); %zu bytes "
-	                    "were not delivered", ipk_strerror(rc), lost);
+		return ipk__err(-EPIPE, "peer closed the channel; this message was "
+		                        "not sent");
+	return ipk__err(rc, "an earlier write of batched messages failed (%s): "
+	                    "this channel sends no more; this message was not "
+	                    "sent",
+	                ipk_strerror(rc));
+}
+
+/* Did this error end sending (a write failed), not just a wait? */
+static bool ends_sending(int rc)
+{
+	return rc < 0 && rc != -EAGAIN && rc != -ETIMEDOUT && rc != -EINTR;
 }
 
 /* Queued bytes inherited across fork are the parent's to send. */
@@ -373,6 +407,7 @@ static void check_fork(struct ipk__batch *b)
 static int push_locked(struct ipk__batch *b, int64_t deadline, size_t room)
 {
 	ipk__stream *s = b->s;
+	b->dropped = 0;
 	int rc = ipk__stream_flush_backlog(s, deadline);
 	while (rc == 0 && b->len > b->off) {
 		if (room && b->cap - (b->len - b->off) >= room)
@@ -390,6 +425,7 @@ static int push_locked(struct ipk__batch *b, int64_t deadline, size_t room)
 			continue;
 		}
 		size_t lost = b->len - b->off;
+		b->dropped = lost;
 		drop_queue(b);
 		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
 			rc = ipk__err(-EPIPE, "peer closed the channel; %zu bytes of "
@@ -398,8 +434,12 @@ static int push_locked(struct ipk__batch *b, int64_t deadline, size_t room)
 		else
 			rc = ipk__errno(n < 0 ? -errno : -EIO, "write");
 	}
-	if (rc == -EPIPE) /* nothing queued can go out any more */
+	if (ends_sending(rc)) { /* nothing queued can go out any more */
+		b->dropped += b->len - b->off;
 		drop_queue(b);
+		if (b->dead == 0)
+			b->dead = rc;
+	}
 	if (b->off == b->len) {
 		drop_queue(b);
 	} else if (b->off > 0 && room) {
@@ -419,12 +459,14 @@ ssize_t ipk__batch_send(ipk__stream *s, const void *buf, size_t len,
 	ssize_t rc;
 	pthread_mutex_lock(&b->lock);
 	check_fork(b);
-	if ((rc = take_err(b)) < 0)
+	if ((rc = take_err(b, "send")) < 0)
 		goto out;
 	if (frame > b->cap / 2) {
 		/* large: the queue goes first, then the message as it is */
 		if ((rc = push_locked(b, deadline, 0)) == 0)
 			rc = ipk__stream_send_direct(s, buf, len, deadline);
+		if (rc == -EPIPE && b->dead == 0)
+			b->dead = -EPIPE;
 		set_since(b);
 		if (s->blen > s->boff)
 			arm(b);
@@ -464,15 +506,17 @@ int ipk__batch_hold(ipk__stream *s, int64_t deadline)
 		return ipk__stream_flush_backlog(s, deadline);
 	pthread_mutex_lock(&b->lock);
 	check_fork(b);
-	int rc = take_err(b);
+	int rc = take_err(b, "send");
 	return rc < 0 ? rc : push_locked(b, deadline, 0);
 }
 
-void ipk__batch_release(ipk__stream *s)
+void ipk__batch_release(ipk__stream *s, ssize_t sent)
 {
 	struct ipk__batch *b = s->batch;
 	if (b == NULL)
 		return;
+	if (sent == -EPIPE && b->dead == 0)
+		b->dead = -EPIPE; /* the holder's own write met the peer gone */
 	int64_t was = atomic_load_explicit(&b->since, memory_order_relaxed);
 	set_since(b); /* (a message's rest may be left: the timer sends it) */
 	if (was == 0 && atomic_load_explicit(&b->since, memory_order_relaxed))
@@ -485,7 +529,7 @@ int ipk__batch_flush(ipk__stream *s, int64_t deadline)
 	struct ipk__batch *b = s->batch;
 	pthread_mutex_lock(&b->lock);
 	check_fork(b);
-	int rc = take_err(b);
+	int rc = take_err(b, NULL);
 	if (rc == 0)
 		rc = push_locked(b, deadline, 0);
 	pthread_mutex_unlock(&b->lock);
@@ -500,8 +544,10 @@ bool ipk__batch_push(ipk__stream *s)
 	pthread_mutex_lock(&b->lock);
 	check_fork(b);
 	int rc = push_locked(b, IPK__NOW, 0);
-	if (rc < 0 && rc != -EAGAIN && b->err == 0)
-		b->err = rc; /* for the next send or flush to report */
+	if (ends_sending(rc) && b->err == 0) {
+		b->err = rc; /* for the next send, flush or close to report */
+		b->lost = b->dropped;
+	}
 	bool left = b->len > b->off || s->blen > s->boff;
 	pthread_mutex_unlock(&b->lock);
 	return left;
@@ -536,7 +582,7 @@ static int unbatch(ipk__stream *s, int64_t deadline, bool closing)
 	unlist(b); /* the flusher no longer looks at it */
 	pthread_mutex_lock(&b->lock);
 	check_fork(b);
-	int rc = take_err(b);
+	int rc = take_err(b, NULL);
 	if (s->wfd >= 0) {
 		int r = push_locked(b, deadline, 0);
 		if (r < 0 && rc == 0) {

@@ -319,6 +319,6 @@ ssize_t ipk__stream_send_fds(ipk__stream *s, const void *buf, size_t len,
 	ssize_t n = ipk__batch_hold(s, deadline);
 	if (n == 0)
 		n = ipk__fds_send_frame(s, 1, buf, len, fds, nfds, deadline);
-	ipk__batch_release(s);
+	ipk__batch_release(s, n);
 	return n;
 }

@@ -163,7 +163,7 @@ ssize_t ipk__large_send(ipk__stream *s, const void *buf, size_t len,
 	if (n == 0)
 		n = ipk__fds_send_frame(s, IPK__FRAME_MEMFD, desc, sizeof desc, &fd,
 		                        1, deadline);
-	ipk__batch_release(s);
+	ipk__batch_release(s, n);
 	if (ours)
 		close(fd);
 	return n < 0 ? n : (ssize_t)len;

@@ -58,9 +58,10 @@ int ipk__batch_wait(ipk__stream *s, int64_t deadline);
 int ipk__batch_close(ipk__stream *s, int linger_ms);
 /* Take the sending side for a write of one's own (descriptors): what a
    batching stream queued, or a plain one's backlog, goes out first. Call
-   ipk__batch_release after, whatever this returned. */
+   ipk__batch_release after with what the write gave (-EPIPE there ends
+   sending on a batching stream), whatever this returned. */
 int ipk__batch_hold(ipk__stream *s, int64_t deadline);
-void ipk__batch_release(ipk__stream *s);
+void ipk__batch_release(ipk__stream *s, ssize_t sent);
 
 /* FIFO framing (stream_fifo.c). */
 ssize_t ipk__fifo_send(ipk__stream *s, const void *buf, size_t len,
