@@ -90,10 +90,41 @@ static inline int pt_sysvmq_left(void)
 	return left;
 }
 
+/* When this process started (seconds since the epoch, rounded down), so
+   that files named after its pid that are older than it (left by a
+   process that had the same pid before; pid_max is often 32768) are not
+   taken for its own. */
+static inline long pt_started(void)
+{
+	long btime = 0;
+	unsigned long long ticks = 0;
+	char line[256];
+	FILE *f = fopen("/proc/stat", "r");
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "btime %ld", &btime) == 1)
+			break;
+	if (f)
+		fclose(f);
+	char st[1024];
+	f = fopen("/proc/self/stat", "r");
+	size_t n = f ? fread(st, 1, sizeof st - 1, f) : 0;
+	if (f)
+		fclose(f);
+	st[n] = '\0';
+	const char *p = strrchr(st, ')'); /* the name may hold spaces */
+	/* field 22 is the start time; p is at the end of field 2 */
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p && btime > 0 && sscanf(p + 1, "%llu", &ticks) == 1)
+		return btime + (long)(ticks / (unsigned long long)sysconf(_SC_CLK_TCK));
+	return 0; /* unknown: every file named after this pid counts */
+}
+
 static inline void pt_leak_check(void)
 {
 	int queues = pt_sysvmq_left();
 	ipkt_sh("rm -f /tmp/ipkt-%d-*-key", (int)getpid());
+	long since = pt_started() - 1;
 	int left = ipkt_sh("unshare --mount sh -c 'd=$(mktemp -d) && "
 	                   "mount -t mqueue none $d 2>/dev/null || exit 0; "
 	                   "l=$(ls $d | grep ^ipkt-%d-); rm -f $d/ipkt-%d-*; "
@@ -101,10 +132,10 @@ static inline void pt_leak_check(void)
 	                   "{ echo left: $l >&2; exit 1; }' 2>&1",
 	                   (int)getpid(), (int)getpid());
 	/* fifo: and mmap: reply mailboxes (NAME.r<pid>.<nonce>) live in /tmp */
-	int files = ipkt_sh("l=$(ls /tmp | grep '^ipkt-%d-'); "
-	                    "rm -f /tmp/ipkt-%d-*; [ -z \"$l\" ] || "
-	                    "{ echo left: $l >&2; exit 1; }",
-	                    (int)getpid(), (int)getpid());
+	int files = ipkt_sh("l=$(find /tmp -maxdepth 1 -name 'ipkt-%d-*' "
+	                    "-newerct @%ld); [ -z \"$l\" ] || "
+	                    "{ rm -f $l; echo left: $l >&2; exit 1; }",
+	                    (int)getpid(), since);
 	ipkt_check_dev_shm();
 	cr_assert(queues == 0, "System V queues were left behind");
 	cr_assert(left != 1, "POSIX queues were left behind");
