@@ -82,7 +82,11 @@ static inline int pt_sysvmq_left(void)
 		if (id >= 0) {
 			fprintf(stderr, "left: System V queue 0x%08x (%s)\n",
 			        (unsigned)k, f);
-			msgctl(id, IPC_RMID, NULL);
+			/* through the library: its owner record goes too */
+			char url[32];
+			snprintf(url, sizeof url, "sysvmq:0x%08x", (unsigned)k);
+			if (ipk_remove_flags(url, IPK_REMOVE_FORCE) < 0)
+				msgctl(id, IPC_RMID, NULL);
 			left++;
 		}
 	}
