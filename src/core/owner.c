@@ -27,11 +27,13 @@ static uint64_t hash_name(const char *s)
 	return h;
 }
 
-/* The IPC namespace's inode: queues are per namespace, so are records. */
-static unsigned long long ipc_ns(void)
+/* The inode of the calling process's namespace of type ("ipc", "pid"),
+   0 if /proc cannot say. */
+static uint64_t ns_inode(const char *type)
 {
-	char buf[64];
-	ssize_t n = readlink("/proc/self/ns/ipc", buf, sizeof buf - 1);
+	char path[32], buf[64];
+	snprintf(path, sizeof path, "/proc/self/ns/%s", type);
+	ssize_t n = readlink(path, buf, sizeof buf - 1);
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
@@ -39,15 +41,15 @@ static unsigned long long ipc_ns(void)
 	return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
+/* The IPC namespace's inode: queues are per namespace, so are records. */
+static unsigned long long ipc_ns(void)
+{
+	return ns_inode("ipc");
+}
+
 uint64_t ipk__pid_ns(void)
 {
-	char buf[64];
-	ssize_t n = readlink("/proc/self/ns/pid", buf, sizeof buf - 1);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	const char *p = strchr(buf, '[');
-	return p ? strtoull(p + 1, NULL, 10) : 0;
+	return ns_inode("pid");
 }
 
 bool ipk__owner_foreign(const struct ipk__owner *o)
