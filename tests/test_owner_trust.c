@@ -8,6 +8,7 @@
 #include "core/owner_file.h"
 
 #include <criterion/criterion.h>
+#include <ipckit.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -92,4 +93,39 @@ Test(owner_trust, a_record_naming_another_user_is_not_believed)
 	/* a record that says nothing is dropped like a wrong one */
 	ipk__owner_forget(KIND, name, geteuid(), 42);
 	cr_expect_neq(access(path, F_OK), 0, "the record was left behind");
+}
+
+/* The record of a file goes under the file's owner (owner_file.h): a
+   listener of another user on it writes none, which nothing would read
+   and nothing would remove. */
+Test(owner_trust, no_record_under_a_listener_that_does_not_own_the_file)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to give the FIFO to another user");
+	char dir[] = "/tmp/ipkt-trust-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	char fifo[64], url[96];
+	snprintf(fifo, sizeof fifo, "%s/f", dir);
+	snprintf(url, sizeof url, "fifo:%s?persist", fifo);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	cr_assert_eq(chown(fifo, 65534, 65534), 0);
+	struct stat st;
+	cr_assert_eq(stat(fifo, &st), 0);
+	char name[48], path[320];
+	snprintf(name, sizeof name, "%llx:%llx", (unsigned long long)st.st_dev,
+	         (unsigned long long)st.st_ino);
+	cr_assert_eq(ipk__owner_path(path, sizeof path, "fifo", name, geteuid()),
+	             0);
+
+	ipk_chan *l = NULL;
+	cr_assert_eq(ipk_listen(&l, url), 0, "%s", ipk_last_error());
+	cr_expect_neq(access(path, F_OK), 0,
+	              "a listening root wrote a record for a file of uid 65534");
+	ipk_close(l);
+	cr_expect_neq(access(path, F_OK), 0,
+	              "closing with ?persist left a record nobody reads");
+
+	ipk__owner_forget("fifo", name, geteuid(), IPK__OWNER_PENDING);
+	unlink(fifo);
+	rmdir(dir);
 }
