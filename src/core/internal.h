@@ -94,6 +94,9 @@ int ipk__opt_size(ipk__url *u, const char *key, size_t *out);
 int ipk__opt_long(ipk__url *u, const char *key, long min, long max, long *out);
 int ipk__opt_mode(ipk__url *u, const char *key, unsigned *out);
 int ipk__opt_str(ipk__url *u, const char *key, const char **out);
+/* The option key (marked used), for one whose value may be left out
+   ("?batch" or "?batch=64K"); NULL if absent. */
+struct ipk__opt *ipk__opt_find(ipk__url *u, const char *key);
 /* Parse "64K", "16M", "1G", "123" into bytes. */
 int ipk__parse_size(const char *s, size_t *out);
 

@@ -284,19 +284,9 @@ static void unlist(struct ipk__batch *b)
 
 /* ------------------------------------------------------------ options */
 
-static struct ipk__opt *find_opt(ipk__url *u, const char *key)
-{
-	for (int i = 0; i < u->nopts; i++)
-		if (strcmp(u->opts[i].key, key) == 0) {
-			u->opts[i].used = true;
-			return &u->opts[i];
-		}
-	return NULL;
-}
-
 int ipk__batch_options(ipk__url *u, size_t *cap, int64_t *delay_ns)
 {
-	struct ipk__opt *o = find_opt(u, "batch");
+	struct ipk__opt *o = ipk__opt_find(u, "batch");
 	long us = DEFAULT_DELAY_US;
 	int rc = ipk__opt_long(u, "batchdelay", 0, MAX_DELAY_US, &us);
 	if (rc < 0)

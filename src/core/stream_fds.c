@@ -21,22 +21,16 @@
 
 int ipk__fdio_options(ipk__url *u, size_t *large)
 {
-	for (int i = 0; i < u->nopts; i++) {
-		struct ipk__opt *o = &u->opts[i];
-		if (strcmp(o->key, "large") != 0)
-			continue;
-		o->used = true;
-		*large = (size_t)256 << 10;
-		if (o->val != NULL && (ipk__parse_size(o->val, large) < 0 ||
-		                       *large == 0))
-			return ipk__err(-EINVAL, "address '%s': option large takes "
-			                         "the size from which messages travel "
-			                         "as memfds, like 1M (or nothing: 256K)",
-			                u->text);
-		return 1;
-	}
-	*large = 0;
-	return 0;
+	struct ipk__opt *o = ipk__opt_find(u, "large");
+	*large = o ? (size_t)256 << 10 : 0;
+	if (o == NULL)
+		return 0;
+	if (o->val != NULL && (ipk__parse_size(o->val, large) < 0 || *large == 0))
+		return ipk__err(-EINVAL, "address '%s': option large takes the size "
+		                         "from which messages travel as memfds, "
+		                         "like 1M (or nothing: 256K)",
+		                u->text);
+	return 1;
 }
 
 int ipk__stream_fdio(ipk__stream *s, size_t large, bool peer_large)
