@@ -49,6 +49,9 @@ void ipk__deadline_timespec(int64_t deadline, int clock, struct timespec *ts);
  * ready: the following call reports what happened. Returns 0 or a timeout.
  */
 int ipk__wait_fd(int fd, short events, int64_t deadline);
+/* The same for n descriptors at once: 0 as soon as any of them is ready. */
+struct pollfd;
+int ipk__wait_pollfds(struct pollfd *pf, unsigned n, int64_t deadline);
 
 /* Sleep a short, growing time when waiting on something without an fd. */
 int ipk__backoff(unsigned *round, int64_t deadline);

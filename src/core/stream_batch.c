@@ -547,23 +547,11 @@ int ipk__batch_wait(ipk__stream *s, int64_t deadline)
 {
 	struct pollfd pf[2] = {{.fd = s->rfd, .events = POLLIN},
 	                       {.fd = s->wfd, .events = POLLOUT}};
-	nfds_t n = 2;
-	if (s->rfd == s->wfd) {
+	if (s->rfd == s->wfd) { /* a socket: one descriptor, both ways */
 		pf[0].events |= POLLOUT;
-		n = 1;
+		return ipk__wait_pollfds(pf, 1, deadline);
 	}
-	for (;;) {
-		int r = poll(pf, n, ipk__remaining_ms(deadline));
-		if (r > 0)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return ipk__errno(-errno, "poll");
-		if (r == 0 && ipk__expired(deadline))
-			return ipk__err(ipk__timeout_err(deadline), "%s",
-			                deadline == IPK__NOW
-			                        ? "not ready and told not to wait"
-			                        : "timed out");
-	}
+	return ipk__wait_pollfds(pf, 2, deadline);
 }
 
 static int unbatch(ipk__stream *s, int64_t deadline, bool closing)
