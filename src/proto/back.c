@@ -141,7 +141,8 @@ static void kept_query(const ipk_chan *c, char *buf, size_t cap)
 	}
 }
 
-/* NAME.<tag><pid>.<nonce> beside the socket's mailbox, as an address. */
+/* NAME.<tag><pid>.<nonce> beside the socket's mailbox, as an address (the
+   name escaped: a '?' or '%' in it must not cut it short or change it). */
 static int derive(const struct ipk__sock *s, char tag, uint32_t pid,
                   uint32_t nonce, char *buf, size_t cap)
 {
@@ -153,9 +154,12 @@ static int derive(const struct ipk__sock *s, char tag, uint32_t pid,
 		snprintf(q + n, sizeof q - n, "%csize=%s", n ? '&' : '?',
 		         CLIENT_RING_SIZE);
 	}
-	int n = snprintf(buf, cap, "%s:%s.%c%u.%08x%s", s->c->tp->scheme,
-	                 s->c->url.rest, tag, pid, nonce, q);
-	if (n < 0 || (size_t)n >= cap)
+	char name[600], scheme[32];
+	int n = snprintf(name, sizeof name, "%s.%c%u.%08x", s->c->url.rest, tag,
+	                 pid, nonce);
+	snprintf(scheme, sizeof scheme, "%s:", s->c->tp->scheme);
+	if (n < 0 || (size_t)n >= sizeof name ||
+	    ipk__url_escape(buf, cap, scheme, name, q) < 0)
 		return ipk__err(-ENAMETOOLONG, "%s: no room for a per-client name",
 		                s->c->url.text);
 	return 0;
