@@ -5,7 +5,8 @@
  *              [--only latency|stream|mpmc|bandwidth|sizes]
  *
  * Prints, each as the median of --reps runs (default 7):
- *   - the bare floor: two processes bouncing one shared cache line
+ *   - the bare floor: two processes bouncing one shared cache line, and
+ *     beside it a line each way, each written by one side only
  *   - ring round trips (48- and 64-byte messages) with wait=spin, hybrid,
  *     block, each spin figure also as a ratio to the floor of its run
  *   - one-way streaming of 64-byte messages: copying and zero-copy with
@@ -124,7 +125,8 @@ struct line {
 	_Alignas(64) _Atomic uint64_t v;
 };
 
-static struct line *shared_line;
+static struct line *shared_line; /* [0] the floor, [1] and [2] a line
+                                     each way */
 static long floor_iters;
 
 static void line_peer(void *arg)
@@ -149,6 +151,37 @@ static double cache_line_rtt(void)
 			t0 = now_ns();
 		atomic_store_explicit(&shared_line->v, i + 1, memory_order_release);
 		while (atomic_load_explicit(&shared_line->v, memory_order_acquire) != i + 2)
+			__builtin_ia32_pause();
+	}
+	double ns = (double)(now_ns() - t0) / (double)(floor_iters - 1000);
+	reap(pid);
+	return ns;
+}
+
+/* A line each way, each written by one side only (a flag): what any
+   two-way channel that does not share one line between its directions
+   pays at least (bench/line_bench.c has the other layouts). */
+static void two_line_peer(void *arg)
+{
+	(void)arg;
+	for (uint64_t i = 1; i <= (uint64_t)floor_iters; i++) {
+		while (atomic_load_explicit(&shared_line[1].v, memory_order_acquire) != i)
+			__builtin_ia32_pause();
+		atomic_store_explicit(&shared_line[2].v, i, memory_order_release);
+	}
+}
+
+static double two_line_rtt(void)
+{
+	atomic_store(&shared_line[1].v, 0);
+	atomic_store(&shared_line[2].v, 0);
+	pid_t pid = spawn(two_line_peer, NULL);
+	int64_t t0 = 0;
+	for (uint64_t i = 1; i <= (uint64_t)floor_iters; i++) {
+		if (i == 1001)
+			t0 = now_ns();
+		atomic_store_explicit(&shared_line[1].v, i, memory_order_release);
+		while (atomic_load_explicit(&shared_line[2].v, memory_order_acquire) != i)
 			__builtin_ia32_pause();
 	}
 	double ns = (double)(now_ns() - t0) / (double)(floor_iters - 1000);
@@ -566,12 +599,15 @@ static double probe_floor(void)
    around between runs). */
 static void latency_section(long k)
 {
-	double fl[64] = {0}, bm[64] = {0}, sp48[64] = {0}, sp[64] = {0};
+	double fl[64] = {0}, tl[64] = {0}, r_tl[64] = {0};
+	double bm[64] = {0}, sp48[64] = {0}, sp[64] = {0};
 	double hy[64] = {0}, bl[64] = {0};
 	double r_sp48[64] = {0}, r_sp[64] = {0}, r_hy[64] = {0};
 	floor_iters = 20000 * k;
 	for (int r = 0; r < reps; r++) {
 		fl[r] = cache_line_rtt();
+		tl[r] = two_line_rtt();
+		r_tl[r] = tl[r] / fl[r];
 		bm[r] = bare_msg_rtt();
 		sp48[r] = ring_rtt("spin", 48, false, 20000 * k);
 		sp[r] = ring_rtt("spin", 64, false, 20000 * k);
@@ -595,6 +631,8 @@ static void latency_section(long k)
 	       "    best\n", (size_t)RTT_RING >> 10);
 	printf("  bare: one cache line bounced            %8.0f %8.0f   (%s)\n",
 	       fl_med, best_fl, placement(fl_med));
+	printf("  bare: a line each way, one writer each  %8.0f %8s   %.2fx the "
+	       "cache line\n", median(tl, reps), "", median(r_tl, reps));
 	printf("  bare: 64-byte payload line + flag line  %8.0f %8.0f\n",
 	       median(bm, reps), best_bm);
 	printf("  ring wait=spin, 48-byte messages        %8.0f %8.0f   %.2fx the "
