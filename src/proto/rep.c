@@ -34,7 +34,7 @@ static ssize_t rep_recv(struct ipk__sock *s, ipk__rx *rx, int64_t deadline)
 		rt->cookie = s->cookie;
 		rt->pipe = from->id;
 		rt->len = (uint32_t)hl;
-		memcpy(rt->hdr, s->msg, hl);
+		ipk__copy(rt->hdr, s->msg, hl);
 		n = ipk__sock_deliver(s, rx, s->msg + hl, (size_t)n - hl, from);
 		if (n >= 0) {
 			r->last = *rt;
@@ -61,22 +61,21 @@ static ssize_t rep_send(struct ipk__sock *s, const void *buf, size_t len,
 		                s->c->url.text);
 	}
 	struct ipk__pipe *p = ipk__pipe_find(s, rt->pipe);
-	unsigned char *m = ipk__sock_outbuf(s, rt->len + len);
-	if (m == NULL)
-		return -ENOMEM;
 	size_t hl = rt->len;
-	memcpy(m, rt->hdr, hl);
+	unsigned char h[sizeof rt->hdr];
+	memcpy(h, rt->hdr, sizeof h); /* all of it: a fixed size is inline */
 	/* ipckit's REQ asked for the reply's status in the hop before its ID */
-	if (hl >= 8 && ipk__get32(m + hl - 8) == IPK__SP_ASK_STATUS &&
+	if (hl >= 8 && ipk__get32(h + hl - 8) == IPK__SP_ASK_STATUS &&
 	    info->status >= 0)
-		ipk__put32(m + hl - 8,
+		ipk__put32(h + hl - 8,
 		           IPK__SP_STATUS | ((uint32_t)info->status & 0x7fff));
-	memcpy(m + hl, buf, len);
 	if (rt == &r->last)
 		r->have_last = false;
 	if (p == NULL)
 		return (ssize_t)len; /* the requester went away: it asks again */
-	ssize_t n = s->car->send(s, p, m, hl + len, deadline);
+	ssize_t n = ipk__sock_send2(s, p, h, hl, buf, len, deadline);
+	if (n == -ENOMEM)
+		return n;
 	if (n == -EAGAIN || n == -ETIMEDOUT || n == -EMSGSIZE)
 		return ipk__err(n, "%s: the requester did not take the reply%s",
 		                s->c->url.text, n == -EMSGSIZE ? " (too large)"

@@ -11,6 +11,7 @@
 #include "../core/owner.h"
 #include "../shm/region.h"
 #include "../shm/ring.h"
+#include "../shm/ring_sync.h"
 #include "../proto/pubsub.h"
 #include "shmring.h"
 
@@ -22,6 +23,8 @@
 #include <unistd.h>
 
 #define DEFAULT_SIZE ((size_t)1 << 20)
+/* Pause loops ipk__ring_chan_arrival watches a ring for (a few µs). */
+#define ARRIVAL_SPINS 1024
 
 struct shm_chan {
 	ipk_region *region;
@@ -549,6 +552,37 @@ ssize_t ipk__ring_chan_peek(ipk_chan *c, const void **buf, int64_t deadline)
 	if (!s->has_in)
 		return no_side(c, false);
 	return ipk__ring_peek(&s->in, buf, deadline);
+}
+
+ssize_t ipk__ring_chan_borrow(ipk_chan *c, void **buf, size_t len,
+                              int64_t deadline)
+{
+	struct shm_chan *s = ipk__priv(c);
+	*buf = NULL;
+	if (!s->has_out)
+		return no_side(c, true);
+	if (s->shut)
+		return ipk__err(-EPIPE, "%s: sending was shut down", c->url.text);
+	return ipk__ring_borrow(&s->out, buf, len, deadline);
+}
+
+ssize_t ipk__ring_chan_commit(ipk_chan *c, size_t len)
+{
+	struct shm_chan *s = ipk__priv(c);
+	return ipk__ring_commit(&s->out, len);
+}
+
+bool ipk__ring_chan_arrival(ipk_chan *c, int64_t deadline)
+{
+	struct shm_chan *s = ipk__priv(c);
+	if (!s->has_in || deadline == IPK__NOW || s->in.wait == IPK__WAIT_BLOCK)
+		return false;
+	for (int i = 0; i < ARRIVAL_SPINS; i++) {
+		if (ipk__ring_readable(&s->in))
+			return true;
+		ipk__cpu_relax();
+	}
+	return false;
 }
 
 /* ipk_recv_peek and ipk_recv_release (chan.c) come here for rings */

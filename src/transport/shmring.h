@@ -12,4 +12,18 @@
    back. c must be a ring channel that receives (shm:, sysvshm:, mmap:). */
 ssize_t ipk__ring_chan_peek(ipk_chan *c, const void **buf, int64_t deadline);
 
+/* ipk_send_borrow and ipk_send_commit with a deadline, for a ring channel
+   that sends (the protocol layer writes its header and the body straight
+   into the ring). */
+ssize_t ipk__ring_chan_borrow(ipk_chan *c, void **buf, size_t len,
+                              int64_t deadline);
+ssize_t ipk__ring_chan_commit(ipk_chan *c, size_t len);
+
+/* A receiving ring channel that does not block by choice (?wait=): watch
+   it a few microseconds for a message, the way a ring's own receive does
+   on its fast path, before the caller takes the general path (whose peer
+   checks and clock reads would otherwise stand between a message only a
+   little behind and its reader). true: a receive would not block now. */
+bool ipk__ring_chan_arrival(ipk_chan *c, int64_t deadline);
+
 #endif
