@@ -835,7 +835,7 @@ static ssize_t back_send2(struct ipk__sock *s, struct ipk__pipe *p,
 		unsigned char *m = ipk__sock_outbuf(s, hl + bl);
 		if (m == NULL)
 			return -ENOMEM;
-		ipk__copy(m, hdr, hl);
+		ipk__copy_words(m, hdr, hl);
 		ipk__copy(m + hl, body, bl);
 		return back_send(s, p, m, hl + bl, deadline);
 	}
@@ -845,7 +845,7 @@ static ssize_t back_send2(struct ipk__sock *s, struct ipk__pipe *p,
 	void *dst;
 	ssize_t n = ipk__ring_chan_borrow(bp->out, &dst, hl + bl, deadline);
 	if (n >= 0) {
-		ipk__copy(dst, hdr, hl);
+		ipk__copy_words(dst, hdr, hl);
 		ipk__copy((unsigned char *)dst + hl, body, bl);
 		n = ipk__ring_chan_commit(bp->out, hl + bl);
 	}

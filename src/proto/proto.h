@@ -242,6 +242,19 @@ ssize_t ipk__sock_send2(struct ipk__sock *s, struct ipk__pipe *p,
                         const void *hdr, size_t hl, const void *body,
                         size_t bl, int64_t deadline);
 
+/* A copy of n bytes (a multiple of 4: an SP header) a word at a time.
+   Headers are read back soon after they are written (a route, then a
+   reply's header): a read that spans several smaller writes still on
+   their way to the cache waits for them all, one of the same size does
+   not. */
+static inline void ipk__copy_words(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+	for (size_t i = 0; i + 4 <= n; i += 4)
+		memcpy(d + i, s + i, 4);
+}
+
 /* A copy of a few bytes or lines, inline: for a message of a line or two
    a call into the C library's general copy costs about as much as the
    copy itself, and a round trip on a ring makes several. dst and src do

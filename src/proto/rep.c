@@ -16,6 +16,16 @@ struct rep {
 	bool have_last;
 };
 
+/* A route just written, copied in pieces of the sizes it was written in:
+   read back whole at once, it would wait for every write to land. */
+static void route_copy(struct ipk__route *to, const struct ipk__route *from)
+{
+	to->cookie = from->cookie;
+	to->pipe = from->pipe;
+	to->len = from->len;
+	ipk__copy_words(to->hdr, from->hdr, from->len);
+}
+
 static ssize_t rep_recv(struct ipk__sock *s, ipk__rx *rx, int64_t deadline)
 {
 	struct rep *r = s->priv;
@@ -29,15 +39,17 @@ static ssize_t rep_recv(struct ipk__sock *s, ipk__rx *rx, int64_t deadline)
 			ipk__sock_drop(s); /* no request ID, or a loop: no request */
 			continue;
 		}
+		/* the route out of the receive (the rest of info, and so of the
+		   route, was cleared by the channel layer), and the same in
+		   r->last, field by field and word by word (route_copy) */
 		struct ipk__route *rt = (struct ipk__route *)&rx->info->route;
-		memset(rt, 0, sizeof *rt);
 		rt->cookie = s->cookie;
 		rt->pipe = from->id;
 		rt->len = (uint32_t)hl;
-		ipk__copy(rt->hdr, s->msg, hl);
+		ipk__copy_words(rt->hdr, s->msg, hl);
 		n = ipk__sock_deliver(s, rx, s->msg + hl, (size_t)n - hl, from);
 		if (n >= 0) {
-			r->last = *rt;
+			route_copy(&r->last, rt);
 			r->have_last = true;
 		}
 		return n;
@@ -54,7 +66,7 @@ static ssize_t rep_send(struct ipk__sock *s, const void *buf, size_t len,
 			return ipk__err(-EINVAL, "%s: no request to reply to (receive "
 			                         "one first)", s->c->url.text);
 		rt = &r->last;
-	} else if (rt->cookie != s->cookie || rt->len < 4 ||
+	} else if (rt->cookie != s->cookie || rt->len < 4 || rt->len % 4 ||
 	           rt->len > sizeof rt->hdr) {
 		return ipk__err(-EINVAL, "%s: the route does not come from a "
 		                         "request this channel received",
@@ -63,7 +75,7 @@ static ssize_t rep_send(struct ipk__sock *s, const void *buf, size_t len,
 	struct ipk__pipe *p = ipk__pipe_find(s, rt->pipe);
 	size_t hl = rt->len;
 	unsigned char h[sizeof rt->hdr];
-	memcpy(h, rt->hdr, sizeof h); /* all of it: a fixed size is inline */
+	ipk__copy_words(h, rt->hdr, hl);
 	/* ipckit's REQ asked for the reply's status in the hop before its ID */
 	if (hl >= 8 && ipk__get32(h + hl - 8) == IPK__SP_ASK_STATUS &&
 	    info->status >= 0)

@@ -246,7 +246,7 @@ ssize_t ipk__sock_send2(struct ipk__sock *s, struct ipk__pipe *p,
 	unsigned char *m = ipk__sock_outbuf(s, hl + bl);
 	if (m == NULL)
 		return -ENOMEM;
-	ipk__copy(m, hdr, hl);
+	ipk__copy_words(m, hdr, hl);
 	ipk__copy(m + hl, body, bl);
 	return s->car->send(s, p, m, hl + bl, deadline);
 }
