@@ -718,7 +718,7 @@ static void back_release(struct ipk__sock *s)
 	struct back *b = s->car_state;
 	ipk_chan *ch = s->listening ? b->box : b->inbox;
 	if (ch)
-		ipk_recv_release(ch);
+		ipk__ring_chan_release(ch); /* only rings peek (back_peek) */
 }
 
 /* mq, fifo, rings: the client's reply mailbox, opened on the first reply
@@ -839,9 +839,9 @@ static ssize_t back_send2(struct ipk__sock *s, struct ipk__pipe *p,
 		ipk__copy(m + hl, body, bl);
 		return back_send(s, p, m, hl + bl, deadline);
 	}
-	if (reply_box(s, p) < 0)
-		return -EPIPE;
 	struct bpipe *bp = p->car;
+	if (bp->out == NULL && reply_box(s, p) < 0)
+		return -EPIPE;
 	void *dst;
 	ssize_t n = ipk__ring_chan_borrow(bp->out, &dst, hl + bl, deadline);
 	if (n >= 0) {

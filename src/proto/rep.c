@@ -13,8 +13,16 @@
 
 struct rep {
 	struct ipk__route last; /* the last request's route */
+	struct ipk__pipe *last_pipe; /* ...its pipe, NULL once gone */
 	bool have_last;
 };
+
+static void rep_pipe_removed(struct ipk__sock *s, struct ipk__pipe *p)
+{
+	struct rep *r = s->priv;
+	if (r->last_pipe == p)
+		r->last_pipe = NULL;
+}
 
 /* A route just written, copied in pieces of the sizes it was written in:
    read back whole at once, it would wait for every write to land. */
@@ -50,6 +58,7 @@ static ssize_t rep_recv(struct ipk__sock *s, ipk__rx *rx, int64_t deadline)
 		n = ipk__sock_deliver(s, rx, s->msg + hl, (size_t)n - hl, from);
 		if (n >= 0) {
 			route_copy(&r->last, rt);
+			r->last_pipe = from;
 			r->have_last = true;
 		}
 		return n;
@@ -72,7 +81,8 @@ static ssize_t rep_send(struct ipk__sock *s, const void *buf, size_t len,
 		                         "request this channel received",
 		                s->c->url.text);
 	}
-	struct ipk__pipe *p = ipk__pipe_find(s, rt->pipe);
+	struct ipk__pipe *p = rt == &r->last ? r->last_pipe
+	                                     : ipk__pipe_find(s, rt->pipe);
 	size_t hl = rt->len;
 	unsigned char h[sizeof rt->hdr];
 	ipk__copy_words(h, rt->hdr, hl);
@@ -103,6 +113,7 @@ const struct ipk__proto ipk__proto_rep = {
 	.caps = IPK__P_SEND | IPK__P_RECV | IPK__P_REPLY | IPK__P_SERVER,
 	IPK__SOCK_ENTRY,
 	.priv_size = sizeof(struct rep),
+	.pipe_removed = rep_pipe_removed,
 	.sock_send = rep_send,
 	.sock_recv = rep_recv,
 };

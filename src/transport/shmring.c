@@ -572,6 +572,13 @@ ssize_t ipk__ring_chan_commit(ipk_chan *c, size_t len)
 	return ipk__ring_commit(&s->out, len);
 }
 
+void ipk__ring_chan_release(ipk_chan *c)
+{
+	struct shm_chan *s = ipk__priv(c);
+	if (s->has_in && s->in.lent)
+		(void)ipk__ring_release(&s->in);
+}
+
 bool ipk__ring_chan_arrival(ipk_chan *c, int64_t deadline)
 {
 	struct shm_chan *s = ipk__priv(c);

@@ -19,6 +19,9 @@ ssize_t ipk__ring_chan_borrow(ipk_chan *c, void **buf, size_t len,
                               int64_t deadline);
 ssize_t ipk__ring_chan_commit(ipk_chan *c, size_t len);
 
+/* ipk_recv_release for a ring channel the caller knows peeked. */
+void ipk__ring_chan_release(ipk_chan *c);
+
 /* A receiving ring channel that does not block by choice (?wait=): watch
    it a few microseconds for a message, the way a ring's own receive does
    on its fast path, before the caller takes the general path (whose peer
