@@ -686,8 +686,6 @@ static ssize_t back_peek(struct ipk__sock *s, const unsigned char **msg,
 				until = b->next_sweep;
 		}
 		const void *p = NULL;
-		if (s->listening)
-			(void)ipk__ring_chan_arrival(ch, until);
 		ssize_t n = ipk__ring_chan_peek(ch, &p, until);
 		if (n == -EAGAIN && until != IPK__NOW)
 			n = ipk__err(-ETIMEDOUT, "%s: no message in time",

@@ -11,7 +11,6 @@
 #include "../core/owner.h"
 #include "../shm/region.h"
 #include "../shm/ring.h"
-#include "../shm/ring_sync.h"
 #include "../proto/pubsub.h"
 #include "shmring.h"
 
@@ -23,8 +22,6 @@
 #include <unistd.h>
 
 #define DEFAULT_SIZE ((size_t)1 << 20)
-/* Pause loops ipk__ring_chan_arrival watches a ring for (a few µs). */
-#define ARRIVAL_SPINS 1024
 
 struct shm_chan {
 	ipk_region *region;
@@ -577,19 +574,6 @@ void ipk__ring_chan_release(ipk_chan *c)
 	struct shm_chan *s = ipk__priv(c);
 	if (s->has_in && s->in.lent)
 		(void)ipk__ring_release(&s->in);
-}
-
-bool ipk__ring_chan_arrival(ipk_chan *c, int64_t deadline)
-{
-	struct shm_chan *s = ipk__priv(c);
-	if (!s->has_in || deadline == IPK__NOW || s->in.wait == IPK__WAIT_BLOCK)
-		return false;
-	for (int i = 0; i < ARRIVAL_SPINS; i++) {
-		if (ipk__ring_readable(&s->in))
-			return true;
-		ipk__cpu_relax();
-	}
-	return false;
 }
 
 /* ipk_recv_peek and ipk_recv_release (chan.c) come here for rings */

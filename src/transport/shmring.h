@@ -22,11 +22,4 @@ ssize_t ipk__ring_chan_commit(ipk_chan *c, size_t len);
 /* ipk_recv_release for a ring channel the caller knows peeked. */
 void ipk__ring_chan_release(ipk_chan *c);
 
-/* A receiving ring channel that does not block by choice (?wait=): watch
-   it a few microseconds for a message, the way a ring's own receive does
-   on its fast path, before the caller takes the general path (whose peer
-   checks and clock reads would otherwise stand between a message only a
-   little behind and its reader). true: a receive would not block now. */
-bool ipk__ring_chan_arrival(ipk_chan *c, int64_t deadline);
-
 #endif
