@@ -5,6 +5,7 @@
  */
 #include "proto_util.h"
 #include "core/owner.h"
+#include "proto/proto.h"
 
 #include <criterion/parameterized.h>
 #include <dirent.h>
@@ -249,6 +250,43 @@ Test(proto, rep_routes_belong_to_their_channel)
 	cr_expect_eq(ipkt_wait_child(pid), 0);
 	ipk_close(r1);
 	ipk_close(r2);
+}
+
+/* REP: a route whose header length was tampered with is refused, not
+   sent as a broken reply or copied past its header; the route as the
+   receive gave it still works. */
+Test(proto, rep_refuses_a_tampered_route)
+{
+	char url[512], full[600], addr[600];
+	pt_address("shm", url, sizeof url);
+	snprintf(full, sizeof full, "%s%sproto=rep", url,
+	         strchr(url, '?') ? "&" : "?");
+	ipk_chan *rep = ipkt_listen_ok(full);
+	cr_assert_gt(ipk_address(rep, addr, sizeof addr), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		ipk_chan *c;
+		char b[8];
+		_exit(ipk_dial(&c, addr, 5000) == 0 && ipk_send(c, "q", 1, 5000) == 1 &&
+		              ipk_recv(c, b, sizeof b, 10000) == 2 &&
+		              memcmp(b, "ok", 2) == 0
+		              ? 0 : 1);
+	}
+	char buf[8];
+	ipk_msginfo mi = {0};
+	cr_assert_eq(ipk_recvmsg(rep, buf, sizeof buf, &mi, 5000), 1);
+	struct ipk__route *rt = (struct ipk__route *)&mi.route;
+	uint32_t len = rt->len;
+	cr_expect_eq(len % 4, 0);
+	rt->len = len - 2; /* not whole words: no SP header */
+	cr_expect_eq(ipk_sendmsg(rep, "no", 2, &mi, 1000), -EINVAL);
+	rt->len = sizeof rt->hdr + 4; /* past the header's room */
+	cr_expect_eq(ipk_sendmsg(rep, "no", 2, &mi, 1000), -EINVAL);
+	rt->len = len;
+	cr_expect_eq(ipk_sendmsg(rep, "ok", 2, &mi, 1000), 2);
+	cr_expect_eq(ipkt_wait_child(pid), 0);
+	ipk_close(rep);
 }
 
 /* ------------------------------------------------------------ pipeline */
