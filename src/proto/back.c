@@ -58,6 +58,7 @@ struct back {
 	                    its requests go */
 	ipk_chan *inbox; /* client: where its replies arrive (may be box) */
 	uint32_t pid, nonce;
+	unsigned char qhdr[HDR]; /* client: the header of its requests */
 	long mtype;      /* sysvmq client: the type of its replies */
 	int64_t next_sweep;
 	int watch_fd;    /* client polled: its inbox's fd in the socket's
@@ -553,6 +554,7 @@ static int back_start(struct ipk__sock *s, int64_t deadline)
 	           sizeof b->nonce) {
 		b->nonce = (uint32_t)ipk__now_ns();
 	}
+	put_hdr(b->qhdr, 'Q', b->pid, b->nonce);
 	b->next_sweep = ipk__coarse_ns() + SWEEP_NS;
 	int rc;
 	if (s->listening) {
@@ -808,7 +810,7 @@ static ssize_t back_send(struct ipk__sock *s, struct ipk__pipe *p,
 			if (rc < 0)
 				return server_away(s, rc, deadline);
 		}
-		put_hdr(s->out, 'Q', b->pid, b->nonce);
+		memcpy(s->out, b->qhdr, HDR);
 		/* requests are type 1 (sysvmq); a constant, not a fresh struct
 		   to clear on every request */
 		static const ipk_msginfo request = {.type = 1};

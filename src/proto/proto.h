@@ -294,8 +294,20 @@ ssize_t ipk__sock_deliver(struct ipk__sock *s, ipk__rx *rx,
                           struct ipk__pipe *from);
 /* Send buf on some pipe that takes it at once, round-robin from s->rr,
    waiting (for room or for a peer) until the deadline. *on: the pipe. */
-ssize_t ipk__sock_send_any(struct ipk__sock *s, const void *buf, size_t len,
-                           struct ipk__pipe **on, int64_t deadline);
+ssize_t ipk__sock_send_rr(struct ipk__sock *s, const void *buf, size_t len,
+                          struct ipk__pipe **on, int64_t deadline);
+static inline ssize_t ipk__sock_send_any(struct ipk__sock *s, const void *buf,
+                                         size_t len, struct ipk__pipe **on,
+                                         int64_t deadline)
+{
+	/* one pipe whose send waits by itself (a mailbox): straight there */
+	if (s->car->direct && s->npipes == 1 && s->car->refresh == NULL) {
+		if (on)
+			*on = s->pipes[0];
+		return s->car->send(s, s->pipes[0], buf, len, deadline);
+	}
+	return ipk__sock_send_rr(s, buf, len, on, deadline);
+}
 /* The protocol's timer: when it is due, ipk_fd() is readable (only a
    socket whose fd was asked for has a timerfd to arm). */
 void ipk__sock_arm(struct ipk__sock *s);

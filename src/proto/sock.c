@@ -315,8 +315,8 @@ ssize_t ipk__sock_deliver(struct ipk__sock *s, ipk__rx *rx,
 	return (ssize_t)len;
 }
 
-ssize_t ipk__sock_send_any(struct ipk__sock *s, const void *buf, size_t len,
-                           struct ipk__pipe **on, int64_t deadline)
+ssize_t ipk__sock_send_rr(struct ipk__sock *s, const void *buf, size_t len,
+                          struct ipk__pipe **on, int64_t deadline)
 {
 	if (s->car->refresh)
 		s->car->refresh(s);
