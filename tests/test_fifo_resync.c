@@ -363,14 +363,7 @@ Test(fifo_resync, foreign_bytes_with_zero_and_magic)
 
 	/* a C string written with its terminating zero, right before a
 	   message: the zero and the header's zeros could pass for an empty
-	   message (its length byte and body look like text here) */
-	w->n = 0;
-	add(w, "hello", 6);
-	add_frame_str(w, "a message of 32 bytes, all text!");
-	write_once(url, w->b, w->n);
-	expect_dropped(l, "\"hello\"");
-	expect_str(l, "a message of 32 bytes, all text!");
-	expect_nothing_more(l);
+	   message */
 	w->n = 0;
 	add(w, "hello", 6);
 	add_frame_str(w, "one");
@@ -378,6 +371,24 @@ Test(fifo_resync, foreign_bytes_with_zero_and_magic)
 	write_once(url, w->b, w->n);
 	expect_dropped(l, "\"hello\"");
 	expect_str(l, "one");
+	expect_dropped(l, "\"bye\\n\"");
+	expect_nothing_more(l);
+	/* alone, also when the message reads as text */
+	w->n = 0;
+	add(w, "hello", 6);
+	add_frame_str(w, "a message of 32 bytes, all text!");
+	write_once(url, w->b, w->n);
+	expect_dropped(l, "\"hello\"");
+	expect_str(l, "a message of 32 bytes, all text!");
+	expect_nothing_more(l);
+	/* with more zeros, also when text follows */
+	w->n = 0;
+	add(w, "hello\0\0", 8);
+	add_frame_str(w, "a message of 32 bytes, all text!");
+	add_str(w, "bye\n");
+	write_once(url, w->b, w->n);
+	expect_dropped(l, "\"hello\"");
+	expect_str(l, "a message of 32 bytes, all text!");
 	expect_dropped(l, "\"bye\\n\"");
 	expect_nothing_more(l);
 
@@ -441,9 +452,9 @@ Test(fifo_resync, random_text_and_messages)
 					             : c < 12 ? (unsigned char)(0x80 + rand() % 0x7E)
 					                      : (unsigned char)(0x20 + rand() % 0x5F);
 				}
-				/* the one shape that stays ambiguous (stream_fifo.c,
-				   believable()): after a message of up to 15 bytes, its
-				   header's tail and first byte (or the text's first
+				/* one shape stays ambiguous (stream_fifo.c,
+				   foreign_before()): after a message of up to 15 bytes,
+				   its header's tail and first byte (or the text's first
 				   byte) read as the header of a longer message, and the
 				   text ends exactly where that one would */
 				if (k > 0 && !text[k - 1] && lens[k - 1] <= 15) {

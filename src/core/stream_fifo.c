@@ -25,7 +25,10 @@
  * Every unit starts with 0x00 or 0xFE, bytes that text (ASCII or UTF-8)
  * never has. Anything else is a plain program's bytes: the reader drops
  * them up to the next 0x00 or 0xFE, says once that they look like text and
- * that ?raw reads them, and goes on with the next writer's messages.
+ * that ?raw reads them, and goes on with the next writer's messages, which
+ * may share a read with that text and more text after them. Foreign bytes
+ * with zeros in them can pass for a header: foreign_before() says which to
+ * trust.
  */
 #define _GNU_SOURCE
 #include "stream_priv.h"
@@ -415,30 +418,38 @@ static bool text_then_unit(const unsigned char *p, size_t avail, size_t size,
  * Right after foreign bytes, a zero byte of theirs can begin what passes for
  * a header: foreign zeros right before a real header read, with that
  * header's zeros, as a short unit ending inside the real one, which begins
- * within its first 8 bytes and runs past its end. So the whole unit of size
- * bytes at the read position is believed:
- * - where a unit or the end of the buffer follows it;
+ * within its first 8 bytes and runs past its end (a rival). How many bytes
+ * at the read position to drop as foreign before the whole unit of size
+ * bytes there, or 0 to believe it:
+ * - where a unit or the end of the buffer follows it, believe it;
  * - where text follows it (a plain program's next write: `echo hi` before
- *   and after a message), unless such a rival runs to a unit or the end,
- *   over text that runs to it (the rival's body) rather than over text and
- *   a unit (a short message between text, whose header's tail and body
- *   read as a rival's header by chance);
+ *   and after a message), believe it unless a rival runs to a unit or the
+ *   end over text that runs to it (the rival's body) rather than over text
+ *   and a unit (then a short message between runs of text, whose header's
+ *   tail and body read as a rival's header by chance);
  * - where a zero or 0xFE that begins no unit follows it (more foreign
- *   bytes), unless a rival is followed by a unit, the end or text.
+ *   bytes), believe it unless a rival is followed by a unit, the end or
+ *   text;
+ * - where other bytes follow it, it is foreign.
  * Text never has a zero byte, so after text the first zero begins the next
- * writer's unit, and it is believed. What stays ambiguous is foreign bytes
- * ending in a zero, then a message whose length (below 256) and body read
- * as text, then text: that is also text, an empty message, and text, and
- * is taken for it.
+ * writer's unit. What stays ambiguous: foreign bytes ending in one zero, a
+ * message whose length byte and body read as text, then text, also read as
+ * text, an empty message and text, and are taken for that; and text, a
+ * message of up to 15 bytes, then text whose length is just what makes the
+ * rival end where it ends, are taken for foreign bytes and the rival.
  */
-static bool believable(const ipk__stream *s, size_t size)
+static size_t foreign_before(const ipk__stream *s, size_t size)
 {
 	const unsigned char *p = s->in + s->in_off;
 	size_t avail = s->in_len - s->in_off;
 	int next = after(p, avail, size);
-	if (next == FIRM || next == NONE)
-		return next == FIRM;
-	for (size_t j = 1; j < 8 && j < avail; j++) {
+	if (next == FIRM)
+		return 0;
+	if (next == NONE)
+		return junk_len(s);
+	/* the furthest first: foreign zeros before it are rivals of the
+	   real header too */
+	for (size_t j = 7; j > 0; j--) { /* (avail >= size >= 8) */
 		bool cut;
 		size_t u = unit_at(p + j, avail - j, &cut);
 		if (u == 0 || j + u <= size || u > avail - j)
@@ -447,9 +458,9 @@ static bool believable(const ipk__stream *s, size_t size)
 		if (next == STRAY ? then != NONE
 		                  : then == FIRM &&
 		                            !text_then_unit(p, avail, size, j + u))
-			return false;
+			return j;
 	}
-	return true;
+	return 0;
 }
 
 /* Deliver the message at the read position (GOT, its length in *got), or
@@ -470,8 +481,9 @@ static int parse(ipk__stream *s, ipk__rx *rx, size_t *got)
 		return NEED_MORE;
 	if (p[0] == MAGIC)
 		return chunk(s, p);
-	if (s->junk && !believable(s, size))
-		return junk(s, junk_len(s));
+	size_t skip = s->junk ? foreign_before(s, size) : 0;
+	if (skip > 0)
+		return junk(s, skip);
 	s->junk = false;
 	uint64_t len = size - 8;
 	if (len > s->maxmsg) {
