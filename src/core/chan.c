@@ -106,22 +106,18 @@ static int choose_proto(ipk_chan *c)
 	return 0;
 }
 
-/* ?batch queues what is sent: for channels that stream (PAIR, and
-   patterns that only send, such as PUSH); a request waits for its reply
-   and a receiver sends nothing, so those refuse it. */
-static int check_batch(ipk_chan *c)
+/* ?large (messages as memfds) is for PAIR channels. ?batch queues what
+   is sent: for channels that stream (PAIR, and patterns that only send,
+   such as PUSH); a request waits for its reply and a receiver sends
+   nothing, so those refuse it. */
+static int check_stream_opts(ipk_chan *c)
 {
-	bool asked = false;
-	for (int i = 0; i < c->url.nopts; i++)
-		asked |= strcmp(c->url.opts[i].key, "batch") == 0;
+	if (ipk__opt_find(&c->url, "large") && c->proto != &ipk__proto_pair)
+		return ipk__err(-EINVAL, "address '%s': ?large (messages as "
+		                         "memfds) is for PAIR channels",
+		                c->url.text);
 	unsigned caps = c->proto->caps;
-	for (int i = 0; i < c->url.nopts; i++)
-		if (strcmp(c->url.opts[i].key, "large") == 0 &&
-		    c->proto != &ipk__proto_pair)
-			return ipk__err(-EINVAL, "address '%s': ?large (messages as "
-			                         "memfds) is for PAIR channels",
-			                c->url.text);
-	if (!asked || c->proto == &ipk__proto_pair ||
+	if (!ipk__opt_find(&c->url, "batch") || c->proto == &ipk__proto_pair ||
 	    ((caps & IPK__P_SEND) && !(caps & IPK__P_RECV)))
 		return 0;
 	return ipk__err(-EINVAL, "address '%s': ?batch queues what a channel "
@@ -174,7 +170,7 @@ static int prepare(const char *url, ipk_chan **out)
 		return ipk__err(-EINVAL, "address '%s': maxmsg must be at least 1",
 		                url);
 	}
-	if ((rc = choose_proto(c)) < 0 || (rc = check_batch(c)) < 0) {
+	if ((rc = choose_proto(c)) < 0 || (rc = check_stream_opts(c)) < 0) {
 		ipk__chan_free(c);
 		return rc;
 	}

@@ -66,8 +66,13 @@ void ipk__deadline_timespec(int64_t deadline, int clock, struct timespec *ts)
 int ipk__wait_fd(int fd, short events, int64_t deadline)
 {
 	struct pollfd p = {.fd = fd, .events = events};
+	return ipk__wait_pollfds(&p, 1, deadline);
+}
+
+int ipk__wait_pollfds(struct pollfd *pf, unsigned count, int64_t deadline)
+{
 	for (;;) {
-		int n = poll(&p, 1, ipk__remaining_ms(deadline));
+		int n = poll(pf, count, ipk__remaining_ms(deadline));
 		if (n > 0)
 			return 0;
 		if (n < 0 && errno != EINTR)

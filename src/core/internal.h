@@ -49,6 +49,9 @@ void ipk__deadline_timespec(int64_t deadline, int clock, struct timespec *ts);
  * ready: the following call reports what happened. Returns 0 or a timeout.
  */
 int ipk__wait_fd(int fd, short events, int64_t deadline);
+/* The same for n descriptors at once: 0 as soon as any of them is ready. */
+struct pollfd;
+int ipk__wait_pollfds(struct pollfd *pf, unsigned n, int64_t deadline);
 
 /* Sleep a short, growing time when waiting on something without an fd. */
 int ipk__backoff(unsigned *round, int64_t deadline);
@@ -94,6 +97,9 @@ int ipk__opt_size(ipk__url *u, const char *key, size_t *out);
 int ipk__opt_long(ipk__url *u, const char *key, long min, long max, long *out);
 int ipk__opt_mode(ipk__url *u, const char *key, unsigned *out);
 int ipk__opt_str(ipk__url *u, const char *key, const char **out);
+/* The option key (marked used), for one whose value may be left out
+   ("?batch" or "?batch=64K"); NULL if absent. */
+struct ipk__opt *ipk__opt_find(ipk__url *u, const char *key);
 /* Parse "64K", "16M", "1G", "123" into bytes. */
 int ipk__parse_size(const char *s, size_t *out);
 

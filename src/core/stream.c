@@ -232,15 +232,33 @@ ssize_t ipk__stream_send(ipk__stream *s, const void *buf, size_t len,
 	return ipk__stream_send_direct(s, buf, len, deadline);
 }
 
-ssize_t ipk__stream_send_direct(ipk__stream *s, const void *buf, size_t len,
-                                int64_t deadline)
+bool ipk__stream_keep_rest(ipk__stream *s, const struct iovec *iov, int cnt)
 {
-	int rc;
+	size_t left = 0, off = 0;
+	for (int i = 0; i < cnt; i++)
+		left += iov[i].iov_len;
+	unsigned char *rest = malloc(left);
+	if (rest == NULL)
+		return false;
+	for (int i = 0; i < cnt; i++) {
+		memcpy(rest + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	s->backlog = rest;
+	s->blen = left;
+	s->boff = 0;
+	s->bpid = getpid();
+	return true;
+}
 
+ssize_t ipk__stream_send_frame(ipk__stream *s, unsigned char type,
+                               const void *buf, size_t len, const int *fds,
+                               size_t nfds, int64_t deadline)
+{
 	unsigned char hdr[9];
 	size_t hl = 0;
 	if (s->framing == IPK__FRAME_SPIPC)
-		hdr[hl++] = 1;
+		hdr[hl++] = type;
 	if (s->framing != IPK__FRAME_RAW) {
 		put_be64(hdr + hl, len);
 		hl += 8;
@@ -254,7 +272,10 @@ ssize_t ipk__stream_send_direct(ipk__stream *s, const void *buf, size_t len,
 		size_t boff = done > hl ? done - hl : 0;
 		if (len > boff)
 			iov[cnt++] = (struct iovec){(char *)buf + boff, len - boff};
-		ssize_t n = ipk__stream_writev(s, iov, cnt, deadline);
+		/* descriptors ride on the frame's first byte */
+		ssize_t n = done == 0 && nfds > 0
+		                    ? ipk__fds_writev(s, iov, cnt, fds, nfds, deadline)
+		                    : ipk__stream_writev(s, iov, cnt, deadline);
 		if (n >= 0) {
 			done += (size_t)n;
 			continue;
@@ -263,30 +284,24 @@ ssize_t ipk__stream_send_direct(ipk__stream *s, const void *buf, size_t len,
 			continue;
 		if (errno == EPIPE || errno == ECONNRESET)
 			return peer_gone();
+		if (errno == ETOOMANYREFS)
+			return ipk__err(-ETOOMANYREFS, "descriptors in flight over "
+			                               "the limit (RLIMIT_NOFILE of "
+			                               "the sender)");
 		if (errno != EAGAIN)
 			return ipk__errno(-errno, "write");
-		rc = ipk__wait_fd(s->wfd, POLLOUT, deadline);
+		int rc = ipk__wait_fd(s->wfd, POLLOUT, deadline);
 		if (rc == 0)
 			continue;
 		if (done == 0)
-			return rc; /* nothing sent: the caller may try again */
-		/* keep the rest so the message goes out whole, later */
-		size_t left = total - done;
-		s->backlog = malloc(left);
-		if (s->backlog == NULL) {
-			/* cannot keep it: finish the message now rather than cut it */
+			return rc; /* nothing sent (nor any descriptor): the caller
+			              may try again */
+		/* keep the rest so the message goes out whole, later; if it
+		   cannot be kept, finish the message now rather than cut it */
+		if (!ipk__stream_keep_rest(s, iov, cnt)) {
 			deadline = IPK__NEVER;
 			continue;
 		}
-		size_t off = 0;
-		if (done < hl) {
-			memcpy(s->backlog, hdr + done, hl - done);
-			off = hl - done;
-		}
-		memcpy(s->backlog + off, (const char *)buf + boff, len - boff);
-		s->blen = left;
-		s->boff = 0;
-		s->bpid = getpid();
 		break;
 	}
 	return (ssize_t)len;

@@ -284,19 +284,9 @@ static void unlist(struct ipk__batch *b)
 
 /* ------------------------------------------------------------ options */
 
-static struct ipk__opt *find_opt(ipk__url *u, const char *key)
-{
-	for (int i = 0; i < u->nopts; i++)
-		if (strcmp(u->opts[i].key, key) == 0) {
-			u->opts[i].used = true;
-			return &u->opts[i];
-		}
-	return NULL;
-}
-
 int ipk__batch_options(ipk__url *u, size_t *cap, int64_t *delay_ns)
 {
-	struct ipk__opt *o = find_opt(u, "batch");
+	struct ipk__opt *o = ipk__opt_find(u, "batch");
 	long us = DEFAULT_DELAY_US;
 	int rc = ipk__opt_long(u, "batchdelay", 0, MAX_DELAY_US, &us);
 	if (rc < 0)
@@ -557,23 +547,11 @@ int ipk__batch_wait(ipk__stream *s, int64_t deadline)
 {
 	struct pollfd pf[2] = {{.fd = s->rfd, .events = POLLIN},
 	                       {.fd = s->wfd, .events = POLLOUT}};
-	nfds_t n = 2;
-	if (s->rfd == s->wfd) {
+	if (s->rfd == s->wfd) { /* a socket: one descriptor, both ways */
 		pf[0].events |= POLLOUT;
-		n = 1;
+		return ipk__wait_pollfds(pf, 1, deadline);
 	}
-	for (;;) {
-		int r = poll(pf, n, ipk__remaining_ms(deadline));
-		if (r > 0)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return ipk__errno(-errno, "poll");
-		if (r == 0 && ipk__expired(deadline))
-			return ipk__err(ipk__timeout_err(deadline), "%s",
-			                deadline == IPK__NOW
-			                        ? "not ready and told not to wait"
-			                        : "timed out");
-	}
+	return ipk__wait_pollfds(pf, 2, deadline);
 }
 
 static int unbatch(ipk__stream *s, int64_t deadline, bool closing)

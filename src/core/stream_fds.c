@@ -21,22 +21,16 @@
 
 int ipk__fdio_options(ipk__url *u, size_t *large)
 {
-	for (int i = 0; i < u->nopts; i++) {
-		struct ipk__opt *o = &u->opts[i];
-		if (strcmp(o->key, "large") != 0)
-			continue;
-		o->used = true;
-		*large = (size_t)256 << 10;
-		if (o->val != NULL && (ipk__parse_size(o->val, large) < 0 ||
-		                       *large == 0))
-			return ipk__err(-EINVAL, "address '%s': option large takes "
-			                         "the size from which messages travel "
-			                         "as memfds, like 1M (or nothing: 256K)",
-			                u->text);
-		return 1;
-	}
-	*large = 0;
-	return 0;
+	struct ipk__opt *o = ipk__opt_find(u, "large");
+	*large = o ? (size_t)256 << 10 : 0;
+	if (o == NULL)
+		return 0;
+	if (o->val != NULL && (ipk__parse_size(o->val, large) < 0 || *large == 0))
+		return ipk__err(-EINVAL, "address '%s': option large takes the size "
+		                         "from which messages travel as memfds, "
+		                         "like 1M (or nothing: 256K)",
+		                u->text);
+	return 1;
 }
 
 int ipk__stream_fdio(ipk__stream *s, size_t large, bool peer_large)
@@ -216,8 +210,8 @@ int ipk__fds_done(ipk__stream *s, ipk__rx *rx)
 
 /* ------------------------------------------------------------ sending */
 
-static ssize_t send_first(ipk__stream *s, struct iovec *iov, int cnt,
-                          const int *fds, size_t nfds, bool dontwait)
+ssize_t ipk__fds_writev(ipk__stream *s, struct iovec *iov, int cnt,
+                        const int *fds, size_t nfds, int64_t deadline)
 {
 	union {
 		struct cmsghdr h;
@@ -232,70 +226,9 @@ static ssize_t send_first(ipk__stream *s, struct iovec *iov, int cnt,
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
 	memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	return sendmsg(s->wfd, &mh,
-	               MSG_NOSIGNAL | (dontwait ? MSG_DONTWAIT : 0));
-}
-
-ssize_t ipk__fds_send_frame(ipk__stream *s, unsigned char type,
-                            const void *buf, size_t len, const int *fds,
-                            size_t nfds, int64_t deadline)
-{
-	unsigned char hdr[9] = {type};
-	ipk__put_be64(hdr + 1, len);
-	const size_t hl = 9, total = hl + len;
-	size_t done = 0;
-	while (done < total) {
-		struct iovec iov[2];
-		int cnt = 0;
-		if (done < hl)
-			iov[cnt++] = (struct iovec){hdr + done, hl - done};
-		size_t boff = done > hl ? done - hl : 0;
-		if (len > boff)
-			iov[cnt++] = (struct iovec){(char *)buf + boff, len - boff};
-		bool dontwait = deadline != IPK__NEVER;
-		ssize_t n = done == 0
-		                    ? send_first(s, iov, cnt, fds, nfds, dontwait)
-		                    : ipk__stream_writev(s, iov, cnt, deadline);
-		if (n >= 0) {
-			done += (size_t)n;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EPIPE || errno == ECONNRESET)
-			return ipk__err(-EPIPE, "peer closed the channel");
-		if (errno == ETOOMANYREFS)
-			return ipk__err(-ETOOMANYREFS, "descriptors in flight over "
-			                               "the limit (RLIMIT_NOFILE of "
-			                               "the sender)");
-		if (errno != EAGAIN)
-			return ipk__errno(-errno, "sendmsg");
-		int rc = ipk__wait_fd(s->wfd, POLLOUT, deadline);
-		if (rc == 0)
-			continue;
-		if (done == 0)
-			return rc; /* nothing sent, nor any descriptor */
-		/* the descriptors went with the first byte: the rest follows
-		   before anything else */
-		size_t left = total - done;
-		unsigned char *rest = malloc(left);
-		if (rest == NULL) {
-			deadline = IPK__NEVER;
-			continue;
-		}
-		size_t off = 0;
-		if (done < hl) {
-			memcpy(rest, hdr + done, hl - done);
-			off = hl - done;
-		}
-		memcpy(rest + off, (const char *)buf + boff, len - boff);
-		s->backlog = rest;
-		s->blen = left;
-		s->boff = 0;
-		s->bpid = getpid();
-		break;
-	}
-	return (ssize_t)len;
+	return sendmsg(s->wfd, &mh, MSG_NOSIGNAL |
+	                                    (deadline != IPK__NEVER ? MSG_DONTWAIT
+	                                                            : 0));
 }
 
 ssize_t ipk__stream_send_fds(ipk__stream *s, const void *buf, size_t len,
@@ -318,7 +251,7 @@ ssize_t ipk__stream_send_fds(ipk__stream *s, const void *buf, size_t len,
 	/* what was queued before goes first */
 	ssize_t n = ipk__batch_hold(s, deadline);
 	if (n == 0)
-		n = ipk__fds_send_frame(s, 1, buf, len, fds, nfds, deadline);
+		n = ipk__stream_send_frame(s, 1, buf, len, fds, nfds, deadline);
 	ipk__batch_release(s, n);
 	return n;
 }

@@ -78,10 +78,10 @@ int ipk__fds_check(ipk__stream *s, const ipk__rx *rx);
 /* The message is complete: hand its descriptors over or close them. */
 int ipk__fds_done(ipk__stream *s, ipk__rx *rx);
 void ipk__fdbatch_close(struct ipk__fdbatch *b);
-/* Send one frame (type 1 or IPK__FRAME_MEMFD) with fds on its first byte. */
-ssize_t ipk__fds_send_frame(ipk__stream *s, unsigned char type,
-                            const void *buf, size_t len, const int *fds,
-                            size_t nfds, int64_t deadline);
+/* One write of iov with descriptors attached (SCM_RIGHTS), not waiting
+   unless deadline is IPK__NEVER: ipk__stream_send_frame's first write. */
+ssize_t ipk__fds_writev(ipk__stream *s, struct iovec *iov, int cnt,
+                        const int *fds, size_t nfds, int64_t deadline);
 
 /* stream_large.c */
 ssize_t ipk__large_send(ipk__stream *s, const void *buf, size_t len,

@@ -161,8 +161,8 @@ ssize_t ipk__large_send(ipk__stream *s, const void *buf, size_t len,
 	ipk__put_be64(desc + 8, 0);
 	ssize_t n = ipk__batch_hold(s, deadline);
 	if (n == 0)
-		n = ipk__fds_send_frame(s, IPK__FRAME_MEMFD, desc, sizeof desc, &fd,
-		                        1, deadline);
+		n = ipk__stream_send_frame(s, IPK__FRAME_MEMFD, desc, sizeof desc,
+		                           &fd, 1, deadline);
 	ipk__batch_release(s, n);
 	if (ours)
 		close(fd);

@@ -41,9 +41,21 @@ ssize_t ipk__stream_writev(ipk__stream *s, struct iovec *iov, int cnt,
                            int64_t deadline);
 /* Write the rest of a message a send left behind. */
 int ipk__stream_flush_backlog(ipk__stream *s, int64_t deadline);
-/* One framed message, written now (the backlog already out). */
-ssize_t ipk__stream_send_direct(ipk__stream *s, const void *buf, size_t len,
-                                int64_t deadline);
+/* One framed message, written now (the backlog already out): of SP type
+   `type` where the framing has types (1: a message), with the descriptors
+   fds (nfds of them, 0: none) on its first byte. What a wait that runs out
+   leaves of it after that byte becomes the backlog. */
+ssize_t ipk__stream_send_frame(ipk__stream *s, unsigned char type,
+                               const void *buf, size_t len, const int *fds,
+                               size_t nfds, int64_t deadline);
+static inline ssize_t ipk__stream_send_direct(ipk__stream *s, const void *buf,
+                                              size_t len, int64_t deadline)
+{
+	return ipk__stream_send_frame(s, 1, buf, len, NULL, 0, deadline);
+}
+/* Keep what is left in iov as the backlog, to go out whole before
+   anything else; false if there is no memory for it. */
+bool ipk__stream_keep_rest(ipk__stream *s, const struct iovec *iov, int cnt);
 
 /* Send batching (stream_batch.c). */
 ssize_t ipk__batch_send(ipk__stream *s, const void *buf, size_t len,

@@ -98,9 +98,8 @@ static ssize_t sendv_chunk(ipk__stream *s, const struct iovec *m, size_t n,
 		if (m[k].iov_len > pin)
 			r[rc2++] = (struct iovec){(char *)m[k].iov_base + pin,
 			                          m[k].iov_len - pin};
-		size_t left = end[k] - done;
-		unsigned char *rest = malloc(left);
-		if (rest == NULL) { /* cannot keep it: finish it now */
+		if (!ipk__stream_keep_rest(s, r, rc2)) {
+			/* cannot keep it: finish it now */
 			struct iovec *rp = r;
 			while (rc2 > 0) {
 				ssize_t x = ipk__stream_writev(s, rp, rc2, IPK__NEVER);
@@ -111,17 +110,7 @@ static ssize_t sendv_chunk(ipk__stream *s, const struct iovec *m, size_t n,
 				else if (!(x < 0 && errno == EINTR))
 					return ipk__errno(x < 0 ? -errno : -EIO, "write");
 			}
-			return (ssize_t)(k + 1);
 		}
-		size_t off = 0;
-		for (int i = 0; i < rc2; i++) {
-			memcpy(rest + off, r[i].iov_base, r[i].iov_len);
-			off += r[i].iov_len;
-		}
-		s->backlog = rest;
-		s->blen = left;
-		s->boff = 0;
-		s->bpid = getpid();
 		return (ssize_t)(k + 1);
 	}
 	return (ssize_t)n;

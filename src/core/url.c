@@ -178,7 +178,7 @@ int ipk__url_hostport(ipk__url *u)
 	return 0;
 }
 
-static struct ipk__opt *find(ipk__url *u, const char *key)
+struct ipk__opt *ipk__opt_find(ipk__url *u, const char *key)
 {
 	for (int i = 0; i < u->nopts; i++)
 		if (strcmp(u->opts[i].key, key) == 0) {
@@ -190,7 +190,7 @@ static struct ipk__opt *find(ipk__url *u, const char *key)
 
 int ipk__opt_flag(ipk__url *u, const char *key, bool *out)
 {
-	struct ipk__opt *o = find(u, key);
+	struct ipk__opt *o = ipk__opt_find(u, key);
 	if (o == NULL)
 		return 0;
 	if (o->val == NULL || !strcmp(o->val, "1") || !strcmp(o->val, "true") ||
@@ -232,7 +232,7 @@ int ipk__parse_size(const char *s, size_t *out)
 
 int ipk__opt_size(ipk__url *u, const char *key, size_t *out)
 {
-	struct ipk__opt *o = find(u, key);
+	struct ipk__opt *o = ipk__opt_find(u, key);
 	if (o == NULL)
 		return 0;
 	if (ipk__parse_size(o->val, out) < 0)
@@ -244,7 +244,7 @@ int ipk__opt_size(ipk__url *u, const char *key, size_t *out)
 
 int ipk__opt_long(ipk__url *u, const char *key, long min, long max, long *out)
 {
-	struct ipk__opt *o = find(u, key);
+	struct ipk__opt *o = ipk__opt_find(u, key);
 	if (o == NULL)
 		return 0;
 	char *end;
@@ -261,7 +261,7 @@ int ipk__opt_long(ipk__url *u, const char *key, long min, long max, long *out)
 
 int ipk__opt_mode(ipk__url *u, const char *key, unsigned *out)
 {
-	struct ipk__opt *o = find(u, key);
+	struct ipk__opt *o = ipk__opt_find(u, key);
 	if (o == NULL)
 		return 0;
 	char *end;
@@ -278,7 +278,7 @@ int ipk__opt_mode(ipk__url *u, const char *key, unsigned *out)
 
 int ipk__opt_str(ipk__url *u, const char *key, const char **out)
 {
-	struct ipk__opt *o = find(u, key);
+	struct ipk__opt *o = ipk__opt_find(u, key);
 	if (o == NULL)
 		return 0;
 	if (o->val == NULL || *o->val == '\0')

@@ -625,11 +625,6 @@ static void back_stop(struct ipk__sock *s)
 	s->car_state = NULL;
 }
 
-static bool is_fifo(const struct ipk__sock *s)
-{
-	return strcmp(s->c->tp->scheme, "fifo") == 0;
-}
-
 static ssize_t back_recv(struct ipk__sock *s, ipk__rx *rx,
                          struct ipk__pipe **from, int64_t deadline)
 {
@@ -654,17 +649,11 @@ static ssize_t back_recv(struct ipk__sock *s, ipk__rx *rx,
 		if ((n == -ETIMEDOUT || n == -EAGAIN) && until != deadline &&
 		    !ipk__expired(deadline))
 			continue;
-		if (n == -EPROTO || (n == -EMSGSIZE && is_fifo(s))) {
-			/* bytes that are no message (a plain program writing into
-			   the server's FIFO), or one over the limit: the transport
-			   dropped them; the server goes on */
-			ipk__warn("%s: dropped what is not a request: %s",
-			          s->c->url.text, ipk_last_error());
-			if (ipk__expired(deadline))
-				return ipk__err(ipk__timeout_err(deadline), "%s: no request",
-				                s->c->url.text);
-			continue;
-		}
+		int dropped = ipk__mbox_dropped(s, b->box, n, "request", deadline);
+		if (dropped < 0)
+			return dropped;
+		if (dropped > 0)
+			continue; /* the server goes on */
 		if (n < 0)
 			return n;
 		if (server_sort(s, b->box, rx->buf, (size_t)n, from)) {

@@ -58,6 +58,20 @@ static ipk_chan *mailbox(const struct ipk__sock *s)
 	return s->npipes ? s->pipes[0]->ch : NULL;
 }
 
+int ipk__mbox_dropped(const struct ipk__sock *s, const ipk_chan *box,
+                      ssize_t n, const char *what, int64_t deadline)
+{
+	if (n != -EPROTO &&
+	    (n != -EMSGSIZE || strcmp(box->tp->scheme, "fifo") != 0))
+		return 0;
+	ipk__warn("%s: dropped what is not a %s: %s", s->c->url.text, what,
+	          ipk_last_error());
+	if (ipk__expired(deadline))
+		return ipk__err(ipk__timeout_err(deadline), "%s: no %s",
+		                s->c->url.text, what);
+	return 1;
+}
+
 static ssize_t mbox_recv(struct ipk__sock *s, ipk__rx *rx,
                          struct ipk__pipe **from, int64_t deadline)
 {
@@ -68,17 +82,11 @@ static ssize_t mbox_recv(struct ipk__sock *s, ipk__rx *rx,
 	unsigned round = 0;
 	for (;;) {
 		ssize_t n = ch->tp->recv(ch, rx, deadline);
-		if (n == -EPROTO || (n == -EMSGSIZE &&
-		                     strcmp(ch->tp->scheme, "fifo") == 0)) {
-			/* a plain program's bytes in a FIFO, or a message over the
-			   limit: the transport dropped them; the pipeline goes on */
-			ipk__warn("%s: dropped what is not a message: %s",
-			          s->c->url.text, ipk_last_error());
-			if (ipk__expired(deadline))
-				return ipk__err(ipk__timeout_err(deadline), "%s: no message",
-				                s->c->url.text);
-			continue;
-		}
+		int dropped = ipk__mbox_dropped(s, ch, n, "message", deadline);
+		if (dropped < 0)
+			return dropped;
+		if (dropped > 0)
+			continue; /* the pipeline goes on */
 		/* a pipeline's mailbox outlives its pushers: the next one may
 		   come while we wait */
 		if (n != -EPIPE || !s->listening)

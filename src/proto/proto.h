@@ -180,6 +180,14 @@ struct ipk__carrier {
 
 extern const struct ipk__carrier ipk__carrier_conn;
 extern const struct ipk__carrier ipk__carrier_mbox;
+
+/* A mailbox's receive answered n: did its transport drop what it read
+   (bytes that are no message, a plain program's in a FIFO; on a FIFO, a
+   message over the limit)? Then it is reported and the receiver goes on:
+   1, or the timeout error once the deadline has passed (`what` names the
+   message it waits for). 0: nothing was dropped. (mbox.c) */
+int ipk__mbox_dropped(const struct ipk__sock *s, const ipk_chan *box,
+                      ssize_t n, const char *what, int64_t deadline);
 extern const struct ipk__carrier ipk__carrier_back;
 extern const struct ipk__carrier ipk__carrier_cast;
 
