@@ -27,11 +27,13 @@ static uint64_t hash_name(const char *s)
 	return h;
 }
 
-/* The IPC namespace's inode: queues are per namespace, so are records. */
-static unsigned long long ipc_ns(void)
+/* The inode of the calling process's namespace of type ("ipc", "pid"),
+   0 if /proc cannot say. */
+static uint64_t ns_inode(const char *type)
 {
-	char buf[64];
-	ssize_t n = readlink("/proc/self/ns/ipc", buf, sizeof buf - 1);
+	char path[32], buf[64];
+	snprintf(path, sizeof path, "/proc/self/ns/%s", type);
+	ssize_t n = readlink(path, buf, sizeof buf - 1);
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
@@ -39,15 +41,15 @@ static unsigned long long ipc_ns(void)
 	return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
+/* The IPC namespace's inode: queues are per namespace, so are records. */
+static unsigned long long ipc_ns(void)
+{
+	return ns_inode("ipc");
+}
+
 uint64_t ipk__pid_ns(void)
 {
-	char buf[64];
-	ssize_t n = readlink("/proc/self/ns/pid", buf, sizeof buf - 1);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	const char *p = strchr(buf, '[');
-	return p ? strtoull(p + 1, NULL, 10) : 0;
+	return ns_inode("pid");
 }
 
 bool ipk__owner_foreign(const struct ipk__owner *o)
@@ -127,9 +129,10 @@ static void format(char rec[RECLEN], const struct ipk__owner *o,
 	rec[RECLEN - 1] = '\n';
 }
 
-/* 1 and *o when rec is a whole record of this name and boot, else 0. */
+/* 1 and *o when rec is a whole record of this name and boot, written by
+   file_uid (the record file's owner), else 0. */
 static int parse(const char *rec, size_t len, uint64_t name_hash,
-                 struct ipk__owner *o)
+                 uid_t file_uid, struct ipk__owner *o)
 {
 	if ((len != RECLEN && len != RECLEN_V0) || rec[len - 1] != '\n')
 		return 0;
@@ -153,7 +156,10 @@ static int parse(const char *rec, size_t len, uint64_t name_hash,
 	for (int i = end; i < (int)len - 1; i++)
 		if (text[i] != ' ')
 			return 0;
-	if (pid < 0 || (persist != 0 && persist != 1) || hash != name_hash)
+	/* a record names its writer: one that names another user than the
+	   file's owner was not written by ipckit for that user */
+	if (pid < 0 || (persist != 0 && persist != 1) || hash != name_hash ||
+	    uid != (unsigned)file_uid)
 		return 0;
 	boot_id(now);
 	if (strcmp(now, "-") != 0 && strcmp(boot, now) != 0)
@@ -168,7 +174,8 @@ static int parse(const char *rec, size_t len, uint64_t name_hash,
 }
 
 /* Read a record from fd: 1, 0 or < 0. A write under way is read again. */
-static int read_fd(int fd, uint64_t name_hash, struct ipk__owner *o)
+static int read_fd(int fd, uint64_t name_hash, uid_t uid,
+                   struct ipk__owner *o)
 {
 	char rec[RECLEN + 1];
 	for (int tries = 0;; tries++) {
@@ -179,18 +186,27 @@ static int read_fd(int fd, uint64_t name_hash, struct ipk__owner *o)
 			return -errno;
 		if (n == 0)
 			return 0;
-		int rc = parse(rec, (size_t)n, name_hash, o);
+		int rc = parse(rec, (size_t)n, name_hash, uid, o);
 		if (rc || tries == 3)
 			return rc;
 	}
 }
 
-/* A file we may believe for uid: a regular file of its own, not a link. */
-static bool believable(int fd, uid_t uid)
+/*
+ * A file we may believe for uid: a regular file of its own, not a link,
+ * that only uid may write (a record others may write speaks for nobody).
+ * mend: the caller is uid and makes its record writable by it alone.
+ */
+static bool believable(int fd, uid_t uid, bool mend)
 {
 	struct stat st;
-	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == uid &&
-	       st.st_nlink == 1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != uid ||
+	    st.st_nlink != 1)
+		return false;
+	/* readable by ls and gc of any user, whatever the umask was */
+	if (mend && (st.st_mode & 07777) != 0644 && fchmod(fd, 0644) == 0)
+		return true;
+	return (st.st_mode & 022) == 0;
 }
 
 int ipk__owner_read(const char *kind, const char *name, uid_t uid,
@@ -202,7 +218,8 @@ int ipk__owner_read(const char *kind, const char *name, uid_t uid,
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT || errno == ELOOP ? 0 : -errno;
-	int rc = believable(fd, uid) ? read_fd(fd, hash_name(name), o) : 0;
+	int rc = believable(fd, uid, false) ? read_fd(fd, hash_name(name), uid, o)
+	                                    : 0;
 	close(fd);
 	return rc;
 }
@@ -247,6 +264,7 @@ static int claim(ipk__owner_claim *cl, const char *kind, const char *name,
                  uid_t uid, bool create)
 {
 	cl->fd = -1;
+	cl->uid = uid;
 	cl->name_hash = hash_name(name);
 	if (path_of(cl->path, sizeof cl->path, kind, name, uid) < 0)
 		return -ENAMETOOLONG;
@@ -258,12 +276,10 @@ static int claim(ipk__owner_claim *cl, const char *kind, const char *name,
 		              0644);
 		if (fd < 0)
 			return -errno;
-		if (!believable(fd, uid)) {
+		if (!believable(fd, uid, create)) {
 			close(fd);
 			return -EPERM;
 		}
-		if (create)
-			fchmod(fd, 0644); /* readable by ls and gc of any user */
 		int rc;
 		while ((rc = flock(fd, LOCK_EX | LOCK_NB)) < 0 && errno == EINTR)
 			;
@@ -278,9 +294,10 @@ static int claim(ipk__owner_claim *cl, const char *kind, const char *name,
 			continue;
 		}
 		/* the holder before us may have removed the file: lock the one
-		   that has the name now */
+		   that has the name now (the name itself: a symbolic link put
+		   there meanwhile could lead back to our own descriptor) */
 		struct stat a, b;
-		if (fstat(fd, &a) == 0 && stat(cl->path, &b) == 0 &&
+		if (fstat(fd, &a) == 0 && lstat(cl->path, &b) == 0 &&
 		    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
 			cl->fd = fd;
 			return 0;
@@ -300,7 +317,7 @@ int ipk__owner_get(ipk__owner_claim *cl, struct ipk__owner *o)
 {
 	if (cl->fd < 0)
 		return 0;
-	return read_fd(cl->fd, cl->name_hash, o);
+	return read_fd(cl->fd, cl->name_hash, cl->uid, o);
 }
 
 int ipk__owner_set(ipk__owner_claim *cl, bool persist, uint64_t object)

@@ -79,6 +79,7 @@ bool ipk__owner_alive(const struct ipk__owner *o);
  */
 typedef struct ipk__owner_claim {
 	int fd; /* -1: no record can be kept (no /dev/shm, not ours, ...) */
+	uid_t uid; /* whose record: the file's owner, and the record's uid */
 	uint64_t name_hash;
 	char path[320];
 } ipk__owner_claim;

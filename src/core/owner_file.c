@@ -15,12 +15,13 @@ void ipk__owner_file_listen(const char *kind, uint64_t dev, uint64_t ino,
 {
 	char name[48];
 	name_of(name, dev, ino);
-	if (!persist && !track) {
+	/* a record goes under the file's owner and is believed only from a
+	   file of theirs (owner.h): a listener of another user keeps none
+	   (one under its own uid nobody would read, nor remove) */
+	if ((!persist && !track) || file_uid != geteuid()) {
 		ipk__owner_forget(kind, name, file_uid, ino);
 		return;
 	}
-	if (file_uid != geteuid()) /* the record would not be believed */
-		ipk__owner_forget(kind, name, file_uid, ino);
 	ipk__owner_claim cl;
 	if (ipk__owner_lock(&cl, kind, name) == 0)
 		ipk__owner_set(&cl, persist, ino);

@@ -28,8 +28,8 @@
 #include <sys/types.h>
 
 /* A listener now owns file dev/ino of kind ("fifo", "sock"), owned by
-   file_uid: recorded with ?persist, or always with track; else any record
-   of it is dropped. Best effort. */
+   file_uid: recorded with ?persist, or always with track, when the
+   listener is file_uid; else any record of it is dropped. Best effort. */
 void ipk__owner_file_listen(const char *kind, uint64_t dev, uint64_t ino,
                             uid_t file_uid, bool persist, bool track);
 

@@ -47,8 +47,10 @@ static int walk(const char *dir)
 		if (next < 0)
 			return -e;
 		struct stat st;
-		if (fstat(next, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			e = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
+		int got = fstat(next, &st);
+		if (got < 0 || !S_ISDIR(st.st_mode)) {
+			/* st says nothing when fstat failed */
+			e = got < 0 ? errno : S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
 			close(next);
 			return -e;
 		}
