@@ -82,9 +82,11 @@ typedef struct ipk__url {
 int ipk__url_parse(ipk__url *u, const char *text);
 void ipk__url_free(ipk__url *u);
 /* A name in an address: '?', '#' and '%' written as %3F, %23, %25 so that
-   the address parses back to the same name (ls prints these). */
-void ipk__url_escape(char *out, size_t cap, const char *prefix,
-                     const char *name, const char *suffix);
+   the address parses back to the same name (ls prints these, a pattern
+   derives its per-client mailboxes' addresses). -ENAMETOOLONG if it does
+   not fit: out then names nothing (it does not parse). */
+int ipk__url_escape(char *out, size_t cap, const char *prefix,
+                    const char *name, const char *suffix);
 /* Decode %XX in place; -EINVAL for %00. */
 int ipk__url_unescape(char *s);
 /* Split rest as "host:port" / "[v6]:port" into u->host and u->port. */

@@ -24,11 +24,6 @@
 #define INBUF_SIZE 65536
 #define RAW_CHUNK 65536
 
-static size_t hdr_len(const ipk__stream *s)
-{
-	return s->framing == IPK__FRAME_SPIPC ? 9 : 8;
-}
-
 static void set_blocking(int fd, bool on)
 {
 	int fl = fd < 0 ? -1 : fcntl(fd, F_GETFL);
@@ -126,8 +121,6 @@ ssize_t ipk__stream_writev(ipk__stream *s, struct iovec *iov, int cnt,
 	return n;
 }
 
-#define put_be64 ipk__put_be64
-#define get_be64 ipk__get_be64
 
 bool ipk__looks_like_text(const unsigned char *p, size_t n)
 {
@@ -256,13 +249,7 @@ ssize_t ipk__stream_send_frame(ipk__stream *s, unsigned char type,
                                size_t nfds, int64_t deadline)
 {
 	unsigned char hdr[9];
-	size_t hl = 0;
-	if (s->framing == IPK__FRAME_SPIPC)
-		hdr[hl++] = type;
-	if (s->framing != IPK__FRAME_RAW) {
-		put_be64(hdr + hl, len);
-		hl += 8;
-	}
+	size_t hl = ipk__put_hdr(s, hdr, type, len);
 	size_t total = hl + len, done = 0;
 	while (done < total) {
 		struct iovec iov[2];
@@ -400,7 +387,7 @@ ssize_t ipk__stream_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline)
 		return ipk__fifo_recv(s, rx, deadline);
 
 	int rc;
-	size_t hl = hdr_len(s);
+	size_t hl = ipk__hdr_bytes(s);
 	struct ipk__fdio *fio = s->fdio;
 	if (fio && fio->lm_fd >= 0) /* a large message left for this call */
 		return ipk__large_deliver(s, rx);
@@ -409,7 +396,7 @@ ssize_t ipk__stream_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline)
 			if ((rc = fill(s, deadline)) < 0)
 				return rc;
 		const unsigned char *h = s->in + s->in_off;
-		uint64_t len = get_be64(h + hl - 8);
+		uint64_t len = ipk__get_be64(h + hl - 8);
 		bool memfd = fio && fio->accept_large && h[0] == IPK__FRAME_MEMFD &&
 		             len == IPK__MEMFD_DESC;
 		bool bad_type = s->framing == IPK__FRAME_SPIPC && h[0] != 1 && !memfd;
@@ -508,10 +495,10 @@ int ipk__stream_pending(const ipk__stream *s)
 	size_t avail = s->in_len - s->in_off;
 	if (s->have_len)
 		return avail >= s->len - s->got;
-	if (avail < hdr_len(s))
+	if (avail < ipk__hdr_bytes(s))
 		return 0;
-	uint64_t len = get_be64(s->in + s->in_off + hdr_len(s) - 8);
-	return avail - hdr_len(s) >= len || len > s->maxmsg;
+	uint64_t len = ipk__get_be64(s->in + s->in_off + ipk__hdr_bytes(s) - 8);
+	return avail - ipk__hdr_bytes(s) >= len || len > s->maxmsg;
 }
 
 int ipk__stream_close(ipk__stream *s, int linger_ms)

@@ -470,12 +470,7 @@ ssize_t ipk__batch_send(ipk__stream *s, const void *buf, size_t len,
 	}
 	bool was_empty = b->len == b->off;
 	unsigned char *p = b->buf + b->len;
-	if (s->framing == IPK__FRAME_SPIPC)
-		*p++ = 1;
-	if (hl) {
-		ipk__put_be64(p, len);
-		p += 8;
-	}
+	p += ipk__put_hdr(s, p, 1, len);
 	if (len)
 		memcpy(p, buf, len);
 	b->len += frame;

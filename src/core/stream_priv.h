@@ -25,6 +25,22 @@ static inline size_t ipk__hdr_bytes(const ipk__stream *s)
 	       : s->framing == IPK__FRAME_RAW ? 0 : 8;
 }
 
+/* Write the frame header of a message of len bytes into hdr (room for 9):
+   the SP type where the framing has one (1: a message), then the length.
+   Returns its size, ipk__hdr_bytes(s). */
+static inline size_t ipk__put_hdr(const ipk__stream *s, unsigned char *hdr,
+                                  unsigned char type, uint64_t len)
+{
+	size_t hl = 0;
+	if (s->framing == IPK__FRAME_SPIPC)
+		hdr[hl++] = type;
+	if (s->framing != IPK__FRAME_RAW) {
+		ipk__put_be64(hdr + hl, len);
+		hl += 8;
+	}
+	return hl;
+}
+
 /*
  * Does this look like text a plain program wrote (echo, printf, cat of a
  * text file) rather than a frame header? Printable ASCII, tabs and line

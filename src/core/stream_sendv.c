@@ -49,10 +49,7 @@ static ssize_t sendv_chunk(ipk__stream *s, const struct iovec *m, size_t n,
 	int cnt = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (hl) {
-			size_t o = 0;
-			if (s->framing == IPK__FRAME_SPIPC)
-				hdr[i][o++] = 1;
-			ipk__put_be64(hdr[i] + o, m[i].iov_len);
+			ipk__put_hdr(s, hdr[i], 1, m[i].iov_len);
 			iov[cnt++] = (struct iovec){hdr[i], hl};
 		}
 		if (m[i].iov_len)

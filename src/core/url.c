@@ -114,8 +114,8 @@ int ipk__url_unescape(char *s)
 	return 0;
 }
 
-void ipk__url_escape(char *out, size_t cap, const char *prefix,
-                     const char *name, const char *suffix)
+int ipk__url_escape(char *out, size_t cap, const char *prefix,
+                    const char *name, const char *suffix)
 {
 	size_t n = strlen(prefix);
 	int over = n >= cap;
@@ -131,11 +131,12 @@ void ipk__url_escape(char *out, size_t cap, const char *prefix,
 	if (!over && n + strlen(suffix) < cap) {
 		memcpy(out, prefix, strlen(prefix));
 		strcpy(out + n, suffix);
-		return;
+		return 0;
 	}
 	/* cut short it would name another object: name none ("%00" never
 	   parses) */
 	snprintf(out, cap, "%s%%00(name too long)", prefix);
+	return -ENAMETOOLONG;
 }
 
 

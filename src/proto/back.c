@@ -141,7 +141,8 @@ static void kept_query(const ipk_chan *c, char *buf, size_t cap)
 	}
 }
 
-/* NAME.<tag><pid>.<nonce> beside the socket's mailbox, as an address. */
+/* NAME.<tag><pid>.<nonce> beside the socket's mailbox, as an address (the
+   name escaped: a '?' or '%' in it must not cut it short or change it). */
 static int derive(const struct ipk__sock *s, char tag, uint32_t pid,
                   uint32_t nonce, char *buf, size_t cap)
 {
@@ -153,9 +154,12 @@ static int derive(const struct ipk__sock *s, char tag, uint32_t pid,
 		snprintf(q + n, sizeof q - n, "%csize=%s", n ? '&' : '?',
 		         CLIENT_RING_SIZE);
 	}
-	int n = snprintf(buf, cap, "%s:%s.%c%u.%08x%s", s->c->tp->scheme,
-	                 s->c->url.rest, tag, pid, nonce, q);
-	if (n < 0 || (size_t)n >= cap)
+	char name[600], scheme[32];
+	int n = snprintf(name, sizeof name, "%s.%c%u.%08x", s->c->url.rest, tag,
+	                 pid, nonce);
+	snprintf(scheme, sizeof scheme, "%s:", s->c->tp->scheme);
+	if (n < 0 || (size_t)n >= sizeof name ||
+	    ipk__url_escape(buf, cap, scheme, name, q) < 0)
 		return ipk__err(-ENAMETOOLONG, "%s: no room for a per-client name",
 		                s->c->url.text);
 	return 0;
@@ -320,6 +324,17 @@ static bool mailbox_name(const char *n, size_t bl, uint32_t *pid,
 	return true;
 }
 
+/* The POSIX queue name of the server (suffix ""), or of a client's
+   mailbox beside it (".r<pid>.<nonce>"), as mq_open spells it. */
+static void mq_name(const struct ipk__sock *s, char *buf, size_t cap,
+                    const char *suffix)
+{
+	const char *rest = s->c->url.rest;
+	while (*rest == '/')
+		rest++;
+	snprintf(buf, cap, "/%s%s", rest, suffix);
+}
+
 /* A dead client's mailbox found by name: remove it, unless it is one of
    our clients' (their pipes go by the sweep). */
 static void remove_orphan(struct ipk__sock *s, uint32_t pid, uint32_t nonce)
@@ -330,30 +345,18 @@ static void remove_orphan(struct ipk__sock *s, uint32_t pid, uint32_t nonce)
 	if (strcmp(s->c->tp->scheme, "mq") == 0) {
 		/* killed after its owner record claimed the name and before the
 		   queue existed: the record alone is left */
-		char name[600];
-		const char *rest = s->c->url.rest;
-		while (*rest == '/')
-			rest++;
-		snprintf(name, sizeof name, "/%s.r%u.%08x", rest, pid, nonce);
+		char name[600], suffix[32];
+		snprintf(suffix, sizeof suffix, ".r%u.%08x", pid, nonce);
+		mq_name(s, name, sizeof name, suffix);
 		ipk__owner_forget("mq", name, geteuid(), IPK__OWNER_PENDING);
 	}
 }
 
-/* mq: owner records of dead clients' reply queues (see remove_orphan). */
-static void sweep_orphan_records(struct ipk__sock *s)
+/* Remove the orphans among the entries of dir named base.r<pid>.<nonce>. */
+static void sweep_dir(struct ipk__sock *s, const char *dir, const char *base)
 {
-	char pre[512], name[600];
-	const char *rest = s->c->url.rest;
-	while (*rest == '/')
-		rest++;
-	snprintf(name, sizeof name, "/%s", rest);
-	if (ipk__owner_path(pre, sizeof pre, "mq", name, geteuid()) < 0 ||
-	    strchr(pre, '#'))
-		return; /* a name spelt by its hash: no prefix to look for */
-	const char *slash = strrchr(pre, '/');
-	const char *base = slash + 1;
 	size_t bl = strlen(base);
-	DIR *d = opendir("/dev/shm");
+	DIR *d = bl ? opendir(dir) : NULL;
 	if (d == NULL)
 		return;
 	struct dirent *e;
@@ -363,6 +366,19 @@ static void sweep_orphan_records(struct ipk__sock *s)
 		    mailbox_name(e->d_name, bl, &pid, &nonce))
 			remove_orphan(s, pid, nonce);
 	closedir(d);
+}
+
+/* mq: owner records of dead clients' reply queues (see remove_orphan). */
+static void sweep_orphan_records(struct ipk__sock *s)
+{
+	char pre[512], name[600];
+	mq_name(s, name, sizeof name, "");
+	if (ipk__owner_path(pre, sizeof pre, "mq", name, geteuid()) < 0 ||
+	    strchr(pre, '#'))
+		return; /* a name spelt by its hash: no prefix to look for */
+	const char *slash = strrchr(pre, '/');
+	if (slash != NULL)
+		sweep_dir(s, "/dev/shm", slash + 1);
 }
 
 /*
@@ -389,18 +405,7 @@ static void sweep_orphans(struct ipk__sock *s)
 		snprintf(dir, sizeof dir, "%.*s", (int)(slash - rest), rest);
 	else
 		snprintf(dir, sizeof dir, "%s", slash ? "/" : ".");
-	size_t bl = strlen(base);
-	if (bl == 0)
-		return;
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	uint32_t pid, nonce;
-	while (d && (e = readdir(d)) != NULL)
-		if (strncmp(e->d_name, base, bl) == 0 &&
-		    mailbox_name(e->d_name, bl, &pid, &nonce))
-			remove_orphan(s, pid, nonce);
-	if (d)
-		closedir(d);
+	sweep_dir(s, dir, base);
 	/* a queue's owner record names it too, where /dev/mqueue is not
 	   mounted (mq_unlink needs no mount) */
 	if (strcmp(scheme, "mq") == 0)

@@ -199,16 +199,22 @@ static void conn_stop(struct ipk__sock *s)
 	s->car_state = NULL;
 }
 
+/* A pipe failed with err: let it go, saying why unless its peer left. */
+static void drop_pipe(struct ipk__sock *s, struct ipk__pipe *p, ssize_t err)
+{
+	if (err != -EPIPE)
+		ipk__warn("%s: dropped a connection: %s", s->c->url.text,
+		          ipk_last_error());
+	ipk__pipe_remove(s, p);
+}
+
 /* Receive from one pipe without waiting; a pipe that fails is let go. */
 static ssize_t pipe_recv(struct ipk__sock *s, struct ipk__pipe *p, ipk__rx *rx)
 {
 	ssize_t n = p->ch->tp->recv(p->ch, rx, IPK__NOW);
 	if (n >= 0 || n == -EAGAIN || n == -ENOBUFS || n == -ENOMEM)
 		return n;
-	if (n != -EPIPE)
-		ipk__warn("%s: dropped a connection: %s", s->c->url.text,
-		          ipk_last_error());
-	ipk__pipe_remove(s, p);
+	drop_pipe(s, p, n);
 	return -EAGAIN;
 }
 
@@ -263,12 +269,8 @@ static ssize_t conn_recv(struct ipk__sock *s, ipk__rx *rx,
 				return n;
 			}
 			k->busy_until = 0; /* quiet, or gone: wait on everything */
-			if (n != -ETIMEDOUT && n != -EAGAIN) {
-				if (n != -EPIPE)
-					ipk__warn("%s: dropped a connection: %s",
-					          s->c->url.text, ipk_last_error());
-				ipk__pipe_remove(s, p);
-			}
+			if (n != -ETIMEDOUT && n != -EAGAIN)
+				drop_pipe(s, p, n);
 			continue;
 		}
 		if (!s->listening && s->npipes == 1 && kernel_wait(s, deadline)) {
@@ -283,10 +285,7 @@ static ssize_t conn_recv(struct ipk__sock *s, ipk__rx *rx,
 				*from = p;
 				return n;
 			}
-			if (n != -EPIPE)
-				ipk__warn("%s: dropped a connection: %s", s->c->url.text,
-				          ipk_last_error());
-			ipk__pipe_remove(s, p);
+			drop_pipe(s, p, n);
 			continue;
 		}
 		/* what a pipe already read ahead comes first */
@@ -344,10 +343,7 @@ static ssize_t conn_send(struct ipk__sock *s, struct ipk__pipe *p,
 	ssize_t n = p->ch->tp->send(p->ch, buf, len, &none, deadline);
 	if (n >= 0 || n == -EAGAIN || n == -ETIMEDOUT || n == -EMSGSIZE)
 		return n;
-	if (n != -EPIPE)
-		ipk__warn("%s: dropped a connection: %s", s->c->url.text,
-		          ipk_last_error());
-	ipk__pipe_remove(s, p);
+	drop_pipe(s, p, n);
 	return -EPIPE;
 }
 
