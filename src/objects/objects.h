@@ -169,6 +169,13 @@ void ipk__scan_files_at(struct ipk__scanctx *c, int dfd, const char *base,
 void ipk__sysvshm_look(struct ipk__obj *o);
 
 struct ipk__owner;
+enum ipk__owner_state;
+/* An owner record's word on o (owner_view.c): its creator, and, while no
+   process is seen holding o, whether the record decides its state (its
+   listener recorded in another pid namespace: unknown; alive: live).
+   true when it did; a dead listener is the caller's to tell. */
+bool ipk__obj_owner_says(struct ipk__obj *o, enum ipk__owner_state owner,
+                         const struct ipk__owner *rec);
 /* The why of a queue whose listener's owner record (src/core/owner.h)
    names no live process: gone (also: appended), kept with ?persist, or
    left by a listener that took it over; p.messages set. */

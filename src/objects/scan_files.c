@@ -223,26 +223,13 @@ static void one_fifo(struct files *f, const char *path, const struct stat *st)
 	enum ipk__owner_state owner =
 		ipk__owner_file_check("fifo", o->dev, o->ino, o->pub.uid, &rec);
 	o->pub.persist = owner != IPK__OWNER_NONE && rec.persist;
-	bool foreign = owner != IPK__OWNER_NONE && ipk__owner_foreign(&rec);
-	if (owner != IPK__OWNER_NONE && rec.pid > 0) {
-		o->pub.creator.pid = rec.pid;
-		o->pub.creator.state = foreign ? IPK_PID_UNKNOWN
-		                       : owner == IPK__OWNER_ALIVE ? IPK_PID_ALIVE
-		                                                   : IPK_PID_DEAD;
-	}
 	snprintf(o->use, sizeof o->use, "%zu holding it", o->pub.nholders);
-	if (o->pub.nholders > 0) {
+	if (ipk__obj_owner_says(o, owner, &rec)) {
+		/* a process may hold it where we cannot look */
+		if (o->pub.state == IPK_OBJ_UNKNOWN)
+			o->pub.attached = -1;
+	} else if (o->pub.nholders > 0) {
 		/* ipk__obj_judge: live */
-	} else if (foreign) {
-		o->pub.state = IPK_OBJ_UNKNOWN;
-		o->pub.attached = -1;
-		snprintf(o->why, sizeof o->why, "its listener, pid %d, was recorded "
-		         "in another pid namespace: cannot tell whether it runs",
-		         (int)rec.pid);
-	} else if (owner == IPK__OWNER_ALIVE) {
-		o->pub.state = IPK_OBJ_LIVE;
-		snprintf(o->why, sizeof o->why, "its listener, pid %d, is alive",
-		         (int)rec.pid);
 	} else if (owner == IPK__OWNER_DEAD) {
 		o->pub.state = IPK_OBJ_ORPHAN;
 		if (rec.pid > 0)

@@ -130,24 +130,8 @@ void ipk__scan_mqueue_one(struct ipk__scanctx *c, int dfd, const char *name)
 		ipk__owner_check("mq", qname, st.st_uid, (uint64_t)st.st_ino, &rec);
 	/* a queue no ipckit listener made: nothing says it is not kept */
 	p->persist = owner == IPK__OWNER_NONE ? -1 : rec.persist ? 1 : 0;
-	bool foreign = owner != IPK__OWNER_NONE && ipk__owner_foreign(&rec);
-	if (owner != IPK__OWNER_NONE && rec.pid > 0) {
-		p->creator.pid = rec.pid;
-		p->creator.state = foreign ? IPK_PID_UNKNOWN
-		                   : owner == IPK__OWNER_ALIVE ? IPK_PID_ALIVE
-		                                               : IPK_PID_DEAD;
-	}
-	if (p->nholders > 0) {
-		/* ipk__obj_judge: live */
-	} else if (foreign) {
-		p->state = IPK_OBJ_UNKNOWN;
-		snprintf(o->why, sizeof o->why, "its listener, pid %d, was recorded "
-		         "in another pid namespace: cannot tell whether it runs",
-		         (int)rec.pid);
-	} else if (owner == IPK__OWNER_ALIVE) {
-		p->state = IPK_OBJ_LIVE;
-		snprintf(o->why, sizeof o->why, "its listener, pid %d, is alive",
-		         (int)rec.pid);
+	if (ipk__obj_owner_says(o, owner, &rec) || p->nholders > 0) {
+		/* the record decided, or ipk__obj_judge: live */
 	} else if (notify_pid > 0 && p->last.state != IPK_PID_DEAD) {
 		p->state = IPK_OBJ_LIVE;
 		snprintf(o->why, sizeof o->why,

@@ -48,29 +48,6 @@ static const char *pid_word(int state)
 
 /* --------------------------------------------------------------- queues */
 
-void ipk__queue_owner_why(struct ipk__obj *o, const struct ipk__owner *rec,
-                          const char *also)
-{
-	long long n = o->pub.messages;
-	if (rec->pid > 0)
-		snprintf(o->why, sizeof o->why, "its listener, pid %d, is gone%s%s",
-		         (int)rec->pid, also,
-		         rec->persist ? "; kept with ?persist" : "");
-	else if (rec->persist)
-		snprintf(o->why, sizeof o->why,
-		         "its listener closed it and kept it (?persist)");
-	else if (n > 0)
-		/* ipk__owner_keeps: a listener that took over a dead one's queue
-		   leaves it while messages are unread; nobody kept it on purpose */
-		snprintf(o->why, sizeof o->why,
-		         "left by a listener that took it over, with %lld unread "
-		         "message%s (not ?persist)", n, n == 1 ? "" : "s");
-	else
-		snprintf(o->why, sizeof o->why,
-		         "left by a listener that took it over while messages were "
-		         "unread (not ?persist)");
-}
-
 static void one_queue(struct ipk__scanctx *c, const char *line)
 {
 	long long key, cbytes, qnum, stime, rtime, ctime;
@@ -110,25 +87,11 @@ static void one_queue(struct ipk__scanctx *c, const char *line)
 	p->last.state = ipk__pid_state(p->last.pid, 0, send_last ? stime : rtime);
 	int s_state = ipk__pid_state(lspid, 0, stime);
 	int r_state = ipk__pid_state(lrpid, 0, rtime);
-	if (owner != IPK__OWNER_NONE) {
+	if (owner != IPK__OWNER_NONE)
 		p->persist = rec.persist ? 1 : 0;
-		if (rec.pid > 0) {
-			p->creator.pid = rec.pid;
-			p->creator.state = ipk__owner_foreign(&rec) ? IPK_PID_UNKNOWN
-			                   : owner == IPK__OWNER_ALIVE ? IPK_PID_ALIVE
-			                                               : IPK_PID_DEAD;
-		}
-	}
 	/* an ipckit listener's record decides: the queue is its mailbox */
-	if (owner != IPK__OWNER_NONE && ipk__owner_foreign(&rec)) {
-		p->state = IPK_OBJ_UNKNOWN;
-		snprintf(o->why, sizeof o->why, "its listener, pid %d, was recorded "
-		         "in another pid namespace: cannot tell whether it runs",
-		         (int)rec.pid);
-	} else if (owner == IPK__OWNER_ALIVE) {
-		p->state = IPK_OBJ_LIVE;
-		snprintf(o->why, sizeof o->why, "its listener, pid %d, is alive",
-		         (int)rec.pid);
+	if (ipk__obj_owner_says(o, owner, &rec)) {
+		/* in another pid namespace, or alive */
 	} else if (owner == IPK__OWNER_DEAD) {
 		p->state = IPK_OBJ_ORPHAN;
 		ipk__queue_owner_why(o, &rec, "");
