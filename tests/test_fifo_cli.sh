@@ -3,21 +3,12 @@
 # /tmp/f` into `ipckit recv fifo:/tmp/f` is reported once on stderr (it
 # looks like unframed text; listen with ?raw) and the receiver goes on with
 # the next sender's messages instead of ending.
-set -u
-CLI=${IPK_CLI:?run through ctest (IPK_CLI = path of the ipckit binary)}
-TMP=$(mktemp -d /tmp/ipkt-fifocli-$$-XXXXXX) || exit 1
+TEST_TAG=fifocli . "$(dirname "$0")/cli_util.sh"
 F=$TMP/f
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-fail=0
-bad() { fail=1; echo "FAIL: $*"; }
 
 timeout -s INT -k 5 60 "$CLI" recv "fifo:$F" -n 2 >"$TMP/out" 2>"$TMP/err" &
 pid=$!
+pids=("$pid")
 for _ in $(seq 500); do [ -p "$F" ] && break; sleep 0.01; done
 [ -p "$F" ] || { bad "the listener did not make $F"; exit 1; }
 
@@ -27,7 +18,7 @@ printf 'some longer text from a plain program\n' >"$F"
 timeout 10 "$CLI" send "fifo:$F" two || bad "send two"
 wait "$pid"
 rc=$?
-pid=
+pids=()
 [ "$rc" -eq 0 ] || bad "recv exited $rc: $(cat "$TMP/err")"
 [ "$(cat "$TMP/out")" = "$(printf 'one\ntwo')" ] ||
 	bad "recv printed '$(cat "$TMP/out")'"
@@ -36,5 +27,4 @@ n=$(grep -c "looks like unframed text" "$TMP/err")
 grep -q '?raw' "$TMP/err" || bad "the report does not say ?raw"
 grep -q 'peer announced' "$TMP/err" && bad "the old length error"
 [ -e "$F" ] && bad "the FIFO was left behind"
-[ "$fail" -eq 0 ] && echo "ok: plain text into a framed fifo"
-exit "$fail"
+summary
