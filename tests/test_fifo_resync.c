@@ -27,7 +27,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-TestSuite(fifo_resync, .timeout = 120);
+/* the listener's FIFO, removed after a test even when an assertion ended
+   it before ipk_close */
+static char fifo_path[300];
+
+static void remove_fifo(void)
+{
+	if (fifo_path[0] != '\0')
+		unlink(fifo_path);
+}
+
+TestSuite(fifo_resync, .timeout = 120, .fini = remove_fifo);
 
 /* A byte string being put together for one write. */
 struct bytes {
@@ -82,6 +92,7 @@ static void add_frame_str(struct bytes *w, const char *msg)
 static ipk_chan *listen_fifo(char *url, size_t cap)
 {
 	snprintf(url, cap, "fifo:%s", ipkt_path("resync"));
+	snprintf(fifo_path, sizeof fifo_path, "%s", url + 5);
 	return ipkt_listen_ok(url);
 }
 
