@@ -23,6 +23,15 @@ static void leak_check(void)
 
 TestSuite(proto, .fini = leak_check, .timeout = 120);
 
+/* A REP server on a fresh address of scheme; its URL in full. */
+static ipk_chan *rep_on(const char *scheme, char *full, size_t cap)
+{
+	char url[512];
+	pt_address(scheme, url, sizeof url);
+	snprintf(full, cap, "%sproto=rep", url);
+	return ipkt_listen_ok(full);
+}
+
 ParameterizedTestParameters(proto, reqrep)
 {
 	static int idx[PT_NSCHEMES];
@@ -182,10 +191,8 @@ Test(proto, req_drops_unmatched_replies)
 	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
 	cr_assert_eq(bind(l, (struct sockaddr *)&sun, sizeof sun), 0);
 	cr_assert_eq(listen(l, 4), 0);
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1);
+	pid_t pid = pt_fork();
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		int fd = accept(l, NULL, NULL);
 		static const unsigned char hdr[8] = {0, 'S', 'P', 0, 0, 0x31, 0, 0};
 		unsigned char theirs[8], req[64];
@@ -315,10 +322,8 @@ ParameterizedTest(int *i, proto, pipeline)
 	enum { PER = 50 };
 	pid_t p[2];
 	for (int k = 0; k < 2; k++) {
-		p[k] = fork();
-		cr_assert_neq(p[k], -1);
+		p[k] = pt_fork();
 		if (p[k] == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			ipk_chan *push;
 			if (ipk_dial(&push, addr, 5000) < 0) {
 				fprintf(stderr, "push dial %s: %s\n", addr, ipk_last_error());
@@ -362,10 +367,8 @@ static void push_round_robin(const char *url)
 	int ready[2];
 	cr_assert_eq(pipe(ready), 0);
 	for (int k = 0; k < 2; k++) {
-		p[k] = fork();
-		cr_assert_neq(p[k], -1);
+		p[k] = pt_fork();
 		if (p[k] == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			ipk_chan *pull;
 			if (ipk_dial(&pull, addr, 5000) < 0)
 				_exit(1);
@@ -442,10 +445,8 @@ ParameterizedTestParameters(proto, timeouts)
 ParameterizedTest(int *i, proto, timeouts)
 {
 	const char *scheme = rr_schemes[*i];
-	char url[512], full[600];
-	pt_address(scheme, url, sizeof url);
-	snprintf(full, sizeof full, "%sproto=rep", url);
-	ipk_chan *rep = ipkt_listen_ok(full);
+	char full[600];
+	ipk_chan *rep = rep_on(scheme, full, sizeof full);
 	char buf[16];
 	cr_expect_eq(ipk_recv(rep, buf, sizeof buf, 0), -EAGAIN, "%s", scheme);
 	int64_t end = ipkt_now_ms() + 2500;
@@ -465,10 +466,8 @@ static void busy_server(const char *scheme)
 	pt_address(scheme, url, sizeof url);
 	pid_t srv = pt_server_start(url, (struct pt_server){0}, addr, sizeof addr);
 	int *stop = ipkt_shared(sizeof *stop);
-	pid_t busy = fork();
-	cr_assert_neq(busy, -1);
+	pid_t busy = pt_fork();
 	if (busy == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		ipk_chan *c;
 		if (ipk_dial(&c, addr, 5000) < 0)
 			_exit(1);
@@ -568,10 +567,8 @@ Test(proto, sysvmq_dead_clients_replies_are_taken_out)
 	cr_assert_gt(ipk_address(srv, addr, sizeof addr), 0);
 	int qid = msgget((key_t)key, 0);
 	cr_assert_geq(qid, 0);
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1);
+	pid_t pid = pt_fork();
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		ipk_chan *c;
 		if (ipk_dial(&c, addr, 5000) < 0 || ipk_send(c, "q", 1, 5000) != 1)
 			_exit(1);
@@ -651,17 +648,13 @@ ParameterizedTest(int *i, proto, orphan_mailboxes)
 {
 	static const char *const schemes[] = {"shm", "mmap", "fifo", "mq"};
 	const char *scheme = schemes[*i];
-	char url[512], full[600], addr[600];
-	pt_address(scheme, url, sizeof url);
-	snprintf(full, sizeof full, "%sproto=rep", url);
-	ipk_chan *srv = ipkt_listen_ok(full);
+	char full[600], addr[600];
+	ipk_chan *srv = rep_on(scheme, full, sizeof full);
 	cr_assert_gt(ipk_address(srv, addr, sizeof addr), 0);
 	int ready[2];
 	cr_assert_eq(pipe(ready), 0);
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1);
+	pid_t pid = pt_fork();
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		ipk_chan *c;
 		if (ipk_dial(&c, addr, 5000) < 0)
 			_exit(1);
@@ -684,21 +677,26 @@ ParameterizedTest(int *i, proto, orphan_mailboxes)
 	ipk_close(srv);
 }
 
+/* Fork a child; name gets, in both processes, the name of that child's
+   reply mailbox beside the server at full: NAME.r<child's pid>.0000abcd */
+static pid_t fork_client_named(const char *full, char *name, size_t cap)
+{
+	const char *rest = strchr(full, ':') + 1;
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	snprintf(name, cap, "%.*s.r%d.0000abcd", (int)strcspn(rest, "?"), rest,
+	         (int)(pid ? pid : getpid()));
+	return pid;
+}
+
 /* mq: a client killed after its owner record claimed its reply queue's
    name and before the queue existed leaves the record alone: the server
    drops it too (no file of a dead client stays in /dev/shm). */
 Test(proto, mq_orphan_owner_record)
 {
-	char url[512], full[600];
-	pt_address("mq", url, sizeof url);
-	snprintf(full, sizeof full, "%sproto=rep", url);
-	ipk_chan *srv = ipkt_listen_ok(full);
-	const char *rest = strchr(full, ':') + 1;
-	char name[300];
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1);
-	snprintf(name, sizeof name, "%.*s.r%d.0000abcd", (int)strcspn(rest, "?"),
-	         rest, (int)(pid ? pid : getpid()));
+	char full[600], name[300];
+	ipk_chan *srv = rep_on("mq", full, sizeof full);
+	pid_t pid = fork_client_named(full, name, sizeof name);
 	if (pid == 0) {
 		ipk__owner_claim cl;
 		_exit(ipk__owner_lock(&cl, "mq", name) == 0 &&
@@ -720,16 +718,9 @@ Test(proto, mq_orphan_owner_record)
    the dead client's all the same. */
 Test(proto, half_made_reply_ring)
 {
-	char url[512], full[600];
-	pt_address("shm", url, sizeof url);
-	snprintf(full, sizeof full, "%sproto=rep", url);
-	ipk_chan *srv = ipkt_listen_ok(full);
-	const char *rest = strchr(full, ':') + 1;
-	char name[300];
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1);
-	snprintf(name, sizeof name, "%.*s.r%d.0000abcd", (int)strcspn(rest, "?"),
-	         rest, (int)(pid ? pid : getpid()));
+	char full[600], name[300];
+	ipk_chan *srv = rep_on("shm", full, sizeof full);
+	pid_t pid = fork_client_named(full, name, sizeof name);
 	if (pid == 0) {
 		int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
 		_exit(fd >= 0 && ftruncate(fd, 65536) == 0 ? 0 : 1);
@@ -760,10 +751,8 @@ ParameterizedTest(int *i, proto, reply_to_a_client_gone)
 {
 	static const char *const schemes[] = {"fifo", "shm", "mq"};
 	const char *scheme = schemes[*i];
-	char url[512], full[600], addr[600];
-	pt_address(scheme, url, sizeof url);
-	snprintf(full, sizeof full, "%sproto=rep", url);
-	ipk_chan *srv = ipkt_listen_ok(full);
+	char full[600], addr[600];
+	ipk_chan *srv = rep_on(scheme, full, sizeof full);
 	cr_assert_gt(ipk_address(srv, addr, sizeof addr), 0);
 	ipk_chan *cli = ipkt_dial_ok(addr);
 	cr_assert_eq(ipk_send(cli, "q", 1, 2000), 1);
