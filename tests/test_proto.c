@@ -296,6 +296,52 @@ Test(proto, rep_refuses_a_tampered_route)
 	ipk_close(rep);
 }
 
+/* REP on a ring writes a reply straight into the client's reply ring: one
+   that has no room for it within the time limit is refused with a clear
+   error, nothing half-written is left, and the client then reads the
+   replies that did fit, whole. */
+Test(proto, rep_reply_ring_full)
+{
+	char url[512], addr[600];
+	snprintf(url, sizeof url, "shm:%s?size=16K&proto=rep", ipkt_name("rf"));
+	ipk_chan *rep = ipkt_listen_ok(url);
+	cr_assert_gt(ipk_address(rep, addr, sizeof addr), 0);
+	int go[2];
+	cr_assert_eq(pipe(go), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		ipk_chan *c;
+		char b[1024], x;
+		if (ipk_dial(&c, addr, 5000) < 0 || ipk_send(c, "q", 1, 5000) != 1 ||
+		    read(go[0], &x, 1) != 1)
+			_exit(1);
+		ssize_t n = ipk_recv(c, b, sizeof b, 10000);
+		_exit(n == 1000 && b[0] == 'A' && b[999] == 'A' ? 0 : 2);
+	}
+	char buf[8], big[1000];
+	ipk_msginfo mi = {0};
+	cr_assert_eq(ipk_recvmsg(rep, buf, sizeof buf, &mi, 5000), 1);
+	int sent = 0;
+	ssize_t n = 0;
+	for (; sent < 100; sent++) {
+		memset(big, 'A' + sent % 26, sizeof big);
+		n = ipk_sendmsg(rep, big, sizeof big, &mi, 200);
+		if (n != (ssize_t)sizeof big)
+			break;
+	}
+	cr_expect_gt(sent, 0);
+	cr_expect_lt(sent, 100, "a 16 KiB ring took 100 replies of 1000 bytes");
+	cr_expect_eq(n, -ETIMEDOUT, "%zd %s", n, ipk_last_error());
+	cr_expect(strstr(ipk_last_error(), "did not take the reply") != NULL,
+	          "%s", ipk_last_error());
+	cr_assert_eq(write(go[1], "g", 1), 1);
+	cr_expect_eq(ipkt_wait_child(pid), 0);
+	close(go[0]);
+	close(go[1]);
+	ipk_close(rep);
+}
+
 /* ------------------------------------------------------------ pipeline */
 
 ParameterizedTestParameters(proto, pipeline)
