@@ -12,6 +12,10 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 cleanup() {
 	local p c
 	for p in "${pids[@]}"; do
+		# `run ... &` is a subshell whose child (timeout) runs ipckit: a
+		# signal to the subshell alone would leave ipckit running until the
+		# time limit, and ctest waiting for its output
+		kill $(child_of "$p") 2>/dev/null
 		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
 	done
 	for c in "${cleanups[@]}"; do eval "$c" >/dev/null 2>&1; done

@@ -154,6 +154,48 @@ struct pt_server {
 	int delay_ms;   /* before each batch of replies */
 };
 
+/* fork(), asserted; the child is killed when the test process dies. */
+static inline pid_t pt_fork(void)
+{
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0)
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+	return pid;
+}
+
+/*
+ * Fork a child (killed when its parent dies) that listens on url. In the
+ * child it returns 0 with *ch its channel; the parent gets the child's pid
+ * once the child has written the address to dial to addr. who names the
+ * child in messages.
+ */
+static inline pid_t pt_fork_listener(const char *who, const char *url,
+                                     ipk_chan **ch, char *addr, size_t cap)
+{
+	int ready[2];
+	cr_assert_eq(pipe(ready), 0);
+	pid_t pid = pt_fork();
+	if (pid == 0) {
+		close(ready[0]);
+		if (ipk_listen(ch, url) < 0) {
+			fprintf(stderr, "%s: listen %s: %s\n", who, url, ipk_last_error());
+			_exit(20);
+		}
+		char a[512];
+		ssize_t an = ipk_address(*ch, a, sizeof a);
+		if (an < 0 || write(ready[1], a, (size_t)an + 1) != an + 1)
+			_exit(21);
+		close(ready[1]);
+		return 0;
+	}
+	close(ready[1]);
+	ssize_t n = read(ready[0], addr, cap);
+	close(ready[0]);
+	cr_assert_gt(n, 0, "the %s did not start on %s", who, url);
+	return pid;
+}
+
 /*
  * Fork a REP server on url (which ends with ? or &: "proto=rep" is
  * appended). It replies "re:" + the request until a request "quit", which
@@ -168,23 +210,9 @@ static inline pid_t pt_server_start(const char *url, struct pt_server o,
 	   bound, not this one */
 	cr_assert_lt(snprintf(full, sizeof full, "%sproto=rep", url),
 	             (int)sizeof full);
-	int ready[2];
-	cr_assert_eq(pipe(ready), 0);
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1);
+	ipk_chan *s;
+	pid_t pid = pt_fork_listener("server", full, &s, addr, cap);
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		close(ready[0]);
-		ipk_chan *s;
-		if (ipk_listen(&s, full) < 0) {
-			fprintf(stderr, "server: listen %s: %s\n", full, ipk_last_error());
-			_exit(20);
-		}
-		char a[512];
-		ssize_t an = ipk_address(s, a, sizeof a);
-		if (an < 0 || write(ready[1], a, (size_t)an + 1) != an + 1)
-			_exit(21);
-		close(ready[1]);
 		int batch = o.batch > 0 ? o.batch : 1;
 		ipk_msginfo *mi = calloc((size_t)batch, sizeof *mi);
 		char (*req)[512] = calloc((size_t)batch, 512);
@@ -233,10 +261,6 @@ static inline pid_t pt_server_start(const char *url, struct pt_server o,
 			}
 		}
 	}
-	close(ready[1]);
-	ssize_t n = read(ready[0], addr, cap);
-	close(ready[0]);
-	cr_assert_gt(n, 0, "the server did not start on %s", full);
 	return pid;
 }
 
@@ -305,10 +329,8 @@ static inline int pt_clients(const char *addr, int k, int n, int pad,
 	pid_t *pids = calloc((size_t)k, sizeof *pids);
 	int *bad = ipkt_shared((size_t)k * sizeof *bad);
 	for (int i = 0; i < k; i++) {
-		pids[i] = fork();
-		cr_assert_neq(pids[i], -1);
+		pids[i] = pt_fork();
 		if (pids[i] == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			int b = pt_client(addr, i, n, pad, want_status);
 			bad[i] = b < 0 ? n : b;
 			_exit(b == 0 ? 0 : 1);

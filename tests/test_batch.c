@@ -18,11 +18,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void pair_ok(const char *url, ipk_chan **a, ipk_chan **b)
-{
-	cr_assert_eq(ipk_pair(url, a, b), 0, "pair %s: %s", url, ipk_last_error());
-}
-
 static void send_seq(ipk_chan *c, uint32_t seq, size_t len)
 {
 	unsigned char buf[70000];
@@ -54,7 +49,7 @@ static size_t size_of(uint32_t i)
 Test(batch, queue_waits_for_a_flush_then_all_arrive_in_order)
 {
 	ipk_chan *a, *b;
-	pair_ok("unix:?batch=4K&batchdelay=0", &a, &b);
+	ipkt_pair_ok("unix:?batch=4K&batchdelay=0", &a, &b);
 	uint32_t seq = 0;
 	for (int round = 0; round < 40; round++) {
 		uint32_t first = seq;
@@ -79,7 +74,7 @@ Test(batch, queue_waits_for_a_flush_then_all_arrive_in_order)
 Test(batch, delay_writes_without_another_call)
 {
 	ipk_chan *a, *b;
-	pair_ok("unix:?batch&batchdelay=2000", &a, &b);
+	ipkt_pair_ok("unix:?batch&batchdelay=2000", &a, &b);
 	send_seq(a, 1, 100);
 	recv_seq(b, 1, 100, 20000);
 	/* and again once the flusher had gone to sleep in between */
@@ -94,7 +89,7 @@ Test(batch, delay_writes_without_another_call)
 Test(batch, receive_sends_the_queue_first, .timeout = 60)
 {
 	ipk_chan *a, *b;
-	pair_ok("unix:?batch&batchdelay=0", &a, &b);
+	ipkt_pair_ok("unix:?batch&batchdelay=0", &a, &b);
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
@@ -121,7 +116,7 @@ Test(batch, receive_sends_the_queue_first, .timeout = 60)
 Test(batch, close_writes_the_queue)
 {
 	ipk_chan *a, *b;
-	pair_ok("unix:?batch&batchdelay=0", &a, &b);
+	ipkt_pair_ok("unix:?batch&batchdelay=0", &a, &b);
 	for (uint32_t i = 0; i < 500; i++)
 		send_seq(a, i, 100);
 	char x;
@@ -137,7 +132,7 @@ Test(batch, close_writes_the_queue)
 Test(batch, lost_messages_are_reported)
 {
 	ipk_chan *a, *b;
-	pair_ok("unix:?batch&batchdelay=0", &a, &b);
+	ipkt_pair_ok("unix:?batch&batchdelay=0", &a, &b);
 	ipk_close(b);
 	send_seq(a, 1, 100);
 	send_seq(a, 2, 100);
@@ -145,7 +140,7 @@ Test(batch, lost_messages_are_reported)
 	cr_assert(strstr(ipk_last_error(), "not delivered") != NULL, "%s",
 	          ipk_last_error());
 
-	pair_ok("unix:?batch&batchdelay=0", &a, &b);
+	ipkt_pair_ok("unix:?batch&batchdelay=0", &a, &b);
 	ipk_close(b);
 	send_seq(a, 3, 10);
 	cr_assert_eq(ipk_close(a), -EPIPE);
@@ -153,25 +148,28 @@ Test(batch, lost_messages_are_reported)
 	          ipk_last_error());
 }
 
-/* What the timer's write could not deliver is reported by the next call. */
-Test(batch, timer_write_failure_reaches_the_caller)
+/* A batching end whose peer has gone and whose timer's write met that:
+   the next call reports what it could not deliver. */
+static ipk_chan *timer_met_the_peer_gone(void)
 {
 	ipk_chan *a, *b;
-	pair_ok("unix:?batch&batchdelay=1000", &a, &b);
+	ipkt_pair_ok("unix:?batch&batchdelay=1000", &a, &b);
 	ipk_close(b);
 	send_seq(a, 1, 100);
 	int64_t until = ipkt_now_ms() + 20000;
 	ssize_t n = 0;
-	while (ipkt_now_ms() < until) {
-		n = ipk_send(a, "x", 1, 1000);
-		if (n < 0)
-			break;
+	while (ipkt_now_ms() < until && (n = ipk_send(a, "x", 1, 1000)) >= 0)
 		usleep(2000);
-	}
 	cr_assert_eq(n, -EPIPE, "%zd: %s", n, ipk_last_error());
 	cr_assert(strstr(ipk_last_error(), "not delivered") != NULL, "%s",
 	          ipk_last_error());
-	ipk_close(a);
+	return a;
+}
+
+/* What the timer's write could not deliver is reported by the next call. */
+Test(batch, timer_write_failure_reaches_the_caller)
+{
+	ipk_close(timer_met_the_peer_gone());
 }
 
 /* Once a write found the peer gone, every later send and flush fails at
@@ -198,7 +196,7 @@ static void sends_stay_refused(ipk_chan *a)
 Test(batch, peer_gone_is_sticky_after_flush)
 {
 	ipk_chan *a, *b;
-	pair_ok("unix:?batch&batchdelay=0", &a, &b);
+	ipkt_pair_ok("unix:?batch&batchdelay=0", &a, &b);
 	ipk_close(b);
 	send_seq(a, 1, 100);
 	cr_assert_eq(ipk_flush(a, 5000), -EPIPE);
@@ -207,18 +205,7 @@ Test(batch, peer_gone_is_sticky_after_flush)
 
 Test(batch, peer_gone_is_sticky_after_the_timer_met_it)
 {
-	ipk_chan *a, *b;
-	pair_ok("unix:?batch&batchdelay=1000", &a, &b);
-	ipk_close(b);
-	send_seq(a, 1, 100);
-	int64_t until = ipkt_now_ms() + 20000;
-	ssize_t n = 0;
-	while (ipkt_now_ms() < until && (n = ipk_send(a, "x", 1, 1000)) >= 0)
-		usleep(2000);
-	cr_assert_eq(n, -EPIPE, "%zd: %s", n, ipk_last_error());
-	cr_assert(strstr(ipk_last_error(), "not delivered") != NULL, "%s",
-	          ipk_last_error());
-	sends_stay_refused(a);
+	sends_stay_refused(timer_met_the_peer_gone());
 }
 
 /* A receive writes the queue first; what it could not deliver is counted
@@ -226,7 +213,7 @@ Test(batch, peer_gone_is_sticky_after_the_timer_met_it)
 Test(batch, peer_gone_found_by_a_receive)
 {
 	ipk_chan *a, *b;
-	pair_ok("unix:?batch&batchdelay=0", &a, &b);
+	ipkt_pair_ok("unix:?batch&batchdelay=0", &a, &b);
 	ipk_close(b);
 	send_seq(a, 1, 100);
 	char x;
@@ -244,7 +231,7 @@ Test(batch, peer_gone_found_by_a_receive)
 Test(batch, peer_gone_is_sticky_after_a_large_send)
 {
 	ipk_chan *a, *b;
-	pair_ok("unix:?batch=4K&batchdelay=0", &a, &b);
+	ipkt_pair_ok("unix:?batch=4K&batchdelay=0", &a, &b);
 	ipk_close(b);
 	static unsigned char big[3000];
 	cr_assert_eq(ipk_send(a, big, sizeof big, 1000), -EPIPE);
@@ -256,7 +243,7 @@ Test(batch, peer_gone_is_sticky_after_a_large_send)
 Test(batch, full_queue_times_out_and_keeps_what_it_took)
 {
 	ipk_chan *a, *b;
-	pair_ok("unix:?batch=8K&batchdelay=0", &a, &b);
+	ipkt_pair_ok("unix:?batch=8K&batchdelay=0", &a, &b);
 	uint32_t k = 0;
 	for (;;) {
 		unsigned char buf[1000];
@@ -292,7 +279,7 @@ Test(batch, full_queue_times_out_and_keeps_what_it_took)
 Test(batch, forked_child_leaves_the_queue_to_its_parent)
 {
 	ipk_chan *a, *b;
-	pair_ok("unix:?batch&batchdelay=0", &a, &b);
+	ipkt_pair_ok("unix:?batch&batchdelay=0", &a, &b);
 	for (uint32_t i = 0; i < 3; i++)
 		send_seq(a, i, 50);
 	pid_t pid = fork();
@@ -450,7 +437,7 @@ Test(batch, push_socket_batches_and_flushes)
 static void many_in_order(const char *url)
 {
 	ipk_chan *a, *b;
-	pair_ok(url, &a, &b);
+	ipkt_pair_ok(url, &a, &b);
 	enum { N = 600 };
 	static unsigned char data[N][200];
 	struct iovec v[N];
@@ -494,7 +481,7 @@ Test(send_many, one_by_one_elsewhere)
 Test(send_many, oversize_sends_nothing)
 {
 	ipk_chan *a, *b;
-	pair_ok("unix:?maxmsg=100", &a, &b);
+	ipkt_pair_ok("unix:?maxmsg=100", &a, &b);
 	char small[10] = {0}, big[200] = {0};
 	struct iovec v[2] = {{small, sizeof small}, {big, sizeof big}};
 	cr_assert_eq(ipk_send_many(a, v, 2, 1000), -EMSGSIZE);
@@ -512,7 +499,7 @@ Test(send_many, oversize_sends_nothing)
 Test(send_many, timeout_sends_a_whole_prefix)
 {
 	ipk_chan *a, *b;
-	pair_ok("unix:", &a, &b);
+	ipkt_pair_ok("unix:", &a, &b);
 	enum { N = 100, LEN = 50000 };
 	unsigned char *data = malloc((size_t)N * LEN);
 	struct iovec v[N];

@@ -1,36 +1,7 @@
 #!/usr/bin/env bash
 # The ipckit command-line tool end to end: send, recv, relay, rm, demo,
 # help and errors, over the real binary. Run by ctest with IPK_CLI set.
-set -u
-CLI=${IPK_CLI:?run through ctest (IPK_CLI = path of the ipckit binary)}
-TMP=$(mktemp -d /tmp/ipkt-cli-$$-XXXXXX) || exit 1
-pass=0 fail=0
-pids=()
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-cleanup() {
-	for p in "${pids[@]}"; do
-		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-# Every command runs under a time limit so a hang fails instead of blocking;
-# the limit's signal is SIGINT, the one the tool handles.
-run() { timeout -s INT -k 5 60 "$CLI" "$@"; }
-
-# start OUT CMD...: run `ipckit CMD...` in the background, stdout to OUT,
-# stderr to OUT.err. Sets PID.
-start() {
-	local out=$1
-	shift
-	run "$@" >"$out" 2>"$out.err" &
-	PID=$!
-	pids+=("$PID")
-}
+. "$(dirname "$0")/cli_util.sh"
 
 # start_ready OUT NLINES CMD...: like start, with --print-address; waits for
 # the NLINES addresses the command prints once it listens (read from a FIFO,
@@ -62,32 +33,8 @@ errs_of() { # what the command behind RFD wrote to stderr since
 # (background jobs of a script ignore SIGINT, and so would the wrapper).
 interrupt() {
 	local kid
-	kid=$(cat /proc/"$1"/task/*/children 2>/dev/null)
+	kid=$(child_of "$1")
 	[ -n "$kid" ] && kill -INT $kid
-}
-
-# finish PID: wait for it; sets ST to its exit status.
-finish() { wait "$1"; ST=$?; }
-
-expect_eq() { # NAME EXPECTED ACTUAL
-	if [ "$2" == "$3" ]; then ok; else
-		bad "$1: expected [$(printf %q "$2")] got [$(printf %q "$3")]"
-	fi
-}
-expect_status() { # NAME EXPECTED ACTUAL [stderr file]
-	if [ "$2" -eq "$3" ]; then ok; else
-		bad "$1: exit status $3, expected $2 ${4:+($(cat "$4" 2>/dev/null))}"
-	fi
-}
-expect_gone() { # NAME PATH
-	[ ! -e "$2" ] && [ ! -L "$2" ] && ok || bad "$1: $2 was left behind"
-}
-# one_line NAME FILE PATTERN: FILE holds exactly one line, matching PATTERN
-one_line() {
-	local n
-	n=$(wc -l <"$2")
-	if [ "$n" -ne 1 ]; then bad "$1: stderr has $n lines: $(cat "$2")"; return; fi
-	grep -qE "$3" "$2" && ok || bad "$1: stderr [$(cat "$2")] does not match /$3/"
 }
 
 # ------------------------------------------------------------ help, version
@@ -409,5 +356,4 @@ expect_eq "demo leaves no files" "" "$left"
 key=$(printf '0x7a%06x' $((DPID & 0xffffff)))
 grep -qi " $key " /proc/sysvipc/msg 2>/dev/null && bad "demo left queue $key" || ok
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

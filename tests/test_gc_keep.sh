@@ -7,22 +7,8 @@
 #
 # Every gc and rm runs in private IPC and mount namespaces with private
 # tmpfs on /dev/shm and /tmp: nothing of anyone else is ever looked at.
-set -u
-CLI=${IPK_CLI:?run through ctest}
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" == "$3" ]; then ok; else
-		bad "$1"; diff <(echo "$2") <(echo "$3") | sed 's/^/    /'
-	fi
-}
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "test_gc_keep needs root (namespaces)"
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 0
-fi
+. "$(dirname "$0")/inventory_util.sh"
+needs_root test_gc_keep namespaces
 
 private_fs() {
 	mount -t tmpfs tmpfs /dev/shm && mount -t tmpfs tmpfs /tmp
@@ -94,23 +80,10 @@ inner_ns() {
 }
 
 case "${1:-}" in
-inner_sem) inner_sem; echo "$pass passed, $fail failed"; exit ;;
-inner_ns) inner_ns; echo "$pass passed, $fail failed"; exit ;;
+inner_sem) inner_sem; counts; exit ;;
+inner_ns) inner_ns; counts; exit ;;
 esac
 
-summary() { # OUTPUT: add the inner counts to ours
-	local line
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$1" | tail -1)
-	[ -n "$line" ] || { bad "no summary from the namespace run"; return; }
-	pass=$((pass + ${line%% passed*}))
-	local f=${line#*, }
-	fail=$((fail + ${f%% failed}))
-}
-
-out=$(unshare --ipc --mount --net --pid --fork --mount-proc bash "$0" inner_sem 2>&1)
-echo "$out" | grep -v ' passed, .* failed$'; summary "$out"
-out=$(unshare --ipc --mount --net --fork bash "$0" inner_ns 2>&1)
-echo "$out" | grep -v ' passed, .* failed$'; summary "$out"
-
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+ns_result "$(unshare --ipc --mount --net --pid --fork --mount-proc bash "$0" inner_sem 2>&1)"
+ns_result "$(unshare --ipc --mount --net --fork bash "$0" inner_ns 2>&1)"
+counts

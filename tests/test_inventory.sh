@@ -6,26 +6,10 @@
 # /dev/shm and /tmp: other tests' objects never appear in these sets and
 # are never touched. Only 'ls' and 'rm' of this test's own objects run in
 # the machine's namespaces.
-set -u
-CLI=${IPK_CLI:?run through ctest}
+. "$(dirname "$0")/inventory_util.sh"
 HOLDER=${IPK_HOLDER:?run through ctest}
 SRC=${IPK_SOURCE:?run through ctest}
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" == "$3" ]; then ok; else
-		bad "$1"; diff <(echo "$2") <(echo "$3") | sed 's/^/    /'
-	fi
-}
-PY=/usr/bin/python3
-$PY -c 'import jsonschema' 2>/dev/null || PY=python3
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "test_inventory needs root (namespaces, a throwaway user)"
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 0
-fi
+needs_root test_inventory "namespaces, a throwaway user"
 
 # POSIX queue bytes are charged to the user across IPC namespaces
 # (RLIMIT_MSGQUEUE, 800 KiB by default): queues that other programs of
@@ -35,7 +19,6 @@ ulimit -q unlimited 2>/dev/null || true
 
 # ------------------------------------------------------------ helpers
 
-pids=()
 # start a holder of URL; its pid in HELD; waits for it to say ready
 hold() { # [--open] URL
 	local out
@@ -47,11 +30,6 @@ hold() { # [--open] URL
 		return 1
 	fi
 	exec {fd}<&-
-}
-kill_all() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	pids=()
 }
 
 # the addresses of a JSON listing, sorted
@@ -314,25 +292,16 @@ inner_rootless() {
 }
 
 case "${1:-}" in
-inner) inner; echo "$pass passed, $fail failed"; [ $fail -eq 0 ]; exit ;;
-inner_reuse) inner_reuse; echo "$pass passed, $fail failed"; [ $fail -eq 0 ]; exit ;;
-inner_rootless) inner_rootless "$2"; echo "$pass passed, $fail failed"; [ $fail -eq 0 ]; exit ;;
+inner) inner; counts; exit ;;
+inner_reuse) inner_reuse; counts; exit ;;
+inner_rootless) inner_rootless "$2"; counts; exit ;;
 esac
 
 # ------------------------------------------------- the machine's view
 
 ns() { unshare --ipc --mount --net --pid --fork --mount-proc bash "$0" "$@"; }
-summary() { # OUTPUT: add the inner counts to ours
-	local line
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$1" | tail -1)
-	[ -n "$line" ] || { bad "no summary from the namespace run"; return; }
-	pass=$((pass + ${line%% passed*}))
-	local f=${line#*, }
-	fail=$((fail + ${f%% failed}))
-}
-
-out=$(ns inner 2>&1); echo "$out" | grep -v ' passed, .* failed$'; summary "$out"
-out=$(ns inner_reuse 2>&1); echo "$out" | grep -v ' passed, .* failed$'; summary "$out"
+ns_result "$(ns inner 2>&1)"
+ns_result "$(ns inner_reuse 2>&1)"
 
 user=ipkt$$
 cleanup() {
@@ -342,8 +311,7 @@ cleanup() {
 }
 trap cleanup EXIT
 if useradd -M -N -s /usr/sbin/nologin "$user"; then
-	out=$(ns inner_rootless "$(id -u $user)" 2>&1); echo "$out" | grep -v ' passed, .* failed$'
-	summary "$out"
+	ns_result "$(ns inner_rootless "$(id -u $user)" 2>&1)"
 	userdel "$user" && ok || bad "userdel $user"
 else
 	bad "useradd $user"
@@ -396,5 +364,4 @@ for args in "ls --kind nonsense" "gc --bogus" "gc sysvshm:0x1" "ls extra"; do
 	check "ipckit $args: one line" 1 "$(wc -l <$T/err)"
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+counts

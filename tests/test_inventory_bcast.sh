@@ -9,29 +9,8 @@
 # tmpfs on /dev/shm and /tmp. The viewer is an unprivileged uid, which
 # may not inspect root's processes (this namespace's pid 1): the records
 # must decide, not the mappings.
-set -u
-CLI=${IPK_CLI:?run through ctest}
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" == "$3" ]; then ok; else
-		bad "$1"; diff <(echo "$2") <(echo "$3") | sed 's/^/    /'
-	fi
-}
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "test_inventory_bcast needs root (namespaces, another uid)"
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 0
-fi
-
-pids=()
-kill_all() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	pids=()
-}
+. "$(dirname "$0")/inventory_util.sh"
+needs_root test_inventory_bcast "namespaces, another uid"
 
 inner() {
 	local uid=$1
@@ -137,20 +116,11 @@ PY
 }
 
 case "${1:-}" in
-inner) inner "$2"; echo "$pass passed, $fail failed"; [ $fail -eq 0 ]; exit ;;
+inner) inner "$2"; counts; exit ;;
 esac
 
 # a uid with no account: nothing to create or remove
 uid=$((40000 + $$ % 20000))
 out=$(unshare --ipc --mount --pid --fork --mount-proc bash "$0" inner "$uid" 2>&1)
-echo "$out" | grep -v ' passed, .* failed$'
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$out" | tail -1)
-if [ -n "$line" ]; then
-	pass=$((pass + ${line%% passed*}))
-	f=${line#*, }
-	fail=$((fail + ${f%% failed}))
-else
-	bad "no summary from the namespace run"
-fi
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+ns_result "$out"
+counts

@@ -4,19 +4,8 @@
 # must not split a row (forged rows), columns are aligned in display
 # columns, and --json gives every address exactly (address_base64), so that
 # rm takes it back. Only this test's own FIFOs are removed.
-set -u
-CLI=${IPK_CLI:?run through ctest}
+. "$(dirname "$0")/inventory_util.sh"
 SRC=${IPK_SOURCE:?run through ctest}
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" == "$3" ]; then ok; else
-		bad "$1"; diff <(echo "$2") <(echo "$3") | sed 's/^/    /'
-	fi
-}
-PY=/usr/bin/python3
-$PY -c 'import jsonschema' 2>/dev/null || PY=python3
 
 T=$(mktemp -d /tmp/ipkt-names-XXXXXX)
 trap 'rm -rf "$T" "$T".out "$T".json "$T".err' EXIT
@@ -109,5 +98,4 @@ check "rm: one line for a name with a newline" 1 "$(wc -l <$T.err)"
 grep -qaP '\x1b' $T.err && bad "rm printed an escape character: $(cat -A $T.err)" || ok
 grep -qaF 'gone\nrow\x1b[2J' $T.err && ok || bad "rm does not show the name escaped: $(cat -A $T.err)"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+counts

@@ -5,11 +5,7 @@
 # address (table text or --json address_base64) removes it and nothing else,
 # and gc does not fail on it. Only this test's own FIFOs are removed; gc runs
 # in a private namespace with its own /tmp and /dev/shm.
-set -u
-CLI=${IPK_CLI:?run through ctest}
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/inventory_util.sh"
 
 if [ "${1:-}" = gc-inner ]; then
 	# private /tmp and /dev/shm: gc sees only what this test made
@@ -21,7 +17,7 @@ if [ "${1:-}" = gc-inner ]; then
 	for n in 'vgdb-pipe-from-vgdb-to-1-by-???-on-???' 'w?mode=0600' w plain; do
 		[ -p "/tmp/$n" ] && bad "gc left the unheld FIFO $n: $(cat /tmp/gc.out)" || ok
 	done
-	echo "$pass passed, $fail failed"
+	counts
 	exit 0
 fi
 
@@ -86,12 +82,5 @@ grep -q '%00' $T.out && ok || bad "%00: unclear message: $(cat $T.out)"
 "$CLI" rm "fifo:$T/w" >$T.out 2>&1 && ok || bad "rm w: $(cat $T.out)"
 
 # gc on a machine with such names: exits 0 and removes them (own namespace)
-out=$(unshare --ipc --mount --pid --fork --mount-proc bash "$0" gc-inner 2>&1)
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$out" | tail -1)
-if [ -n "$line" ]; then
-	grep -v ' passed, .* failed$' <<<"$out"
-	pass=$((pass + ${line%% passed*})); f=${line#*, }; fail=$((fail + ${f%% failed}))
-else bad "gc namespace run: $out"; fi
-
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+ns_result "$(unshare --ipc --mount --pid --fork --mount-proc bash "$0" gc-inner 2>&1)"
+counts

@@ -14,29 +14,8 @@
 # Runs in private IPC and mount namespaces with private /dev/shm (where the
 # records live) and /dev/mqueue: the keys and names are ours alone, and gc
 # touches nothing else.
-set -u
-CLI=${IPK_CLI:?run through ctest}
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # DESCRIPTION EXPECTED ACTUAL
-	if [ "$2" == "$3" ]; then ok; else
-		bad "$1"; diff <(echo "$2") <(echo "$3") | sed 's/^/    /'
-	fi
-}
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "test_inventory_queues needs root (namespaces)"
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 0
-fi
-
-pids=()
-kill_all() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	pids=()
-}
+. "$(dirname "$0")/inventory_util.sh"
+needs_root test_inventory_queues namespaces
 
 inner() {
 	# private /tmp and /var/tmp too: gc below must see nothing of the machine's
@@ -153,18 +132,9 @@ inner() {
 }
 
 case "${1:-}" in
-inner) inner; echo "$pass passed, $fail failed"; [ $fail -eq 0 ]; exit ;;
+inner) inner; counts; exit ;;
 esac
 
 out=$(unshare --ipc --mount --fork bash "$0" inner 2>&1)
-echo "$out" | grep -v ' passed, .* failed$'
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$out" | tail -1)
-if [ -n "$line" ]; then
-	pass=$((pass + ${line%% passed*}))
-	f=${line#*, }
-	fail=$((fail + ${f%% failed}))
-else
-	bad "no summary from the namespace run"
-fi
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+ns_result "$out"
+counts

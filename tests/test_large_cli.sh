@@ -5,17 +5,7 @@
 # (?raw would not help), and recv keeps serving that connection: the valid
 # messages the same peer sends after them arrive. A peer that breaks the
 # framing itself is still dropped, once, with the ?raw hint.
-set -u
-CLI=${IPK_CLI:?run through ctest (IPK_CLI = path of the ipckit binary)}
-TMP=$(mktemp -d /tmp/ipkt-largecli-$$-XXXXXX) || exit 1
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-fail=0
-bad() { fail=1; echo "FAIL: $*"; }
+TEST_TAG=largecli . "$(dirname "$0")/cli_util.sh"
 
 # peer.py SOCKET MODE: an SP PAIR peer over unix: (the header with the
 # large-message marker, then the listener's header), then
@@ -92,10 +82,11 @@ timeout -s INT -k 5 60 "$CLI" recv "unix:$S?large" -n 2 >"$TMP/out" 2>"$TMP/err"
 pid=$!
 timeout 40 python3 "$TMP/peer.py" "$S" hostile 2>"$TMP/peer.err" &
 ppid=$!
+pids=("$pid" "$ppid")
 wait "$pid"
 rc=$?
-pid=
 wait "$ppid" || bad "peer: $(cat "$TMP/peer.err")"
+pids=()
 [ $rc -eq 0 ] || bad "recv exited $rc"
 printf 'after\n%s\n' "$(printf 'L%.0s' $(seq 100))" | cmp -s - "$TMP/out" ||
 	bad "recv printed [$(cat "$TMP/out")]"
@@ -117,13 +108,14 @@ timeout -s INT -k 5 60 "$CLI" recv "unix:$S?large" -n 1 >"$TMP/out" 2>"$TMP/err"
 pid=$!
 timeout 40 python3 "$TMP/peer.py" "$S" garbage 2>"$TMP/peer.err" &
 ppid=$!
+pids=("$pid" "$ppid")
 for _ in $(seq 1000); do grep -q "dropped connection 1" "$TMP/err" && break; sleep 0.02; done
 timeout 10 "$CLI" send "unix:$S" next || bad "send after the garbage peer"
 wait "$pid"
 rc=$?
-pid=
 kill "$ppid" 2>/dev/null
 wait "$ppid" 2>/dev/null
+pids=()
 [ $rc -eq 0 ] || bad "garbage: recv exited $rc"
 [ "$(cat "$TMP/out")" = next ] || bad "garbage: recv printed [$(cat "$TMP/out")]"
 grep -q "connection 1: peer sent message type 7" "$TMP/err" || bad "garbage: [$(cat "$TMP/err")]"
@@ -131,5 +123,4 @@ grep -q "dropped connection 1 after that error (.*listen with ?raw" "$TMP/err" |
 	bad "garbage: no drop with the ?raw hint: [$(cat "$TMP/err")]"
 [ "$(grep -c 'message type 7' "$TMP/err")" -eq 1 ] || bad "garbage reported more than once: [$(cat "$TMP/err")]"
 
-[ $fail -eq 0 ] && echo "ok"
-exit $fail
+summary

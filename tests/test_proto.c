@@ -5,6 +5,7 @@
  */
 #include "proto_util.h"
 #include "core/owner.h"
+#include "proto/proto.h"
 
 #include <criterion/parameterized.h>
 #include <dirent.h>
@@ -21,6 +22,15 @@ static void leak_check(void)
 }
 
 TestSuite(proto, .fini = leak_check, .timeout = 120);
+
+/* A REP server on a fresh address of scheme; its URL in full. */
+static ipk_chan *rep_on(const char *scheme, char *full, size_t cap)
+{
+	char url[512];
+	pt_address(scheme, url, sizeof url);
+	snprintf(full, cap, "%sproto=rep", url);
+	return ipkt_listen_ok(full);
+}
 
 ParameterizedTestParameters(proto, reqrep)
 {
@@ -181,10 +191,8 @@ Test(proto, req_drops_unmatched_replies)
 	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
 	cr_assert_eq(bind(l, (struct sockaddr *)&sun, sizeof sun), 0);
 	cr_assert_eq(listen(l, 4), 0);
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1);
+	pid_t pid = pt_fork();
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		int fd = accept(l, NULL, NULL);
 		static const unsigned char hdr[8] = {0, 'S', 'P', 0, 0, 0x31, 0, 0};
 		unsigned char theirs[8], req[64];
@@ -251,6 +259,89 @@ Test(proto, rep_routes_belong_to_their_channel)
 	ipk_close(r2);
 }
 
+/* REP: a route whose header length was tampered with is refused, not
+   sent as a broken reply or copied past its header; the route as the
+   receive gave it still works. */
+Test(proto, rep_refuses_a_tampered_route)
+{
+	char url[512], full[600], addr[600];
+	pt_address("shm", url, sizeof url);
+	snprintf(full, sizeof full, "%s%sproto=rep", url,
+	         strchr(url, '?') ? "&" : "?");
+	ipk_chan *rep = ipkt_listen_ok(full);
+	cr_assert_gt(ipk_address(rep, addr, sizeof addr), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		ipk_chan *c;
+		char b[8];
+		_exit(ipk_dial(&c, addr, 5000) == 0 && ipk_send(c, "q", 1, 5000) == 1 &&
+		              ipk_recv(c, b, sizeof b, 10000) == 2 &&
+		              memcmp(b, "ok", 2) == 0
+		              ? 0 : 1);
+	}
+	char buf[8];
+	ipk_msginfo mi = {0};
+	cr_assert_eq(ipk_recvmsg(rep, buf, sizeof buf, &mi, 5000), 1);
+	struct ipk__route *rt = (struct ipk__route *)&mi.route;
+	uint32_t len = rt->len;
+	cr_expect_eq(len % 4, 0);
+	rt->len = len - 2; /* not whole words: no SP header */
+	cr_expect_eq(ipk_sendmsg(rep, "no", 2, &mi, 1000), -EINVAL);
+	rt->len = sizeof rt->hdr + 4; /* past the header's room */
+	cr_expect_eq(ipk_sendmsg(rep, "no", 2, &mi, 1000), -EINVAL);
+	rt->len = len;
+	cr_expect_eq(ipk_sendmsg(rep, "ok", 2, &mi, 1000), 2);
+	cr_expect_eq(ipkt_wait_child(pid), 0);
+	ipk_close(rep);
+}
+
+/* REP on a ring writes a reply straight into the client's reply ring: one
+   that has no room for it within the time limit is refused with a clear
+   error, nothing half-written is left, and the client then reads the
+   replies that did fit, whole. */
+Test(proto, rep_reply_ring_full)
+{
+	char url[512], addr[600];
+	snprintf(url, sizeof url, "shm:%s?size=16K&proto=rep", ipkt_name("rf"));
+	ipk_chan *rep = ipkt_listen_ok(url);
+	cr_assert_gt(ipk_address(rep, addr, sizeof addr), 0);
+	int go[2];
+	cr_assert_eq(pipe(go), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		ipk_chan *c;
+		char b[1024], x;
+		if (ipk_dial(&c, addr, 5000) < 0 || ipk_send(c, "q", 1, 5000) != 1 ||
+		    read(go[0], &x, 1) != 1)
+			_exit(1);
+		ssize_t n = ipk_recv(c, b, sizeof b, 10000);
+		_exit(n == 1000 && b[0] == 'A' && b[999] == 'A' ? 0 : 2);
+	}
+	char buf[8], big[1000];
+	ipk_msginfo mi = {0};
+	cr_assert_eq(ipk_recvmsg(rep, buf, sizeof buf, &mi, 5000), 1);
+	int sent = 0;
+	ssize_t n = 0;
+	for (; sent < 100; sent++) {
+		memset(big, 'A' + sent % 26, sizeof big);
+		n = ipk_sendmsg(rep, big, sizeof big, &mi, 200);
+		if (n != (ssize_t)sizeof big)
+			break;
+	}
+	cr_expect_gt(sent, 0);
+	cr_expect_lt(sent, 100, "a 16 KiB ring took 100 replies of 1000 bytes");
+	cr_expect_eq(n, -ETIMEDOUT, "%zd %s", n, ipk_last_error());
+	cr_expect(strstr(ipk_last_error(), "did not take the reply") != NULL,
+	          "%s", ipk_last_error());
+	cr_assert_eq(write(go[1], "g", 1), 1);
+	cr_expect_eq(ipkt_wait_child(pid), 0);
+	close(go[0]);
+	close(go[1]);
+	ipk_close(rep);
+}
+
 /* ------------------------------------------------------------ pipeline */
 
 ParameterizedTestParameters(proto, pipeline)
@@ -277,10 +368,8 @@ ParameterizedTest(int *i, proto, pipeline)
 	enum { PER = 50 };
 	pid_t p[2];
 	for (int k = 0; k < 2; k++) {
-		p[k] = fork();
-		cr_assert_neq(p[k], -1);
+		p[k] = pt_fork();
 		if (p[k] == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			ipk_chan *push;
 			if (ipk_dial(&push, addr, 5000) < 0) {
 				fprintf(stderr, "push dial %s: %s\n", addr, ipk_last_error());
@@ -324,10 +413,8 @@ static void push_round_robin(const char *url)
 	int ready[2];
 	cr_assert_eq(pipe(ready), 0);
 	for (int k = 0; k < 2; k++) {
-		p[k] = fork();
-		cr_assert_neq(p[k], -1);
+		p[k] = pt_fork();
 		if (p[k] == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			ipk_chan *pull;
 			if (ipk_dial(&pull, addr, 5000) < 0)
 				_exit(1);
@@ -404,10 +491,8 @@ ParameterizedTestParameters(proto, timeouts)
 ParameterizedTest(int *i, proto, timeouts)
 {
 	const char *scheme = rr_schemes[*i];
-	char url[512], full[600];
-	pt_address(scheme, url, sizeof url);
-	snprintf(full, sizeof full, "%sproto=rep", url);
-	ipk_chan *rep = ipkt_listen_ok(full);
+	char full[600];
+	ipk_chan *rep = rep_on(scheme, full, sizeof full);
 	char buf[16];
 	cr_expect_eq(ipk_recv(rep, buf, sizeof buf, 0), -EAGAIN, "%s", scheme);
 	int64_t end = ipkt_now_ms() + 2500;
@@ -427,10 +512,8 @@ static void busy_server(const char *scheme)
 	pt_address(scheme, url, sizeof url);
 	pid_t srv = pt_server_start(url, (struct pt_server){0}, addr, sizeof addr);
 	int *stop = ipkt_shared(sizeof *stop);
-	pid_t busy = fork();
-	cr_assert_neq(busy, -1);
+	pid_t busy = pt_fork();
 	if (busy == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		ipk_chan *c;
 		if (ipk_dial(&c, addr, 5000) < 0)
 			_exit(1);
@@ -530,10 +613,8 @@ Test(proto, sysvmq_dead_clients_replies_are_taken_out)
 	cr_assert_gt(ipk_address(srv, addr, sizeof addr), 0);
 	int qid = msgget((key_t)key, 0);
 	cr_assert_geq(qid, 0);
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1);
+	pid_t pid = pt_fork();
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		ipk_chan *c;
 		if (ipk_dial(&c, addr, 5000) < 0 || ipk_send(c, "q", 1, 5000) != 1)
 			_exit(1);
@@ -613,17 +694,13 @@ ParameterizedTest(int *i, proto, orphan_mailboxes)
 {
 	static const char *const schemes[] = {"shm", "mmap", "fifo", "mq"};
 	const char *scheme = schemes[*i];
-	char url[512], full[600], addr[600];
-	pt_address(scheme, url, sizeof url);
-	snprintf(full, sizeof full, "%sproto=rep", url);
-	ipk_chan *srv = ipkt_listen_ok(full);
+	char full[600], addr[600];
+	ipk_chan *srv = rep_on(scheme, full, sizeof full);
 	cr_assert_gt(ipk_address(srv, addr, sizeof addr), 0);
 	int ready[2];
 	cr_assert_eq(pipe(ready), 0);
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1);
+	pid_t pid = pt_fork();
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		ipk_chan *c;
 		if (ipk_dial(&c, addr, 5000) < 0)
 			_exit(1);
@@ -646,21 +723,26 @@ ParameterizedTest(int *i, proto, orphan_mailboxes)
 	ipk_close(srv);
 }
 
+/* Fork a child; name gets, in both processes, the name of that child's
+   reply mailbox beside the server at full: NAME.r<child's pid>.0000abcd */
+static pid_t fork_client_named(const char *full, char *name, size_t cap)
+{
+	const char *rest = strchr(full, ':') + 1;
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	snprintf(name, cap, "%.*s.r%d.0000abcd", (int)strcspn(rest, "?"), rest,
+	         (int)(pid ? pid : getpid()));
+	return pid;
+}
+
 /* mq: a client killed after its owner record claimed its reply queue's
    name and before the queue existed leaves the record alone: the server
    drops it too (no file of a dead client stays in /dev/shm). */
 Test(proto, mq_orphan_owner_record)
 {
-	char url[512], full[600];
-	pt_address("mq", url, sizeof url);
-	snprintf(full, sizeof full, "%sproto=rep", url);
-	ipk_chan *srv = ipkt_listen_ok(full);
-	const char *rest = strchr(full, ':') + 1;
-	char name[300];
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1);
-	snprintf(name, sizeof name, "%.*s.r%d.0000abcd", (int)strcspn(rest, "?"),
-	         rest, (int)(pid ? pid : getpid()));
+	char full[600], name[300];
+	ipk_chan *srv = rep_on("mq", full, sizeof full);
+	pid_t pid = fork_client_named(full, name, sizeof name);
 	if (pid == 0) {
 		ipk__owner_claim cl;
 		_exit(ipk__owner_lock(&cl, "mq", name) == 0 &&
@@ -682,16 +764,9 @@ Test(proto, mq_orphan_owner_record)
    the dead client's all the same. */
 Test(proto, half_made_reply_ring)
 {
-	char url[512], full[600];
-	pt_address("shm", url, sizeof url);
-	snprintf(full, sizeof full, "%sproto=rep", url);
-	ipk_chan *srv = ipkt_listen_ok(full);
-	const char *rest = strchr(full, ':') + 1;
-	char name[300];
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1);
-	snprintf(name, sizeof name, "%.*s.r%d.0000abcd", (int)strcspn(rest, "?"),
-	         rest, (int)(pid ? pid : getpid()));
+	char full[600], name[300];
+	ipk_chan *srv = rep_on("shm", full, sizeof full);
+	pid_t pid = fork_client_named(full, name, sizeof name);
 	if (pid == 0) {
 		int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
 		_exit(fd >= 0 && ftruncate(fd, 65536) == 0 ? 0 : 1);
@@ -722,10 +797,8 @@ ParameterizedTest(int *i, proto, reply_to_a_client_gone)
 {
 	static const char *const schemes[] = {"fifo", "shm", "mq"};
 	const char *scheme = schemes[*i];
-	char url[512], full[600], addr[600];
-	pt_address(scheme, url, sizeof url);
-	snprintf(full, sizeof full, "%sproto=rep", url);
-	ipk_chan *srv = ipkt_listen_ok(full);
+	char full[600], addr[600];
+	ipk_chan *srv = rep_on(scheme, full, sizeof full);
 	cr_assert_gt(ipk_address(srv, addr, sizeof addr), 0);
 	ipk_chan *cli = ipkt_dial_ok(addr);
 	cr_assert_eq(ipk_send(cli, "q", 1, 2000), 1);

@@ -2,21 +2,7 @@
 # ipckit req / rep / push / pull from the shell, the way a person uses
 # them: a command as an RPC server, its exit status back in req's, several
 # requests at once, a time limit, nng's nngcat on either side.
-set -u
-CLI=${IPK_CLI:?run through ctest (IPK_CLI = path of the ipckit binary)}
-TMP=$(mktemp -d /tmp/ipkt-protocli-$$-XXXXXX) || exit 1
-pass=0 fail=0
-pids=()
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-run() { timeout -s INT -k 5 60 "$CLI" "$@"; }
-expect_eq() { [ "$2" == "$3" ] && ok || bad "$1: expected [$2] got [$3]"; }
+TEST_TAG=protocli . "$(dirname "$0")/cli_util.sh"
 
 # serve OUT ARGS...: `ipckit rep ARGS... --print-address` in the background;
 # ADDR is the address it prints (the one requesters dial)
@@ -143,5 +129,4 @@ err=$(run req -t 300 "unix:$TMP/nobody.sock" hi 2>&1)
 expect_eq "req with no server" 1 $?
 case "$err" in *"no server"*|*"cannot connect"*) ok ;; *) bad "no server: [$err]" ;; esac
 
-echo "passed $pass, failed $fail"
-[ $fail -eq 0 ]
+summary

@@ -76,10 +76,8 @@ ParameterizedTest(int *v, stress, client_killed)
 	                            addr, sizeof addr);
 	int asked[2];
 	cr_assert_eq(pipe(asked), 0);
-	pid_t victim = fork();
-	cr_assert_neq(victim, -1);
+	pid_t victim = pt_fork();
 	if (victim == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		ipk_chan *c;
 		if (ipk_dial(&c, addr, 10000) < 0 || ipk_send(c, "doomed", 6, 5000) != 6)
 			_exit(1);
@@ -151,10 +149,8 @@ ParameterizedTest(int *v, stress, server_restarted)
 	int half[2];
 	cr_assert_eq(pipe(half), 0);
 	int *bad = ipkt_shared(sizeof *bad);
-	pid_t cl = fork();
-	cr_assert_neq(cl, -1);
+	pid_t cl = pt_fork();
 	if (cl == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		ipk_chan *c;
 		if (ipk_dial(&c, dial, 10000) < 0)
 			_exit(1);

@@ -51,14 +51,22 @@ static void finish(pid_t pid)
 	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "server status %d", st);
 }
 
-static void request(const char *url)
+/* A listener on url served by a child (serve), and *c dialed to it. */
+static pid_t serve_and_dial(const char *url, bool reply, ipk_chan **srv,
+                            ipk_chan **c)
 {
 	char addr[200];
+	cr_assert_eq(ipk_listen(srv, url), 0, "%s", ipk_last_error());
+	cr_assert_gt(ipk_address(*srv, addr, sizeof addr), 0);
+	pid_t pid = serve(*srv, reply);
+	cr_assert_eq(ipk_dial(c, addr, 10000), 0, "%s", ipk_last_error());
+	return pid;
+}
+
+static void request(const char *url)
+{
 	ipk_chan *srv = NULL, *c = NULL;
-	cr_assert_eq(ipk_listen(&srv, url), 0, "%s", ipk_last_error());
-	cr_assert_gt(ipk_address(srv, addr, sizeof addr), 0);
-	pid_t pid = serve(srv, true);
-	cr_assert_eq(ipk_dial(&c, addr, 10000), 0, "%s", ipk_last_error());
+	pid_t pid = serve_and_dial(url, true, &srv, &c);
 	unsigned char *big = pattern(7);
 	cr_assert_eq(ipk_send(c, big, BIG, 20000), (ssize_t)BIG, "%s",
 	             ipk_last_error());
@@ -89,15 +97,12 @@ Test(req_large, tcp_request_larger_than_the_socket_buffer)
 
 Test(req_large, unix_push_larger_than_the_socket_buffer)
 {
-	char url[160], addr[200];
+	char url[160];
 	snprintf(url, sizeof url,
 	         "unix:/tmp/ipk_pushlarge_%d.sock?proto=pull&maxmsg=8388608",
 	         (int)getpid());
 	ipk_chan *pull = NULL, *push = NULL;
-	cr_assert_eq(ipk_listen(&pull, url), 0, "%s", ipk_last_error());
-	cr_assert_gt(ipk_address(pull, addr, sizeof addr), 0);
-	pid_t pid = serve(pull, false);
-	cr_assert_eq(ipk_dial(&push, addr, 10000), 0, "%s", ipk_last_error());
+	pid_t pid = serve_and_dial(url, false, &pull, &push);
 	unsigned char *big = pattern(3);
 	cr_assert_eq(ipk_send(push, big, BIG, 20000), (ssize_t)BIG);
 	/* no further send and no close yet: the puller has it all already */

@@ -98,10 +98,8 @@ ParameterizedTest(struct rcase *rc, restart, req)
 	int sent[2];
 	cr_assert_eq(pipe(sent), 0);
 	struct outcome *out = ipkt_shared(sizeof *out);
-	pid_t cl = fork();
-	cr_assert_neq(cl, -1);
+	pid_t cl = pt_fork();
 	if (cl == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		ipk_chan *c;
 		if (ipk_dial(&c, dial, 10000) < 0 || ipk_send(c, "r1", 2, 10000) != 2)
 			_exit(3);
@@ -143,32 +141,14 @@ ParameterizedTest(struct rcase *rc, restart, req)
 static pid_t publisher(const char *url, const char *word, char *addr,
                        size_t cap)
 {
-	int ready[2];
-	cr_assert_eq(pipe(ready), 0);
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1);
+	ipk_chan *p;
+	pid_t pid = pt_fork_listener("publisher", url, &p, addr, cap);
 	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		close(ready[0]);
-		ipk_chan *p;
-		if (ipk_listen(&p, url) < 0) {
-			fprintf(stderr, "pub: %s: %s\n", url, ipk_last_error());
-			_exit(20);
-		}
-		char a[512];
-		ssize_t an = ipk_address(p, a, sizeof a);
-		if (an < 0 || write(ready[1], a, (size_t)an + 1) != an + 1)
-			_exit(21);
-		close(ready[1]);
 		for (;;) {
 			(void)ipk_send(p, word, strlen(word), 100);
 			usleep(10 * 1000);
 		}
 	}
-	close(ready[1]);
-	ssize_t n = read(ready[0], addr, cap);
-	close(ready[0]);
-	cr_assert_gt(n, 0, "the publisher did not start on %s", url);
 	return pid;
 }
 
@@ -194,10 +174,8 @@ ParameterizedTest(struct rcase *rc, restart, sub)
 	int got1[2];
 	cr_assert_eq(pipe(got1), 0);
 	struct outcome *out = ipkt_shared(sizeof *out);
-	pid_t cl = fork();
-	cr_assert_neq(cl, -1);
+	pid_t cl = pt_fork();
 	if (cl == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		ipk_chan *s;
 		if (ipk_dial(&s, addr, 10000) < 0 || ipk_subscribe(s, "", 0) < 0)
 			_exit(3);

@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "shm/ring.h"
+#include "ring_pair.h"
 
 #define CAP 8192
 #define LAP (UINT64_C(1) << 40)
@@ -42,23 +42,14 @@ static void setup(struct ring2 *x, bool mpmc)
 	x->mem = mmap(NULL, x->size, PROT_READ | PROT_WRITE,
 	              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	cr_assert_neq(x->mem, MAP_FAILED);
-	cr_assert_eq(ipk__ring_format(x->mem, x->size, mpmc, false), 0);
-	x->h = (struct ipk__ring_hdr *)x->mem;
+	x->h = rp_open(x->mem, x->size, mpmc, CAP, "lap", &x->rx, &x->tx);
 	x->data = x->mem + x->h->hdr_size;
 	x->cap = x->h->capacity;
-	cr_assert_eq(x->cap, CAP);
-	cr_assert_eq(ipk__ring_attach(&x->rx, x->mem, x->size, IPK__RING_CONSUMER,
-	                              "lap"), 0);
-	cr_assert_eq(ipk__ring_attach(&x->tx, x->mem, x->size, IPK__RING_PRODUCER,
-	                              "lap"), 0);
 }
 
 static void teardown(struct ring2 *x)
 {
-	ipk__ring_detach(&x->tx);
-	ipk__ring_detach(&x->rx);
-	ipk__ring_close_fds(&x->rx);
-	ipk__ring_close_fds(&x->tx);
+	rp_close(&x->rx, &x->tx);
 	munmap(x->mem, x->size);
 }
 

@@ -2,21 +2,9 @@
 # examples/rpc_kv_server and rpc_kv_client: the same two programs over
 # tcp:, unix:, sysvmq: and shm: with only the address changed, and the
 # server answering nng's REQ (nngcat --req0).
-set -u
+TEST_TAG=rpcex . "$(dirname "$0")/cli_util.sh"
 : "${IPK_BUILD:?run through ctest (IPK_BUILD is the build directory)}"
 ex=$IPK_BUILD/examples
-TMP=$(mktemp -d /tmp/ipkt-rpcex-$$-XXXXXX) || exit 1
-pass=0 fail=0
-pids=()
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-expect_eq() { [ "$2" == "$3" ] && ok || bad "$1: expected [$2] got [$3]"; }
 
 # start the server on URL; ADDR is the address it says clients dial
 start() {
@@ -67,5 +55,4 @@ if command -v nngcat >/dev/null; then
 	done
 fi
 
-echo "passed $pass, failed $fail"
-[ $fail -eq 0 ]
+summary

@@ -3,20 +3,7 @@
 # request is a line on CMD's stdin, a reply printed on a line of its own,
 # never followed by an empty one), and a REP server on a FIFO that a plain
 # program writes garbage into (dropped with a warning, the server goes on).
-set -u
-CLI=${IPK_CLI:?run through ctest (IPK_CLI = path of the ipckit binary)}
-TMP=$(mktemp -d /tmp/ipkt-rpcsh-$$-XXXXXX) || exit 1
-pass=0 fail=0
-pids=()
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-run() { timeout -s INT -k 5 60 "$CLI" "$@"; }
+TEST_TAG=rpcsh . "$(dirname "$0")/cli_util.sh"
 # exact bytes (od), so a missing or doubled newline shows
 expect_bytes() { [ "$(printf %s "$2" | od -c)" == "$(printf %s "$3" | od -c)" ] && ok || bad "$1: expected [$(printf %q "$2")] got [$(printf %q "$3")]"; }
 
@@ -65,5 +52,4 @@ kill -0 "$SRV" 2>/dev/null && ok || bad "the server exited: $(cat "$TMP/hf.err")
 [ -p "$TMP/hf" ] && ok || bad "the server's FIFO is gone"
 grep -q "dropped" "$TMP/hf.err" && ok || bad "no warning: $(cat "$TMP/hf.err")"
 
-echo "passed $pass, failed $fail"
-[ $fail -eq 0 ]
+summary

@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "shm/ring.h"
+#include "ring_pair.h"
 
 #define GUARD ((size_t)16 << 20)
 #define CAP 8192
@@ -48,23 +48,14 @@ static void setup(struct hostile *x, bool mpmc)
 	cr_assert_neq(x->map, MAP_FAILED);
 	x->mem = x->map + 4096;
 	cr_assert_eq(mprotect(x->mem, x->size, PROT_READ | PROT_WRITE), 0);
-	cr_assert_eq(ipk__ring_format(x->mem, x->size, mpmc, false), 0);
-	x->h = (struct ipk__ring_hdr *)x->mem;
+	x->h = rp_open(x->mem, x->size, mpmc, CAP, "hostile", &x->rx, &x->tx);
 	x->data = x->mem + x->h->hdr_size;
 	x->cap = x->h->capacity;
-	cr_assert_eq(x->cap, CAP);
-	cr_assert_eq(ipk__ring_attach(&x->rx, x->mem, x->size, IPK__RING_CONSUMER,
-	                              "hostile"), 0);
-	cr_assert_eq(ipk__ring_attach(&x->tx, x->mem, x->size, IPK__RING_PRODUCER,
-	                              "hostile"), 0);
 }
 
 static void teardown(struct hostile *x)
 {
-	ipk__ring_detach(&x->tx);
-	ipk__ring_detach(&x->rx);
-	ipk__ring_close_fds(&x->rx);
-	ipk__ring_close_fds(&x->tx);
+	rp_close(&x->rx, &x->tx);
 	munmap(x->map, x->map_len);
 }
 

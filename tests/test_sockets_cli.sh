@@ -2,20 +2,7 @@
 # Plain programs (nc, socat) writing text into a framed unix:/tcp: listener
 # run by `ipckit recv`: the text peer is dropped at once and told why, recv
 # says so on stderr, and a proper sender is still served.
-set -u
-CLI=${IPK_CLI:?run through ctest (IPK_CLI = path of the ipckit binary)}
-TMP=$(mktemp -d /tmp/ipkt-sockcli-$$-XXXXXX) || exit 1
-pass=0 fail=0
-pids=()
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-run() { timeout -s INT -k 5 60 "$CLI" "$@"; }
+TEST_TAG=sockcli . "$(dirname "$0")/cli_util.sh"
 need() { command -v "$1" >/dev/null || { echo "SKIP: $1 is not installed"; exit 0; }; }
 need socat
 
@@ -62,5 +49,4 @@ for scheme in unix tcp; do
 		ok || bad "$scheme: recv's stderr: [$(cat "$out.err")]"
 done
 
-echo "passed $pass, failed $fail"
-[ $fail -eq 0 ]
+summary

@@ -158,6 +158,11 @@ ipk_chan *ipkt_dial_ok(const char *url)
 	return c;
 }
 
+void ipkt_pair_ok(const char *url, ipk_chan **a, ipk_chan **b)
+{
+	cr_assert_eq(ipk_pair(url, a, b), 0, "pair %s: %s", url, ipk_last_error());
+}
+
 void ipkt_dial_waits(const char *listen_url, const char *dial_url)
 {
 	pid_t pid = fork();

@@ -40,6 +40,8 @@ void ipkt_check_dev_shm(void);
 ipk_chan *ipkt_listen_ok(const char *url);
 /* A channel dialed within 2 s, or the test fails with the message. */
 ipk_chan *ipkt_dial_ok(const char *url);
+/* ipk_pair(url, a, b), or the test fails with the message. */
+void ipkt_pair_ok(const char *url, ipk_chan **a, ipk_chan **b);
 /* A dial waits for its endpoint: a child listens on listen_url 100 ms
    later and takes one message, which the dial of dial_url, begun before,
    must deliver (failures are reported with cr_expect). */

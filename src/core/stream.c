@@ -182,11 +182,23 @@ int ipk__stream_flush_backlog(ipk__stream *s, int64_t deadline)
 	   writing it here too would put its tail on the wire twice */
 	if (s->boff < s->blen && s->bpid != getpid())
 		drop_backlog(s);
-	while (s->boff < s->blen) {
-		struct iovec v = {s->backlog + s->boff, s->blen - s->boff};
+	int rc = ipk__stream_write_out(s, s->backlog, &s->boff, s->blen, s->blen,
+	                               deadline);
+	if (rc < 0)
+		return rc;
+	drop_backlog(s);
+	return 0;
+}
+
+int ipk__stream_write_out(ipk__stream *s, const unsigned char *buf,
+                          size_t *off, size_t len, size_t need,
+                          int64_t deadline)
+{
+	while (*off < need) {
+		struct iovec v = {(unsigned char *)buf + *off, len - *off};
 		ssize_t n = ipk__stream_writev(s, &v, 1, deadline);
 		if (n > 0) {
-			s->boff += (size_t)n;
+			*off += (size_t)n;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -199,9 +211,8 @@ int ipk__stream_flush_backlog(ipk__stream *s, int64_t deadline)
 		}
 		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
 			return peer_gone();
-		return ipk__errno(-errno, "write");
+		return ipk__errno(n < 0 ? -errno : -EIO, "write");
 	}
-	drop_backlog(s);
 	return 0;
 }
 

@@ -398,31 +398,18 @@ static int push_locked(struct ipk__batch *b, int64_t deadline, size_t room)
 {
 	ipk__stream *s = b->s;
 	b->dropped = 0;
+	/* room: until the queue's free space is room (all of it: 0) */
+	size_t need = room == 0 ? b->len
+	              : b->len + room > b->cap ? b->len + room - b->cap : 0;
 	int rc = ipk__stream_flush_backlog(s, deadline);
-	while (rc == 0 && b->len > b->off) {
-		if (room && b->cap - (b->len - b->off) >= room)
-			break;
-		struct iovec v = {b->buf + b->off, b->len - b->off};
-		ssize_t n = ipk__stream_writev(s, &v, 1, deadline);
-		if (n > 0) {
-			b->off += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			rc = ipk__wait_fd(s->wfd, POLLOUT, deadline);
-			continue;
-		}
+	if (rc == 0 && (rc = ipk__stream_write_out(s, b->buf, &b->off, b->len,
+	                                           need, deadline)) == -EPIPE) {
 		size_t lost = b->len - b->off;
 		b->dropped = lost;
 		drop_queue(b);
-		if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
-			rc = ipk__err(-EPIPE, "peer closed the channel; %zu bytes of "
-			                      "batched messages were not delivered",
-			              lost);
-		else
-			rc = ipk__errno(n < 0 ? -errno : -EIO, "write");
+		rc = ipk__err(-EPIPE, "peer closed the channel; %zu bytes of "
+		                      "batched messages were not delivered",
+		              lost);
 	}
 	if (ends_sending(rc)) { /* nothing queued can go out any more */
 		b->dropped += b->len - b->off;

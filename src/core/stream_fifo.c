@@ -25,7 +25,10 @@
  * Every unit starts with 0x00 or 0xFE, bytes that text (ASCII or UTF-8)
  * never has. Anything else is a plain program's bytes: the reader drops
  * them up to the next 0x00 or 0xFE, says once that they look like text and
- * that ?raw reads them, and goes on with the next writer's messages.
+ * that ?raw reads them, and goes on with the next writer's messages, which
+ * may share a read with that text and more text after them. Foreign bytes
+ * with zeros in them can pass for a header: foreign_before() says which to
+ * trust.
  */
 #define _GNU_SOURCE
 #include "stream_priv.h"
@@ -348,6 +351,118 @@ static int chunk(ipk__stream *s, const unsigned char *h)
 	return rc ? rc : AGAIN;
 }
 
+/* The size of the unit whose header is at p (avail bytes there), or 0 when
+   none is: not a header, or (*cut) too few bytes to tell. */
+static size_t unit_at(const unsigned char *p, size_t avail, bool *cut)
+{
+	*cut = false;
+	if (p[0] == 0x00) {
+		if (avail < 8) {
+			*cut = true;
+			return 0;
+		}
+		uint64_t len = ipk__get_be64(p);
+		return len > IPK__FIFO_SMALL ? 0 : 8 + (size_t)len;
+	}
+	if (p[0] == MAGIC) {
+		if (avail < CHDR) {
+			*cut = true;
+			return 0;
+		}
+		size_t n = (size_t)p[2] << 8 | p[3];
+		uint64_t total = ipk__get_be64(p + 8);
+		if ((p[1] & ~FIRST) != 0 || n == 0 || n > CHUNK_MAX ||
+		    total <= IPK__FIFO_SMALL || ((p[1] & FIRST) && n > total))
+			return 0;
+		return CHDR + n;
+	}
+	return 0;
+}
+
+enum { FIRM, TEXT, STRAY, NONE }; /* after() */
+#define TEXT_LOOK 256 /* after() judges text by at most this many bytes */
+
+/* What follows a unit of size bytes at p: a unit or the end of what is
+   buffered (FIRM), text (a plain program's next write), a byte a unit
+   begins with that begins none, or other bytes (NONE). */
+static int after(const unsigned char *p, size_t avail, size_t size)
+{
+	if (size == avail)
+		return FIRM;
+	const unsigned char *q = p + size;
+	size_t left = avail - size, i;
+	if (q[0] == 0x00 || q[0] == MAGIC) {
+		bool cut;
+		return unit_at(q, left, &cut) != 0 || cut ? FIRM : STRAY;
+	}
+	if (left > TEXT_LOOK)
+		left = TEXT_LOOK;
+	for (i = 0; i < left && q[i] != 0x00 && q[i] != MAGIC; i++)
+		;
+	return ipk__looks_like_text(q, i) ? TEXT : NONE;
+}
+
+/* Does the text after the first size bytes at p end, before end, where a
+   unit begins? */
+static bool text_then_unit(const unsigned char *p, size_t avail, size_t size,
+                           size_t end)
+{
+	size_t i = size;
+	while (i < end && p[i] != 0x00 && p[i] != MAGIC)
+		i++;
+	bool cut;
+	return i < end && (unit_at(p + i, avail - i, &cut) != 0 || cut);
+}
+
+/*
+ * Right after foreign bytes, a zero byte of theirs can begin what passes for
+ * a header: foreign zeros right before a real header read, with that
+ * header's zeros, as a short unit ending inside the real one, which begins
+ * within its first 8 bytes and runs past its end (a rival). How many bytes
+ * at the read position to drop as foreign before the whole unit of size
+ * bytes there, or 0 to believe it:
+ * - where a unit or the end of the buffer follows it, believe it;
+ * - where text follows it (a plain program's next write: `echo hi` before
+ *   and after a message), believe it unless a rival runs to a unit or the
+ *   end over text that runs to it (the rival's body) rather than over text
+ *   and a unit (then a short message between runs of text, whose header's
+ *   tail and body read as a rival's header by chance);
+ * - where a zero or 0xFE that begins no unit follows it (more foreign
+ *   bytes), believe it unless a rival is followed by a unit, the end or
+ *   text;
+ * - where other bytes follow it, it is foreign.
+ * Text never has a zero byte, so after text the first zero begins the next
+ * writer's unit. What stays ambiguous: foreign bytes ending in one zero, a
+ * message whose length byte and body read as text, then text, also read as
+ * text, an empty message and text, and are taken for that; and text, a
+ * message of up to 15 bytes, then text whose length is just what makes the
+ * rival end where it ends, are taken for foreign bytes and the rival.
+ */
+static size_t foreign_before(const ipk__stream *s, size_t size)
+{
+	const unsigned char *p = s->in + s->in_off;
+	size_t avail = s->in_len - s->in_off;
+	int next = after(p, avail, size);
+	if (next == FIRM)
+		return 0;
+	if (next == NONE)
+		return junk_len(s);
+	/* the furthest first: foreign zeros before it are rivals of the
+	   real header too */
+	for (size_t j = 7; j > 0; j--) { /* (avail >= size >= 8) */
+		bool cut;
+		size_t u = unit_at(p + j, avail - j, &cut);
+		if (u == 0 || j + u <= size || u > avail - j)
+			continue;
+		int then = after(p + j, avail - j, u);
+		if (next == STRAY ? then != NONE
+		                  : then == FIRM &&
+		                            !text_then_unit(p, avail, size, j + u))
+			return j;
+	}
+	return 0;
+}
+
 /* Deliver the message at the read position (GOT, its length in *got), or
    say what stops it. */
 static int parse(ipk__stream *s, ipk__rx *rx, size_t *got)
@@ -356,51 +471,37 @@ static int parse(ipk__stream *s, ipk__rx *rx, size_t *got)
 	if (avail == 0)
 		return NEED_MORE; /* (and no buffer yet before the first read) */
 	const unsigned char *p = s->in + s->in_off;
-	if (p[0] == 0x00) {
-		if (avail < 8)
-			return NEED_MORE;
-		uint64_t len = ipk__get_be64(p);
-		if (len > IPK__FIFO_SMALL)
-			return junk(s, junk_len(s));
-		if (avail < 8 + len)
-			return NEED_MORE;
-		/* right after foreign bytes, a zero byte of theirs can pass for
-		   a header: believe one only where a unit or the end follows */
-		if (s->junk && avail > 8 + len && p[8 + len] != 0x00 &&
-		    p[8 + len] != MAGIC)
-			return junk(s, junk_len(s));
-		s->junk = false;
-		if (len > s->maxmsg) {
-			s->in_off += 8 + (size_t)len;
-			return ipk__err(-EMSGSIZE,
-			                "a message of %llu bytes, over the channel limit "
-			                "of %zu bytes, was discarded (raise it with "
-			                "?maxmsg=)",
-			                (unsigned long long)len, s->maxmsg);
-		}
-		int err = 0;
-		void *dst = ipk__rx_reserve(rx, (size_t)len, &err);
-		if (dst == NULL && len > 0)
-			return err; /* stays buffered */
-		if (len > 0)
-			memcpy(dst, p + 8, (size_t)len);
-		s->in_off += 8 + (size_t)len;
-		*got = (size_t)len;
-		return GOT;
-	}
-	if (p[0] == MAGIC) {
-		if (avail < CHDR)
-			return NEED_MORE;
-		size_t n = (size_t)p[2] << 8 | p[3];
-		uint64_t total = ipk__get_be64(p + 8);
-		if ((p[1] & ~FIRST) != 0 || n == 0 || n > CHUNK_MAX ||
-		    total <= IPK__FIFO_SMALL || ((p[1] & FIRST) && n > total))
-			return junk(s, junk_len(s));
-		if (avail < CHDR + n)
-			return NEED_MORE;
+	bool cut;
+	size_t size = unit_at(p, avail, &cut);
+	if (cut)
+		return NEED_MORE;
+	if (size == 0)
+		return junk(s, junk_len(s));
+	if (avail < size)
+		return NEED_MORE;
+	if (p[0] == MAGIC)
 		return chunk(s, p);
+	size_t skip = s->junk ? foreign_before(s, size) : 0;
+	if (skip > 0)
+		return junk(s, skip);
+	s->junk = false;
+	uint64_t len = size - 8;
+	if (len > s->maxmsg) {
+		s->in_off += size;
+		return ipk__err(-EMSGSIZE,
+		                "a message of %llu bytes, over the channel limit of "
+		                "%zu bytes, was discarded (raise it with ?maxmsg=)",
+		                (unsigned long long)len, s->maxmsg);
 	}
-	return junk(s, junk_len(s));
+	int err = 0;
+	void *dst = ipk__rx_reserve(rx, (size_t)len, &err);
+	if (dst == NULL && len > 0)
+		return err; /* stays buffered */
+	if (len > 0)
+		memcpy(dst, p + 8, (size_t)len);
+	s->in_off += size;
+	*got = (size_t)len;
+	return GOT;
 }
 
 static ssize_t deliver(ipk__stream *s, ipk__rx *rx)
@@ -439,6 +540,7 @@ ssize_t ipk__fifo_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline)
 	   writer sent is in the pipe since */
 	uint64_t armed_tag = 0;
 	bool armed = false;
+	bool dry = false; /* the pipe was empty: what is buffered is all sent */
 	for (;;) {
 		if (s->asm_ready)
 			return deliver(s, rx);
@@ -452,22 +554,28 @@ ssize_t ipk__fifo_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline)
 			continue;
 		/* NEED_MORE. At a message boundary with nothing buffered and no
 		   limit, wait in read itself: nothing needs checking meanwhile */
-		bool block = deadline == IPK__NEVER && s->rfd_block >= 0 &&
-		             s->in_len == s->in_off && !s->asm_on && !s->eof;
-		ssize_t n = read_more(s, block);
-		if (n > 0)
-			continue;
-		if (n < 0 && n != -EPIPE)
-			return n;
+		if (!dry) {
+			bool block = deadline == IPK__NEVER && s->rfd_block >= 0 &&
+			             s->in_len == s->in_off && !s->asm_on && !s->eof;
+			ssize_t n = read_more(s, block);
+			if (n > 0)
+				continue;
+			if (n < 0 && n != -EPIPE)
+				return n;
+			dry = true;
+		}
 		/* the pipe is empty: a unit begun is not coming (each is one
-		   write), and a chunked message whose writer is not writing is
-		   dead */
+		   write), so what seems to begin one here is foreign; drop it up
+		   to the next byte a unit can begin with and look again (a
+		   message may follow) */
 		if (s->in_len > s->in_off) {
-			r = junk(s, s->in_len - s->in_off);
-			s->junk = false;
+			r = junk(s, junk_len(s));
 			if (r < 0)
 				return r;
+			continue;
 		}
+		/* and a chunked message whose writer is not writing is dead */
+		dry = false;
 		s->junk = false;
 		if (s->asm_on && s->eof)
 			return torn(s);

@@ -120,6 +120,9 @@ static int new_memfd(const void *buf, size_t len)
 /* Is fd a memfd that nobody can change, of exactly len bytes? */
 static int check_memfd(int fd, uint64_t len, struct stat *sto)
 {
+	/* the seals first, then the size: a size read before the seals is
+	   one the sender may still have changed (shrunk, then sealed) */
+	int seals = fcntl(fd, F_GET_SEALS);
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return ipk__errno(-EPROTO, "a large message's descriptor");
@@ -130,7 +133,6 @@ static int check_memfd(int fd, uint64_t len, struct stat *sto)
 		                : S_ISFIFO(st.st_mode) ? "pipe"
 		                : S_ISDIR(st.st_mode)  ? "directory"
 		                                       : "descriptor of another kind");
-	int seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0)
 		return ipk__err(-EPROTO, "a large message came with a file that is "
 		                         "not a memfd; refused");

@@ -55,6 +55,12 @@ struct iovec;
 /* One write of iov, not waiting unless deadline is IPK__NEVER (stream.c). */
 ssize_t ipk__stream_writev(ipk__stream *s, struct iovec *iov, int cnt,
                            int64_t deadline);
+/* Write buf[*off, len) as the kernel takes it, advancing *off, waiting
+   within the deadline until *off reaches need: 0, or the error (-EPIPE
+   when the peer is gone). */
+int ipk__stream_write_out(ipk__stream *s, const unsigned char *buf,
+                          size_t *off, size_t len, size_t need,
+                          int64_t deadline);
 /* Write the rest of a message a send left behind. */
 int ipk__stream_flush_backlog(ipk__stream *s, int64_t deadline);
 /* One framed message, written now (the backlog already out): of SP type

@@ -43,9 +43,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define HDR 12
-#define MAGIC 0xc5
-#define VERSION 1
+#define HDR IPK__BACK_HDR
+#define MAGIC IPK__BACK_MAGIC
+#define VERSION IPK__BACK_VERSION
 #define SWEEP_NS 1000000000 /* how often a server looks for dead clients */
 #define CLIENT_RING_SIZE "256K" /* each ring of a client's pair, unless
                                    ?size= says otherwise */
@@ -58,6 +58,7 @@ struct back {
 	                    its requests go */
 	ipk_chan *inbox; /* client: where its replies arrive (may be box) */
 	uint32_t pid, nonce;
+	unsigned char qhdr[HDR]; /* client: the header of its requests */
 	long mtype;      /* sysvmq client: the type of its replies */
 	int64_t next_sweep;
 	int watch_fd;    /* client polled: its inbox's fd in the socket's
@@ -201,18 +202,6 @@ static long reply_type(uint32_t pid, uint32_t nonce)
 }
 
 /* --------------------------------------------------------- header */
-
-int ipk__back_header(const unsigned char *m, size_t len, char *kind,
-                     uint32_t *pid, uint32_t *nonce)
-{
-	if (len < HDR || m[0] != MAGIC || m[2] != VERSION || m[3] != 0 ||
-	    (m[1] != 'Q' && m[1] != 'B'))
-		return -1;
-	*kind = (char)m[1];
-	*pid = ipk__get32(m + 4);
-	*nonce = ipk__get32(m + 8);
-	return 0;
-}
 
 static void put_hdr(unsigned char *h, char kind, uint32_t pid, uint32_t nonce)
 {
@@ -565,6 +554,7 @@ static int back_start(struct ipk__sock *s, int64_t deadline)
 	           sizeof b->nonce) {
 		b->nonce = (uint32_t)ipk__now_ns();
 	}
+	put_hdr(b->qhdr, 'Q', b->pid, b->nonce);
 	b->next_sweep = ipk__coarse_ns() + SWEEP_NS;
 	int rc;
 	if (s->listening) {
@@ -671,6 +661,17 @@ static ssize_t back_recv(struct ipk__sock *s, ipk__rx *rx,
 	}
 }
 
+/* A message just found in a ring: its first line is here (its header was
+   read), the others are on their way from the writer's cache. Ask for
+   them all now, so they come side by side while the headers are read,
+   not one after the other as the copy reaches them. */
+static inline void fetch_rest(const void *p, size_t n)
+{
+	uintptr_t a = ((uintptr_t)p | 63) + 1, end = (uintptr_t)p + n;
+	for (; a < end; a += 64)
+		__builtin_prefetch((const void *)a, 0, 3);
+}
+
 /* Rings lend their memory: a request or a reply is read where it lies. */
 static ssize_t back_peek(struct ipk__sock *s, const unsigned char **msg,
                          struct ipk__pipe **from, int64_t deadline)
@@ -695,6 +696,7 @@ static ssize_t back_peek(struct ipk__sock *s, const unsigned char **msg,
 			continue;
 		if (n < 0)
 			return n;
+		fetch_rest(p, (size_t)n);
 		if (!s->listening) {
 			*from = s->npipes ? s->pipes[0] : NULL;
 			*msg = p;
@@ -716,7 +718,39 @@ static void back_release(struct ipk__sock *s)
 	struct back *b = s->car_state;
 	ipk_chan *ch = s->listening ? b->box : b->inbox;
 	if (ch)
-		ipk_recv_release(ch);
+		ipk__ring_chan_release(ch); /* only rings peek (back_peek) */
+}
+
+/* mq, fifo, rings: the client's reply mailbox, opened on the first reply
+   (-EPIPE, its pipe gone, if it is not there) */
+static int reply_box(struct ipk__sock *s, struct ipk__pipe *p)
+{
+	struct bpipe *bp = p->car;
+	if (bp->out != NULL)
+		return 0;
+	/* the client made its mailbox before it asked: one that is not there
+	   now never will be (the client closed or died; a request it left in
+	   ours costs no wait) */
+	char url[600];
+	int rc = derive(s, 'r', bp->pid, bp->nonce, url, sizeof url);
+	if (rc == 0)
+		rc = open_chan(s, url, false, IPK__NOW, &bp->out);
+	if (rc < 0) {
+		drop_client(s, p, !ipk__proc_alive((pid_t)bp->pid, 0));
+		return -EPIPE;
+	}
+	return 0;
+}
+
+/* What a reply's send answered: a client that is gone loses its pipe. */
+static ssize_t server_sent(struct ipk__sock *s, struct ipk__pipe *p,
+                           ssize_t n)
+{
+	struct bpipe *bp = p->car;
+	if (n == -EPIPE || (n < 0 && n != -EAGAIN && n != -ETIMEDOUT &&
+	                    n != -EMSGSIZE && !ipk__proc_alive((pid_t)bp->pid, 0)))
+		drop_client(s, p, true);
+	return n;
 }
 
 static ssize_t server_send(struct ipk__sock *s, struct ipk__pipe *p,
@@ -736,25 +770,11 @@ static ssize_t server_send(struct ipk__sock *s, struct ipk__pipe *p,
 		n = ipk__gram_sendto(b->box, &bp->addr, bp->alen, m, len, deadline);
 		break;
 	default:
-		if (bp->out == NULL) {
-			/* the client made its mailbox before it asked: one that is
-			   not there now never will be (the client closed or died;
-			   a request it left in ours costs no wait) */
-			char url[600];
-			int rc = derive(s, 'r', bp->pid, bp->nonce, url, sizeof url);
-			if (rc == 0)
-				rc = open_chan(s, url, false, IPK__NOW, &bp->out);
-			if (rc < 0) {
-				drop_client(s, p, !ipk__proc_alive((pid_t)bp->pid, 0));
-				return -EPIPE;
-			}
-		}
+		if (reply_box(s, p) < 0)
+			return -EPIPE;
 		n = bp->out->tp->send(bp->out, m, len, &(ipk_msginfo){0}, deadline);
 	}
-	if (n == -EPIPE || (n < 0 && n != -EAGAIN && n != -ETIMEDOUT &&
-	                    n != -EMSGSIZE && !ipk__proc_alive((pid_t)bp->pid, 0)))
-		drop_client(s, p, true);
-	return n;
+	return server_sent(s, p, n);
 }
 
 /* A client finds no server at the address (killed, not back yet: a
@@ -790,15 +810,46 @@ static ssize_t back_send(struct ipk__sock *s, struct ipk__pipe *p,
 			if (rc < 0)
 				return server_away(s, rc, deadline);
 		}
-		put_hdr(s->out, 'Q', b->pid, b->nonce);
-		ipk_msginfo mi = {.type = 1};
-		ssize_t n = b->box->tp->send(b->box, s->out, len + HDR, &mi, deadline);
+		memcpy(s->out, b->qhdr, HDR);
+		/* requests are type 1 (sysvmq); a constant, not a fresh struct
+		   to clear on every request */
+		static const ipk_msginfo request = {.type = 1};
+		ssize_t n = b->box->tp->send(b->box, s->out, len + HDR, &request,
+		                             deadline);
 		if (n >= 0)
 			return (ssize_t)len;
 		if (n != -EPIPE || attempt > 0)
 			return server_away(s, (int)n, deadline);
 		client_detach(s); /* the server's mailbox went: attach again */
 	}
+}
+
+/* A reply on a ring: its header and body written into the client's reply
+   ring where they go, without being put together first. */
+static ssize_t back_send2(struct ipk__sock *s, struct ipk__pipe *p,
+                          const void *hdr, size_t hl, const void *body,
+                          size_t bl, int64_t deadline)
+{
+	struct back *b = s->car_state;
+	if (!s->listening || b->kind != K_RINGS) {
+		unsigned char *m = ipk__sock_outbuf(s, hl + bl);
+		if (m == NULL)
+			return -ENOMEM;
+		ipk__copy_words(m, hdr, hl);
+		ipk__copy(m + hl, body, bl);
+		return back_send(s, p, m, hl + bl, deadline);
+	}
+	struct bpipe *bp = p->car;
+	if (bp->out == NULL && reply_box(s, p) < 0)
+		return -EPIPE;
+	void *dst;
+	ssize_t n = ipk__ring_chan_borrow(bp->out, &dst, hl + bl, deadline);
+	if (n >= 0) {
+		ipk__copy_words(dst, hdr, hl);
+		ipk__copy((unsigned char *)dst + hl, body, bl);
+		n = ipk__ring_chan_commit(bp->out, hl + bl);
+	}
+	return server_sent(s, p, n);
 }
 
 /* The protocol heard nothing for long: make sure the way is still there
@@ -865,6 +916,7 @@ const struct ipk__carrier ipk__carrier_back = {
 	.release = back_release,
 	.recv = back_recv,
 	.send = back_send,
+	.send2 = back_send2,
 	.wait_send = back_wait_send,
 	.fd = back_fd,
 	.pending = back_pending,

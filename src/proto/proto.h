@@ -23,6 +23,7 @@
 
 #include "../core/internal.h"
 
+#include <string.h>
 #include <time.h>
 
 struct ipk__sock;
@@ -149,6 +150,12 @@ struct ipk__carrier {
 	   on a stream "at once" may be its first bytes, the rest kept) */
 	ssize_t (*send)(struct ipk__sock *s, struct ipk__pipe *p, const void *buf,
 	                size_t len, int64_t deadline);
+	/* as send, for a message of two parts (a protocol header, then the
+	   body), written where it goes without being put together first (a
+	   ring's memory). May be NULL: see ipk__sock_send2 */
+	ssize_t (*send2)(struct ipk__sock *s, struct ipk__pipe *p,
+	                 const void *hdr, size_t hl, const void *body, size_t bl,
+	                 int64_t deadline);
 	/* write out what a send kept of its message, until the deadline (may
 	   be NULL: nothing is ever kept) */
 	int (*flush)(struct ipk__sock *s, struct ipk__pipe *p, int64_t deadline);
@@ -221,7 +228,60 @@ struct ipk__pipe *ipk__pipe_new(struct ipk__sock *s, ipk_chan *ch);
 void ipk__pipe_remove(struct ipk__sock *s, struct ipk__pipe *p);
 struct ipk__pipe *ipk__pipe_find(const struct ipk__sock *s, uint32_t id);
 /* Room for n bytes in the send scratch (after the carrier's headroom). */
-unsigned char *ipk__sock_outbuf(struct ipk__sock *s, size_t n);
+unsigned char *ipk__sock_outbuf_grow(struct ipk__sock *s, size_t n);
+static inline unsigned char *ipk__sock_outbuf(struct ipk__sock *s, size_t n)
+{
+	size_t room = s->car->headroom;
+	if (__builtin_expect(room + n <= s->outcap, 1))
+		return s->out + room;
+	return ipk__sock_outbuf_grow(s, n);
+}
+/* A message of a header and a body on one pipe: the carrier's send2, or
+   put together in the send scratch for its send. */
+ssize_t ipk__sock_send2(struct ipk__sock *s, struct ipk__pipe *p,
+                        const void *hdr, size_t hl, const void *body,
+                        size_t bl, int64_t deadline);
+
+/* A copy of n bytes (a multiple of 4: an SP header) a word at a time.
+   Headers are read back soon after they are written (a route, then a
+   reply's header): a read that spans several smaller writes still on
+   their way to the cache waits for them all, one of the same size does
+   not. */
+static inline void ipk__copy_words(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+	for (size_t i = 0; i + 4 <= n; i += 4)
+		memcpy(d + i, s + i, 4);
+}
+
+/* A copy of a few bytes or lines, inline: for a message of a line or two
+   a call into the C library's general copy costs about as much as the
+   copy itself, and a round trip on a ring makes several. dst and src do
+   not overlap. */
+static inline void ipk__copy(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+	if (n > 128) {
+		memcpy(d, s, n);
+	} else if (n >= 16) {
+		size_t i = 0;
+		for (; i + 16 <= n; i += 16)
+			memcpy(d + i, s + i, 16);
+		if (i < n)
+			memcpy(d + n - 16, s + n - 16, 16);
+	} else if (n >= 8) {
+		memcpy(d, s, 8);
+		memcpy(d + n - 8, s + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(d, s, 4);
+		memcpy(d + n - 4, s + n - 4, 4);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	}
+}
 /* Take the next message with its header: s->msg, its length returned. */
 ssize_t ipk__sock_take(struct ipk__sock *s, struct ipk__pipe **from,
                        int64_t deadline);
@@ -234,10 +294,29 @@ ssize_t ipk__sock_deliver(struct ipk__sock *s, ipk__rx *rx,
                           struct ipk__pipe *from);
 /* Send buf on some pipe that takes it at once, round-robin from s->rr,
    waiting (for room or for a peer) until the deadline. *on: the pipe. */
-ssize_t ipk__sock_send_any(struct ipk__sock *s, const void *buf, size_t len,
-                           struct ipk__pipe **on, int64_t deadline);
-/* The protocol's timer: when it is due, ipk_fd() is readable. */
-void ipk__sock_timer(struct ipk__sock *s, int64_t at);
+ssize_t ipk__sock_send_rr(struct ipk__sock *s, const void *buf, size_t len,
+                          struct ipk__pipe **on, int64_t deadline);
+static inline ssize_t ipk__sock_send_any(struct ipk__sock *s, const void *buf,
+                                         size_t len, struct ipk__pipe **on,
+                                         int64_t deadline)
+{
+	/* one pipe whose send waits by itself (a mailbox): straight there */
+	if (s->car->direct && s->npipes == 1 && s->car->refresh == NULL) {
+		if (on)
+			*on = s->pipes[0];
+		return s->car->send(s, s->pipes[0], buf, len, deadline);
+	}
+	return ipk__sock_send_rr(s, buf, len, on, deadline);
+}
+/* The protocol's timer: when it is due, ipk_fd() is readable (only a
+   socket whose fd was asked for has a timerfd to arm). */
+void ipk__sock_arm(struct ipk__sock *s);
+static inline void ipk__sock_timer(struct ipk__sock *s, int64_t at)
+{
+	s->timer_at = at;
+	if (s->timerfd >= 0)
+		ipk__sock_arm(s);
+}
 /* The carrier's timer, beside the protocol's (the fd wakes at the first). */
 void ipk__sock_car_timer(struct ipk__sock *s, int64_t at);
 /* Make the timerfd (in s->epfd) that ipk_fd() of the socket includes. */
@@ -263,19 +342,6 @@ static inline int64_t ipk__coarse_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* sp.c: the SP request/reply header (a backtrace of 32-bit words, the last
-   one with the high bit set: the request ID) */
-#define IPK__SP_MAXHOPS 12
-/* Length of the backtrace at the front of msg, or 0 if malformed. */
-size_t ipk__sp_backtrace(const unsigned char *msg, size_t len);
-/* A reply to ipckit's REQ: the header's length (the body follows), its
-   request ID and the status (-1: none), or 0 if it is no such reply. */
-size_t ipk__sp_reply(const unsigned char *m, size_t len, uint32_t *id,
-                     int *status);
-/* back.c: the 12-byte header a mailbox client puts before what it sends:
-   0 with its kind ('Q', 'H', 'B'), pid and nonce, or -1 if it is none. */
-int ipk__back_header(const unsigned char *m, size_t len, char *kind,
-                     uint32_t *pid, uint32_t *nonce);
 static inline uint32_t ipk__get32(const unsigned char *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
@@ -289,6 +355,24 @@ static inline void ipk__put32(unsigned char *p, uint32_t v)
 	p[3] = (unsigned char)v;
 }
 
+/* The SP request/reply header (a backtrace of 32-bit words, the last one
+   with the high bit set: the request ID). These decoders read hostile
+   bytes (fuzzed by tests/fuzz/fuzz_proto.c); they are inline because
+   they stand on every request's and reply's path. */
+#define IPK__SP_MAXHOPS 12
+
+/* Length of the backtrace at the front of msg, or 0 if malformed. */
+static inline size_t ipk__sp_backtrace(const unsigned char *msg, size_t len)
+{
+	/* hop words (pipe IDs of devices, ours) until the request ID, the
+	   first word with the high bit set; too many hops is a loop */
+	for (size_t off = 0; off + 4 <= len && off < 4 * IPK__SP_MAXHOPS;
+	     off += 4)
+		if (msg[off] & 0x80)
+			return off + 4;
+	return 0;
+}
+
 /*
  * A hop word ipckit's REQ puts before the request ID: an SP peer echoes it
  * like any hop, and ipckit's REP answers in it with the reply's status
@@ -297,6 +381,50 @@ static inline void ipk__put32(unsigned char *p, uint32_t v)
 #define IPK__SP_ASK_STATUS 0x49500000u
 #define IPK__SP_STATUS 0x49508000u
 #define IPK__SP_STATUS_MASK 0xffff8000u
+
+/* A reply to ipckit's REQ: the header's length (the body follows), its
+   request ID and the status (-1: none), or 0 if it is no such reply. */
+static inline size_t ipk__sp_reply(const unsigned char *m, size_t len,
+                                   uint32_t *id, int *status)
+{
+	/* ipckit's REQ sends one hop word before the ID; the reply holds it
+	   back unchanged (status asked, none given) or with the status */
+	size_t off = 0;
+	*status = -1;
+	if (len >= 4 && !(m[0] & 0x80)) {
+		uint32_t w = ipk__get32(m);
+		if ((w & IPK__SP_STATUS_MASK) == IPK__SP_STATUS)
+			*status = (int)(w & 0x7fff);
+		else if (w != IPK__SP_ASK_STATUS)
+			return 0; /* hops we never sent */
+		off = 4;
+	}
+	if (len < off + 4 || !(m[off] & 0x80))
+		return 0;
+	*id = ipk__get32(m + off);
+	return off + 4;
+}
+
+/* The 12-byte header a mailbox client puts before what it sends (back.c,
+   docs/patterns.md): C5, its kind ('Q' request, 'B' bye), version 1, 0,
+   its pid and a nonce (big-endian). */
+#define IPK__BACK_HDR 12
+#define IPK__BACK_MAGIC 0xc5
+#define IPK__BACK_VERSION 1
+/* 0 with its kind, pid and nonce, or -1 if m starts with no such header. */
+static inline int ipk__back_header(const unsigned char *m, size_t len,
+                                   char *kind, uint32_t *pid,
+                                   uint32_t *nonce)
+{
+	if (len < IPK__BACK_HDR || m[0] != IPK__BACK_MAGIC ||
+	    m[2] != IPK__BACK_VERSION || m[3] != 0 ||
+	    (m[1] != 'Q' && m[1] != 'B'))
+		return -1;
+	*kind = (char)m[1];
+	*pid = ipk__get32(m + 4);
+	*nonce = ipk__get32(m + 8);
+	return 0;
+}
 
 /* What ipk_msginfo.route holds (opaque to users). */
 struct ipk__route {

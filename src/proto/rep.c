@@ -13,8 +13,26 @@
 
 struct rep {
 	struct ipk__route last; /* the last request's route */
+	struct ipk__pipe *last_pipe; /* ...its pipe, NULL once gone */
 	bool have_last;
 };
+
+static void rep_pipe_removed(struct ipk__sock *s, struct ipk__pipe *p)
+{
+	struct rep *r = s->priv;
+	if (r->last_pipe == p)
+		r->last_pipe = NULL;
+}
+
+/* A route just written, copied in pieces of the sizes it was written in:
+   read back whole at once, it would wait for every write to land. */
+static void route_copy(struct ipk__route *to, const struct ipk__route *from)
+{
+	to->cookie = from->cookie;
+	to->pipe = from->pipe;
+	to->len = from->len;
+	ipk__copy_words(to->hdr, from->hdr, from->len);
+}
 
 static ssize_t rep_recv(struct ipk__sock *s, ipk__rx *rx, int64_t deadline)
 {
@@ -29,15 +47,18 @@ static ssize_t rep_recv(struct ipk__sock *s, ipk__rx *rx, int64_t deadline)
 			ipk__sock_drop(s); /* no request ID, or a loop: no request */
 			continue;
 		}
+		/* the route out of the receive (the rest of info, and so of the
+		   route, was cleared by the channel layer), and the same in
+		   r->last, field by field and word by word (route_copy) */
 		struct ipk__route *rt = (struct ipk__route *)&rx->info->route;
-		memset(rt, 0, sizeof *rt);
 		rt->cookie = s->cookie;
 		rt->pipe = from->id;
 		rt->len = (uint32_t)hl;
-		memcpy(rt->hdr, s->msg, hl);
+		ipk__copy_words(rt->hdr, s->msg, hl);
 		n = ipk__sock_deliver(s, rx, s->msg + hl, (size_t)n - hl, from);
 		if (n >= 0) {
-			r->last = *rt;
+			route_copy(&r->last, rt);
+			r->last_pipe = from;
 			r->have_last = true;
 		}
 		return n;
@@ -54,29 +75,29 @@ static ssize_t rep_send(struct ipk__sock *s, const void *buf, size_t len,
 			return ipk__err(-EINVAL, "%s: no request to reply to (receive "
 			                         "one first)", s->c->url.text);
 		rt = &r->last;
-	} else if (rt->cookie != s->cookie || rt->len < 4 ||
+	} else if (rt->cookie != s->cookie || rt->len < 4 || rt->len % 4 ||
 	           rt->len > sizeof rt->hdr) {
 		return ipk__err(-EINVAL, "%s: the route does not come from a "
 		                         "request this channel received",
 		                s->c->url.text);
 	}
-	struct ipk__pipe *p = ipk__pipe_find(s, rt->pipe);
-	unsigned char *m = ipk__sock_outbuf(s, rt->len + len);
-	if (m == NULL)
-		return -ENOMEM;
+	struct ipk__pipe *p = rt == &r->last ? r->last_pipe
+	                                     : ipk__pipe_find(s, rt->pipe);
 	size_t hl = rt->len;
-	memcpy(m, rt->hdr, hl);
+	unsigned char h[sizeof rt->hdr];
+	ipk__copy_words(h, rt->hdr, hl);
 	/* ipckit's REQ asked for the reply's status in the hop before its ID */
-	if (hl >= 8 && ipk__get32(m + hl - 8) == IPK__SP_ASK_STATUS &&
+	if (hl >= 8 && ipk__get32(h + hl - 8) == IPK__SP_ASK_STATUS &&
 	    info->status >= 0)
-		ipk__put32(m + hl - 8,
+		ipk__put32(h + hl - 8,
 		           IPK__SP_STATUS | ((uint32_t)info->status & 0x7fff));
-	memcpy(m + hl, buf, len);
 	if (rt == &r->last)
 		r->have_last = false;
 	if (p == NULL)
 		return (ssize_t)len; /* the requester went away: it asks again */
-	ssize_t n = s->car->send(s, p, m, hl + len, deadline);
+	ssize_t n = ipk__sock_send2(s, p, h, hl, buf, len, deadline);
+	if (n == -ENOMEM)
+		return n;
 	if (n == -EAGAIN || n == -ETIMEDOUT || n == -EMSGSIZE)
 		return ipk__err(n, "%s: the requester did not take the reply%s",
 		                s->c->url.text, n == -EMSGSIZE ? " (too large)"
@@ -92,6 +113,7 @@ const struct ipk__proto ipk__proto_rep = {
 	.caps = IPK__P_SEND | IPK__P_RECV | IPK__P_REPLY | IPK__P_SERVER,
 	IPK__SOCK_ENTRY,
 	.priv_size = sizeof(struct rep),
+	.pipe_removed = rep_pipe_removed,
 	.sock_send = rep_send,
 	.sock_recv = rep_recv,
 };

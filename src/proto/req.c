@@ -88,7 +88,7 @@ static ssize_t req_send(struct ipk__sock *s, const void *buf, size_t len,
 	r->id = r->next_id | 0x80000000u;
 	ipk__put32(m, IPK__SP_ASK_STATUS);
 	ipk__put32(m + 4, r->id);
-	memcpy(m + 8, buf, len);
+	ipk__copy(m + 8, buf, len);
 	r->len = len + 8;
 	r->busy = true; /* a request before it is abandoned */
 	r->sent = false;

@@ -219,7 +219,7 @@ void ipk__pipe_remove(struct ipk__sock *s, struct ipk__pipe *p)
 
 /* --------------------------------------------------- scratch buffers */
 
-unsigned char *ipk__sock_outbuf(struct ipk__sock *s, size_t n)
+unsigned char *ipk__sock_outbuf_grow(struct ipk__sock *s, size_t n)
 {
 	size_t need = s->car->headroom + n;
 	if (need > s->outcap) {
@@ -235,6 +235,20 @@ unsigned char *ipk__sock_outbuf(struct ipk__sock *s, size_t n)
 		s->outcap = cap;
 	}
 	return s->out + s->car->headroom;
+}
+
+ssize_t ipk__sock_send2(struct ipk__sock *s, struct ipk__pipe *p,
+                        const void *hdr, size_t hl, const void *body,
+                        size_t bl, int64_t deadline)
+{
+	if (s->car->send2)
+		return s->car->send2(s, p, hdr, hl, body, bl, deadline);
+	unsigned char *m = ipk__sock_outbuf(s, hl + bl);
+	if (m == NULL)
+		return -ENOMEM;
+	ipk__copy_words(m, hdr, hl);
+	ipk__copy(m + hl, body, bl);
+	return s->car->send(s, p, m, hl + bl, deadline);
 }
 
 ssize_t ipk__sock_take(struct ipk__sock *s, struct ipk__pipe **from,
@@ -293,8 +307,7 @@ ssize_t ipk__sock_deliver(struct ipk__sock *s, ipk__rx *rx,
 		}
 		return err;
 	}
-	if (len)
-		memcpy(dst, body, len);
+	ipk__copy(dst, body, len);
 	if (s->peeked && s->car->lazy_release && !s->fd_given)
 		s->spent = true; /* given back on the next take */
 	else
@@ -302,8 +315,8 @@ ssize_t ipk__sock_deliver(struct ipk__sock *s, ipk__rx *rx,
 	return (ssize_t)len;
 }
 
-ssize_t ipk__sock_send_any(struct ipk__sock *s, const void *buf, size_t len,
-                           struct ipk__pipe **on, int64_t deadline)
+ssize_t ipk__sock_send_rr(struct ipk__sock *s, const void *buf, size_t len,
+                          struct ipk__pipe **on, int64_t deadline)
 {
 	if (s->car->refresh)
 		s->car->refresh(s);
@@ -358,7 +371,7 @@ ssize_t ipk__sock_send_any(struct ipk__sock *s, const void *buf, size_t len,
 }
 
 /* Arm the timerfd for the first of the protocol's and the carrier's. */
-static void arm(struct ipk__sock *s)
+void ipk__sock_arm(struct ipk__sock *s)
 {
 	if (s->timerfd < 0)
 		return; /* nobody polls: the protocol's own waits see the time */
@@ -373,16 +386,10 @@ static void arm(struct ipk__sock *s)
 	timerfd_settime(s->timerfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
-void ipk__sock_timer(struct ipk__sock *s, int64_t at)
-{
-	s->timer_at = at;
-	arm(s);
-}
-
 void ipk__sock_car_timer(struct ipk__sock *s, int64_t at)
 {
 	s->car_timer_at = at;
-	arm(s);
+	ipk__sock_arm(s);
 }
 
 /* ------------------------------------------------- channel entry points */
@@ -427,7 +434,7 @@ int ipk__sock_timerfd(struct ipk__sock *s)
 		s->timerfd = -1;
 		return rc;
 	}
-	arm(s);
+	ipk__sock_arm(s);
 	return 0;
 }
 

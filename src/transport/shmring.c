@@ -551,6 +551,31 @@ ssize_t ipk__ring_chan_peek(ipk_chan *c, const void **buf, int64_t deadline)
 	return ipk__ring_peek(&s->in, buf, deadline);
 }
 
+ssize_t ipk__ring_chan_borrow(ipk_chan *c, void **buf, size_t len,
+                              int64_t deadline)
+{
+	struct shm_chan *s = ipk__priv(c);
+	*buf = NULL;
+	if (!s->has_out)
+		return no_side(c, true);
+	if (s->shut)
+		return ipk__err(-EPIPE, "%s: sending was shut down", c->url.text);
+	return ipk__ring_borrow(&s->out, buf, len, deadline);
+}
+
+ssize_t ipk__ring_chan_commit(ipk_chan *c, size_t len)
+{
+	struct shm_chan *s = ipk__priv(c);
+	return ipk__ring_commit(&s->out, len);
+}
+
+void ipk__ring_chan_release(ipk_chan *c)
+{
+	struct shm_chan *s = ipk__priv(c);
+	if (s->has_in && s->in.lent)
+		(void)ipk__ring_release(&s->in);
+}
+
 /* ipk_recv_peek and ipk_recv_release (chan.c) come here for rings */
 static ssize_t ring_peek(ipk_chan *c, const void **buf, int64_t deadline)
 {

@@ -194,12 +194,14 @@ static int trouble(ssize_t n)
 	return 1;
 }
 
-static void receiver(void)
+/* Listen on cur->listen, retrying while a killed predecessor's object is
+   in the way (the one killed before us is dead: its object is ours);
+   says so in sh->rx_ready. */
+static ipk_chan *listen_or_die(void)
 {
 	ipk_chan *l = NULL;
 	int rc = -1;
 	for (int i = 0; i < 500 && rc < 0; i++) {
-		/* the receiver killed before us is dead: its object is ours */
 		rc = ipk_listen(&l, cur->listen);
 		if (rc < 0)
 			usleep(10000);
@@ -211,6 +213,12 @@ static void receiver(void)
 		_exit(2);
 	}
 	atomic_store(&sh->rx_ready, 1);
+	return l;
+}
+
+static void receiver(void)
+{
+	ipk_chan *l = listen_or_die();
 	ipk_chan *conns[64];
 	int nconn = 0;
 	while (!atomic_load(&sh->stop_rx)) {
@@ -255,27 +263,6 @@ static void receiver(void)
 
 /* --------------------------------------------------------- REQ and REP */
 
-/* Listen on cur->listen, retrying while a killed predecessor's object is
-   in the way; says so in sh->rx_ready. */
-static ipk_chan *listen_or_die(void)
-{
-	ipk_chan *l = NULL;
-	int rc = -1;
-	for (int i = 0; i < 500 && rc < 0; i++) {
-		rc = ipk_listen(&l, cur->listen);
-		if (rc < 0)
-			usleep(10000);
-	}
-	if (rc < 0) {
-		atomic_fetch_add(&sh->rx_errors, 1);
-		log_once(&sh->error_logged, sh->first_error, sizeof sh->first_error,
-		         "listen: %s", ipk_last_error());
-		_exit(2);
-	}
-	atomic_store(&sh->rx_ready, 1);
-	return l;
-}
-
 /* The server: checks every request and sends it back as the reply. */
 static void server(void)
 {
@@ -307,6 +294,35 @@ static void server(void)
 	_exit(ipk_close(l) == 0 ? 0 : 3);
 }
 
+/* Whether a writer goes on: a survivor until it has written SURVIVORS
+   messages, any other until the senders are stopped. */
+static bool goes_on(bool survivor, uint32_t s)
+{
+	return survivor ? s < SURVIVORS : !atomic_load(&sh->stop_senders);
+}
+
+/* A channel dialed to cur->dial, or NULL after a short pause (dial
+   again); a survivor that cannot dial for long gives up (exit 4). */
+static ipk_chan *dial_or_pause(bool survivor, int64_t *give_up)
+{
+	ipk_chan *c = NULL;
+	if (ipk_dial(&c, cur->dial, 1000) == 0)
+		return c;
+	usleep(2000);
+	if (survivor && ++*give_up > 5000)
+		_exit(4);
+	return NULL;
+}
+
+/* The length of the next message: mostly small, now and then a large one. */
+static size_t next_len(uint32_t *x)
+{
+	size_t len = HDR + mix(x) % 256;
+	if (mix(x) % 4 == 0)
+		len = HDR + mix(x) % (cur->maxsz - HDR + 1);
+	return len;
+}
+
 /* A client: requests, each reply checked against the request. */
 static void requester(bool survivor, unsigned seed)
 {
@@ -315,18 +331,12 @@ static void requester(bool survivor, unsigned seed)
 	unsigned char *buf = malloc(cur->maxsz), *got = malloc(cur->maxsz);
 	uint32_t s = 0;
 	int64_t give_up = 0;
-	while (survivor ? s < SURVIVORS : !atomic_load(&sh->stop_senders)) {
-		ipk_chan *c = NULL;
-		if (ipk_dial(&c, cur->dial, 1000) < 0) {
-			usleep(2000);
-			if (survivor && ++give_up > 5000)
-				_exit(4);
+	while (goes_on(survivor, s)) {
+		ipk_chan *c = dial_or_pause(survivor, &give_up);
+		if (c == NULL)
 			continue;
-		}
-		while (survivor ? s < SURVIVORS : !atomic_load(&sh->stop_senders)) {
-			size_t len = HDR + mix(&x) % 256;
-			if (mix(&x) % 4 == 0)
-				len = HDR + mix(&x) % (cur->maxsz - HDR + 1);
+		while (goes_on(survivor, s)) {
+			size_t len = next_len(&x);
 			make_msg(buf, len, w, s);
 			if (ipk_send(c, buf, len, 1000) != (ssize_t)len)
 				break;
@@ -418,7 +428,7 @@ static void subscriber(bool survivor, unsigned seed)
 		atomic_store(&sh->survivor_ready, 1);
 	bool have = false;
 	uint32_t last = 0, want = 0;
-	while (survivor ? want < SURVIVORS : !atomic_load(&sh->stop_senders)) {
+	while (goes_on(survivor, want)) {
 		ipk_msginfo mi = {0};
 		ssize_t n = ipk_recvmsg(c, buf, cur->maxsz, &mi, 100);
 		if (n == -ETIMEDOUT || n == -EAGAIN)
@@ -464,18 +474,12 @@ static void sender(bool survivor, unsigned seed)
 	unsigned char *buf = malloc(cur->maxsz);
 	uint32_t s = 0;
 	int64_t give_up = 0;
-	while (survivor ? s < SURVIVORS : !atomic_load(&sh->stop_senders)) {
-		ipk_chan *c = NULL;
-		if (ipk_dial(&c, cur->dial, 1000) < 0) {
-			usleep(2000);
-			if (survivor && ++give_up > 5000)
-				_exit(4);
+	while (goes_on(survivor, s)) {
+		ipk_chan *c = dial_or_pause(survivor, &give_up);
+		if (c == NULL)
 			continue;
-		}
-		while (survivor ? s < SURVIVORS : !atomic_load(&sh->stop_senders)) {
-			size_t len = HDR + mix(&x) % 256;
-			if (mix(&x) % 4 == 0) /* now and then a large one */
-				len = HDR + mix(&x) % (cur->maxsz - HDR + 1);
+		while (goes_on(survivor, s)) {
+			size_t len = next_len(&x);
 			make_msg(buf, len, w, s);
 			ssize_t n = ipk_send(c, buf, len, 1000);
 			if (n != (ssize_t)len)
