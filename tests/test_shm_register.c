@@ -251,3 +251,61 @@ Test(reg, mpmc_bias_holder_killed_after_writing)
 {
 	bias_holder_killed("reserve:written");
 }
+
+/*
+ * MPMC: a consumer that holds the consumers' bias takes records on the
+ * fast path and zeroes each header before it moves the head. Killed
+ * between the two, it leaves a 0 at the head behind the tail: the next
+ * consumer steps over that record (its message went with the reader) and
+ * receives everything after it, rather than waiting there for good.
+ */
+Test(reg, mpmc_bias_consumer_killed_after_zeroing, .timeout = 60)
+{
+	char url[300];
+	snprintf(url, sizeof url, "shm:%s?size=64K&mpmc", ipkt_name("cbias"));
+	ipk_chan *rx = ipkt_listen_ok(url);
+	ipk_chan *tx = ipkt_dial_ok(url);
+	for (int i = 0; i < 600; i++)
+		cr_assert_eq(ipk_send(tx, &i, sizeof i, 2000), sizeof i, "%s",
+		             ipk_last_error());
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		ipk_chan *c;
+		if (ipk_listen(&c, url) < 0)
+			_exit(3);
+		/* enough receives, alone, to take the bias */
+		for (int i = 0; i < 300; i++) {
+			int v = -1;
+			if (ipk_recv(c, &v, sizeof v, 5000) != sizeof v || v != i)
+				_exit(4);
+		}
+		target = "recv:zeroed";
+		ipk__ring_hook = die_at;
+		int v;
+		ipk_recv(c, &v, sizeof v, 5000);
+		_exit(5); /* the step was never reached */
+	}
+	cr_assert_eq(ipkt_wait_child(pid), 128 + SIGKILL,
+	             "the consumer did not die with the header zeroed");
+	int64_t t0 = ipkt_now_ms();
+	for (int i = 301; i < 600; i++) {
+		int v = -1;
+		cr_assert_eq(ipk_recv(rx, &v, sizeof v, 2000), sizeof v, "%d: %s", i,
+		             ipk_last_error());
+		cr_assert_eq(v, i);
+	}
+	cr_expect_lt(ipkt_now_ms() - t0, 3000, "the hole held the next consumer "
+	             "for %lld ms", (long long)(ipkt_now_ms() - t0));
+	int v = -1;
+	cr_expect_eq(ipk_recv(rx, &v, sizeof v, 0), -EAGAIN);
+	/* and the ring keeps working, lap after lap */
+	for (int i = 0; i < 10000; i++) {
+		cr_assert_eq(ipk_send(tx, &i, sizeof i, 2000), sizeof i);
+		cr_assert_eq(ipk_recv(rx, &v, sizeof v, 2000), sizeof v, "%s",
+		             ipk_last_error());
+		cr_assert_eq(v, i);
+	}
+	ipk_close(tx);
+	ipk_close(rx);
+}

@@ -117,6 +117,20 @@ static void ring_unlock(_Atomic uint32_t *l)
 
 /* ------------------------------------------------------------- records */
 
+/* The word at p (released space, ours in this section) must read 0 before
+   the record before it is published. A consumer that took a record on the
+   fast path zeroed its header before releasing it, so where one stood the
+   word already reads 0 and is left alone: the line is not pulled from the
+   consumer's cache to be written early, and a consumer that has caught up
+   polls a line it holds itself until the next record lands. Nobody else
+   writes released space while we hold the section. */
+static inline void terminate(struct ipk__ring *r, uint64_t p)
+{
+	_Atomic uint64_t *w = rec_word(r, p);
+	if (atomic_load_explicit(w, RLX) != 0)
+		atomic_store_explicit(w, 0, RLX);
+}
+
 /* The size a record at p covers (checked), or 0 if it is not valid
    (among others: written for another lap). */
 static uint64_t rec_extent(const struct ipk__ring *r, uint64_t p, uint64_t w)
@@ -358,7 +372,7 @@ static int reserve(struct ipk__ring *r, uint64_t rec, uint64_t *at,
 			   first); the message starts the next lap */
 			uint64_t nt = p_next_lap(t);
 			if (used + to_end < r->cap)
-				atomic_store_explicit(rec_word(r, nt), 0, RLX);
+				terminate(r, nt);
 			atomic_store_explicit(rec_word(r, t),
 			                      mkword(ST_SKIP, me, t, to_end), REL);
 			atomic_store_explicit(&h->tail, nt, REL);
@@ -372,7 +386,7 @@ static int reserve(struct ipk__ring *r, uint64_t rec, uint64_t *at,
 				notify_consumers(r);
 			/* the terminator goes first: the record may end the lap */
 			if (used + rec < r->cap)
-				atomic_store_explicit(rec_word(r, p_add(r, t, rec)), 0, RLX);
+				terminate(r, p_add(r, t, rec));
 			atomic_store_explicit(rec_size(r, t), rec, RLX);
 			*at = t;
 			return 0;
@@ -471,7 +485,15 @@ static bool at_producers(struct ipk__ring *r, uint64_t p)
 		return true;
 	if (!pos_ok(r, t))
 		return false;
-	uint64_t n = rec_extent(r, t, atomic_load_explicit(rec_word(r, t), ACQ));
+	uint64_t w = atomic_load_explicit(rec_word(r, t), ACQ);
+	uint64_t n = rec_extent(r, t, w);
+	if (w == 0) {
+		/* taken on the fast path (its header zeroed) before its producer
+		   moved the tail: its size word is still there */
+		n = atomic_load_explicit(rec_size(r, t), RLX);
+		if (!size_ok(r, t, n, 0))
+			n = 0;
+	}
 	return n != 0 && p_add(r, t, n) == p;
 }
 
@@ -665,6 +687,33 @@ int ipk__mpmc_check_position(struct ipk__ring *r)
 	return ipk__ring_corrupt(r, "consumer position past the producers'", hd);
 }
 
+/*
+ * In a consumer section: a consumer killed on the fast path between
+ * zeroing the header of the record it took and moving the head leaves a 0
+ * at the head, behind the tail, with everything before it released. That
+ * is no terminator (a record's header is published before the tail passes
+ * it, and the tail is read first): step over the record by its size word
+ * (its message is lost, as with any reader that dies holding one).
+ */
+static bool step_hole(struct ipk__ring *r)
+{
+	struct ipk__ring_hdr *h = r->h;
+	uint64_t hd = atomic_load_explicit(&h->head, ACQ);
+	uint64_t t = atomic_load_explicit(&h->tail, ACQ);
+	if (!pos_ok(r, hd) || !pos_ok(r, t) ||
+	    atomic_load_explicit(&h->rhead, ACQ) != hd ||
+	    atomic_load_explicit(rec_word(r, hd), ACQ) != 0)
+		return false;
+	uint64_t ahead = p_dist(r, t, hd);
+	uint64_t sz = atomic_load_explicit(rec_size(r, hd), RLX);
+	if (ahead == 0 || ahead > r->cap || !size_ok(r, hd, sz, 0) || sz > ahead)
+		return false; /* nothing yet, or not a hole we can size */
+	uint64_t next = p_add(r, hd, sz);
+	atomic_store_explicit(&h->head, next, REL);
+	atomic_store_explicit(&h->rhead, next, REL);
+	return true;
+}
+
 void ipk__mpmc_idle(struct ipk__ring *r)
 {
 	/* a consumer about to wait for messages frees, now and then, what
@@ -677,7 +726,8 @@ void ipk__mpmc_idle(struct ipk__ring *r)
 	bool biased;
 	if (section_begin(r, &sd, &biased, IPK__NOW) < 0)
 		return;
-	bool moved = frontier_walk(r, true);
+	bool moved = step_hole(r);
+	moved |= frontier_walk(r, true);
 	section_end(r, &sd, biased);
 	if (moved)
 		notify_producers(r);
@@ -754,15 +804,23 @@ ssize_t ipk__mpmc_fast_send(struct ipk__ring *r, const void *buf, size_t len)
 		atomic_store_explicit(my_busy(r), 0, REL);
 		return -1;
 	}
-	atomic_store_explicit(rec_word(r, p_add(r, t, rec)), 0, RLX);
+	uint64_t nt = p_add(r, t, rec);
+	terminate(r, nt);
 	atomic_store_explicit(rec_size(r, t), rec, RLX);
 	if (len)
 		memcpy(r->data + p_idx(t) + REC_HDR, buf, len);
 	publish(r, rec_word(r, t), mkword(ST_COMMITTED, (uint32_t)r->pid, t, len));
 	HOOK("reserve:written");
-	atomic_store_explicit(&h->tail, p_add(r, t, rec), REL);
+	atomic_store_explicit(&h->tail, nt, REL);
 	atomic_store_explicit(my_busy(r), 0, REL);
 	notify_consumers(r);
+	/* fetch the lines the next small message will fill while nobody needs
+	   them (not the one holding this record's end: a consumer reads it) */
+	uint64_t line = (p_idx(nt) & ~(uint64_t)63) + 64;
+	if (line + 128 <= r->cap) {
+		__builtin_prefetch(r->data + line, 1, 3);
+		__builtin_prefetch(r->data + line + 64, 1, 3);
+	}
 	return (ssize_t)len;
 }
 
@@ -787,6 +845,11 @@ ssize_t ipk__mpmc_fast_recv(struct ipk__ring *r, ipk__rx *rx)
 	if (len)
 		memcpy(rx->buf, r->data + p_idx(hd) + REC_HDR, len);
 	uint64_t next = p_add(r, hd, sz);
+	/* the header reads 0 from now on: the producer that comes here a lap
+	   on need not write a terminator (terminate). Killed before the head
+	   moves, this leaves a hole at the head: see step_hole. */
+	atomic_store_explicit(rec_word(r, hd), 0, REL);
+	HOOK("recv:zeroed");
 	atomic_store_explicit(&h->head, next, REL);
 	atomic_store_explicit(&h->rhead, next, REL);
 	atomic_store_explicit(my_busy(r), 0, REL);
