@@ -35,7 +35,10 @@
  * commit (BUSY -> COMMITTED). Consumers claim the record at the head under
  * their own lock (their slot says which record they read, so a dead
  * reader's record is freed), read it outside, and release it under the
- * lock; space comes back when the release frontier passes it. On each side
+ * lock; space comes back when the release frontier passes it. A consumer
+ * taking the oldest record on its fast path zeroes its header, and a
+ * producer writes a terminator only where the word is not 0 already. On
+ * each side
  * a process that keeps finding the lock free takes the side's "bias" and
  * then runs its sections without any atomic read-modify-write (a flag in
  * its slot, checked against revocation with an asymmetric fence); another

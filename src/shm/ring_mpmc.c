@@ -12,9 +12,13 @@
  * - Consumers claim the record at the head in a section (their slot names
  *   the record first, so a reader that dies holding it is found), read it
  *   outside, and release it in another: the release frontier (rhead)
- *   moves over it when it is the oldest (writing nothing into the record:
- *   the producers' lines stay theirs), else it is marked DONE for whoever
- *   releases the oldest. Only consumers move the frontier; the one that
+ *   moves over it when it is the oldest (writing nothing into the record),
+ *   else it is marked DONE for whoever releases the oldest. A bias holder
+ *   taking the oldest record in one section (fast_recv) zeroes its header
+ *   first, as an SPSC consumer does, so the producer that comes there a
+ *   lap on finds the 0 it needs and writes no terminator (terminate; a
+ *   hole left by a reader killed in between: step_hole). Only consumers
+ *   move the frontier; the one that
  *   waits for messages also frees, now and then, the records of readers
  *   that died (a producer waiting for room needs a live consumer anyway).
  *
