@@ -6,6 +6,7 @@
 set -u
 CLI=${IPK_CLI:?run through ctest (IPK_CLI = path of the ipckit binary)}
 TMP=$(mktemp -d /tmp/ipkt-pubsub-$$-XXXXXX) || exit 1
+. "${IPK_SOURCE:?run through ctest}/tests/port_util.sh"
 pass=0 fail=0
 pids=()
 shms=()
@@ -133,9 +134,9 @@ if command -v nngcat >/dev/null; then
 			ip="unix:$TMP/nn1.sock" np="ipc://$TMP/nn1.sock"
 			ip2="unix:$TMP/nn2.sock" np2="ipc://$TMP/nn2.sock"
 		else
-			port=$((20000 + $$ % 20000))
+			port=$(free_port) && port2=$(free_port) || exit 1
 			ip="tcp://127.0.0.1:$port" np=$ip
-			ip2="tcp://127.0.0.1:$((port + 1))" np2=$ip2
+			ip2="tcp://127.0.0.1:$port2" np2=$ip2
 		fi
 		# ipckit publishes, nngcat subscribes
 		start "$TMP/n1.$t" pub "$ip" --subscribers 1 --timeout 20000 \

@@ -17,8 +17,11 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
+. "${IPK_SOURCE:?run through ctest}/tests/port_util.sh"
 
-port=$((20000 + ($$ * 7) % 30000))
+# the publisher binds a port it is given: one in the ephemeral range could
+# be any concurrent test's client connection (EADDRINUSE)
+port=$(free_port) || exit 1
 for url in "shm:/ipkt-$$-frames?size=8M&slow=block" \
            "tcp://127.0.0.1:$port?slow=block"; do
 	subs=()
