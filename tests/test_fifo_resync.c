@@ -590,13 +590,15 @@ Test(fifo_resync, foreign_bytes_counted_in_full)
 		const char *b;
 		size_t n;
 	} runs[] = {
-		{"abc\xfehello world this is text\n", 32},
-		{"foo\0bar baz text after a zero\n", 30},
-		{"\0\xfe" "cd", 4},
-		{"\xfe\0", 2},
-		{"xy\0", 3},
-		{"\xfe", 1},
-		{"\0", 1},
+#define RUN(lit) {lit, sizeof lit - 1}
+		RUN("abc\xfehello world this is text\n"),
+		RUN("foo\0bar baz text after a zero\n"),
+		RUN("\0\xfe" "cd"),
+		RUN("\xfe\0"),
+		RUN("xy\0"),
+		RUN("\xfe"),
+		RUN("\0"),
+#undef RUN
 	};
 	char url[300];
 	ipk_chan *l = listen_fifo(url, sizeof url);
