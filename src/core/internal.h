@@ -295,7 +295,12 @@ typedef struct ipk__stream {
 	size_t asm_cap, asm_got;
 	uint64_t asm_total;
 	uint32_t asm_tag, skip_tag;
-	bool asm_on, asm_ready, skipping, junk;
+	bool asm_on, asm_ready, skipping;
+	/* FIFO framing, receive: the run of foreign bytes being dropped,
+	   reported when it ends (how many, the first ones, all text?) */
+	bool jtext;
+	size_t jn, jhl;
+	unsigned char jhead[48];
 	int lockfd;
 	/* FIFO framing: blocking descriptions of the same FIFO (-1: none), for
 	   calls without a timeout: one system call per wait instead of

@@ -150,9 +150,10 @@ int ipk__unframed_text_err(const unsigned char *p, size_t n, size_t dropped,
 	quote[q] = '\0';
 	return ipk__err(-EPROTO,
 	                "this looks like unframed text from a plain program "
-	                "(\"%s%s\", %zu bytes), not a message of this channel; "
+	                "(\"%s%s\", %zu byte%s), not a message of this channel; "
 	                "%s. Listen with ?raw to read plain programs",
-	                quote, i < n ? "..." : "", dropped, then);
+	                quote, i < n ? "..." : "", dropped,
+	                dropped == 1 ? "" : "s", then);
 }
 
 static int peer_gone(void)

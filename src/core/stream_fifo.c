@@ -4,15 +4,18 @@
  * The kernel writes a pipe write of at most PIPE_BUF bytes in one piece,
  * never mixed with another writer's. So:
  *
- * - A message of up to IPK__FIFO_SMALL bytes is one write: its 8-byte
- *   big-endian length (first byte 0x00) and the payload. No lock is taken.
+ * - A message of up to IPK__FIFO_SMALL bytes is one write: an 8-byte header
+ *       0x00, 0xC1, u16 length, u32 check of those 4 bytes
+ *   and the payload. No lock is taken.
  * - A larger message is cut into chunks, each one write of at most PIPE_BUF
- *   bytes with a 16-byte header:
+ *   bytes with a 20-byte header:
  *       0xFE, flags (0x01: first chunk), u16 payload length,
- *       u32 tag of the message, u64 length of the whole message
+ *       u32 tag of the message, u64 length of the whole message,
+ *       u32 check of those 16 bytes
  *   Other writers' small messages may come between chunks; the reader puts
  *   the chunks together. Writers of chunked messages take the FIFO's flock
  *   for the whole message (fifo.c), so their chunks never mix.
+ * All numbers are big-endian; the check is hdr_check() below.
  *
  * A writer killed in the middle of a chunked message leaves a message that
  * never completes. The reader finds out in one of two ways: another
@@ -22,13 +25,15 @@
  * nothing more of it can come). It drops the partial message and reports it
  * once (-EPROTO); the messages around it are untouched.
  *
- * Every unit starts with 0x00 or 0xFE, bytes that text (ASCII or UTF-8)
- * never has. Anything else is a plain program's bytes: the reader drops
- * them up to the next 0x00 or 0xFE, says once that they look like text and
- * that ?raw reads them, and goes on with the next writer's messages, which
- * may share a read with that text and more text after them. Foreign bytes
- * with zeros in them can pass for a header: foreign_before() says which to
- * trust.
+ * Plain programs may write into the FIFO too. Each unit being one write, a
+ * genuine header is always followed by its own payload; what is left is to
+ * tell a genuine header from foreign bytes that look like one, and the
+ * check does that: foreign bytes pass for a header only if they hold a
+ * byte-exact one, check included (odds of 2^-32 per 0x00 or 0xFE byte for
+ * bytes that do not copy a header). So the reader believes a header where
+ * its check holds, and everything from the read position up to the next
+ * such header is foreign: dropped and counted in one report per run, which
+ * is given when the run ends (a header follows, or the pipe is empty).
  */
 #define _GNU_SOURCE
 #include "stream_priv.h"
@@ -44,7 +49,9 @@
 #include <unistd.h>
 
 #define UNIT 4096 /* PIPE_BUF on Linux: one write this size stays whole */
-#define CHDR 16
+#define SHDR 8  /* a small message's header */
+#define CHDR 20 /* a chunk's header */
+#define SMARK 0xC1 /* a small header's second byte (never in UTF-8 text) */
 #define CHUNK_MAX (UNIT - CHDR)
 #define MAGIC 0xFE
 #define FIRST 0x01
@@ -56,6 +63,31 @@
 #define READ_MAX 4096
 
 enum { NEED_MORE = 1, AGAIN, GOT }; /* parse() besides a negative errno */
+
+/* The check of a header's first n bytes: FNV-1a (32 bits). Any fixed
+   function of them would do against foreign bytes that are not a copy of a
+   header; this one is cheap and easy to write in another language. */
+static uint32_t hdr_check(const unsigned char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static uint32_t get_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
 
 static uint32_t next_tag(void)
 {
@@ -129,9 +161,9 @@ static int send_chunks(ipk__stream *s, const unsigned char *data,
 		h[1] = s->coff == 0 ? FIRST : 0;
 		h[2] = (unsigned char)(n >> 8);
 		h[3] = (unsigned char)n;
-		for (int i = 0; i < 4; i++)
-			h[4 + i] = (unsigned char)(s->ctag >> (24 - 8 * i));
+		put_be32(h + 4, s->ctag);
 		ipk__put_be64(h + 8, s->ctotal);
+		put_be32(h + 16, hdr_check(h, 16));
 		struct iovec iov[2] = {{h, CHDR},
 		                       {(void *)(data + (s->coff - base)), n}};
 		int rc = send_unit(s, iov, 2, CHDR + (size_t)n, deadline);
@@ -187,11 +219,15 @@ ssize_t ipk__fifo_send(ipk__stream *s, const void *buf, size_t len,
 		/* header and payload in one buffer: write(2), cheaper than a
 		   writev of two pieces for what is a copy of a few bytes */
 		unsigned char unit[UNIT];
-		ipk__put_be64(unit, len);
+		unit[0] = 0x00;
+		unit[1] = SMARK;
+		unit[2] = (unsigned char)(len >> 8);
+		unit[3] = (unsigned char)len;
+		put_be32(unit + 4, hdr_check(unit, 4));
 		if (len > 0)
-			memcpy(unit + 8, buf, len);
-		struct iovec iov = {unit, 8 + len};
-		rc = send_unit(s, &iov, 1, 8 + len, deadline);
+			memcpy(unit + SHDR, buf, len);
+		struct iovec iov = {unit, SHDR + len};
+		rc = send_unit(s, &iov, 1, SHDR + len, deadline);
 		return rc < 0 ? rc : (ssize_t)len;
 	}
 	s->ctag = next_tag();
@@ -236,32 +272,89 @@ static ssize_t read_more(ipk__stream *s, bool block)
 	}
 }
 
-/* Drop n bytes at the read position that are not ipckit's; report them
-   unless this run of them was reported already. */
-static int junk(ipk__stream *s, size_t n)
+/* Drop n foreign bytes at the read position into the current run. */
+static void eat(ipk__stream *s, size_t n)
 {
 	const unsigned char *p = s->in + s->in_off;
+	if (s->jn == 0) {
+		s->jtext = true;
+		s->jhl = 0;
+	}
+	size_t keep = sizeof s->jhead - s->jhl;
+	if (keep > n)
+		keep = n;
+	memcpy(s->jhead + s->jhl, p, keep);
+	s->jhl += keep;
+	s->jtext = s->jtext && ipk__looks_like_text(p, n);
+	s->jn += n;
 	s->in_off += n;
-	if (s->junk)
-		return AGAIN;
-	s->junk = true;
-	if (ipk__looks_like_text(p, n))
-		return ipk__unframed_text_err(p, n, n, "it was dropped");
-	return ipk__err(-EPROTO,
-	                "%zu bytes that are not a message of this channel were "
-	                "dropped (a writer that does not frame its messages? "
-	                "listen with ?raw to read such writers)",
-	                n);
 }
 
-/* Bytes from the read position up to the next possible start of a unit. */
-static size_t junk_len(const ipk__stream *s)
+/* The run of foreign bytes has ended: report it, once. */
+static int report(ipk__stream *s)
+{
+	size_t n = s->jn;
+	s->jn = 0;
+	if (s->jtext)
+		return ipk__unframed_text_err(s->jhead, s->jhl < n ? s->jhl : n, n,
+		                              "it was dropped");
+	return ipk__err(-EPROTO,
+	                "%zu %s not a message of this channel %s dropped (a "
+	                "writer that does not frame its messages? listen with "
+	                "?raw to read such writers)",
+	                n, n == 1 ? "byte that is" : "bytes that are",
+	                n == 1 ? "was" : "were");
+}
+
+enum { NO_UNIT, CUT, UNIT_HERE }; /* unit_at() */
+
+/* Does a genuine header begin at p (avail bytes there)? UNIT_HERE with the
+   unit's size in *size; CUT when the bytes there begin one as far as they
+   go (too few to tell); NO_UNIT otherwise. Only bytes that hold a header
+   with its check are believed. */
+static int unit_at(const unsigned char *p, size_t avail, size_t *size)
+{
+	if (p[0] == 0x00) {
+		if (avail >= 2 && p[1] != SMARK)
+			return NO_UNIT;
+		if (avail < SHDR)
+			return CUT;
+		size_t len = (size_t)p[2] << 8 | p[3];
+		if (len > IPK__FIFO_SMALL || get_be32(p + 4) != hdr_check(p, 4))
+			return NO_UNIT;
+		*size = SHDR + len;
+		return UNIT_HERE;
+	}
+	if (p[0] == MAGIC) {
+		if (avail >= 2 && (p[1] & ~FIRST) != 0)
+			return NO_UNIT;
+		if (avail < CHDR)
+			return CUT;
+		size_t n = (size_t)p[2] << 8 | p[3];
+		uint64_t total = ipk__get_be64(p + 8);
+		if (n == 0 || n > CHUNK_MAX || total <= IPK__FIFO_SMALL ||
+		    ((p[1] & FIRST) && n > total) ||
+		    get_be32(p + 16) != hdr_check(p, 16))
+			return NO_UNIT;
+		*size = CHDR + n;
+		return UNIT_HERE;
+	}
+	return NO_UNIT;
+}
+
+/* How many bytes from the read position on (at least one) come before the
+   next place a genuine header begins or may begin. */
+static size_t foreign_len(const ipk__stream *s)
 {
 	const unsigned char *p = s->in + s->in_off;
-	size_t avail = s->in_len - s->in_off, n = 1;
-	while (n < avail && p[n] != 0x00 && p[n] != MAGIC)
-		n++;
-	return n;
+	size_t avail = s->in_len - s->in_off, size, i;
+	for (i = 1; i < avail; i++) {
+		if (p[i] != 0x00 && p[i] != MAGIC)
+			continue;
+		if (unit_at(p + i, avail - i, &size) != NO_UNIT)
+			break;
+	}
+	return i;
 }
 
 static int torn(ipk__stream *s)
@@ -309,12 +402,10 @@ static int chunk(ipk__stream *s, const unsigned char *h)
 {
 	unsigned flags = h[1];
 	size_t n = (size_t)h[2] << 8 | h[3];
-	uint32_t tag = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 |
-	               (uint32_t)h[6] << 8 | h[7];
+	uint32_t tag = get_be32(h + 4);
 	uint64_t total = ipk__get_be64(h + 8);
 	const unsigned char *p = h + CHDR;
 	s->in_off += CHDR + n;
-	s->junk = false;
 	if (flags & FIRST) {
 		int err = s->asm_on ? torn(s) : 0;
 		s->skipping = false;
@@ -339,9 +430,6 @@ static int chunk(ipk__stream *s, const unsigned char *h)
 		return AGAIN; /* the rest of a message already refused */
 	if (!s->asm_on || tag != s->asm_tag || total != s->asm_total ||
 	    s->asm_got + n > total) {
-		if (s->junk)
-			return AGAIN;
-		s->junk = true;
 		return ipk__err(-EPROTO,
 		                "a piece of a message of %llu bytes whose beginning "
 		                "never came was dropped",
@@ -349,118 +437,6 @@ static int chunk(ipk__stream *s, const unsigned char *h)
 	}
 	int rc = append(s, p, n);
 	return rc ? rc : AGAIN;
-}
-
-/* The size of the unit whose header is at p (avail bytes there), or 0 when
-   none is: not a header, or (*cut) too few bytes to tell. */
-static size_t unit_at(const unsigned char *p, size_t avail, bool *cut)
-{
-	*cut = false;
-	if (p[0] == 0x00) {
-		if (avail < 8) {
-			*cut = true;
-			return 0;
-		}
-		uint64_t len = ipk__get_be64(p);
-		return len > IPK__FIFO_SMALL ? 0 : 8 + (size_t)len;
-	}
-	if (p[0] == MAGIC) {
-		if (avail < CHDR) {
-			*cut = true;
-			return 0;
-		}
-		size_t n = (size_t)p[2] << 8 | p[3];
-		uint64_t total = ipk__get_be64(p + 8);
-		if ((p[1] & ~FIRST) != 0 || n == 0 || n > CHUNK_MAX ||
-		    total <= IPK__FIFO_SMALL || ((p[1] & FIRST) && n > total))
-			return 0;
-		return CHDR + n;
-	}
-	return 0;
-}
-
-enum { FIRM, TEXT, STRAY, NONE }; /* after() */
-#define TEXT_LOOK 256 /* after() judges text by at most this many bytes */
-
-/* What follows a unit of size bytes at p: a unit or the end of what is
-   buffered (FIRM), text (a plain program's next write), a byte a unit
-   begins with that begins none, or other bytes (NONE). */
-static int after(const unsigned char *p, size_t avail, size_t size)
-{
-	if (size == avail)
-		return FIRM;
-	const unsigned char *q = p + size;
-	size_t left = avail - size, i;
-	if (q[0] == 0x00 || q[0] == MAGIC) {
-		bool cut;
-		return unit_at(q, left, &cut) != 0 || cut ? FIRM : STRAY;
-	}
-	if (left > TEXT_LOOK)
-		left = TEXT_LOOK;
-	for (i = 0; i < left && q[i] != 0x00 && q[i] != MAGIC; i++)
-		;
-	return ipk__looks_like_text(q, i) ? TEXT : NONE;
-}
-
-/* Does the text after the first size bytes at p end, before end, where a
-   unit begins? */
-static bool text_then_unit(const unsigned char *p, size_t avail, size_t size,
-                           size_t end)
-{
-	size_t i = size;
-	while (i < end && p[i] != 0x00 && p[i] != MAGIC)
-		i++;
-	bool cut;
-	return i < end && (unit_at(p + i, avail - i, &cut) != 0 || cut);
-}
-
-/*
- * Right after foreign bytes, a zero byte of theirs can begin what passes for
- * a header: foreign zeros right before a real header read, with that
- * header's zeros, as a short unit ending inside the real one, which begins
- * within its first 8 bytes and runs past its end (a rival). How many bytes
- * at the read position to drop as foreign before the whole unit of size
- * bytes there, or 0 to believe it:
- * - where a unit or the end of the buffer follows it, believe it;
- * - where text follows it (a plain program's next write: `echo hi` before
- *   and after a message), believe it unless a rival runs to a unit or the
- *   end over text that runs to it (the rival's body) rather than over text
- *   and a unit (then a short message between runs of text, whose header's
- *   tail and body read as a rival's header by chance);
- * - where a zero or 0xFE that begins no unit follows it (more foreign
- *   bytes), believe it unless a rival is followed by a unit, the end or
- *   text;
- * - where other bytes follow it, it is foreign.
- * Text never has a zero byte, so after text the first zero begins the next
- * writer's unit. What stays ambiguous: foreign bytes ending in one zero, a
- * message whose length byte and body read as text, then text, also read as
- * text, an empty message and text, and are taken for that; and text, a
- * message of up to 15 bytes, then text whose length is just what makes the
- * rival end where it ends, are taken for foreign bytes and the rival.
- */
-static size_t foreign_before(const ipk__stream *s, size_t size)
-{
-	const unsigned char *p = s->in + s->in_off;
-	size_t avail = s->in_len - s->in_off;
-	int next = after(p, avail, size);
-	if (next == FIRM)
-		return 0;
-	if (next == NONE)
-		return junk_len(s);
-	/* the furthest first: foreign zeros before it are rivals of the
-	   real header too */
-	for (size_t j = 7; j > 0; j--) { /* (avail >= size >= 8) */
-		bool cut;
-		size_t u = unit_at(p + j, avail - j, &cut);
-		if (u == 0 || j + u <= size || u > avail - j)
-			continue;
-		int then = after(p + j, avail - j, u);
-		if (next == STRAY ? then != NONE
-		                  : then == FIRM &&
-		                            !text_then_unit(p, avail, size, j + u))
-			return j;
-	}
-	return 0;
 }
 
 /* Deliver the message at the read position (GOT, its length in *got), or
@@ -471,21 +447,21 @@ static int parse(ipk__stream *s, ipk__rx *rx, size_t *got)
 	if (avail == 0)
 		return NEED_MORE; /* (and no buffer yet before the first read) */
 	const unsigned char *p = s->in + s->in_off;
-	bool cut;
-	size_t size = unit_at(p, avail, &cut);
-	if (cut)
+	size_t size = 0;
+	int at = unit_at(p, avail, &size);
+	if (at == CUT)
 		return NEED_MORE;
-	if (size == 0)
-		return junk(s, junk_len(s));
+	if (at == NO_UNIT) {
+		eat(s, foreign_len(s));
+		return AGAIN;
+	}
+	if (s->jn > 0)
+		return report(s); /* the foreign run ends at this header */
 	if (avail < size)
 		return NEED_MORE;
 	if (p[0] == MAGIC)
 		return chunk(s, p);
-	size_t skip = s->junk ? foreign_before(s, size) : 0;
-	if (skip > 0)
-		return junk(s, skip);
-	s->junk = false;
-	uint64_t len = size - 8;
+	uint64_t len = size - SHDR;
 	if (len > s->maxmsg) {
 		s->in_off += size;
 		return ipk__err(-EMSGSIZE,
@@ -498,7 +474,7 @@ static int parse(ipk__stream *s, ipk__rx *rx, size_t *got)
 	if (dst == NULL && len > 0)
 		return err; /* stays buffered */
 	if (len > 0)
-		memcpy(dst, p + 8, (size_t)len);
+		memcpy(dst, p + SHDR, (size_t)len);
 	s->in_off += size;
 	*got = (size_t)len;
 	return GOT;
@@ -566,17 +542,17 @@ ssize_t ipk__fifo_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline)
 		}
 		/* the pipe is empty: a unit begun is not coming (each is one
 		   write), so what seems to begin one here is foreign; drop it up
-		   to the next byte a unit can begin with and look again (a
-		   message may follow) */
+		   to the next place a unit may begin and look again (a message
+		   may follow) */
 		if (s->in_len > s->in_off) {
-			r = junk(s, junk_len(s));
-			if (r < 0)
-				return r;
+			eat(s, foreign_len(s));
 			continue;
 		}
+		/* a run of foreign bytes ends with what was written */
+		if (s->jn > 0)
+			return report(s);
 		/* and a chunked message whose writer is not writing is dead */
 		dry = false;
-		s->junk = false;
 		if (s->asm_on && s->eof)
 			return torn(s);
 		if (s->asm_on && armed && armed_tag == s->asm_tag &&
@@ -604,8 +580,8 @@ ssize_t ipk__fifo_recv(ipk__stream *s, ipk__rx *rx, int64_t deadline)
 
 int ipk__fifo_pending(const ipk__stream *s)
 {
-	if (s->asm_ready)
-		return 1;
+	if (s->asm_ready || s->jn > 0)
+		return 1; /* (foreign bytes: a receive reports them) */
 	/* walk what is buffered: would a receive end without reading more? */
 	size_t off = s->in_off;
 	bool on = s->asm_on;
@@ -613,16 +589,13 @@ int ipk__fifo_pending(const ipk__stream *s)
 	uint32_t tag = s->asm_tag;
 	while (off < s->in_len) {
 		const unsigned char *p = s->in + off;
-		size_t avail = s->in_len - off;
-		if (p[0] == 0x00)
-			return 1; /* a message, an error, or junk once read */
-		if (p[0] != MAGIC || avail < CHDR)
+		size_t avail = s->in_len - off, size = 0;
+		/* a message, an error, or foreign bytes once read */
+		if (p[0] != MAGIC || unit_at(p, avail, &size) != UNIT_HERE ||
+		    avail < size)
 			return 1;
-		size_t n = (size_t)p[2] << 8 | p[3];
-		if (avail < CHDR + n)
-			return 1;
-		uint32_t t = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 |
-		             (uint32_t)p[6] << 8 | p[7];
+		size_t n = size - CHDR;
+		uint32_t t = get_be32(p + 4);
 		if (p[1] & FIRST) {
 			if (on)
 				return 1; /* the one under way is reported */

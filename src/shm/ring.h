@@ -36,8 +36,9 @@
  * their own lock (their slot says which record they read, so a dead
  * reader's record is freed), read it outside, and release it under the
  * lock; space comes back when the release frontier passes it. A consumer
- * taking the oldest record on its fast path zeroes its header, and a
- * producer writes a terminator only where the word is not 0 already. On
+ * taking the oldest record on its fast path zeroes its header where it
+ * starts a cache line, and a producer writes a terminator only where the
+ * word is not 0 already. On
  * each side
  * a process that keeps finding the lock free takes the side's "bias" and
  * then runs its sections without any atomic read-modify-write (a flag in

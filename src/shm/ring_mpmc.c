@@ -15,9 +15,10 @@
  *   moves over it when it is the oldest (writing nothing into the record),
  *   else it is marked DONE for whoever releases the oldest. A bias holder
  *   taking the oldest record in one section (fast_recv) zeroes its header
- *   first, as an SPSC consumer does, so the producer that comes there a
- *   lap on finds the 0 it needs and writes no terminator (terminate; a
- *   hole left by a reader killed in between: step_hole). Only consumers
+ *   first where it starts a cache line, as an SPSC consumer does, so the
+ *   producer that comes there a lap on finds the 0 it needs and writes no
+ *   terminator (terminate; a hole left by a reader killed in between:
+ *   step_hole). Only consumers
  *   move the frontier; the one that
  *   waits for messages also frees, now and then, the records of readers
  *   that died (a producer waiting for room needs a live consumer anyway).
@@ -849,11 +850,16 @@ ssize_t ipk__mpmc_fast_recv(struct ipk__ring *r, ipk__rx *rx)
 	if (len)
 		memcpy(rx->buf, r->data + p_idx(hd) + REC_HDR, len);
 	uint64_t next = p_add(r, hd, sz);
-	/* the header reads 0 from now on: the producer that comes here a lap
-	   on need not write a terminator (terminate). Killed before the head
-	   moves, this leaves a hole at the head: see step_hole. */
-	atomic_store_explicit(rec_word(r, hd), 0, REL);
-	HOOK("recv:zeroed");
+	/* a header that starts a cache line reads 0 from now on: the producer
+	   that comes here a lap on need not write a terminator (terminate),
+	   which would pull that line from us early. Elsewhere the producer
+	   holds the line already (the record before ends in it), its store is
+	   free, and ours would only move the line once more. Killed before the
+	   head moves, this leaves a hole at the head: see step_hole. */
+	if ((p_idx(hd) & 63) == 0) {
+		atomic_store_explicit(rec_word(r, hd), 0, REL);
+		HOOK("recv:zeroed");
+	}
 	atomic_store_explicit(&h->head, next, REL);
 	atomic_store_explicit(&h->rhead, next, REL);
 	atomic_store_explicit(my_busy(r), 0, REL);
