@@ -51,6 +51,41 @@ expect_eq "concurrent replies" "job1 job2 job3" \
 wait "$PID"
 expect_eq "rep -j 3 exits 0" 0 $?
 
+# ------------------------- a server killed and restarted while req waits
+# A ring has no connection whose loss tells the client: only the resend
+# brings the request to the new server. With req's defaults (-t, and no
+# -R) that resend must come before -t runs out.
+R="shm:/ipkt-protocli-rs-$$"
+serve "$TMP/rs" "$R" -p -- sh -c "touch $TMP/rs.began; exec sleep 8"
+run req -t 8000 "$R" again >"$TMP/rs.out" 2>"$TMP/rs.err" &
+REQ=$!
+pids+=("$REQ")
+for ((i = 0; i < 500; i++)); do [ -e "$TMP/rs.began" ] && break; sleep 0.02; done
+[ -e "$TMP/rs.began" ] || bad "the request did not reach the first server"
+# the server itself, killed at once (found below run's subshell and
+# timeout by its name; its command's sleep is left to end by itself)
+srv=
+for p in $(child_of "$PID"); do
+	for q in $p $(child_of $p); do
+		[ "$(cat /proc/$q/comm 2>/dev/null)" = ipckit ] && srv=$q
+	done
+done
+[ -n "$srv" ] && kill -9 "$srv" || bad "no rep process under $PID"
+wait "$PID" 2>/dev/null
+serve "$TMP/rs2" "$R" -p -n 1 --echo
+finish "$REQ"
+expect_eq "req with default options finds the restarted server" \
+	"0 again" "$ST $(cat "$TMP/rs.out")"
+wait "$PID"
+expect_eq "the restarted server exits 0" 0 $?
+# the dead server's ring, taken over, may still hold a message (a request
+# the dead server had taken, the client's goodbye) and is then left for
+# the next listener (docs/channels.md, "Ownership and cleanup"): ours to
+# remove; the client's reply ring went with the client
+run rm --force "$R" >/dev/null 2>&1
+left=$(ls /dev/shm | grep -c "^ipkt-protocli-rs-$$")
+expect_eq "no ring left behind" 0 "$left"
+
 # ------------------------------------------------------ the time limit
 serve "$TMP/slow" "unix:$TMP/slow.sock" -p -n 1 -T 300 -- sh -c 'echo started; exec sleep 30'
 got=$(run req -t 20000 "$ADDR" x)

@@ -185,6 +185,18 @@ static int parse(int argc, char **argv, struct req_opts *o)
 	return 0;
 }
 
+/* Whether the address's query already has key=. */
+static bool has_opt(const char *url, const char *key)
+{
+	size_t k = strlen(key);
+	for (const char *q = strchr(url, '?'); q != NULL; q = strchr(q, '&')) {
+		q++;
+		if (strncmp(q, key, k) == 0 && q[k] == '=')
+			return true;
+	}
+	return false;
+}
+
 static int req_run(int argc, char **argv)
 {
 	struct req_opts o;
@@ -197,6 +209,11 @@ static int req_run(int argc, char **argv)
 	char *url = NULL, *full = NULL;
 	if ((rc = cli_proto_url("req", given, "req", &url)) != 0)
 		return rc;
+	/* Without -R (and no ?resend= in the address) a request is sent again
+	   after half of -t: with the library's 60 s against a 10 s -t, a
+	   server restarted while a request waited would never see it again. */
+	if (o.resend < 0 && o.timeout > 0 && !has_opt(given, "resend"))
+		o.resend = o.timeout / 2 > 0 ? o.timeout / 2 : 1;
 	if (o.resend >= 0) {
 		char v[24];
 		snprintf(v, sizeof v, "%ld", o.resend);
@@ -252,8 +269,10 @@ const struct ipk_cmd cli_cmd_req = {
 		"  -t, --timeout MS  wait at most MS for the server and for each\n"
 		"                    reply (default 10000; -1 forever)\n"
 		"  -R, --resend MS   send a request again when no reply came\n"
-		"                    within MS (default 60000; 0 never): a\n"
-		"                    restarted server still answers\n"
+		"                    within MS (default: half of -t; with -t -1\n"
+		"                    60000; 0 never): a restarted server still\n"
+		"                    answers. A command that runs longer than MS\n"
+		"                    gets the request again\n"
 		"  -w, --whole       all of stdin is one request\n"
 		"  -r, --raw         write replies exactly, no newline after each\n"
 		"  -m, --meta        before each reply a line '# len=N status=S'\n"
