@@ -51,6 +51,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define RING_MAX ((size_t)64 << 10)
 static size_t ring_bytes = RING_MAX; /* --ring */
 #define RING_BYTES ring_bytes
@@ -126,35 +128,9 @@ static long iters = 200000;
 /* the shared page(s): [0, RING_BYTES) parent -> child, then child -> parent */
 static unsigned char *shm;
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
-static void pin(int cpu)
-{
-	if (cpu < 0)
-		return;
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof set, &set) < 0)
-		perror("sched_setaffinity");
-}
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static inline void relax(const struct layout *l, const void *watched)
 {
@@ -173,7 +149,7 @@ static void floor_side(const struct layout *l, bool parent, int64_t *t0)
 	for (uint64_t i = parent ? 0 : 1; i < n; i += 2) {
 		if (parent) {
 			if (i == 2 * (uint64_t)(iters / 10))
-				*t0 = now_ns();
+				*t0 = bench_now_ns();
 			atomic_store_explicit(v, i + 1, memory_order_release);
 			while (atomic_load_explicit(v, memory_order_acquire) != i + 2)
 				relax(l, v);
@@ -298,7 +274,7 @@ static void msg_side(const struct layout *l, bool parent, int64_t *t0)
 	for (uint64_t seq = 1; seq <= (uint64_t)iters; seq++) {
 		if (parent) {
 			if (seq == (uint64_t)(iters / 10) + 1)
-				*t0 = now_ns();
+				*t0 = bench_now_ns();
 			memcpy(buf, &seq, 8);
 			send_msg(l, out, seq, buf);
 			recv_msg(l, in, seq, buf);
@@ -323,7 +299,7 @@ static double measure(const struct layout *l)
 	}
 	int64_t t0 = 0;
 	if (pid == 0) {
-		pin(cpu_b);
+		bench_pin(cpu_b);
 		if (l->kind == K_FLOOR)
 			floor_side(l, false, &t0);
 		else
@@ -334,7 +310,7 @@ static double measure(const struct layout *l)
 		floor_side(l, true, &t0);
 	else
 		msg_side(l, true, &t0);
-	double ns = (double)(now_ns() - t0) / (double)(iters - iters / 10);
+	double ns = (double)(bench_now_ns() - t0) / (double)(iters - iters / 10);
 	int st;
 	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
 		fprintf(stderr, "line_bench: child failed\n");
@@ -386,7 +362,7 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	pin(cpu_a);
+	bench_pin(cpu_a);
 	shm = mmap(NULL, 2 * RING_MAX, PROT_READ | PROT_WRITE,
 	           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shm == MAP_FAILED) {
@@ -405,7 +381,7 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < NLAYOUTS; i++)
 			ratio[i][r] = ns[i][r] / ns[0][r];
 	}
-	double fl = median(ns[0], reps);
+	double fl = bench_median(ns[0], reps);
 	printf("line_bench: %d repetitions of %ld round trips, %s; floor %.0f ns "
 	       "(%s)\n",
 	       reps, iters, cpu_a >= 0 ? "pinned" : "not pinned", fl,
@@ -415,8 +391,8 @@ int main(int argc, char **argv)
 		const struct layout *l = &layouts[i];
 		if (!wanted(l, only, zmm_ok))
 			continue;
-		printf("  %-20s %10.1f %10.2f\n", l->name, median(ns[i], reps),
-		       median(ratio[i], reps));
+		printf("  %-20s %10.1f %10.2f\n", l->name, bench_median(ns[i], reps),
+		       bench_median(ratio[i], reps));
 	}
 	return 0;
 }

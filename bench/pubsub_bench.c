@@ -41,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #ifdef IPK_BENCH_NNG
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
@@ -55,34 +57,14 @@ static bool quick;
 static const char *only;
 static int ncpu;
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void pin(int cpu)
 {
-	if (ncpu < 2)
-		return;
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(cpu % ncpu, &set);
-	sched_setaffinity(0, sizeof set, &set);
+	if (ncpu >= 2)
+		bench_pin(cpu % ncpu);
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_d);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void *shared(size_t n)
 {
@@ -144,13 +126,13 @@ static double cache_line_rtt(void)
 		_exit(0);
 	}
 	pin(0);
-	int64_t t0 = now_ns();
+	int64_t t0 = bench_now_ns();
 	for (uint64_t i = 1; i <= (uint64_t)rounds; i++) {
 		atomic_store_explicit(line, 2 * i - 1, memory_order_release);
 		while (atomic_load_explicit(line, memory_order_acquire) != 2 * i)
 			;
 	}
-	double rtt = (double)(now_ns() - t0) / rounds;
+	double rtt = (double)(bench_now_ns() - t0) / rounds;
 	waitpid(k, NULL, 0);
 	munmap((void *)line, 4096);
 	return rtt;
@@ -207,12 +189,12 @@ static double pingpong_once(const char *ab_l, const char *ab_d,
 	int64_t *rtt = malloc(sizeof *rtt * (size_t)rounds);
 	char msg[MSG] = {0}, buf[MSG];
 	for (int i = 0; i < rounds + warm; i++) {
-		int64_t t0 = now_ns();
+		int64_t t0 = bench_now_ns();
 		if (ipk_send(out, msg, MSG, -1) != MSG ||
 		    ipk_recv(in, buf, sizeof buf, -1) != MSG)
 			die("ping");
 		if (i >= warm)
-			rtt[i - warm] = now_ns() - t0;
+			rtt[i - warm] = bench_now_ns() - t0;
 	}
 	waitpid(k, NULL, 0);
 	qsort(rtt, (size_t)rounds, sizeof *rtt, cmp_i64);
@@ -276,12 +258,12 @@ static void latency(void)
 		int64_t *rtt = malloc(sizeof *rtt * (size_t)rounds);
 		char msg[MSG] = {0}, buf[MSG];
 		for (int i = 0; i < rounds + warm; i++) {
-			int64_t t0 = now_ns();
+			int64_t t0 = bench_now_ns();
 			if (ipk_send(out, msg, MSG, -1) != MSG ||
 			    ipk_recv(in, buf, sizeof buf, -1) != MSG)
 				die("ring ping");
 			if (i >= warm)
-				rtt[i - warm] = now_ns() - t0;
+				rtt[i - warm] = bench_now_ns() - t0;
 		}
 		waitpid(k, NULL, 0);
 		qsort(rtt, (size_t)rounds, sizeof *rtt, cmp_i64);
@@ -292,7 +274,7 @@ static void latency(void)
 		close(ready[0]);
 		close(ready[1]);
 	}
-	double rm = median(ring, reps), pm = median(ps, reps);
+	double rm = bench_median(ring, reps), pm = bench_median(ps, reps);
 	printf("latency, 64 B, wait=spin, one way (RTT/2), median of %d runs\n",
 	       reps);
 	printf("  SPSC ring (shm:)                  %8.1f ns\n", rm);
@@ -338,7 +320,7 @@ static void sub_child(struct counts *c, int i, const char *url)
 		got++;
 	}
 	atomic_store(&c->sub[i].got, got);
-	atomic_store(&c->sub[i].t_end, now_ns());
+	atomic_store(&c->sub[i].t_end, bench_now_ns());
 	atomic_fetch_add(&c->done, 1);
 	ipk_close(s);
 	_exit(0);
@@ -375,7 +357,7 @@ static struct thr run_ipk(const char *listen_url, const char *dial_url,
 		usleep(200);
 	char msg[MSG] = {0};
 	uint64_t n = 0;
-	int64_t t0 = now_ns(), until = t0 + (int64_t)(seconds * 1e9);
+	int64_t t0 = bench_now_ns(), until = t0 + (int64_t)(seconds * 1e9);
 	int64_t c0 = cpu_ns();
 	for (;;) {
 		for (int k = 0; k < 256; k++, n++) {
@@ -383,10 +365,10 @@ static struct thr run_ipk(const char *listen_url, const char *dial_url,
 			if (ipk_send(p, msg, MSG, 10000) != MSG)
 				die("publish");
 		}
-		if (now_ns() >= until)
+		if (bench_now_ns() >= until)
 			break;
 	}
-	int64_t t_pub = now_ns() - t0, c_pub = cpu_ns() - c0;
+	int64_t t_pub = bench_now_ns() - t0, c_pub = cpu_ns() - c0;
 	/* stop: repeated until every subscriber has it (a dropping publisher
 	   may lose one for a slow subscriber) */
 	uint64_t stop = UINT64_MAX;
@@ -448,7 +430,7 @@ static void nng_runner(const char *url, int nsubs, double seconds,
 			got++;
 		}
 		atomic_store(&c->sub[i].got, got);
-		atomic_store(&c->sub[i].t_end, now_ns());
+		atomic_store(&c->sub[i].t_end, bench_now_ns());
 		atomic_fetch_add(&c->done, 1);
 		nng_close(s);
 		_exit(0);
@@ -462,7 +444,7 @@ static void nng_runner(const char *url, int nsubs, double seconds,
 	usleep(200000); /* the dials complete in the background */
 	char msg[MSG] = {0};
 	uint64_t n = 0;
-	int64_t t0 = now_ns(), until = t0 + (int64_t)(seconds * 1e9);
+	int64_t t0 = bench_now_ns(), until = t0 + (int64_t)(seconds * 1e9);
 	int64_t c0 = cpu_ns();
 	for (;;) {
 		for (int k = 0; k < 256; k++, n++) {
@@ -470,10 +452,10 @@ static void nng_runner(const char *url, int nsubs, double seconds,
 			if ((rv = nng_send(p, msg, MSG, 0)) != 0)
 				nng_die("send", rv);
 		}
-		if (now_ns() >= until)
+		if (bench_now_ns() >= until)
 			break;
 	}
-	int64_t t_pub = now_ns() - t0, c_pub = cpu_ns() - c0;
+	int64_t t_pub = bench_now_ns() - t0, c_pub = cpu_ns() - c0;
 	uint64_t stop = UINT64_MAX;
 	memcpy(msg, &stop, 8);
 	while (atomic_load(&c->done) < nsubs) {
@@ -582,9 +564,9 @@ static void throughput(void)
 		}
 #endif
 		for (int j = 0; j < 3; j++) {
-			mp[s][j] = median(pub[s][j], reps);
-			mc[s][j] = median(cpu[s][j], reps);
-			mf[s][j] = median(few[s][j], reps);
+			mp[s][j] = bench_median(pub[s][j], reps);
+			mc[s][j] = bench_median(cpu[s][j], reps);
+			mf[s][j] = bench_median(few[s][j], reps);
 		}
 		printf("  %-20s %7.2f %7.2f %7.2f    %7.2f %7.2f %7.2f    %7.2f "
 		       "%7.2f %7.2f\n", series_name[s], mp[s][0] / 1e6,
@@ -629,7 +611,7 @@ int main(int argc, char **argv)
 	double cl[16];
 	for (int r = 0; r < reps; r++)
 		cl[r] = cache_line_rtt();
-	double c = median(cl, reps);
+	double c = bench_median(cl, reps);
 	printf("placement: one cache line between CPU 0 and CPU 1: %.0f ns round "
 	       "trip (%s)\n\n", c,
 	       c < 200 ? "shared cache" : "split: cache lines cross sockets");

@@ -43,6 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define RTT_RING ((size_t)64 << 10)
 
 static int cpu_a = -1, cpu_b = -1;
@@ -55,23 +57,7 @@ static bool section(const char *name)
 	return only == NULL || strcmp(only, name) == 0;
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
-static void pin(int cpu)
-{
-	if (cpu < 0)
-		return;
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof set, &set) < 0)
-		perror("sched_setaffinity");
-}
 
 static _Noreturn void die(const char *what)
 {
@@ -79,17 +65,7 @@ static _Noreturn void die(const char *what)
 	exit(1);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* Run fn(arg) in a child pinned to cpu_b; the parent is pinned to cpu_a. */
 static pid_t spawn(void (*fn)(void *), void *arg)
@@ -101,7 +77,7 @@ static pid_t spawn(void (*fn)(void *), void *arg)
 		exit(1);
 	}
 	if (pid == 0) {
-		pin(cpu_b);
+		bench_pin(cpu_b);
 		fn(arg);
 		_exit(0);
 	}
@@ -148,12 +124,12 @@ static double cache_line_rtt(void)
 	int64_t t0 = 0;
 	for (uint64_t i = 0; i < 2 * (uint64_t)floor_iters; i += 2) {
 		if (i == 2000)
-			t0 = now_ns();
+			t0 = bench_now_ns();
 		atomic_store_explicit(&shared_line->v, i + 1, memory_order_release);
 		while (atomic_load_explicit(&shared_line->v, memory_order_acquire) != i + 2)
 			__builtin_ia32_pause();
 	}
-	double ns = (double)(now_ns() - t0) / (double)(floor_iters - 1000);
+	double ns = (double)(bench_now_ns() - t0) / (double)(floor_iters - 1000);
 	reap(pid);
 	return ns;
 }
@@ -179,12 +155,12 @@ static double two_line_rtt(void)
 	int64_t t0 = 0;
 	for (uint64_t i = 1; i <= (uint64_t)floor_iters; i++) {
 		if (i == 1001)
-			t0 = now_ns();
+			t0 = bench_now_ns();
 		atomic_store_explicit(&shared_line[1].v, i, memory_order_release);
 		while (atomic_load_explicit(&shared_line[2].v, memory_order_acquire) != i)
 			__builtin_ia32_pause();
 	}
-	double ns = (double)(now_ns() - t0) / (double)(floor_iters - 1000);
+	double ns = (double)(bench_now_ns() - t0) / (double)(floor_iters - 1000);
 	reap(pid);
 	return ns;
 }
@@ -220,14 +196,14 @@ static double bare_msg_rtt(void)
 	int64_t t0 = 0;
 	for (uint64_t i = 1; i <= (uint64_t)floor_iters; i++) {
 		if (i == 1001)
-			t0 = now_ns();
+			t0 = bench_now_ns();
 		memcpy(msg_slots[0].payload, tmp, 64);
 		atomic_store_explicit(&msg_slots[0].flag, i, memory_order_release);
 		while (atomic_load_explicit(&msg_slots[1].flag, memory_order_acquire) != i)
 			__builtin_ia32_pause();
 		memcpy(tmp, msg_slots[1].payload, 64);
 	}
-	double ns = (double)(now_ns() - t0) / (double)(floor_iters - 1000);
+	double ns = (double)(bench_now_ns() - t0) / (double)(floor_iters - 1000);
 	reap(pid);
 	return ns;
 }
@@ -315,14 +291,14 @@ static double ring_rtt(const char *wait, size_t len, bool zero_copy, long iters)
 	int64_t t0 = 0;
 	for (long i = 0; i < iters; i++) {
 		if (i == warm)
-			t0 = now_ns();
+			t0 = bench_now_ns();
 		pp_send(p.a, &p, (uint64_t)i);
 		if (pp_recv(p.a, &p) != (uint64_t)i + 1) {
 			fprintf(stderr, "ring_bench: ping-pong out of step\n");
 			exit(1);
 		}
 	}
-	double ns = (double)(now_ns() - t0) / (double)(iters - warm);
+	double ns = (double)(bench_now_ns() - t0) / (double)(iters - warm);
 	ipk_close(p.a);
 	reap(pid);
 	return ns;
@@ -390,7 +366,7 @@ static double stream_rate_wait(size_t len, bool zero_copy, long count,
 	int64_t t0 = 0;
 	for (long i = 0; i < count; i++) {
 		if (i == warm)
-			t0 = now_ns();
+			t0 = bench_now_ns();
 		if (zero_copy) {
 			const void *p;
 			if (ipk_recv_peek(s.a, &p, -1) < 0)
@@ -400,7 +376,7 @@ static double stream_rate_wait(size_t len, bool zero_copy, long count,
 			die("recv");
 		}
 	}
-	double secs = (double)(now_ns() - t0) / 1e9;
+	double secs = (double)(bench_now_ns() - t0) / 1e9;
 	free(buf);
 	ipk_close(s.a);
 	close(s.go[0]);
@@ -470,11 +446,11 @@ static double multi_rate(int producers, size_t len, long count,
 	int64_t t0 = 0;
 	for (long i = 0; i < total; i++) {
 		if (i == warm)
-			t0 = now_ns();
+			t0 = bench_now_ns();
 		if (ipk_recv(m.a, buf, len, -1) < 0)
 			die("recv");
 	}
-	double secs = (double)(now_ns() - t0) / 1e9;
+	double secs = (double)(bench_now_ns() - t0) / 1e9;
 	free(buf);
 	ipk_close(m.a);
 	for (int i = 0; i < producers; i++)
@@ -525,14 +501,14 @@ static double handover_bw(size_t len, long count)
 	for (long i = 0; i < count; i++) {
 		int b = (int)(i & 1);
 		if (i == 4) /* both buffers touched once by both sides */
-			t0 = now_ns();
+			t0 = bench_now_ns();
 		while (!atomic_load_explicit(&h->full[b], memory_order_acquire))
 			__builtin_ia32_pause();
 		memcpy(dst, h->buf[b], len);
 		atomic_store_explicit(&h->full[b], 0, memory_order_release);
 	}
 	double bw = (double)(count - 4) * (double)len /
-	            ((double)(now_ns() - t0) / 1e9);
+	            ((double)(bench_now_ns() - t0) / 1e9);
 	reap(pid);
 	free(dst);
 	munmap(h, sizeof *h + 2 * len + 128);
@@ -548,12 +524,12 @@ static double memcpy_bw(size_t len)
 	long n = quick ? 500 : 2000;
 	for (int i = 0; i < 20; i++)
 		memcpy(b, a, len);
-	int64_t t0 = now_ns();
+	int64_t t0 = bench_now_ns();
 	for (long i = 0; i < n; i++) {
 		memcpy(i & 1 ? a : b, i & 1 ? b : a, len);
 		__asm__ __volatile__("" ::: "memory");
 	}
-	double bw = (double)n * (double)len / ((double)(now_ns() - t0) / 1e9);
+	double bw = (double)n * (double)len / ((double)(bench_now_ns() - t0) / 1e9);
 	free(a);
 	free(b);
 	return bw;
@@ -566,7 +542,7 @@ static double memcpy_bw(size_t len)
 		double v_[64];                                    \
 		for (int r_ = 0; r_ < reps; r_++)                 \
 			v_[r_] = (expr);                              \
-		out = median(v_, reps);                           \
+		out = bench_median(v_, reps);                           \
 	} while (0)
 
 static void usage(void)
@@ -591,7 +567,7 @@ static double probe_floor(void)
 	for (int i = 0; i < 5; i++)
 		v[i] = cache_line_rtt();
 	floor_iters = keep;
-	return median(v, 5);
+	return bench_median(v, 5);
 }
 
 /* Latencies: taken back to back in each run, so each run's ratios compare
@@ -624,24 +600,24 @@ static void latency_section(long k)
 		best_sp = sp[r] < best_sp ? sp[r] : best_sp;
 		best48 = sp48[r] < best48 ? sp48[r] : best48;
 	}
-	double spin_ns = median(sp, reps);
-	double block_ns = median(bl, reps);
-	double fl_med = median(fl, reps);
+	double spin_ns = bench_median(sp, reps);
+	double block_ns = bench_median(bl, reps);
+	double fl_med = bench_median(fl, reps);
 	printf("round trip, %zu KiB rings (ns)                        median "
 	       "    best\n", (size_t)RTT_RING >> 10);
 	printf("  bare: one cache line bounced            %8.0f %8.0f   (%s)\n",
 	       fl_med, best_fl, placement(fl_med));
 	printf("  bare: a line each way, one writer each  %8.0f %8s   %.2fx the "
-	       "cache line\n", median(tl, reps), "", median(r_tl, reps));
+	       "cache line\n", bench_median(tl, reps), "", bench_median(r_tl, reps));
 	printf("  bare: 64-byte payload line + flag line  %8.0f %8.0f\n",
-	       median(bm, reps), best_bm);
+	       bench_median(bm, reps), best_bm);
 	printf("  ring wait=spin, 48-byte messages        %8.0f %8.0f   %.2fx the "
-	       "cache line (target <= 1.5x)\n", median(sp48, reps), best48,
-	       median(r_sp48, reps));
+	       "cache line (target <= 1.5x)\n", bench_median(sp48, reps), best48,
+	       bench_median(r_sp48, reps));
 	printf("  ring wait=spin, 64-byte messages        %8.0f %8.0f   %.2fx the "
-	       "cache line\n", spin_ns, best_sp, median(r_sp, reps));
+	       "cache line\n", spin_ns, best_sp, bench_median(r_sp, reps));
 	printf("  ring wait=hybrid, 64-byte messages      %8.0f %8s   %.2fx spin "
-	       "(target <= 2x)\n", median(hy, reps), "", median(r_hy, reps));
+	       "(target <= 2x)\n", bench_median(hy, reps), "", bench_median(r_hy, reps));
 	printf("  ring wait=block, 64-byte messages       %8.0f %8s   %.0fx spin "
 	       "(a futex wake each way)\n\n", block_ns, "", block_ns / spin_ns);
 }
@@ -684,14 +660,14 @@ static void mpmc_section(long k)
 	}
 	printf("MPMC, 64-byte messages, 4 MiB ring (million messages/s)\n");
 	printf("  SPSC, 1 producer, wait=spin          %8.2f\n",
-	       median(spsc, reps) / 1e6);
+	       bench_median(spsc, reps) / 1e6);
 	printf("  MPMC, 1 producer, wait=spin          %8.2f   %.2fx SPSC "
-	       "(target >= 0.6x)\n", median(mpmc, reps) / 1e6, median(r1, reps));
+	       "(target >= 0.6x)\n", bench_median(mpmc, reps) / 1e6, bench_median(r1, reps));
 	printf("  MPMC, 1 producer, wait=hybrid        %8.2f\n",
-	       median(one, reps) / 1e6);
+	       bench_median(one, reps) / 1e6);
 	printf("  MPMC, 4 producers, wait=hybrid       %8.2f   %.2fx 1 producer "
-	       "(target >= 0.5x)\n\n", median(four, reps) / 1e6,
-	       median(r4, reps));
+	       "(target >= 0.5x)\n\n", bench_median(four, reps) / 1e6,
+	       bench_median(r4, reps));
 }
 
 static void bandwidth_section(void)
@@ -702,7 +678,7 @@ static void bandwidth_section(void)
 	MEASURE(hbw, handover_bw(1 << 20, n));
 	for (int r = 0; r < reps; r++)
 		stream_rate(1 << 20, false, n, 8 << 20, &v[r]);
-	double ring_bw = median(v, reps);
+	double ring_bw = bench_median(v, reps);
 	printf("1 MiB messages, 8 MiB ring, every source buffer written (GB/s)\n");
 	printf("  memcpy, 1 MiB buffers, one process   %8.2f\n", mbw / 1e9);
 	printf("  bare hand-over between two processes %8.2f   (two 1 MiB "
@@ -755,7 +731,7 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	pin(cpu_a);
+	bench_pin(cpu_a);
 	shared_line = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 	                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	msg_slots = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
