@@ -232,6 +232,22 @@ Test(proto, req_drops_unmatched_replies)
 	unlink(path);
 }
 
+/* A child that dials addr as a REQ, asks "q" once and exits 0 if the
+   reply is "ok" (within 10 s), 1 otherwise. */
+static pid_t ask_for_ok(const char *addr)
+{
+	pid_t pid = pt_fork();
+	if (pid == 0) {
+		ipk_chan *c;
+		char b[8];
+		_exit(ipk_dial(&c, addr, 5000) == 0 && ipk_send(c, "q", 1, 5000) == 1 &&
+		              ipk_recv(c, b, sizeof b, 10000) == 2 &&
+		              memcmp(b, "ok", 2) == 0
+		              ? 0 : 1);
+	}
+	return pid;
+}
+
 /* REP: a route is only good on the channel that made it. */
 Test(proto, rep_routes_belong_to_their_channel)
 {
@@ -240,15 +256,7 @@ Test(proto, rep_routes_belong_to_their_channel)
 	snprintf(u2, sizeof u2, "unix:%s?proto=rep", ipkt_path("r2"));
 	ipk_chan *r1 = ipkt_listen_ok(u1), *r2 = ipkt_listen_ok(u2);
 	cr_assert_gt(ipk_address(r1, addr, sizeof addr), 0);
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1);
-	if (pid == 0) {
-		ipk_chan *c;
-		char b[8];
-		_exit(ipk_dial(&c, addr, 5000) == 0 && ipk_send(c, "q", 1, 5000) == 1 &&
-		              ipk_recv(c, b, sizeof b, 5000) == 2
-		              ? 0 : 1);
-	}
+	pid_t pid = ask_for_ok(addr);
 	char buf[8];
 	ipk_msginfo mi = {0};
 	cr_assert_eq(ipk_recvmsg(r1, buf, sizeof buf, &mi, 5000), 1);
@@ -270,16 +278,7 @@ Test(proto, rep_refuses_a_tampered_route)
 	         strchr(url, '?') ? "&" : "?");
 	ipk_chan *rep = ipkt_listen_ok(full);
 	cr_assert_gt(ipk_address(rep, addr, sizeof addr), 0);
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1);
-	if (pid == 0) {
-		ipk_chan *c;
-		char b[8];
-		_exit(ipk_dial(&c, addr, 5000) == 0 && ipk_send(c, "q", 1, 5000) == 1 &&
-		              ipk_recv(c, b, sizeof b, 10000) == 2 &&
-		              memcmp(b, "ok", 2) == 0
-		              ? 0 : 1);
-	}
+	pid_t pid = ask_for_ok(addr);
 	char buf[8];
 	ipk_msginfo mi = {0};
 	cr_assert_eq(ipk_recvmsg(rep, buf, sizeof buf, &mi, 5000), 1);
