@@ -301,6 +301,9 @@ typedef struct ipk__stream {
 	bool jtext;
 	size_t jn, jhl;
 	unsigned char jhead[48];
+	/* FIFO framing, receive: size of the last unit taken (0: none yet),
+	   what the next read at a message boundary asks for */
+	size_t rd_unit;
 	int lockfd;
 	/* FIFO framing: blocking descriptions of the same FIFO (-1: none), for
 	   calls without a timeout: one system call per wait instead of
