@@ -219,11 +219,18 @@ ssize_t ipk__fifo_send(ipk__stream *s, const void *buf, size_t len,
 		/* header and payload in one buffer: write(2), cheaper than a
 		   writev of two pieces for what is a copy of a few bytes */
 		unsigned char unit[UNIT];
-		unit[0] = 0x00;
-		unit[1] = SMARK;
-		unit[2] = (unsigned char)(len >> 8);
-		unit[3] = (unsigned char)len;
-		put_be32(unit + 4, hdr_check(unit, 4));
+		unsigned char *h = s->tx_hdr;
+		if (h[1] != SMARK || h[2] != (unsigned char)(len >> 8) ||
+		    h[3] != (unsigned char)len) {
+			/* (messages mostly come in a few sizes: the check of
+			   the last header is kept) */
+			h[0] = 0x00;
+			h[1] = SMARK;
+			h[2] = (unsigned char)(len >> 8);
+			h[3] = (unsigned char)len;
+			put_be32(h + 4, hdr_check(h, 4));
+		}
+		memcpy(unit, h, SHDR);
 		if (len > 0)
 			memcpy(unit + SHDR, buf, len);
 		struct iovec iov = {unit, SHDR + len};
@@ -481,7 +488,15 @@ static int parse(ipk__stream *s, ipk__rx *rx, size_t *got)
 		return NEED_MORE; /* (and no buffer yet before the first read) */
 	const unsigned char *p = s->in + s->in_off;
 	size_t size = 0;
-	int at = unit_at(p, avail, &size);
+	int at;
+	if (avail >= SHDR && p[1] == SMARK && memcmp(p, s->rx_hdr, SHDR) == 0) {
+		/* the header believed last time, byte for byte: its check
+		   holds */
+		at = UNIT_HERE;
+		size = SHDR + ((size_t)p[2] << 8 | p[3]);
+	} else {
+		at = unit_at(p, avail, &size);
+	}
 	if (at == CUT)
 		return NEED_MORE;
 	if (at == NO_UNIT) {
@@ -509,6 +524,7 @@ static int parse(ipk__stream *s, ipk__rx *rx, size_t *got)
 		return err; /* stays buffered */
 	if (len > 0)
 		memcpy(dst, p + SHDR, (size_t)len);
+	memcpy(s->rx_hdr, p, SHDR);
 	s->in_off += size;
 	*got = (size_t)len;
 	return GOT;
