@@ -74,8 +74,15 @@ static void put_unaliased(const char *text)
 			}
 		}
 		if (blen > 0) {
-			fputs(aliases[best].given, stderr);
+			const char *given = aliases[best].given;
+			fputs(given, stderr);
 			text += blen;
+			/* the library's own options follow: "?" if they now
+			   come first */
+			if (*text == '&' && strchr(given, '?') == NULL) {
+				fputc('?', stderr);
+				text++;
+			}
 		} else {
 			fputc(*text++, stderr);
 		}
