@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 extern const struct ipk_cmd cli_cmd_gc;
 
@@ -77,6 +78,15 @@ static int gc_run(int argc, char **argv)
 			                 "until removed (ipckit rm)"
 			               : "nothing records whether it is kept on "
 			                 "purpose (remove it with ipckit rm)");
+			continue;
+		}
+		if (geteuid() != 0 && o->uid != geteuid()) {
+			/* the library refuses it too (ipk_object_remove) */
+			kept++;
+			printf("kept %s %s: it belongs to uid %u: only its owner or "
+			       "root removes it\n", o->kind,
+			       obj_text(o->address, a, sizeof a, NULL),
+			       (unsigned)o->uid);
 			continue;
 		}
 		if (dry) {

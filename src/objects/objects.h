@@ -182,6 +182,14 @@ bool ipk__obj_owner_says(struct ipk__obj *o, enum ipk__owner_state owner,
 void ipk__queue_owner_why(struct ipk__obj *o, const struct ipk__owner *rec,
                           const char *also);
 
+/* Owner records whose object is gone (scan_records.c): all of them, or
+   record file `file` of directory dfd (/dev/shm). */
+void ipk__scan_records(struct ipk__scanctx *c);
+void ipk__scan_record_one(struct ipk__scanctx *c, int dfd, const char *file);
+/* Remove the record o lists, judged again under its lock: orphan only,
+   or any stale one when force. dirfd: /dev/shm opened, or -1. */
+int ipk__record_remove(const struct ipk__obj *o, int dirfd, bool force);
+
 /* Decide state and why from what the scanners recorded. */
 void ipk__obj_judge(struct ipk__obj *o);
 
