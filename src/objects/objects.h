@@ -158,6 +158,11 @@ void ipk__scan_files(struct ipk__scanctx *c);
 /* One object each: a /dev/shm entry, a queue in the mqueue directory dfd,
    a FIFO, socket file or mmap: ring file. */
 void ipk__scan_devshm_one(struct ipk__scanctx *c, const char *name);
+/* Open name (relative to dfd) for reading only if it is the regular file
+   seen (lstat): never a FIFO or device put there meanwhile, whose opening
+   would disturb its users. The descriptor, or -1. */
+struct stat;
+int ipk__open_regular(int dfd, const char *name, const struct stat *seen);
 /* A /dev/shm file that is ipckit's bookkeeping, not an object. */
 bool ipk__devshm_internal(const char *name);
 void ipk__scan_mqueue_one(struct ipk__scanctx *c, int dfd, const char *name);

@@ -231,17 +231,19 @@ void ipk__scan_record_one(struct ipk__scanctx *c, int dfd, const char *file)
 	struct ipk__owner_file f;
 	if (!ipk__owner_file_parse(file, &f))
 		return;
-	int fd = openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fstatat(dfd, file, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode))
+		return;
+	int fd = ipk__open_regular(dfd, file, &st);
 	if (fd < 0)
 		return;
-	struct stat st;
 	struct ipk__owner rec;
 	uint64_t mntns = 0;
 	char *where = malloc(4 * 4096);
-	int found = where && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)
-	                    ? ipk__owner_file_read(fd, &f, &rec, where, 4 * 4096,
-	                                           &mntns)
-	                    : 0;
+	int found = where ? ipk__owner_file_read(fd, &f, &rec, where, 4 * 4096,
+	                                         &mntns)
+	                  : 0;
 	close(fd);
 	struct verdict v;
 	judge(&f, found, &rec, where ? where : "", mntns, &v);
