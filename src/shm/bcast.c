@@ -145,6 +145,7 @@ int ipk__bcast_attach(struct ipk__bcast *b, void *mem, size_t size,
 	b->h = h;
 	b->data = (unsigned char *)mem + hs;
 	b->cap = cap;
+	b->lenmax = ipk__bcast_max_message(cap);
 	b->key = h->key;
 	b->nslots = nslots;
 	b->history = h->history;

@@ -157,6 +157,7 @@ struct ipk__bcast {
 	struct ipk__bcast_hdr *h;
 	unsigned char *data;
 	uint64_t cap;
+	uint64_t lenmax;   /* longest message a record can hold */
 	uint64_t key;
 	uint32_t nslots;
 	enum ipk__bcast_role role;
