@@ -49,6 +49,9 @@ inner() {
 	mkfifo /tmp/d/plain
 	sleep 1000 3<>/tmp/d/plain &
 	pids+=("$!")
+	local reader=$!
+	holds() { [ "$(readlink "/proc/$reader/fd/3" 2>/dev/null)" = /tmp/d/plain ]; }
+	until_ok holds || bad "the reader does not hold the FIFO"
 	child() { unshare --pid --fork --mount-proc "$@"; }
 	out=$(child "$CLI" gc --kind fifo 2>&1)
 	[ -p /tmp/d/plain ] && ok || bad "gc from a child pid namespace removed /tmp/d/plain, which a live process reads"
