@@ -143,8 +143,9 @@ inner() {
 	check "gc keeps it" 1 "$(nrec fifo)"
 	local addr
 	addr=$("$CLI" ls --kind record --json | jq -r '.objects[0].address')
-	"$CLI" rm "$addr" 2>/dev/null &&
-		bad "rm removed an unknown record without --force" || ok
+	out=$("$CLI" rm "$addr" 2>&1) && bad "rm removed an unknown record without --force"
+	grep -q "is unknown: cannot tell whether its object is gone: .*; not removing it (force to remove anyway)" <<<"$out" &&
+		ok || bad "rm of an unknown record says: $out"
 	"$CLI" rm --force "$addr" || bad "rm --force $addr"
 	check "rm --force removed it" "" "$(records)"
 

@@ -316,14 +316,18 @@ void ipk__scan_records(struct ipk__scanctx *c)
 }
 
 /* ipk__owner_sweep's judgement, made again under the record's lock */
+struct again {
+	bool force;
+	struct verdict v;
+};
+
 static bool still_stale(void *arg, const struct ipk__owner_file *f, int found,
                         const struct ipk__owner *rec, const char *where,
                         uint64_t mntns)
 {
-	bool force = *(const bool *)arg;
-	struct verdict v;
-	judge(f, found, rec, where, mntns, &v);
-	return v.state == IPK_OBJ_ORPHAN || (force && v.state != 0);
+	struct again *a = arg;
+	judge(f, found, rec, where, mntns, &a->v);
+	return a->v.state == IPK_OBJ_ORPHAN || (a->force && a->v.state != 0);
 }
 
 int ipk__record_remove(const struct ipk__obj *o, int dirfd, bool force)
@@ -333,15 +337,23 @@ int ipk__record_remove(const struct ipk__obj *o, int dirfd, bool force)
 	int dfd = dirfd >= 0 ? dirfd : ipk__dir_open(o->path, &base);
 	if (dfd < 0)
 		return dfd;
-	int rc = ipk__owner_sweep(dfd, base, o->dev, o->ino, still_stale, &force);
+	struct again a = {.force = force, .v.state = -1}; /* -1: not judged */
+	int rc = ipk__owner_sweep(dfd, base, o->dev, o->ino, still_stale, &a);
 	if (dfd != dirfd)
 		close(dfd);
 	if (rc == -ESTALE)
 		return ipk__err(rc, "%s was replaced meanwhile; not removing the new "
 		                "one", o->path);
+	if (rc == -EBUSY && a.v.state == -1)
+		return ipk__err(rc, "%s is locked by a listener; not removing it",
+		                o->path);
+	if (rc == -EBUSY && a.v.state == 0)
+		return ipk__err(rc, "%s: its object is there (or being made); not "
+		                "removing it", o->path);
 	if (rc == -EBUSY)
-		return ipk__err(rc, "%s is in use again (its object is there, or its "
-		                "listener runs); not removing it", o->path);
+		return ipk__err(rc, "%s is %s: %s; not removing it (force to remove "
+		                "anyway)", o->path, ipk_objstate_name(a.v.state),
+		                a.v.why);
 	if (rc < 0)
 		return ipk__errno(rc, "removing %s", o->path);
 	return 0;
