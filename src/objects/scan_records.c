@@ -189,7 +189,7 @@ static void judge(const struct ipk__owner_file *f, int found,
 	memset(v, 0, sizeof v[0]);
 	if (found != 1)
 		return; /* no record (being written), or not believable */
-	char why[200] = "";
+	char why[120] = ""; /* leaves room in v->why */
 	int there = object_there(f, found, rec, where, mntns, v->what,
 	                         sizeof v->what, why, sizeof why);
 	if (there < 0 || there == THERE)
