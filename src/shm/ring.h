@@ -215,6 +215,9 @@ size_t ipk__ring_max_message(uint64_t cap, bool mpmc);
    is recorded as its creator, persist as asked. */
 int ipk__ring_format(void *mem, size_t size, bool mpmc, bool persist);
 
+/* The header's identity (magic, version, layout, ring id) is no longer
+   what attach read: someone spoiled it, and no process can attach now. */
+bool ipk__ring_spoiled(const struct ipk__ring *r);
 /*
  * Check that [mem, mem + size) holds a ring of this version (-EPROTO with a
  * message naming what is wrong, or saying that it is an older layout;
