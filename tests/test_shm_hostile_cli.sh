@@ -111,5 +111,24 @@ for how in "" "&mpmc"; do
 	fi
 done
 
+# ---- the same for a publisher's broadcast ring: it goes when the
+# publisher leaves (every byte from 8 on, its flags among them, all ones:
+# the persist flag is set too)
+{
+	for ((i = 0; i < 500; i++)); do
+		m=$(od -An -tx8 -N8 "/dev/shm$N3" 2>/dev/null | tr -d ' ')
+		[ -n "$m" ] && [ "$m" != 0000000000000000 ] && break
+		sleep 0.01
+	done
+	head -c $((12288 - 8)) /dev/zero | tr '\0' '\377' |
+		dd of="/dev/shm$N3" bs=4096 seek=8 oflag=seek_bytes conv=notrunc \
+			status=none
+	echo after
+} | run "$CLI" pub "shm:$N3" >"$TMP/out" 2>"$TMP/err"
+if [ ! -e "/dev/shm$N3" ]; then ok; else
+	bad "pub left its spoiled broadcast ring in /dev/shm ($(cat "$TMP/err"))"
+	rm -f "/dev/shm$N3"
+fi
+
 echo "test_shm_hostile_cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -242,6 +242,10 @@ size_t ipk__bcast_max_message(uint64_t cap);
 /* Does [mem, mem + size) start like a broadcast ring (magic only)? */
 bool ipk__bcast_is(const void *mem, size_t size);
 
+/* The header's identity (magic, version, layout, key) is no longer what
+   attach read: someone overwrote it. Sets no error. */
+bool ipk__bcast_spoiled(const struct ipk__bcast *b);
+
 /* Lay a new ring over zeroed memory. */
 int ipk__bcast_format(void *mem, size_t size, const struct ipk__bcast_fmt *f);
 /* Check the header (-EPROTO naming what is wrong, -EAGAIN if not laid out
