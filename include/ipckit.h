@@ -934,7 +934,9 @@ typedef struct ipk_objpid {
 typedef struct ipk_object {
 	const char *kind;    /* "sysvmq" "sysvshm" "sysvsem" "shm" "sem" "mq"
 	                        "mutex" "cond" "rwlock" "fifo" "unix" "unixgram"
-	                        "mmap" */
+	                        "mmap", or "record": an owner record ipckit
+	                        keeps in /dev/shm whose object is gone
+	                        (docs/inventory.md) */
 	const char *address; /* what ipk_remove() and the CLI accept */
 	const char *path;    /* the file behind it, or "" */
 	const char *detail;  /* what it is: "ring", "ring mpmc", "region",
@@ -997,8 +999,10 @@ const char *ipk_objstate_name(int state);
 /*
  * Remove exactly the object o of a scan (not another one made since under
  * the same name), if it is still not in use. Without IPK_REMOVE_FORCE only
- * an IPK_OBJ_ORPHAN that is not kept on purpose is removed; anything else
- * is -EBUSY with the reason. The object is looked at again just before.
+ * an IPK_OBJ_ORPHAN that is not kept on purpose and belongs to the caller
+ * (any owner for root) is removed; anything else is -EBUSY (-EPERM for
+ * another user's) with the reason. The object is looked at again just
+ * before.
  */
 int ipk_object_remove(const ipk_object *o, int flags);
 

@@ -163,5 +163,17 @@ expect_eq "req on a rep address" 2 $?
 err=$(run req -t 300 "unix:$TMP/nobody.sock" hi 2>&1)
 expect_eq "req with no server" 1 $?
 case "$err" in *"no server"*|*"cannot connect"*) ok ;; *) bad "no server: [$err]" ;; esac
+# errors name the address as typed, not with the options req, rep and push
+# add themselves (?proto=, ?resend=)
+for cmd in "req -t 300 @ hi" "rep @ --echo" "push -t 300 @ hi"; do
+	err=$(run ${cmd/@/"unix:$TMP/nobody.sock?bogus=1"} 2>&1)
+	case "$err" in
+	*proto=* | *resend=*) bad "$cmd quotes options it added: [$err]" ;;
+	*"unix:$TMP/nobody.sock?bogus=1"*"unknown option 'bogus'"*) ok ;;
+	*) bad "$cmd with a bad option: [$err]" ;;
+	esac
+done
+err=$(run req -t 300 "unix:$TMP/nobody.sock" hi 2>&1)
+case "$err" in *proto=* | *resend=*) bad "req quotes options it added: [$err]" ;; *) ok ;; esac
 
 summary

@@ -7,12 +7,13 @@ set -u
 CLI=${IPK_CLI:?run through ctest (IPK_CLI = the ipckit binary)}
 N1=/ipkt-hostile-$$-spsc
 N2=/ipkt-hostile-$$-mpmc
+N3=/ipkt-hostile-$$-spoiled
 TMP=$(mktemp -d /tmp/ipkt-hostile-$$-XXXXXX) || exit 1
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 cleanup() {
-	rm -f "/dev/shm$N1" "/dev/shm$N2"
+	rm -f "/dev/shm$N1" "/dev/shm$N2" "/dev/shm$N3"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -82,6 +83,52 @@ for key in 0xZZ 0x12zz 0x1ffffffff; do
 		fi
 	done
 done
+
+# ---- a listener whose ring header is overwritten (its layout, the persist
+# word, the slots: every byte from 16 to 12 KiB) fails with an error and
+# still takes its own ring away: nobody can attach to that ring again
+for how in "" "&mpmc"; do
+	run "$CLI" recv "shm:$N3?size=65536$how" -n 1 --timeout 4000 \
+		>"$TMP/out" 2>"$TMP/err" &
+	pid=$!
+	# until the ring is laid out (its magic, the first word, is set last)
+	for ((i = 0; i < 500; i++)); do
+		m=$(od -An -tx8 -N8 "/dev/shm$N3" 2>/dev/null | tr -d ' ')
+		[ -n "$m" ] && [ "$m" != 0000000000000000 ] && break
+		sleep 0.01
+	done
+	head -c $((12288 - 16)) /dev/zero | tr '\0' 'Z' |
+		dd of="/dev/shm$N3" bs=4096 seek=16 oflag=seek_bytes conv=notrunc \
+			status=none
+	wait "$pid"
+	st=$?
+	if [ $st -eq 1 ]; then ok; else
+		bad "recv$how on a spoiled ring: exit $st ($(cat "$TMP/err"))"
+	fi
+	if [ ! -e "/dev/shm$N3" ]; then ok; else
+		bad "recv$how left its spoiled ring in /dev/shm"
+		rm -f "/dev/shm$N3"
+	fi
+done
+
+# ---- the same for a publisher's broadcast ring: it goes when the
+# publisher leaves (every byte from 8 on, its flags among them, all ones:
+# the persist flag is set too)
+{
+	for ((i = 0; i < 500; i++)); do
+		m=$(od -An -tx8 -N8 "/dev/shm$N3" 2>/dev/null | tr -d ' ')
+		[ -n "$m" ] && [ "$m" != 0000000000000000 ] && break
+		sleep 0.01
+	done
+	head -c $((12288 - 8)) /dev/zero | tr '\0' '\377' |
+		dd of="/dev/shm$N3" bs=4096 seek=8 oflag=seek_bytes conv=notrunc \
+			status=none
+	echo after
+} | run "$CLI" pub "shm:$N3" >"$TMP/out" 2>"$TMP/err"
+if [ ! -e "/dev/shm$N3" ]; then ok; else
+	bad "pub left its spoiled broadcast ring in /dev/shm ($(cat "$TMP/err"))"
+	rm -f "/dev/shm$N3"
+fi
 
 echo "test_shm_hostile_cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

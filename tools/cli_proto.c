@@ -36,5 +36,8 @@ int cli_proto_url(const char *cmd, const char *url, const char *name,
 		q = strchr(q, '&');
 	}
 	*out = cli_url_with(url, "proto", name);
-	return *out ? 0 : cli_fail(cmd, url, "out of memory");
+	if (*out == NULL)
+		return cli_fail(cmd, url, "out of memory");
+	cli_alias_url(*out, url);
+	return 0;
 }

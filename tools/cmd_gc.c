@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 extern const struct ipk_cmd cli_cmd_gc;
 
@@ -79,6 +80,15 @@ static int gc_run(int argc, char **argv)
 			                 "purpose (remove it with ipckit rm)");
 			continue;
 		}
+		if (geteuid() != 0 && o->uid != geteuid()) {
+			/* the library refuses it too (ipk_object_remove) */
+			kept++;
+			printf("kept %s %s: it belongs to uid %u: only its owner or "
+			       "root removes it\n", o->kind,
+			       obj_text(o->address, a, sizeof a, NULL),
+			       (unsigned)o->uid);
+			continue;
+		}
 		if (dry) {
 			removed++;
 			printf("would remove %s %s: %s\n", o->kind, obj_text(o->address, a, sizeof a, NULL),
@@ -115,11 +125,13 @@ const struct ipk_cmd cli_cmd_gc = {
 	"Removes every object that 'ipckit ls' shows as orphan (provably no\n"
 	"live user: a segment nobody attaches whose creator and last user are\n"
 	"gone, a ring whose attached processes all died, a FIFO, queue or\n"
-	"semaphore nobody holds, a socket file nothing is bound to), of every\n"
-	"kind. Never removed: live and unknown objects, permission-0 ones, and\n"
-	"objects kept on purpose (?persist, plain regions): each of those is\n"
-	"named with the reason it was kept. Each object is looked at again just\n"
-	"before it is removed, and only that very object is removed.\n"
+	"semaphore nobody holds, a socket file nothing is bound to, an owner\n"
+	"record whose object is gone), of every kind. Never removed: live and\n"
+	"unknown objects, permission-0 ones, objects kept on purpose (?persist,\n"
+	"plain regions), other users' objects (unless run by root), a FIFO a\n"
+	"process has open for reading: each of those is named with the reason\n"
+	"it was kept. Each object is looked at again just before it is\n"
+	"removed, and only that very object is removed.\n"
 	"\n"
 	"options:\n"
 	"  --dry-run     say what would be removed, remove nothing\n"

@@ -222,6 +222,7 @@ static int req_run(int argc, char **argv)
 		if (full == NULL)
 			return cli_fail("req", given, "out of memory");
 		url = full;
+		cli_alias_url(url, given);
 	}
 	cli_catch_signals();
 	struct asker a = {.o = &o, .url = given};

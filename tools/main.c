@@ -43,18 +43,69 @@ static const struct ipk_cmd *const commands[] = {
 
 const char *cli_command = "ipckit";
 
+/* Addresses a command extended on its own (?proto=req, ?resend=...): an
+   error names the address the user typed, not the one passed on. */
+static struct {
+	const char *inner, *given;
+} aliases[4];
+
+void cli_alias_url(const char *inner, const char *given)
+{
+	for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+		if (aliases[i].inner == NULL || strcmp(aliases[i].inner, inner) == 0) {
+			aliases[i].inner = inner;
+			aliases[i].given = given;
+			return;
+		}
+}
+
+/* Print text with every aliased address written as the user gave it; the
+   longest match first, so a longer inner address is not half replaced. */
+static void put_unaliased(const char *text)
+{
+	while (*text != '\0') {
+		size_t best = 0, blen = 0;
+		for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
+			const char *in = aliases[i].inner;
+			size_t n = in ? strlen(in) : 0;
+			if (n > blen && strncmp(text, in, n) == 0) {
+				best = i;
+				blen = n;
+			}
+		}
+		if (blen > 0) {
+			const char *given = aliases[best].given;
+			fputs(given, stderr);
+			text += blen;
+			/* the library's own options follow: "?" if they now
+			   come first */
+			if (*text == '&' && strchr(given, '?') == NULL) {
+				fputc('?', stderr);
+				text++;
+			}
+		} else {
+			fputc(*text++, stderr);
+		}
+	}
+}
+
 int cli_fail(const char *cmd, const char *url, const char *fmt, ...)
 {
 	va_list ap;
-	/* one line: "ipckit: COMMAND URL: reason" */
-	if (url)
-		fprintf(stderr, "ipckit: %s %s: ", cmd, url);
-	else
-		fprintf(stderr, "ipckit: %s: ", cmd);
+	char *text = NULL;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	int n = vasprintf(&text, fmt, ap);
 	va_end(ap);
+	/* one line: "ipckit: COMMAND URL: reason" */
+	fprintf(stderr, "ipckit: %s", cmd);
+	if (url) {
+		fputc(' ', stderr);
+		put_unaliased(url);
+	}
+	fputs(": ", stderr);
+	put_unaliased(n < 0 ? fmt : text);
 	fputc('\n', stderr);
+	free(text);
 	return 1;
 }
 

@@ -655,8 +655,9 @@ int ipk_remove_flags(const char *url, int flags)
 		return rc;
 	bool known, done = false;
 	const struct ipk_transport *tp = ipk__lookup(u.scheme, &known);
-	/* the inventory checks what the address names and who uses it */
-	if ((tp || is_sync_scheme(u.scheme)) &&
+	/* the inventory checks what the address names and who uses it (and
+	   removes its own bookkeeping: record:, docs/inventory.md) */
+	if ((tp || is_sync_scheme(u.scheme) || strcmp(u.scheme, "record") == 0) &&
 	    ((rc = ipk__objects_remove(&u, flags, &done)) < 0 || done))
 		;
 	else if (tp == NULL && !known && is_sync_scheme(u.scheme))

@@ -17,6 +17,9 @@
 #define RECLEN 192        /* every record has this size: one pwrite each */
 #define RECLEN_V0 160     /* records written before pidns= was recorded */
 #define LOCK_WAIT_NS (2000LL * 1000 * 1000)
+/* a file's record may go on with one line that says where the file was:
+   "where mntns=N path=ESCAPED\n" (owner.h, ipk__owner_set_at) */
+#define WHERE_MAX (3 * 4096 + 64)
 
 /* FNV-1a: names too long for a file name are hashed; records carry it */
 static uint64_t hash_name(const char *s)
@@ -50,6 +53,11 @@ static unsigned long long ipc_ns(void)
 uint64_t ipk__pid_ns(void)
 {
 	return ns_inode("pid");
+}
+
+uint64_t ipk__mnt_ns(void)
+{
+	return ns_inode("mnt");
 }
 
 bool ipk__owner_foreign(const struct ipk__owner *o)
@@ -173,23 +181,94 @@ static int parse(const char *rec, size_t len, uint64_t name_hash,
 	return 1;
 }
 
-/* Read a record from fd: 1, 0 or < 0. A write under way is read again. */
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
+}
+
+/* "where mntns=N path=ESCAPED\n" to the end of buf: 1 with path and
+   *mntns, 0 (none, or not one whole line). */
+static int parse_where(const char *buf, size_t len, char *path, size_t cap,
+                       uint64_t *mntns)
+{
+	static const char pre[] = "where mntns=";
+	if (len < sizeof pre || memcmp(buf, pre, sizeof pre - 1) != 0 ||
+	    buf[len - 1] != '\n' || memchr(buf, '\n', len) != buf + len - 1)
+		return 0;
+	const char *p = buf + sizeof pre - 1, *end = buf + len - 1;
+	unsigned long long ns = 0;
+	for (; p < end && *p >= '0' && *p <= '9'; p++)
+		ns = ns * 10 + (unsigned)(*p - '0');
+	if (p + 6 > end || memcmp(p, " path=", 6) != 0)
+		return 0;
+	p += 6;
+	size_t n = 0;
+	for (; p < end; p++) {
+		int c = (unsigned char)*p;
+		if (c <= 0x20 || c >= 0x7f)
+			return 0;
+		if (c == '%') {
+			int hi = end - p < 3 ? -1 : hexval(p[1]);
+			int lo = end - p < 3 ? -1 : hexval(p[2]);
+			if (hi < 0 || lo < 0 || (hi | lo) == 0)
+				return 0;
+			c = hi * 16 + lo;
+			p += 2;
+		}
+		if (n + 1 >= cap)
+			return 0;
+		path[n++] = (char)c;
+	}
+	path[n] = '\0';
+	*mntns = ns;
+	return n > 0 && path[0] == '/';
+}
+
+/* Read a record from fd: 1, 0 or < 0, and where the file it is about was
+   (where may be NULL; "" when not recorded). A write under way is read
+   again. */
+static int read_where(int fd, uint64_t name_hash, uid_t uid,
+                      struct ipk__owner *o, char *where, size_t cap,
+                      uint64_t *mntns)
+{
+	char *rec = malloc(RECLEN + WHERE_MAX + 1);
+	if (rec == NULL)
+		return -ENOMEM;
+	int rc;
+	for (int tries = 0;; tries++) {
+		if (where)
+			where[0] = '\0';
+		size_t len = 0;
+		ssize_t n = 0;
+		while (len < RECLEN + WHERE_MAX + 1 &&
+		       ((n = pread(fd, rec + len, RECLEN + WHERE_MAX + 1 - len,
+		                   (off_t)len)) > 0 ||
+		        (n < 0 && errno == EINTR)))
+			len += n > 0 ? (size_t)n : 0;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		/* a record of an older version is exactly one head; a where line
+		   may follow a head of this one */
+		size_t head = len == RECLEN_V0 ? RECLEN_V0 : RECLEN;
+		rc = len == 0 ? 0 : len < head ? 0 : parse(rec, head, name_hash, uid, o);
+		if (rc == 1 && where && len > head)
+			parse_where(rec + head, len - head, where, cap, mntns);
+		if (rc || len == 0 || tries == 3)
+			break;
+	}
+	free(rec);
+	return rc;
+}
+
 static int read_fd(int fd, uint64_t name_hash, uid_t uid,
                    struct ipk__owner *o)
 {
-	char rec[RECLEN + 1];
-	for (int tries = 0;; tries++) {
-		ssize_t n = pread(fd, rec, sizeof rec, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		int rc = parse(rec, (size_t)n, name_hash, uid, o);
-		if (rc || tries == 3)
-			return rc;
-	}
+	return read_where(fd, name_hash, uid, o, NULL, 0, NULL);
 }
 
 /*
@@ -339,6 +418,48 @@ int ipk__owner_write(ipk__owner_claim *cl, const struct ipk__owner *o)
 	return n == RECLEN ? 0 : n < 0 ? -errno : -EIO;
 }
 
+int ipk__owner_set_at(ipk__owner_claim *cl, bool persist, uint64_t object,
+                      const char *where)
+{
+	if (cl->fd < 0)
+		return -EBADF;
+	char *rec = malloc(RECLEN + WHERE_MAX);
+	if (rec == NULL)
+		return -ENOMEM;
+	struct ipk__owner o;
+	ipk__owner_self(&o, persist, object);
+	format(rec, &o, cl->name_hash);
+	size_t len = RECLEN;
+	int n = snprintf(rec + len, WHERE_MAX, "where mntns=%llu path=",
+	                 (unsigned long long)ipk__mnt_ns());
+	/* a path that does not fit (longer than PATH_MAX) is not recorded:
+	   never a shortened one */
+	if (where == NULL || where[0] != '/' ||
+	    strlen(where) * 3 + (size_t)n + 2 > WHERE_MAX)
+		n = -1;
+	len += n > 0 ? (size_t)n : 0;
+	for (const char *p = where; n > 0 && *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		len += (size_t)snprintf(rec + len, RECLEN + WHERE_MAX - len,
+		                        c <= 0x20 || c >= 0x7f || c == '%' ? "%%%02X"
+		                                                           : "%c",
+		                        c);
+	}
+	if (n > 0)
+		rec[len++] = '\n';
+	/* the head first, as every version reads it; then the line, and the
+	   end cut where it ends (a reader in between
+	   may find no where line, never a wrong one) */
+	ssize_t w;
+	while ((w = pwrite(cl->fd, rec, len, 0)) < 0 && errno == EINTR)
+		;
+	int rc = w == (ssize_t)len ? 0 : w < 0 ? -errno : -EIO;
+	if (rc == 0 && ftruncate(cl->fd, (off_t)len) < 0)
+		rc = -errno;
+	free(rec);
+	return rc;
+}
+
 int ipk__owner_drop(ipk__owner_claim *cl)
 {
 	if (cl->fd < 0)
@@ -394,4 +515,129 @@ bool ipk__owner_keeps(bool persist, bool adopted, long unread)
 	/* a dead listener's leftover is tidied away only once it is empty:
 	   its messages were sent to whoever listens there, not to us */
 	return adopted && unread != 0;
+}
+
+/* ------------------------------------------------------- record files */
+
+int ipk__owner_file_parse(const char *file, struct ipk__owner_file *f)
+{
+	memset(f, 0, sizeof *f);
+	char pre[64];
+	snprintf(pre, sizeof pre, ".ipk-owner.%llu.", ipc_ns());
+	if (strncmp(file, pre, strlen(pre)) != 0)
+		return 0;
+	const char *p = file + strlen(pre);
+	char *end;
+	errno = 0;
+	unsigned long uid = strtoul(p, &end, 10);
+	if (end == p || *end != '.' || errno || uid > (uid_t)-1 ||
+	    (p[0] == '0' && end != p + 1))
+		return 0;
+	f->uid = (uid_t)uid;
+	p = end + 1;
+	const char *dot = strchr(p, '.');
+	if (dot == NULL || dot == p || (size_t)(dot - p) >= sizeof f->kind)
+		return 0;
+	memcpy(f->kind, p, (size_t)(dot - p));
+	f->kind[dot - p] = '\0';
+	p = dot + 1;
+	if (p[0] == '#') {
+		/* a name too long to spell: only its hash is known */
+		if (strlen(p) != 17)
+			return 0;
+		for (int i = 1; i <= 16; i++)
+			if (hexval(p[i]) < 0 || (p[i] >= 'A' && p[i] <= 'F'))
+				return 0;
+		f->name_hash = strtoull(p + 1, NULL, 16);
+		f->hashed = true;
+	} else {
+		size_t n = 0;
+		for (; *p; p++) {
+			int c = (unsigned char)*p;
+			if (c == '%') {
+				int hi = hexval(p[1]), lo = hi < 0 ? -1 : hexval(p[2]);
+				if (hi < 0 || lo < 0)
+					return 0;
+				c = hi * 16 + lo;
+				p += 2;
+			}
+			if (c == 0 || n + 1 >= sizeof f->name)
+				return 0;
+			f->name[n++] = (char)c;
+		}
+		f->name[n] = '\0';
+		if (n == 0)
+			return 0;
+		f->name_hash = hash_name(f->name);
+	}
+	/* the name spells back to this very file name: one record, one name */
+	char again[320];
+	if (!f->hashed &&
+	    (path_of(again, sizeof again, f->kind, f->name, f->uid) < 0 ||
+	     strcmp(again + strlen(OWNER_DIR "/"), file) != 0))
+		return 0;
+	return 1;
+}
+
+int ipk__owner_file_read(int fd, const struct ipk__owner_file *f,
+                         struct ipk__owner *o, char *where, size_t cap,
+                         uint64_t *mntns)
+{
+	*mntns = 0;
+	if (!believable(fd, f->uid, false))
+		return 0;
+	return read_where(fd, f->name_hash, f->uid, o, where, cap, mntns);
+}
+
+int ipk__owner_sweep(int dfd, const char *file, uint64_t dev, uint64_t ino,
+                     bool (*stale)(void *arg, const struct ipk__owner_file *f,
+                                   int found, const struct ipk__owner *rec,
+                                   const char *where, uint64_t mntns),
+                     void *arg)
+{
+	struct ipk__owner_file f;
+	if (!ipk__owner_file_parse(file, &f))
+		return -EINVAL;
+	int fd = openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* the record's own lock: a listener deciding about the object now
+	   (claim) waits, and finds the file gone after us */
+	int64_t until = ipk__now_ns() + LOCK_WAIT_NS;
+	int rc;
+	while ((rc = flock(fd, LOCK_EX | LOCK_NB)) < 0 &&
+	       (errno == EINTR || errno == EWOULDBLOCK) &&
+	       ipk__now_ns() < until)
+		if (errno == EWOULDBLOCK)
+			ipk__nap(1000000, IPK__NEVER);
+	if (rc < 0) {
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		close(fd);
+		return rc;
+	}
+	struct stat a, b;
+	char *where = malloc(WHERE_MAX);
+	struct ipk__owner o;
+	uint64_t mntns = 0;
+	if (where == NULL)
+		rc = -ENOMEM;
+	else if (fstat(fd, &a) < 0 || fstatat(dfd, file, &b, AT_SYMLINK_NOFOLLOW) < 0)
+		rc = -errno;
+	else if ((uint64_t)a.st_dev != dev || (uint64_t)a.st_ino != ino ||
+	         a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		rc = -ESTALE; /* another record has the name now */
+	else {
+		int found = ipk__owner_file_read(fd, &f, &o, where, WHERE_MAX, &mntns);
+		if (found < 0)
+			rc = found;
+		else if (!stale(arg, &f, found, &o, where, mntns))
+			rc = -EBUSY;
+		else if (unlinkat(dfd, file, 0) < 0)
+			rc = -errno;
+		else
+			rc = 0;
+	}
+	free(where);
+	close(fd); /* releases the lock */
+	return rc;
 }

@@ -26,6 +26,7 @@
 #define IPK_CORE_OWNER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -46,6 +47,8 @@ struct ipk__owner {
 
 /* The calling process's pid namespace inode (0 if /proc cannot say). */
 uint64_t ipk__pid_ns(void);
+/* The same of its mount namespace (where a recorded path means what). */
+uint64_t ipk__mnt_ns(void);
 /* Was the record's pid written in another pid namespace than ours? Such a
    pid cannot be judged here (ipk__owner_alive counts it alive). */
 bool ipk__owner_foreign(const struct ipk__owner *o);
@@ -97,6 +100,15 @@ int ipk__owner_get(ipk__owner_claim *cl, struct ipk__owner *o);
 int ipk__owner_set(ipk__owner_claim *cl, bool persist, uint64_t object);
 /* Write any record (tests use it to stage a recycled pid). */
 int ipk__owner_write(ipk__owner_claim *cl, const struct ipk__owner *o);
+/*
+ * The same, for an object that is a file: where it is (an absolute path
+ * without symbolic links) and the mount namespace that path is in go on
+ * one more line, so that the record can be told from one whose file was
+ * removed behind ipckit's back (ipk__owner_sweep). ipk__owner_write
+ * rewrites the head and leaves that line.
+ */
+int ipk__owner_set_at(ipk__owner_claim *cl, bool persist, uint64_t object,
+                      const char *where);
 /* Remove the record (the object is gone). */
 int ipk__owner_drop(ipk__owner_claim *cl);
 void ipk__owner_unlock(ipk__owner_claim *cl);
@@ -120,6 +132,39 @@ void ipk__owner_forget(const char *kind, const char *name, uid_t uid,
    records of names sharing a prefix list OWNER_DIR with this. */
 int ipk__owner_path(char *buf, size_t cap, const char *kind, const char *name,
                     uid_t uid);
+
+/*
+ * Record files, for the inventory: what a file name in OWNER_DIR
+ * (/dev/shm) says, for this IPC namespace's records only.
+ */
+struct ipk__owner_file {
+	uid_t uid;          /* whose record (the file must be theirs) */
+	char kind[16];      /* "sysvmq", "mq", "fifo", "sock", ... */
+	char name[256];     /* decoded; "" when hashed */
+	bool hashed;        /* the name was too long: only its hash is known */
+	uint64_t name_hash;
+};
+/* 1 when file (a name in /dev/shm) is a record file of this IPC
+   namespace, with its parts; 0 otherwise. */
+int ipk__owner_file_parse(const char *file, struct ipk__owner_file *f);
+/* Read the record in fd (opened from that file): 1 with *o, and for a
+   file's record where it was (where[0] = 0: not recorded) and *mntns;
+   0 none or not believable; < 0 error. */
+int ipk__owner_file_read(int fd, const struct ipk__owner_file *f,
+                         struct ipk__owner *o, char *where, size_t cap,
+                         uint64_t *mntns);
+/*
+ * Remove record file `file` of directory dfd (OWNER_DIR) if it is still
+ * the file dev/ino and stale() says so of what it holds now, read under
+ * the record's lock (found: as ipk__owner_file_read). 0 removed,
+ * -ESTALE (another file has the name), -EBUSY (not stale now, or locked
+ * by a listener for 2 s), -errno.
+ */
+int ipk__owner_sweep(int dfd, const char *file, uint64_t dev, uint64_t ino,
+                     bool (*stale)(void *arg, const struct ipk__owner_file *f,
+                                   int found, const struct ipk__owner *rec,
+                                   const char *where, uint64_t mntns),
+                     void *arg);
 
 /*
  * Does a listener's close leave its queue or ring in place? The one rule

@@ -1,7 +1,11 @@
 /* Owner records of FIFOs and socket files (owner_file.h). */
+#define _GNU_SOURCE
 #include "owner_file.h"
 
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static void name_of(char buf[48], uint64_t dev, uint64_t ino)
@@ -10,8 +14,35 @@ static void name_of(char buf[48], uint64_t dev, uint64_t ino)
 	         (unsigned long long)ino);
 }
 
-void ipk__owner_file_listen(const char *kind, uint64_t dev, uint64_t ino,
-                            uid_t file_uid, bool persist, bool track)
+/* path from the root, its directories without symbolic links (the file
+   itself is not followed), in a new string; NULL if that cannot be said */
+static char *where_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	char dir[PATH_MAX];
+	if (slash == path)
+		snprintf(dir, sizeof dir, "/");
+	else if (slash == NULL)
+		snprintf(dir, sizeof dir, ".");
+	else if ((size_t)(slash - path) < sizeof dir)
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	else
+		return NULL;
+	if (base[0] == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		return NULL;
+	char *real = realpath(dir, NULL);
+	char *out = NULL;
+	if (real && asprintf(&out, "%s%s%s", real,
+	                     strcmp(real, "/") == 0 ? "" : "/", base) < 0)
+		out = NULL;
+	free(real);
+	return out;
+}
+
+void ipk__owner_file_listen(const char *kind, const char *path, uint64_t dev,
+                            uint64_t ino, uid_t file_uid, bool persist,
+                            bool track)
 {
 	char name[48];
 	name_of(name, dev, ino);
@@ -22,10 +53,12 @@ void ipk__owner_file_listen(const char *kind, uint64_t dev, uint64_t ino,
 		ipk__owner_forget(kind, name, file_uid, ino);
 		return;
 	}
+	char *where = where_of(path);
 	ipk__owner_claim cl;
 	if (ipk__owner_lock(&cl, kind, name) == 0)
-		ipk__owner_set(&cl, persist, ino);
+		ipk__owner_set_at(&cl, persist, ino, where);
 	ipk__owner_unlock(&cl);
+	free(where);
 }
 
 void ipk__owner_file_close(const char *kind, uint64_t dev, uint64_t ino,

@@ -27,11 +27,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* A listener now owns file dev/ino of kind ("fifo", "sock"), owned by
-   file_uid: recorded with ?persist, or always with track, when the
-   listener is file_uid; else any record of it is dropped. Best effort. */
-void ipk__owner_file_listen(const char *kind, uint64_t dev, uint64_t ino,
-                            uid_t file_uid, bool persist, bool track);
+/* A listener now owns file dev/ino of kind ("fifo", "sock") at path,
+   owned by file_uid: recorded with ?persist, or always with track, when
+   the listener is file_uid; else any record of it is dropped. The record
+   says where the file is (without symbolic links, from the root), so that
+   gc can tell a record whose file was removed by other means
+   (src/objects/scan_records.c). Best effort. */
+void ipk__owner_file_listen(const char *kind, const char *path, uint64_t dev,
+                            uint64_t ino, uid_t file_uid, bool persist,
+                            bool track);
 
 /* The listener closes: removed (it unlinked the file): the record goes;
    else, if it was kept with ?persist, it names no process any more. */

@@ -17,7 +17,8 @@
 
 static const char *const kinds[] = {
 	"sysvmq", "sysvshm", "sysvsem", "shm",  "sem",      "mq",   "mutex",
-	"cond",   "rwlock",  "fifo",    "unix", "unixgram", "mmap", NULL};
+	"cond",   "rwlock",  "fifo",    "unix", "unixgram", "mmap", "record",
+	NULL};
 
 struct ipk_objscan {
 	struct ipk__objlist list;
@@ -145,7 +146,7 @@ int ipk_objects_open(ipk_objscan **out, const ipk_objscan_opts *opts)
 	if (opts->kind && !known_kind(opts->kind))
 		return ipk__err(-EINVAL,
 		                "unknown kind '%s' (sysvmq sysvshm sysvsem shm sem mq "
-		                "mutex cond rwlock fifo unix unixgram mmap)",
+		                "mutex cond rwlock fifo unix unixgram mmap record)",
 		                opts->kind);
 	ipk_objscan *s = calloc(1, sizeof *s);
 	if (s == NULL)
@@ -184,6 +185,7 @@ int ipk_objects_open(ipk_objscan **out, const ipk_objscan_opts *opts)
 	ipk__scan_devshm(&c);
 	ipk__scan_mqueue(&c);
 	ipk__scan_files(&c);
+	ipk__scan_records(&c);
 	ipk__procidx_free(&procs);
 	for (size_t i = 0; i < s->list.n; i++)
 		ipk__obj_fix(&s->list.v[i]);

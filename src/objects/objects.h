@@ -158,6 +158,11 @@ void ipk__scan_files(struct ipk__scanctx *c);
 /* One object each: a /dev/shm entry, a queue in the mqueue directory dfd,
    a FIFO, socket file or mmap: ring file. */
 void ipk__scan_devshm_one(struct ipk__scanctx *c, const char *name);
+/* Open name (relative to dfd) for reading only if it is the regular file
+   seen (lstat): never a FIFO or device put there meanwhile, whose opening
+   would disturb its users. The descriptor, or -1. */
+struct stat;
+int ipk__open_regular(int dfd, const char *name, const struct stat *seen);
 /* A /dev/shm file that is ipckit's bookkeeping, not an object. */
 bool ipk__devshm_internal(const char *name);
 void ipk__scan_mqueue_one(struct ipk__scanctx *c, int dfd, const char *name);
@@ -181,6 +186,14 @@ bool ipk__obj_owner_says(struct ipk__obj *o, enum ipk__owner_state owner,
    left by a listener that took it over; p.messages set. */
 void ipk__queue_owner_why(struct ipk__obj *o, const struct ipk__owner *rec,
                           const char *also);
+
+/* Owner records whose object is gone (scan_records.c): all of them, or
+   record file `file` of directory dfd (/dev/shm). */
+void ipk__scan_records(struct ipk__scanctx *c);
+void ipk__scan_record_one(struct ipk__scanctx *c, int dfd, const char *file);
+/* Remove the record o lists, judged again under its lock: orphan only,
+   or any stale one when force. dirfd: /dev/shm opened, or -1. */
+int ipk__record_remove(const struct ipk__obj *o, int dirfd, bool force);
 
 /* Decide state and why from what the scanners recorded. */
 void ipk__obj_judge(struct ipk__obj *o);

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <mqueue.h>
 #include <semaphore.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -219,8 +218,44 @@ int ipk__obj_probe(ipk__url *u, struct ipk__obj *out, int *dirfd)
 				ipk__scan_mqueue_one(&c, dfd, name);
 				rc = pick(&list, -1, st.st_dev, st.st_ino, out) == 0 ? 1 : 0;
 			}
-			close(dfd);
+			/* the queue is removed from this directory, by its inode
+			   (unlink_object), not by its name through mq_unlink */
+			if (rc == 1 && dirfd != NULL)
+				*dirfd = dfd;
+			else
+				close(dfd);
 		}
+	} else if (strcmp(s, "record") == 0) {
+		/* an owner record whose object is gone (scan_records.c) */
+		const char *base;
+		int dfd = -1;
+		struct stat st;
+		if (strncmp(u->rest, "/dev/shm/", 9) != 0 ||
+		    !ipk__devshm_internal(u->rest + 9) || strchr(u->rest + 9, '/'))
+			rc = ipk__err(-EINVAL, "address '%s': record: names an owner "
+			              "record, /dev/shm/.ipk-owner.*", u->text);
+		else if ((dfd = rc = ipk__dir_open(u->rest, &base)) < 0)
+			;
+		else if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			rc = errno == ENOENT ? ipk__err(-ENOENT, "no record %s", u->rest)
+			                     : ipk__errno(-errno, "%s", u->rest);
+		else if (!S_ISREG(st.st_mode))
+			rc = ipk__err(-EINVAL, "%s is %s, not an owner record; not "
+			              "removing it", u->rest, file_type(st.st_mode));
+		else {
+			ipk__scan_record_one(&c, dfd, base);
+			rc = pick(&list, -1, st.st_dev, st.st_ino, out);
+			if (rc < 0)
+				rc = ipk__err(-EBUSY, "%s is the owner record of an object "
+				              "that is there (or not one ipckit can "
+				              "read): it goes with its object", u->rest);
+			else
+				rc = 1;
+		}
+		if (rc == 1 && dirfd != NULL)
+			*dirfd = dfd;
+		else if (dfd >= 0)
+			close(dfd);
 	} else if (strcmp(s, "fifo") == 0 || strcmp(s, "unix") == 0 ||
 	           strcmp(s, "unixgram") == 0 || strcmp(s, "mmap") == 0) {
 		const char *path = u->rest, *base;
@@ -301,23 +336,62 @@ static const char *mq_name(const struct ipk__obj *o, char *buf)
 	return buf;
 }
 
-/* Remove the object o names, by its identity; a file relative to dirfd,
-   the directory it was looked at in (-1: open it now). */
-static int unlink_object(const struct ipk__obj *o, int dirfd)
+/*
+ * Does a process read the FIFO base of dfd? Opening it for writing without
+ * waiting succeeds only when one does (ENXIO otherwise), whoever and
+ * wherever it is: also a reader this scan could not see (another user's
+ * process, another pid namespace). 0 none, or -EBUSY with a message.
+ */
+static int fifo_reader(int dfd, const char *base, const char *what)
+{
+	int w = openat(dfd, base, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+	if (w >= 0) {
+		close(w);
+		return ipk__err(-EBUSY, "%s is in use: a process has it open for "
+		                "reading (opening it for writing succeeds); not "
+		                "removing it (force to remove anyway)", what);
+	}
+	if (errno == ENXIO || errno == ENOENT)
+		return 0; /* no reader; gone: the unlink says so */
+	return ipk__err(-EBUSY, "%s: cannot tell whether a process reads it "
+	                "(opening it for writing: %s); not removing it", what,
+	                strerror(errno));
+}
+
+/* Remove the object o names, by its identity; a file or a POSIX queue
+   relative to dirfd, the directory it was looked at in (-1: open it
+   now). */
+static int unlink_object(const struct ipk__obj *o, int dirfd, int flags)
 {
 	const ipk_object *p = &o->pub;
 	const char *k = o->kind;
 	int rc = 0;
 	char mq[sizeof o->address];
+	if (strcmp(k, "record") == 0)
+		return ipk__record_remove(o, dirfd, flags & IPK_REMOVE_FORCE);
 	if (strcmp(k, "sysvmq") == 0)
 		rc = msgctl((int)p->id, IPC_RMID, NULL);
 	else if (strcmp(k, "sysvshm") == 0)
 		rc = shmctl((int)p->id, IPC_RMID, NULL);
 	else if (strcmp(k, "sysvsem") == 0)
 		rc = semctl((int)p->id, 0, IPC_RMID);
-	else if (strcmp(k, "mq") == 0)
-		rc = mq_unlink(mq_name(o, mq));
-	else if (o->path[0]) {
+	else if (strcmp(k, "mq") == 0) {
+		/* by its inode, in the mqueue directory it was looked at in: a
+		   queue made under the same name since is another inode.
+		   mq_unlink takes only a name */
+		const char *name = mq_name(o, mq) + 1;
+		char why[320];
+		int dfd = dirfd >= 0 ? dirfd : ipk__mqueue_dir(why, sizeof why);
+		if (dfd < 0)
+			return ipk__err(dfd, "%s", why);
+		rc = ipk__unlinkat_same(dfd, name, o->dev, o->ino, o->address);
+		if (dfd != dirfd)
+			close(dfd);
+		if (rc < 0)
+			return rc == -ENOENT ? ipk__err(-ENOENT, "removing %s: it is "
+			                                "gone", o->address)
+			                     : rc;
+	} else if (o->path[0]) {
 		/* only if the name still leads to the same file, asked in the
 		   directory where it was looked at */
 		const char *slash = strrchr(o->path, '/');
@@ -325,7 +399,12 @@ static int unlink_object(const struct ipk__obj *o, int dirfd)
 		int dfd = dirfd >= 0 ? dirfd : ipk__dir_open(o->path, &base);
 		if (dfd < 0)
 			return dfd;
-		rc = ipk__unlinkat_same(dfd, base, o->dev, o->ino, o->path);
+		/* a reader no scan could see (the last look before the unlink) */
+		rc = strcmp(k, "fifo") == 0 && !(flags & IPK_REMOVE_FORCE)
+		             ? fifo_reader(dfd, base, o->path)
+		             : 0;
+		if (rc == 0)
+			rc = ipk__unlinkat_same(dfd, base, o->dev, o->ino, o->path);
 		if (dfd != dirfd)
 			close(dfd);
 		/* a FIFO's or socket file's ?persist record goes with it */
@@ -335,7 +414,7 @@ static int unlink_object(const struct ipk__obj *o, int dirfd)
 		return rc;
 	} else
 		return ipk__err(-EINVAL, "%s has no name to remove", o->address);
-	if (rc < 0) {
+	if (rc < 0 && strcmp(k, "mq") != 0) {
 		int e = errno;
 		if (e == EINVAL || e == EIDRM)
 			e = ENOENT;
@@ -368,7 +447,7 @@ int ipk__objects_remove(ipk__url *u, int flags, bool *done)
 		*done = true;
 		rc = ipk__check_url_options(u);
 		if (rc == 0)
-			rc = unlink_object(&o, dfd);
+			rc = unlink_object(&o, dfd, flags);
 	} else
 		rc = 0;
 	if (dfd >= 0)
@@ -390,6 +469,12 @@ static int removal_checks(const struct ipk__obj *was, const struct ipk__obj *now
 		return ipk__err(-ESTALE, "%s is another object than the one listed; "
 		                "not removing it", was->address);
 	if (!(flags & IPK_REMOVE_FORCE)) {
+		/* another user's leftovers are theirs (or root's) to sweep, even
+		   where a directory without the sticky bit would let us */
+		if (geteuid() != 0 && now->pub.uid != geteuid())
+			return ipk__err(-EPERM, "%s belongs to uid %u: only its owner "
+			                "or root removes it; not removing it",
+			                was->address, (unsigned)now->pub.uid);
 		if (now->pub.state != IPK_OBJ_ORPHAN)
 			return now->pub.state == IPK_OBJ_LIVE
 			               ? refuse_live(now, was->address)
@@ -431,7 +516,7 @@ int ipk_object_remove(const ipk_object *obj, int flags)
 	ipk__url_free(&u);
 	rc = removal_checks(was, &now, rc, flags);
 	if (rc == 0)
-		rc = unlink_object(&now, dfd);
+		rc = unlink_object(&now, dfd, flags);
 	if (dfd >= 0)
 		close(dfd);
 	return rc;

@@ -282,17 +282,12 @@ static void one_mmap(struct files *f, const char *path, const struct stat *st)
 {
 	if (st->st_size < 4096)
 		return;
-	int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
-	int fd = f->dfd >= 0 ? openat(f->dfd, f->base, flags) : open(path, flags);
+	/* what is read is the file that was looked at (a FIFO put in its
+	   place meanwhile is not opened) */
+	int fd = f->dfd >= 0 ? ipk__open_regular(f->dfd, f->base, st)
+	                     : ipk__open_regular(AT_FDCWD, path, st);
 	if (fd < 0)
 		return;
-	/* what is read is the file that was looked at */
-	struct stat now;
-	if (fstat(fd, &now) < 0 || now.st_dev != st->st_dev ||
-	    now.st_ino != st->st_ino) {
-		close(fd);
-		return;
-	}
 	struct ipk__obj *o = file_record(f, "mmap", path, st);
 	if (o != NULL) {
 		ipk__procidx_holders(f->c->procs, HOLD_MAP, o->dev, o->ino, o);

@@ -245,6 +245,25 @@ int ipk__obj_region_file(struct ipk__obj *o, const char *path, int fd,
 	return rc;
 }
 
+int ipk__open_regular(int dfd, const char *name, const struct stat *seen)
+{
+	/* a path descriptor opens nothing: what it finds is checked, and the
+	   file is then opened through it, never by its name again */
+	int pfd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return -1;
+	struct stat st;
+	int fd = -1;
+	if (fstat(pfd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_dev == seen->st_dev && st.st_ino == seen->st_ino) {
+		char self[40];
+		snprintf(self, sizeof self, "/proc/self/fd/%d", pfd);
+		fd = open(self, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	}
+	close(pfd);
+	return fd;
+}
+
 bool ipk__devshm_internal(const char *name)
 {
 	/* the owner records of queues (src/core/owner.h) are not objects */
@@ -256,13 +275,12 @@ void ipk__scan_devshm_one(struct ipk__scanctx *c, const char *name)
 	char path[300];
 	if (snprintf(path, sizeof path, "/dev/shm/%s", name) >= (int)sizeof path)
 		return;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
+	int fd = -1;
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		goto out;
+	fd = ipk__open_regular(AT_FDCWD, path, &st);
 	bool readable = fd >= 0;
-	if (fd >= 0 ? fstat(fd, &st) < 0 : lstat(path, &st) < 0)
-		goto out;
-	if (!S_ISREG(st.st_mode))
-		goto out;
 	static const char *const locks[] = {NULL, "mutex", "cond", "rwlock"};
 	const char *kind = "shm";
 	int lock = 0;

@@ -145,11 +145,27 @@ int ipk__bcast_attach(struct ipk__bcast *b, void *mem, size_t size,
 	b->h = h;
 	b->data = (unsigned char *)mem + hs;
 	b->cap = cap;
+	b->lenmax = ipk__bcast_max_message(cap);
 	b->key = h->key;
 	b->nslots = nslots;
 	b->history = h->history;
 	b->block = h->flags & IPK__BCAST_F_BLOCK;
 	return 0;
+}
+
+bool ipk__bcast_spoiled(const struct ipk__bcast *b)
+{
+	const struct ipk__bcast_hdr *h = b->h;
+	if (h == NULL)
+		return false;
+	return atomic_load_explicit(&h->magic, ACQ) != IPK__BCAST_MAGIC ||
+	       *(const volatile uint32_t *)&h->version != IPK__BCAST_VERSION ||
+	       (*(const volatile uint32_t *)&h->flags & ~IPK__BCAST_FLAGS) != 0 ||
+	       *(const volatile uint32_t *)&h->nslots != b->nslots ||
+	       *(const volatile uint64_t *)&h->hdr_size !=
+	               ipk__bcast_hdr_size(b->nslots) ||
+	       *(const volatile uint64_t *)&h->capacity != b->cap ||
+	       *(const volatile uint64_t *)&h->key != b->key;
 }
 
 void ipk__bcast_keep(struct ipk__bcast *b)

@@ -157,6 +157,7 @@ struct ipk__bcast {
 	struct ipk__bcast_hdr *h;
 	unsigned char *data;
 	uint64_t cap;
+	uint64_t lenmax;   /* longest message a record can hold */
 	uint64_t key;
 	uint32_t nslots;
 	enum ipk__bcast_role role;
@@ -240,6 +241,10 @@ size_t ipk__bcast_hdr_size(uint32_t nslots);
 size_t ipk__bcast_max_message(uint64_t cap);
 /* Does [mem, mem + size) start like a broadcast ring (magic only)? */
 bool ipk__bcast_is(const void *mem, size_t size);
+
+/* The header's identity (magic, version, layout, key) is no longer what
+   attach read: someone overwrote it. Sets no error. */
+bool ipk__bcast_spoiled(const struct ipk__bcast *b);
 
 /* Lay a new ring over zeroed memory. */
 int ipk__bcast_format(void *mem, size_t size, const struct ipk__bcast_fmt *f);

@@ -104,7 +104,10 @@ static int locate(struct ipk__bcast *b)
 		if (w == ipk__bc_stamp(b, b->e, IPK__BC_MSG)) {
 			uint64_t w1 = atomic_load_explicit(ipk__bc_word1(b, b->pidx), RLX);
 			uint64_t len = (uint32_t)w1;
-			if ((w1 >> 32) != 0 || len > b->cap - b->pidx - REC_HDR) {
+			/* no publisher makes a record longer than the maximum,
+			   and none runs past the end of the lap */
+			if ((w1 >> 32) != 0 || len > b->lenmax ||
+			    len > b->cap - b->pidx - REC_HDR) {
 				atomic_thread_fence(ACQ);
 				if (atomic_load_explicit(w0, RLX) == w)
 					return ipk__bcast_corrupt(b, "record length", w1);

@@ -158,6 +158,24 @@ int ipk__ring_attach(struct ipk__ring *r, void *mem, size_t size,
 	return 0;
 }
 
+/* Does the header still say what it said when we attached? Sets no
+   error: asked on the way out, when the caller's error must survive. */
+bool ipk__ring_spoiled(const struct ipk__ring *r)
+{
+	const struct ipk__ring_hdr *h = r->h;
+	if (h == NULL)
+		return false;
+	return atomic_load_explicit(&h->magic, ACQ) != IPK__RING_MAGIC ||
+	       *(const volatile uint32_t *)&h->version != IPK__RING_VERSION ||
+	       *(const volatile uint32_t *)&h->flags !=
+	               (r->mpmc ? IPK__RING_MPMC : 0u) ||
+	       *(const volatile uint32_t *)&h->nslots != r->nslots ||
+	       *(const volatile uint64_t *)&h->hdr_size !=
+	               ipk__ring_hdr_size(r->nslots) ||
+	       *(const volatile uint64_t *)&h->capacity != r->cap ||
+	       *(const volatile uint64_t *)&h->ring_id != r->ring_id;
+}
+
 /* ------------------------------------------------------------ describe */
 
 static void proc_of(uint64_t w, struct ipk__ring_proc *p)

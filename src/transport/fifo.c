@@ -101,7 +101,7 @@ static int fifo_listen(ipk_chan *c)
 	f->ino = st.st_ino;
 	/* who listens, and ?persist, recorded where ls and gc look
 	   (src/core/owner_file.h) */
-	ipk__owner_file_listen("fifo", st.st_dev, st.st_ino, st.st_uid,
+	ipk__owner_file_listen("fifo", path, st.st_dev, st.st_ino, st.st_uid,
 	                       c->persist, true);
 	if (!made && !c->raw) {
 		/* taking over from a reader that died: what it left may begin in

@@ -262,11 +262,14 @@ int ipk__shmcast_close(struct ipk__shmcast *s)
 	struct ipk__bcast *b = &s->b;
 	if (b->h != NULL) {
 		bool mine = ipk__bcast_registered_here(b);
+		/* a spoiled header's persist flag and slots are garbage, and
+		   nobody can attach to the ring again: take it away */
+		bool spoiled = ipk__bcast_spoiled(b);
 		ipk__bcast_detach(b);
 		/* the last one out takes the name along (a child that inherited
 		   the channel just lets go) */
-		if (mine && !(b->h->flags & IPK__BCAST_F_PERSIST) &&
-		    !ipk__bcast_others_alive(b)) {
+		if (mine && (spoiled || (!(b->h->flags & IPK__BCAST_F_PERSIST) &&
+		                         !ipk__bcast_others_alive(b)))) {
 			rc = ipk_region_remove(s->region);
 			if (rc == -ENOENT)
 				rc = 0;

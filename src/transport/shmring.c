@@ -379,13 +379,18 @@ static int ring_close(ipk_chan *c)
 	}
 	if (s->has_in) {
 		bool mine = s->in.slot >= 0 && s->in.pid == getpid();
+		/* a ring whose header was spoiled can serve nobody again, and
+		   its persist word and slots are garbage: its creator takes
+		   the name away (the region is ours: checked by inode) */
+		bool spoiled = ipk__ring_spoiled(&s->in);
 		ipk__ring_detach(&s->in);
 		ipk__ring_close_fds(&s->in);
 		/* the last consumer to leave takes the name with it, then tells
 		   the producers that nobody will read the ring again (in that
 		   order: a new listener of the name gets a new ring) */
 		bool keep = false;
-		if (mine && s->region_refs == NULL && ipk__removes_on_close(c)) {
+		if (mine && s->region_refs == NULL && ipk__removes_on_close(c) &&
+		    !spoiled) {
 			/* asked again: a listener that joined since may have
 			   asked for ?persist */
 			ipk_ringinfo info;
@@ -396,7 +401,8 @@ static int ring_close(ipk_chan *c)
 			        s->adopted, (long)(info.used > 0));
 		}
 		if (mine && s->region_refs == NULL && ipk__removes_on_close(c) &&
-		    !keep && ipk__ring_side_alive(&s->in, IPK__RING_CONSUMER) == 0) {
+		    !keep && (spoiled ||
+		              ipk__ring_side_alive(&s->in, IPK__RING_CONSUMER) == 0)) {
 			rc = ipk_region_remove(s->region);
 			if (rc == -ENOENT)
 				rc = 0;

@@ -114,8 +114,8 @@ int ipk__unix_bind(ipk_chan *c, int type, int *out, dev_t *dev, ino_t *ino)
 		*dev = st.st_dev;
 		*ino = st.st_ino;
 		/* ?persist is recorded where gc looks (src/core/owner_file.h) */
-		ipk__owner_file_listen("sock", st.st_dev, st.st_ino, st.st_uid,
-		                       c->persist, false);
+		ipk__owner_file_listen("sock", c->url.rest, st.st_dev, st.st_ino,
+		                       st.st_uid, c->persist, false);
 	}
 	*out = fd;
 	return 0;

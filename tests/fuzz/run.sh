@@ -49,7 +49,10 @@ for n in "${names[@]}"; do
 done
 wait
 
+# a redirected group, not a pipe into tee: a pipe would run the loop in a
+# subshell and lose status
 status=0
+{
 printf '%-16s %12s %8s %8s  %s\n' harness execs crashes seconds result
 for n in "${names[@]}"; do
 	log=$work/$n.log
@@ -64,7 +67,9 @@ for n in "${names[@]}"; do
 	fi
 	printf '%-16s %12s %8s %8s  %s\n' "$n" "${execs:-?}" "$ncrash" \
 		"${took:-?}" "$result"
-done | tee "$build/fuzz-summary.txt"
+done
+} >"$build/fuzz-summary.txt"
+cat "$build/fuzz-summary.txt"
 if [ "$status" -ne 0 ]; then
 	echo "fuzz: crashing inputs are in $crashes/<harness>/; replay one with" >&2
 	echo "  $bin/fuzz_<harness> <file>, fix the bug, and commit the file to" >&2

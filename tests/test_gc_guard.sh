@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# What ls and gc must never disturb or destroy, whatever the scan could see:
+#  - a FIFO in /dev/shm: ls does not open it (a writer waiting in open()
+#    for a reader would be let through, then fail once ls closes);
+#  - a FIFO a live process reads that the scan cannot see (a process of
+#    another pid namespace): gc asks the FIFO itself (a write-only open
+#    succeeds only when a reader is there) and leaves it;
+#  - another user's leftovers: a user's gc leaves them to their owner or
+#    root, even in a directory without the sticky bit that would let it.
+#
+# Everything runs in private IPC and mount namespaces with private tmpfs on
+# /dev/shm and /tmp.
+. "$(dirname "$0")/inventory_util.sh"
+needs_root test_gc_guard "namespaces, setpriv"
+
+until_ok() {
+	for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done
+	return 1
+}
+has_fifo_record() { ls -A /dev/shm | grep -q '^\.ipk-owner\..*\.fifo\.'; }
+
+inner() {
+	mount -t tmpfs tmpfs /dev/shm && mount -t tmpfs tmpfs /tmp || {
+		bad "tmpfs"
+		return
+	}
+
+	# --- ls does not open a FIFO in /dev/shm
+	mkfifo -m 0666 /dev/shm/gc-guard-pipe
+	bash -c 'exec 3>/dev/shm/gc-guard-pipe; echo opened >/tmp/opened; exec sleep 1000' &
+	local writer=$!
+	pids+=("$writer")
+	# the writer waits in open() for a reader
+	waits_in_open() {
+		[ "$(awk '{print $1}' "/proc/$1/syscall" 2>/dev/null)" = 257 ] # openat
+	}
+	until_ok waits_in_open "$writer" || bad "the writer does not wait in open()"
+	"$CLI" ls >/dev/null 2>&1 || bad "ls failed"
+	"$CLI" gc --dry-run >/dev/null 2>&1 || bad "gc --dry-run failed"
+	# a writer let through writes its mark at once; give it a second
+	for _ in $(seq 20); do [ -e /tmp/opened ] && break; sleep 0.05; done
+	[ -e /tmp/opened ] && bad "ls opened the FIFO in /dev/shm: the waiting writer went on" || ok
+	kill_all
+	rm -f /dev/shm/gc-guard-pipe /tmp/opened
+
+	# --- a reader the scan cannot see: a process of this pid namespace,
+	# gc from a child pid namespace (a container sharing /tmp)
+	mkdir /tmp/d
+	mkfifo /tmp/d/plain
+	sleep 1000 3<>/tmp/d/plain &
+	pids+=("$!")
+	local reader=$!
+	holds() { [ "$(readlink "/proc/$reader/fd/3" 2>/dev/null)" = /tmp/d/plain ]; }
+	until_ok holds || bad "the reader does not hold the FIFO"
+	child() { unshare --pid --fork --mount-proc "$@"; }
+	out=$(child "$CLI" gc --kind fifo 2>&1)
+	[ -p /tmp/d/plain ] && ok || bad "gc from a child pid namespace removed /tmp/d/plain, which a live process reads"
+	grep -q "/tmp/d/plain.*open for reading" <<<"$out" && ok ||
+		bad "gc does not say why it keeps /tmp/d/plain: $out"
+	kill_all
+	# nobody reads it now: gc removes it
+	out=$(child "$CLI" gc --kind fifo 2>&1) || bad "gc: $out"
+	check "gc removes it once nobody reads it" "" "$(ls -A /tmp/d)"
+
+	# --- another user's leftovers, in a directory anyone may write to
+	# (no sticky bit): root's FIFO whose listener died
+	mkdir -m 0777 /tmp/w
+	"$CLI" recv --timeout -1 fifo:/tmp/w/f >/dev/null 2>&1 &
+	lis=$!
+	until_ok has_fifo_record || bad "no record of the listener"
+	kill -9 "$lis"
+	wait "$lis" 2>/dev/null
+	as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+	check "nobody sees it as an orphan" orphan \
+		"$(as_nobody "$CLI" ls --kind fifo --json --path /tmp/w | jq -r '.objects[] | select(.address == "fifo:/tmp/w/f") | .state')"
+	out=$(as_nobody "$CLI" gc --kind fifo --path /tmp/w 2>&1) || bad "gc as nobody: $out"
+	[ -p /tmp/w/f ] && ok || bad "nobody's gc removed root's FIFO: $out"
+	grep -q "^kept fifo fifo:/tmp/w/f: it belongs to uid 0" <<<"$out" && ok ||
+		bad "nobody's gc does not say why it keeps root's FIFO: $out"
+	# root's gc removes it, and its record
+	"$CLI" gc >/dev/null 2>&1
+	check "root's gc removes it and its record" "" "$(ls -A /tmp/w; ls -A /dev/shm)"
+	kill_all
+}
+
+case "${1:-}" in
+inner) inner; counts; exit ;;
+esac
+
+ns_result "$(unshare --ipc --mount --fork bash "$0" inner 2>&1)"
+counts
