@@ -39,18 +39,21 @@ static inline void copy_msg(void *dst, const void *src, size_t n)
 
 /* -------------------------------------------------------------- SPSC */
 
-/* The producer's map of where headers stood in the last lap (ring.h). */
-static inline bool zeroed_at(const struct ipk__ring *r, uint64_t p)
+/* The producer's map of where headers stood in the last lap, where the
+   consumer has left a READ word since (ring.h). */
+static inline bool marked_at(const struct ipk__ring *r, uint64_t p)
 {
 	uint64_t i = p_idx(p) >> 4;
-	return r->zeroed != NULL && (r->zeroed[i >> 6] >> (i & 63) & 1);
+	return r->marked != NULL && (r->marked[i >> 6] >> (i & 63) & 1);
 }
 
-/* A record (or skip header) of rec bytes written at t: its header will be
-   zeroed once consumed; the words its payload covered will not. */
-static inline void zeroed_mark(struct ipk__ring *r, uint64_t t, uint64_t rec)
+/* A record (or SKIP) of rec bytes written at t: the consumer leaves a
+   READ word at its header once done; the words the rest covered keep
+   whatever they hold. So a mark means: at p, the word is the READ word
+   left a lap before (each lap is covered whole by records and SKIPs). */
+static inline void marked_set(struct ipk__ring *r, uint64_t t, uint64_t rec)
 {
-	uint64_t *z = r->zeroed;
+	uint64_t *z = r->marked;
 	if (z == NULL)
 		return;
 	uint64_t i = p_idx(t) >> 4, n = rec >> 4, b = i & 63;
@@ -69,10 +72,11 @@ static inline void zeroed_mark(struct ipk__ring *r, uint64_t t, uint64_t rec)
 		z[i >> 6] &= ~(UINT64_C(1) << (i & 63));
 }
 
-/* The word at p must read 0 before the record before it is published. */
+/* The word at p must say "nothing yet" (0, or the consumer's READ word
+   from the lap before) before the record before it is published. */
 static inline void terminate(struct ipk__ring *r, uint64_t p)
 {
-	if (!zeroed_at(r, p))
+	if (!marked_at(r, p))
 		atomic_store_explicit(rec_word(r, p), 0, RLX);
 }
 
@@ -121,7 +125,11 @@ static ssize_t spsc_borrow(struct ipk__ring *r, void **buf, size_t len,
 			uint64_t nt = p_next_lap(t);
 			if (used + need < r->cap)
 				terminate(r, nt);
-			zeroed_mark(r, t, REC_HDR);
+			/* the words it covers keep what they hold, READ words of
+			   older laps among them: no longer "nothing yet" where
+			   the next lap stops (ring_pos.h), so they lose their
+			   mark */
+			marked_set(r, t, to_end);
 			publish(r, rec_word(r, t), mkword(ST_SKIP, 0, t, to_end));
 			notify_consumers(r);
 			r->tail = nt;
@@ -141,9 +149,10 @@ static ssize_t spsc_borrow(struct ipk__ring *r, void **buf, size_t len,
  * except where the record ends exactly one lap ahead of the consumer's
  * position (the ring is then full; may_fill: the caller did not rule
  * that out): the header there has not been read yet, and the consumer
- * zeroes it when it leaves it, before it can reach the same place in the
- * next lap. Without that, a message of the largest size fits an empty
- * ring only once (its skip and terminator would need 16 bytes more).
+ * leaves a READ word there (spsc_leave) before it can reach the same
+ * place in the next lap. Without that, a message of the largest size
+ * fits an empty ring only once (its skip and terminator would need 16
+ * bytes more).
  *
  * The tail is stored after the header: it never passes an unpublished
  * record (a producer that takes over starts from it, ring_reg.c), and a
@@ -155,7 +164,7 @@ spsc_commit(struct ipk__ring *r, size_t len, bool may_fill)
 	uint64_t t = r->bpos, rec = rec_for(len), nt = p_add(r, t, rec);
 	if (!may_fill || p_dist(r, nt, r->head_cache) != r->cap)
 		terminate(r, nt);
-	zeroed_mark(r, t, rec);
+	marked_set(r, t, rec);
 	publish(r, rec_word(r, t), mkword(ST_COMMITTED, 0, t, len));
 	notify_consumers(r);
 	r->tail = nt;
@@ -169,11 +178,27 @@ spsc_commit(struct ipk__ring *r, size_t len, bool may_fill)
 	}
 }
 
-static inline void spsc_set_head(struct ipk__ring *r, uint64_t p)
+/*
+ * Leave the record (or SKIP) of n bytes at the head: mark its header READ
+ * (ring_pos.h), then publish the position after it. The mark comes first:
+ * once the position is published the producer may write over the record
+ * (a header of the next lap at the same place, which a late mark would
+ * destroy). A consumer killed between the two leaves a READ word of this
+ * lap at the published position, which its successor steps over by the
+ * length the word carries; a 0 there would have looked like "nothing yet"
+ * for good, with the producer waiting for room behind it.
+ *
+ * hooked: the test hook (ring.h) runs between the two, "release:left";
+ * not on the copying fast path, which has no branch to spare.
+ */
+static inline __attribute__((always_inline)) void
+spsc_leave(struct ipk__ring *r, uint64_t n, bool hooked)
 {
-	/* the header we leave behind reads 0 from now on (ring.h) */
-	atomic_store_explicit(rec_word(r, r->head), 0, RLX);
-	r->prev = r->head;
+	uint64_t hd = r->head, p = p_add(r, hd, n);
+	atomic_store_explicit(rec_word(r, hd), left_word(hd, n), RLX);
+	if (hooked)
+		HOOK("release:left");
+	r->prev = hd;
 	r->head = p;
 	publish(r, &r->h->head, p);
 	notify_producers(r);
@@ -187,19 +212,24 @@ static int spsc_locate(struct ipk__ring *r)
 	for (uint64_t passed = 0;;) {
 		uint64_t hd = r->head;
 		uint64_t w = atomic_load_explicit(rec_word(r, hd), ACQ);
-		if (w == 0)
+		if (spsc_idle(w, hd))
 			return 0;
 		if (!w_lap_ok(w, hd))
 			return ipk__ring_corrupt(r, "record header from another lap "
 			                            "(the consumer's position is not "
 			                            "the producer's)", w);
-		if (w_state(w) == ST_SKIP) {
+		/* a SKIP, or a record whose consumer died leaving it (spsc_leave):
+		   step over it */
+		if (w_state(w) == ST_SKIP || w_state(w) == ST_READ) {
 			uint64_t n = skip_len(r, hd, w);
 			if (n == 0)
-				return ipk__ring_corrupt(r, "skip record", w);
+				return ipk__ring_corrupt(r, w_state(w) == ST_SKIP
+				                                ? "skip record"
+				                                : "released record",
+				                         w);
 			if ((passed += n) > r->cap)
 				return ipk__ring_corrupt(r, "no end of records", hd);
-			spsc_set_head(r, p_add(r, hd, n));
+			spsc_leave(r, n, true);
 			continue;
 		}
 		if (w_state(w) != ST_COMMITTED || !len_fits(r, hd, w_len(w)))
@@ -422,8 +452,10 @@ static inline int spsc_fast_arrival(struct ipk__ring *r, int64_t deadline)
 	/* a round trip's answer comes within microseconds: meet it here (the
 	   general path's clock reads and peer checks come after) */
 	_Atomic uint64_t *w = rec_word(r, r->head);
+	uint64_t idle = idle_key(r->head);
 	for (int i = 0; i < FAST_SPINS; i++) {
-		if (atomic_load_explicit(w, RLX) != 0)
+		uint64_t v = atomic_load_explicit(w, RLX);
+		if (v != 0 && (v >> ST_SHIFT) != idle)
 			return spsc_fast_locate(r);
 		ipk__cpu_relax();
 	}
@@ -464,7 +496,7 @@ int ipk__ring_release(struct ipk__ring *r)
 	if (r->mpmc)
 		ipk__mpmc_release(r);
 	else
-		spsc_set_head(r, p_add(r, r->mpos, r->mrec));
+		spsc_leave(r, r->mrec, true);
 	if (r->bell_rx >= 0)
 		ipk__ring_bell_settle(r);
 	return 0;
@@ -478,7 +510,7 @@ ssize_t ipk__ring_recv(struct ipk__ring *r, ipk__rx *rx, int64_t deadline)
 			copy_msg(rx->buf, r->data + p_idx(r->mpos) + REC_HDR, len);
 			rx->info->pid = 0;
 			r->have = false;
-			spsc_set_head(r, p_add(r, r->mpos, r->mrec));
+			spsc_leave(r, r->mrec, false);
 			return (ssize_t)len;
 		}
 		/* the general path below reports or allocates */

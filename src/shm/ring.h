@@ -1,5 +1,5 @@
 /*
- * The message ring that lives inside a shared region (layout version 3).
+ * The message ring that lives inside a shared region (layout version 4).
  *
  * Layout: a header (identity, then producer, consumer and the two wake-up
  * blocks each on its own 128-byte block, then one 64-byte slot per attached
@@ -24,10 +24,16 @@
  *
  * SPSC: the producer writes the payload and then the header word
  * (COMMITTED). The consumer's position is the space frontier. The consumer
- * zeroes each header word it has consumed, so where the producer knows a
- * header stood in the last lap it needs no terminator: the consumer then
- * polls a line it holds itself instead of pulling one the producer has
- * just written (half a round trip's cache traffic).
+ * replaces each header word it is done with by a READ word (its lap and
+ * the bytes the record covered) before it publishes its position past it,
+ * so where the producer knows a header stood in the last lap it needs no
+ * terminator (a READ word of the lap before also says "nothing yet"): the
+ * consumer then polls a line it holds itself instead of pulling one the
+ * producer has just written (half a round trip's cache traffic). A
+ * consumer killed between the two stores leaves a READ word of the
+ * current lap at its published position: its successor steps over it by
+ * its length (version 3 wrote 0 there, which read as "nothing yet" for
+ * good). See ring_pos.h.
  *
  * MPMC: producers reserve under a small lock (terminator, size, header BUSY
  * with their pid, then the tail; a lock taken from a dead holder first
@@ -65,7 +71,7 @@
 #include <stdatomic.h>
 
 #define IPK__RING_MAGIC 0x31474e49524b5049ull /* "IPKRING1" (every version) */
-#define IPK__RING_VERSION 3
+#define IPK__RING_VERSION 4
 #define IPK__RING_REC_HDR 16
 #define IPK__RING_MPMC_SLOTS 64
 #define IPK__RING_MPMC 0x1u /* header flag */
@@ -176,9 +182,9 @@ struct ipk__ring {
 
 	/* producer */
 	uint64_t tail;       /* SPSC: our position */
-	uint64_t *zeroed;    /* SPSC: one bit per 16 bytes: a header stood
-	                        there in the last lap (the consumer has zeroed
-	                        it since), NULL if not kept */
+	uint64_t *marked;    /* SPSC: one bit per 16 bytes: a header stood
+	                        there in the last lap (the consumer has left
+	                        a READ word there since), NULL if not kept */
 	uint64_t head_cache; /* last space frontier seen */
 	bool borrowed;
 	uint64_t bpos;       /* record of the borrow */

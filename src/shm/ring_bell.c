@@ -162,8 +162,8 @@ int ipk__ring_tx_fd(struct ipk__ring *r)
 
 void ipk__ring_close_fds(struct ipk__ring *r)
 {
-	free(r->zeroed);
-	r->zeroed = NULL;
+	free(r->marked);
+	r->marked = NULL;
 	if (r->bell_rx >= 0)
 		close(r->bell_rx);
 	if (r->bell_tx >= 0)

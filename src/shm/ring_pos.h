@@ -27,6 +27,8 @@
 #define ST_COMMITTED 2u /* ready to read */
 #define ST_DONE 4u      /* MPMC: released out of order, or abandoned */
 #define ST_SKIP 5u      /* filler: step over its length */
+#define ST_READ 6u      /* SPSC: read and left by the consumer; its length
+                           is the bytes the record covered */
 #define LAP_SHIFT 36
 #define WLAP_MASK UINT64_C(63)
 #define OWNER_SHIFT 42
@@ -71,6 +73,32 @@ static inline uint64_t w_len(uint64_t w)
 static inline bool w_lap_ok(uint64_t w, uint64_t p)
 {
 	return (w & (WLAP_MASK << LAP_SHIFT)) == w_lap_of(p);
+}
+
+/*
+ * SPSC: the word a consumer leaves at a header it is done with (a message
+ * or a SKIP of n bytes at p): READ, with the header's lap and the bytes it
+ * covered. Read at a consumer's own position it says:
+ *   - its lap is the position's: the record there was read, and its
+ *     consumer was killed before it published its position past it: step
+ *     over n bytes (the only way to find the next record);
+ *   - the lap before: this lap has nothing there yet (the producer wrote
+ *     no terminator over it, knowing a header stood there, ring.c).
+ * 0 (a terminator) also says "nothing yet".
+ */
+static inline uint64_t left_word(uint64_t p, uint64_t n)
+{
+	return mkword(ST_READ, 0, p, n);
+}
+/* The bits above the length of a READ word left a lap before p. */
+static inline uint64_t idle_key(uint64_t p)
+{
+	return left_word(p - (UINT64_C(1) << IDX_BITS), 0) >> ST_SHIFT;
+}
+/* Does an SPSC consumer at p find "nothing yet" in w? */
+static inline bool spsc_idle(uint64_t w, uint64_t p)
+{
+	return w == 0 || (w >> ST_SHIFT) == idle_key(p);
 }
 
 /* ---------------------------------------------------------- positions */

@@ -68,13 +68,16 @@ static int spsc_find_tail(struct ipk__ring *r)
 	/*
 	 * Walk from the last producer's position over what it published
 	 * without moving the tail (at most one record: it stores the tail
-	 * right after each header) to the first terminator. Not from the
-	 * consumer's position: the consumer zeroes each header it leaves
-	 * before it publishes its new position, so a walk from there can meet
-	 * a zero where a record was just read and put the tail behind the
-	 * consumer (the next messages lost). From the consumer's position
-	 * only if the tail is not within a lap ahead of it (a corrupt tail,
-	 * or the consumer has read that last record).
+	 * right after each header) to the first word that says "nothing yet"
+	 * (ring_pos.h). From the consumer's position only if the tail is not
+	 * within a lap ahead of it (a corrupt tail, or the consumer has read
+	 * that last record and moved past it).
+	 *
+	 * A READ word of the position's lap is a record the consumer has
+	 * read and left but not yet moved its position past (it is between
+	 * its two stores, or was killed there): walked over like the rest.
+	 * Taken for the end, the tail would land behind the consumer's next
+	 * position: the next message written where nobody reads any more.
 	 */
 	uint64_t hd = atomic_load_explicit(&r->h->head, ACQ);
 	if (!pos_ok(r, hd))
@@ -86,10 +89,11 @@ static int spsc_find_tail(struct ipk__ring *r)
 	for (;;) {
 		uint64_t w = atomic_load_explicit(rec_word(r, p), ACQ);
 		uint64_t n;
-		/* the end: a terminator, or a full lap of records (the last
-		   one filled the ring exactly: the word is the consumer's
-		   unread header, from the lap before) */
-		if (w == 0 || walked == r->cap) {
+		/* the end: a terminator (or the consumer's READ word from the
+		   lap before), or a full lap of records (the last one filled
+		   the ring exactly: the word is the consumer's unread header,
+		   from the lap before) */
+		if (spsc_idle(w, p) || walked == r->cap) {
 			r->tail = p;
 			r->head_cache = atomic_load_explicit(&r->h->head, ACQ);
 			if (!pos_ok(r, r->head_cache))
@@ -100,14 +104,17 @@ static int spsc_find_tail(struct ipk__ring *r)
 		if (!w_lap_ok(w, p))
 			return ipk__ring_corrupt(r, "record header from another lap",
 			                         w);
-		if (w_state(w) == ST_SKIP)
+		unsigned st = w_state(w);
+		if (st == ST_SKIP || st == ST_READ)
 			n = skip_len(r, p, w);
-		else if (w_state(w) == ST_COMMITTED && len_fits(r, p, w_len(w)))
+		else if (st == ST_COMMITTED && len_fits(r, p, w_len(w)))
 			n = rec_for(w_len(w));
 		else
-			return ipk__ring_corrupt(r, "record header", w);
+			n = 0;
 		if (n == 0)
-			return ipk__ring_corrupt(r, "record header", w);
+			return ipk__ring_corrupt(r, st == ST_READ ? "released record"
+			                                          : "record header",
+			                         w);
 		walked += n;
 		if (walked > r->cap)
 			return ipk__ring_corrupt(r, "no end of records", p);
@@ -188,8 +195,8 @@ int ipk__ring_register(struct ipk__ring *r, const char *what)
 			/* what the last lap looked like is not known: learn it */
 			if (rc == 0 && r->cap <= ZEROED_MAX_CAP) {
 				size_t words = (size_t)(r->cap / 16 + 63) / 64;
-				free(r->zeroed);
-				r->zeroed = calloc(words, sizeof *r->zeroed);
+				free(r->marked);
+				r->marked = calloc(words, sizeof *r->marked);
 			}
 		}
 		if (rc < 0) {

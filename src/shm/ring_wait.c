@@ -30,7 +30,8 @@ bool ipk__ring_ready(struct ipk__ring *r)
 	if (r->role == IPK__RING_CONSUMER) {
 		if (r->mpmc)
 			return ipk__mpmc_ready(r);
-		return atomic_load_explicit(rec_word(r, r->head), ACQ) != 0;
+		return !spsc_idle(atomic_load_explicit(rec_word(r, r->head), ACQ),
+		                  r->head);
 	}
 	if (atomic_load_explicit(&h->closed, RLX))
 		return true; /* the caller reports it */
