@@ -5,6 +5,8 @@
 #  - a FIFO a live process reads that the scan cannot see (a process of
 #    another pid namespace): gc asks the FIFO itself (a write-only open
 #    succeeds only when a reader is there) and leaves it;
+#  - a socket file a live client bound before connecting (not listening:
+#    connecting to it is refused, yet its socket lives);
 #  - another user's leftovers: a user's gc leaves them to their owner or
 #    root, even in a directory without the sticky bit that would let it.
 #
@@ -61,6 +63,28 @@ inner() {
 	# nobody reads it now: gc removes it
 	out=$(child "$CLI" gc --kind fifo 2>&1) || bad "gc: $out"
 	check "gc removes it once nobody reads it" "" "$(ls -A /tmp/d)"
+
+	# --- a socket file a live client bound before connecting: it is not
+	# listening (connecting to it is refused), but its socket is alive
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(1); c, _ = s.accept(); time.sleep(1000)' /tmp/d/srv &
+	pids+=("$!")
+	until_ok test -S /tmp/d/srv || bad "no server socket"
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.connect(sys.argv[2]); time.sleep(1000)' /tmp/d/cli /tmp/d/srv &
+	pids+=("$!")
+	connected() { grep -q " 03 [0-9]* /tmp/d/cli$" /proc/net/unix; }
+	until_ok connected || bad "the client did not connect"
+	out=$("$CLI" gc --kind unix 2>&1) || bad "gc: $out"
+	[ -S /tmp/d/cli ] && ok || bad "gc removed a live client's bound socket file: $out"
+	check "ls: the client's file is live, connected" "live connected" \
+		"$("$CLI" ls --kind unix --json | jq -r '.objects[] | select(.address == "unix:/tmp/d/cli") | "\(.state) \(.type)"')"
+	kill_all
+	rm -f /tmp/d/cli /tmp/d/srv
 
 	# --- another user's leftovers, in a directory anyone may write to
 	# (no sticky bit): root's FIFO whose listener died

@@ -29,6 +29,7 @@ struct bound {
 	unsigned long long ino; /* socket inode */
 	int type;               /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
 	bool listening;
+	bool connected;         /* a connected socket bound to this name */
 };
 
 struct files {
@@ -42,8 +43,10 @@ struct files {
 	const char *base;
 };
 
-/* Bound sockets with a name, listening or not connected (an accepted
-   connection repeats its listener's name and is not an object). */
+/* Bound sockets with a name: listening, not connected, or connected with
+   a name of their own (a client that bound a path before connecting: its
+   file is in use while it lives). An accepted connection repeats its
+   listener's name and is not an object. */
 static void read_bound(struct files *f)
 {
 	FILE *fp = fopen("/proc/net/unix", "re");
@@ -65,7 +68,7 @@ static void read_bound(struct files *f)
 		char *name = line + off;
 		name[strcspn(name, "\n")] = '\0';
 		bool listening = flags & ACCEPTCON;
-		if (name[0] == '\0' || (!listening && st != 1 /* SS_UNCONNECTED */))
+		if (name[0] == '\0')
 			continue;
 		if (f->nb == have) {
 			have = have ? 2 * have : 64;
@@ -79,9 +82,21 @@ static void read_bound(struct files *f)
 		b->ino = ino;
 		b->type = (int)type;
 		b->listening = listening;
+		b->connected = !listening && st != 1 /* SS_UNCONNECTED */;
 	}
 	free(line);
 	fclose(fp);
+	/* drop accepted connections: connected, under a listener's name */
+	size_t keep = 0;
+	for (size_t i = 0; i < f->nb; i++) {
+		bool accepted = false;
+		for (size_t j = 0; f->b[i].connected && j < f->nb && !accepted; j++)
+			accepted = f->b[j].listening &&
+			           strcmp(f->b[j].name, f->b[i].name) == 0;
+		if (!accepted)
+			f->b[keep++] = f->b[i];
+	}
+	f->nb = keep;
 }
 
 static const struct bound *bound_named(const struct files *f, const char *name)
@@ -119,6 +134,8 @@ static void bound_socket(struct files *f, const struct bound *b,
 	o->sock_ino = b->ino;
 	if (b->listening)
 		snprintf(o->detail, sizeof o->detail, "listening");
+	else if (b->connected)
+		snprintf(o->detail, sizeof o->detail, "connected");
 	ipk__procidx_holders(f->c->procs, HOLD_SOCK, 0, b->ino, o);
 	o->pub.attached = (int64_t)o->pub.nholders;
 	o->pub.state = IPK_OBJ_LIVE;
