@@ -406,14 +406,17 @@ static ssize_t do_recv(ipk_chan *c, ipk__rx *rx, ipk_msginfo *info,
 		                                        ? "receiving on a listener "
 		                                          "(accept a connection)"
 		                                        : "receiving");
-	ipk_msginfo local = {0};
-	if (info == NULL)
+	ipk_msginfo local;
+	if (info == NULL) {
 		info = &local;
-	long selector = info->type;
-	int flags = info->flags;
-	memset(info, 0, sizeof *info);
-	info->type = selector;
-	info->flags = flags;
+		memset(info, 0, sizeof *info); /* (once: on every receive) */
+	} else {
+		long selector = info->type;
+		int flags = info->flags;
+		memset(info, 0, sizeof *info);
+		info->type = selector;
+		info->flags = flags;
+	}
 	rx->info = info;
 	rx->maxmsg = c->maxmsg;
 	ssize_t n = c->proto->recv(c, rx, ipk__deadline(timeout_ms));

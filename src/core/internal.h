@@ -301,6 +301,13 @@ typedef struct ipk__stream {
 	bool jtext;
 	size_t jn, jhl;
 	unsigned char jhead[48];
+	/* FIFO framing, receive: size of the last unit taken (0: none yet),
+	   what the next read at a message boundary asks for */
+	size_t rd_unit;
+	/* FIFO framing: the last small-message header sent, and the last one
+	   believed on receive (zeros: none), so that the same header again
+	   needs no new check computed */
+	unsigned char tx_hdr[8], rx_hdr[8];
 	int lockfd;
 	/* FIFO framing: blocking descriptions of the same FIFO (-1: none), for
 	   calls without a timeout: one system call per wait instead of
