@@ -23,7 +23,7 @@ int cli_fail(const char *cmd, const char *url, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* From now until the command returns, cli_fail writes the address INNER
    (which the command built from GIVEN, say by adding ?proto=req) as GIVEN,
-   wherever it appears. Both strings must live that long. */
+   wherever it appears. Both strings are copied. */
 void cli_alias_url(const char *inner, const char *given);
 /* Print "ipckit: CMD: reason" plus a pointer to `ipckit help CMD`, return 2. */
 int cli_usage(const char *cmd, const char *fmt, ...)

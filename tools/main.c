@@ -44,17 +44,26 @@ static const struct ipk_cmd *const commands[] = {
 const char *cli_command = "ipckit";
 
 /* Addresses a command extended on its own (?proto=req, ?resend=...): an
-   error names the address the user typed, not the one passed on. */
+   error names the address the user typed, not the one passed on. Copies:
+   the command may free its strings before it reports. */
 static struct {
-	const char *inner, *given;
+	char *inner, *given;
 } aliases[4];
 
 void cli_alias_url(const char *inner, const char *given)
 {
 	for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
 		if (aliases[i].inner == NULL || strcmp(aliases[i].inner, inner) == 0) {
-			aliases[i].inner = inner;
-			aliases[i].given = given;
+			char *in = strdup(inner), *gv = strdup(given);
+			if (in == NULL || gv == NULL) {
+				free(in);
+				free(gv);
+				return; /* only the message is less exact */
+			}
+			free(aliases[i].inner);
+			free(aliases[i].given);
+			aliases[i].inner = in;
+			aliases[i].given = gv;
 			return;
 		}
 }
