@@ -13,7 +13,7 @@ int64_t ipk__now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int64_t ipk__deadline(int timeout_ms)
+int64_t ipk__deadline_in(int timeout_ms)
 {
 	if (timeout_ms < 0)
 		return IPK__NEVER;

@@ -34,7 +34,14 @@ void ipk__warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define IPK__NEVER INT64_MAX
 
 int64_t ipk__now_ns(void);
-int64_t ipk__deadline(int timeout_ms);
+int64_t ipk__deadline_in(int timeout_ms);
+/* (inline: most calls wait forever or not at all, and read no clock) */
+static inline int64_t ipk__deadline(int timeout_ms)
+{
+	return timeout_ms < 0 ? IPK__NEVER
+	       : timeout_ms == 0 ? IPK__NOW
+	                         : ipk__deadline_in(timeout_ms);
+}
 /* Milliseconds left for poll(2): -1 forever, 0 expired/now, else >= 1. */
 int ipk__remaining_ms(int64_t deadline);
 bool ipk__expired(int64_t deadline);

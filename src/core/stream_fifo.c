@@ -98,6 +98,16 @@ static uint32_t next_tag(void)
 
 /* ------------------------------------------------------------- sending */
 
+/* The error of a write of a unit that returned n (not EINTR or EAGAIN). */
+static int write_failed(ssize_t n, size_t total)
+{
+	if (n >= 0) /* a pipe never does this with <= PIPE_BUF bytes */
+		return ipk__err(-EIO, "short write of %zd of %zu bytes", n, total);
+	if (errno == EPIPE)
+		return ipk__err(-EPIPE, "peer closed the channel");
+	return ipk__errno(-errno, "write");
+}
+
 /* One write of a whole unit: 1 written, 0 no room now, < 0 error.
    Without a deadline it waits in the kernel where it can. */
 static int write_unit(ipk__stream *s, struct iovec *iov, int cnt, size_t total,
@@ -110,16 +120,11 @@ static int write_unit(ipk__stream *s, struct iovec *iov, int cnt, size_t total,
 		                     : writev(fd, iov, cnt);
 		if (n == (ssize_t)total)
 			return 1;
-		if (n >= 0) /* a pipe never does this with <= PIPE_BUF bytes */
-			return ipk__err(-EIO, "short write of %zd of %zu bytes", n,
-			                total);
-		if (errno == EINTR)
+		if (n < 0 && errno == EINTR)
 			continue;
-		if (errno == EAGAIN)
+		if (n < 0 && errno == EAGAIN)
 			return 0;
-		if (errno == EPIPE)
-			return ipk__err(-EPIPE, "peer closed the channel");
-		return ipk__errno(-errno, "write");
+		return write_failed(n, total);
 	}
 }
 
@@ -210,11 +215,14 @@ int ipk__fifo_flush(ipk__stream *s, int64_t deadline)
 ssize_t ipk__fifo_send(ipk__stream *s, const void *buf, size_t len,
                        int64_t deadline)
 {
-	int rc = ipk__fifo_flush(s, deadline);
-	if (rc < 0)
-		return rc;
-	if (s->backlog != NULL) /* the kept message is not out yet */
-		return ipk__timeout_err(deadline);
+	int rc;
+	if (s->backlog != NULL) {
+		rc = ipk__fifo_flush(s, deadline);
+		if (rc < 0)
+			return rc;
+		if (s->backlog != NULL) /* the kept message is not out yet */
+			return ipk__timeout_err(deadline);
+	}
 	if (len <= IPK__FIFO_SMALL) {
 		/* header and payload in one buffer: write(2), cheaper than a
 		   writev of two pieces for what is a copy of a few bytes */
@@ -233,8 +241,20 @@ ssize_t ipk__fifo_send(ipk__stream *s, const void *buf, size_t len,
 		memcpy(unit, h, SHDR);
 		if (len > 0)
 			memcpy(unit + SHDR, buf, len);
-		struct iovec iov = {unit, SHDR + len};
-		rc = send_unit(s, &iov, 1, SHDR + len, deadline);
+		/* the usual case first: the pipe has room and takes it whole
+		   (errors and waiting are send_unit's, which writes again) */
+		int fd = deadline == IPK__NEVER && s->wfd_block >= 0
+		                 ? s->wfd_block
+		                 : s->wfd;
+		ssize_t n = write(fd, unit, SHDR + len);
+		if (n == (ssize_t)(SHDR + len))
+			return (ssize_t)len;
+		if (n >= 0 || (errno != EAGAIN && errno != EINTR)) {
+			rc = write_failed(n, SHDR + len);
+		} else {
+			struct iovec iov = {unit, SHDR + len};
+			rc = send_unit(s, &iov, 1, SHDR + len, deadline);
+		}
 		return rc < 0 ? rc : (ssize_t)len;
 	}
 	s->ctag = next_tag();
@@ -519,7 +539,9 @@ static int parse(ipk__stream *s, ipk__rx *rx, size_t *got)
 		                (unsigned long long)len, s->maxmsg);
 	}
 	int err = 0;
-	void *dst = ipk__rx_reserve(rx, (size_t)len, &err);
+	void *dst = len <= rx->cap && len <= rx->maxmsg && rx->buf != NULL
+	                    ? rx->buf /* ipk__rx_reserve's answer, without the call */
+	                    : ipk__rx_reserve(rx, (size_t)len, &err);
 	if (dst == NULL && len > 0)
 		return err; /* stays buffered */
 	if (len > 0)
