@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "util.h"
+#include "ring_tsan.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "shm/ring.h"
+#include "shm/ring_sync.h"
 
 #define MSGS 600
 #define TAKE_BIAS 300
@@ -48,6 +50,10 @@ struct got {
 
 Test(bias, consumer_revoker_that_gives_up_keeps_others_out, .timeout = 60)
 {
+	/* no bias without the asymmetric fence (nor under ThreadSanitizer,
+	   which does not model it): then there is nothing to revoke */
+	if (!ipk__fence_light())
+		cr_skip_test("no membarrier: MPMC sides take no bias here");
 	char url[300];
 	snprintf(url, sizeof url, "shm:%s?size=64K&mpmc", ipkt_name("revoke"));
 	ipk_chan *rx = ipkt_listen_ok(url);
