@@ -406,14 +406,17 @@ static ssize_t do_recv(ipk_chan *c, ipk__rx *rx, ipk_msginfo *info,
 		                                        ? "receiving on a listener "
 		                                          "(accept a connection)"
 		                                        : "receiving");
+	/* zeroed by copying a zero struct: a memset of this size becomes
+	   `rep stos` with GCC, tens of cycles on every receive */
+	static const ipk_msginfo zero;
 	ipk_msginfo local;
 	if (info == NULL) {
 		info = &local;
-		memset(info, 0, sizeof *info); /* (once: on every receive) */
+		*info = zero;
 	} else {
 		long selector = info->type;
 		int flags = info->flags;
-		memset(info, 0, sizeof *info);
+		*info = zero;
 		info->type = selector;
 		info->flags = flags;
 	}
