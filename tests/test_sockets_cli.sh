@@ -15,7 +15,8 @@ start_recv() {
 	pids+=("$PID")
 	# stderr goes through a FIFO we copy to a file, first line is the address
 	cat <"$out.err.fifo" >"$out.err" &
-	pids+=($!)
+	COPIER=$!
+	pids+=("$COPIER")
 	ADDR=
 	for ((i = 0; i < 100; i++)); do
 		ADDR=$(head -n1 "$out.err" 2>/dev/null)
@@ -43,6 +44,7 @@ for scheme in unix tcp; do
 	[ $? -eq 0 ] && ok || bad "$scheme: send after the text peer failed"
 	wait "$PID"
 	st=$?
+	wait "$COPIER" # recv has exited: the copy of its stderr is complete
 	[ $st -eq 0 ] && ok || bad "$scheme: recv exited $st"
 	[ "$(cat "$out")" == "framed message" ] && ok || bad "$scheme: recv printed [$(cat "$out")]"
 	grep -q "warning: .*dropped a connection: the peer sent \"hello from a shell" "$out.err" &&
