@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <ipckit.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -123,8 +124,10 @@ static void producer(const char *url, struct shared *sh, uint32_t p,
 	_exit(ipk_close(tx) == 0 ? 0 : 5);
 }
 
+/* wait_ms 0: try-receives, polled (each one that finds the consumers'
+   section taken revokes the bias and gives up at once) */
 static void consumer(const char *url, struct shared *sh, uint32_t c,
-                     int ready_fd, int go_fd)
+                     int wait_ms, int ready_fd, int go_fd)
 {
 	ipk_chan *rx;
 	if (ipk_listen(&rx, url) < 0) {
@@ -135,18 +138,23 @@ static void consumer(const char *url, struct shared *sh, uint32_t c,
 	uint64_t last[PRODUCERS];
 	memset(last, 0xff, sizeof last);
 	uint64_t count = 0;
+	unsigned misses = 0;
 	unsigned char buf[MAX_LEN];
 	for (;;) {
 		const unsigned char *m = buf;
 		ssize_t n;
 		if (c & 1) {
 			const void *q;
-			n = ipk_recv_peek(rx, &q, 300);
+			n = ipk_recv_peek(rx, &q, wait_ms);
 			m = q;
 		} else {
-			n = ipk_recv(rx, buf, sizeof buf, 300);
+			n = ipk_recv(rx, buf, sizeof buf, wait_ms);
 		}
-		if (n == -ETIMEDOUT) {
+		if (n == -EAGAIN && wait_ms == 0 && ++misses % 64 != 0) {
+			sched_yield();
+			continue;
+		}
+		if (n == -ETIMEDOUT || n == -EAGAIN) {
 			/* a mailbox: the end is when every producer has gone and
 			   nothing is left, which the ring tells when asked */
 			ipk_ringinfo info;
@@ -155,6 +163,7 @@ static void consumer(const char *url, struct shared *sh, uint32_t c,
 				break;
 			continue;
 		}
+		misses = 0;
 		if (n < 24) {
 			fprintf(stderr, "consumer %u: %s\n", c, ipk_last_error());
 			fail(sh, "consumer %llu: receive gave %lld", c, (long long)n);
@@ -205,7 +214,7 @@ static int reap(pid_t pid, int ms)
 	return r == pid ? st : -1;
 }
 
-Test(stress, mpmc_4x4_processes, .timeout = 300)
+static void run_4x4(int wait_ms)
 {
 	char url[200];
 	snprintf(url, sizeof url, "shm:%s?size=1M&mpmc", ipkt_name("stress"));
@@ -226,7 +235,8 @@ Test(stress, mpmc_4x4_processes, .timeout = 300)
 			close(go[1]);
 			if (i < PRODUCERS)
 				producer(url, sh, (uint32_t)i, ready[1], go[0]);
-			consumer(url, sh, (uint32_t)(i - PRODUCERS), ready[1], go[0]);
+			consumer(url, sh, (uint32_t)(i - PRODUCERS), wait_ms, ready[1],
+			         go[0]);
 		}
 	}
 	close(ready[1]);
@@ -273,3 +283,10 @@ Test(stress, mpmc_4x4_processes, .timeout = 300)
 	ipk_region_detach(reg);
 	cr_expect_eq(ipk_remove(url), -ENOENT, "%s left behind", url);
 }
+
+Test(stress, mpmc_4x4_processes, .timeout = 300) { run_4x4(300); }
+
+/* Consumers that never wait: each try-receive that finds another consumer
+   in its section gives up on it at once (the bias holder's section must
+   still keep everyone else out). */
+Test(stress, mpmc_4x4_try_receives, .timeout = 300) { run_4x4(0); }

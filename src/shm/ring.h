@@ -118,7 +118,9 @@ struct ipk__ring_hdr {
 	_Atomic uint32_t prod_lock; /* MPMC: owner pid | waiters bit */
 	_Atomic uint32_t bias_slot; /* MPMC: the slot of the producer that
 	                               reserves without taking prod_lock... */
-	_Atomic uint64_t bias;      /* ...and its owner word, 0: nobody */
+	_Atomic uint64_t bias;      /* ...and its owner word, 0: nobody;
+	                               top bit: being revoked, the holder
+	                               not yet seen out of its section */
 	uint64_t pad3[13];
 
 	/* consumer side (SPSC: the head is the producer's space frontier) */

@@ -32,8 +32,12 @@
  * of that side takes the lock and then revokes the bias: clears it, fences
  * the holder (membarrier: the holder's flag is seen, or the holder sees
  * the bias gone and takes the lock), and waits for the flag to drop
- * (finishing the section of a holder that died in it). A holder that lost
- * the bias waits twice as long before taking it again, so processes that
+ * (finishing the section of a holder that died in it). Until it has seen
+ * the flag drop, the bias word names the holder marked REVOKING rather
+ * than reading 0: a revoker that gives up (its deadline passed) or dies
+ * leaves the next one to wait for the holder too, never to find the side
+ * free while the holder is still in its section. A holder that lost the
+ * bias waits twice as long before taking it again, so processes that
  * share a side settle on the lock.
  */
 #define _GNU_SOURCE
@@ -51,6 +55,9 @@
 #define SECTION_WAIT_NS ((int64_t)5 * 1000000000)
 #define BIAS_FIRST 64u
 #define BIAS_MAX (1u << 20)
+/* In a bias word: being revoked, the holder not yet seen out of its
+   section (owner words never have this bit: ring_pos.h). */
+#define REVOKING (UINT64_C(1) << 63)
 
 /* --------------------------------------------------------------- locks */
 
@@ -230,22 +237,39 @@ static bool bias_enter(struct ipk__ring *r, const struct side *s)
 
 /* Holding the lock: nobody of this side may be in a section under a bias.
    0, or a corrupt ring / the deadline passed while the holder is in its
-   section. */
+   section (the bias word stays marked REVOKING then: whoever takes the
+   lock next waits for the holder in turn). */
 static int bias_revoke(struct ipk__ring *r, const struct side *sd,
                        int64_t deadline)
 {
 	uint64_t b = atomic_load_explicit(sd->bias, ACQ);
 	uint32_t k = atomic_load_explicit(sd->bias_slot, RLX);
 	bool producer = r->role == IPK__RING_PRODUCER;
-	if (b == 0 || (b == r->owner && k == (uint32_t)r->slot))
+	uint64_t holder = b & ~REVOKING;
+	if (b == 0)
 		return 0;
-	atomic_store_explicit(sd->bias, 0, SC);
+	if (holder == r->owner && k == (uint32_t)r->slot) {
+		/* ours (we are in no section now); marked: revoked from us by
+		   a process that gave up waiting, so the side is ours again */
+		if (b != holder)
+			atomic_store_explicit(sd->bias, 0, RLX);
+		return 0;
+	}
+	/* marked, not cleared: the holder no longer enters, and nobody else
+	   takes the side for free before the holder is seen out (a revoker
+	   that gave up or died may have marked it already: the fence is
+	   repeated, it costs only the slow path) */
+	atomic_store_explicit(sd->bias, holder | REVOKING, SC);
 	if (!ipk__fence_heavy())
 		ipk__nap(1000000, IPK__NEVER); /* a store is seen well before */
 	/* the holder's slot, if it still holds it (k came from the region) */
 	struct ipk__ring_slot *s = side_slots(r, r->role);
-	if (k >= r->nslots || atomic_load_explicit(&s[k].owner, ACQ) != b)
-		return producer ? repair_tail(r) : 0; /* died; slot given away */
+	int rc = 0;
+	if (k >= r->nslots || atomic_load_explicit(&s[k].owner, ACQ) != holder) {
+		/* died (or left); slot given away */
+		rc = producer ? repair_tail(r) : 0;
+		goto out;
+	}
 	int64_t since = ipk__now_ns();
 	if (deadline == SECTION_WAIT)
 		deadline = since + SECTION_WAIT_NS;
@@ -257,11 +281,12 @@ static int bias_revoke(struct ipk__ring *r, const struct side *sd,
 		int64_t now = ipk__now_ns();
 		if (now - since >= CHECK_NS) {
 			since = now;
-			if (!ipk__ring_owner_alive(b)) {
+			if (!ipk__ring_owner_alive(holder)) {
 				/* it died in a section: a consumer's leaves nothing
 				   half done; a producer's is finished here */
 				atomic_store_explicit(&s[k].busy, 0, RLX);
-				return producer ? repair_tail(r) : 0;
+				rc = producer ? repair_tail(r) : 0;
+				goto out;
 			}
 		}
 		if (ipk__expired(deadline))
@@ -270,7 +295,10 @@ static int bias_revoke(struct ipk__ring *r, const struct side *sd,
 			                r->name);
 		sched_yield();
 	}
-	return 0;
+out:
+	/* seen out (or a corrupt ring: the lock still keeps the side) */
+	atomic_store_explicit(sd->bias, 0, RLX);
+	return rc;
 }
 
 /* The lock was taken (rc from ring_lock): count free takes in a row, and
@@ -307,10 +335,12 @@ static int section_begin(struct ipk__ring *r, const struct side *s,
 		rc = repair_tail(r);
 	if (rc == 0)
 		rc = bias_revoke(r, s, deadline);
-	bias_consider(r, s, took);
-	if (rc < 0)
+	if (rc < 0) {
 		ring_unlock(s->lock);
-	return rc;
+		return rc;
+	}
+	bias_consider(r, s, took);
+	return 0;
 }
 
 static void section_end(struct ipk__ring *r, const struct side *s, bool biased)

@@ -183,6 +183,10 @@ int ipk__ring_corrupt(const struct ipk__ring *r, const char *what, uint64_t v);
 
 #define OWNER_PID_MASK ((UINT64_C(1) << IPK__OWNER_PID_BITS) - 1)
 
+/* An owner word: the start time (clock ticks since boot) above the pid.
+   Its top bit would take 2^41 ticks, ages: MPMC bias words use it as a
+   mark (ring_mpmc.c). */
+
 static inline uint64_t owner_word(pid_t pid, uint64_t start)
 {
 	return (start << IPK__OWNER_PID_BITS) | ((uint64_t)pid & OWNER_PID_MASK);
