@@ -104,6 +104,31 @@ s.bind(sys.argv[1]); s.connect(sys.argv[2]); time.sleep(1000)' /tmp/d/cli /tmp/d
 	# root's gc removes it, and its record
 	"$CLI" gc >/dev/null 2>&1
 	check "root's gc removes it and its record" "" "$(ls -A /tmp/w; ls -A /dev/shm)"
+
+	# --- rm by a user who cannot read a live ring: it says it cannot tell,
+	# not that the ring is a plain region to remove with ?region
+	"$CLI" recv --timeout -1 shm:/gc-guard-ring >/dev/null 2>&1 &
+	pids+=($!)
+	"$CLI" recv --timeout -1 sysvshm:0x6c6b0001 >/dev/null 2>&1 &
+	pids+=($!)
+	"$CLI" recv --timeout -1 mmap:/tmp/w/ring >/dev/null 2>&1 &
+	pids+=($!)
+	has_rings() {
+		[ -s /dev/shm/gc-guard-ring ] && [ -s /tmp/w/ring ] &&
+			ipcs -m | grep -q 0x6c6b0001
+	}
+	until_ok has_rings || bad "the three rings did not appear"
+	for a in shm:/gc-guard-ring sysvshm:0x6c6b0001 mmap:/tmp/w/ring; do
+		out=$(as_nobody "$CLI" rm "$a" 2>&1)
+		st=$?
+		check "nobody's rm $a fails" 1 "$st"
+		case "$out" in
+		*"no permission to read"*"not removing it"*) ok ;;
+		*) bad "nobody's rm $a: $out" ;;
+		esac
+		case "$out" in *region*) bad "rm $a points to ?region: $out" ;; esac
+	done
+	has_rings && ok || bad "a ring went under nobody's rm"
 	kill_all
 }
 

@@ -104,7 +104,10 @@ static void json(FILE *o, const struct cli_kind *k, const void *buf, size_t n,
 		fputs(", \"encoding\": \"base64\", \"data\": ", o);
 		cli_json_base64(o, buf, n);
 	}
-	fputs("}\n", o);
+	/* data cut short (a signal interrupted a write): no closing brace, so
+	   the line does not parse as a record that looks whole */
+	if (!ferror(o))
+		fputs("}\n", o);
 }
 
 /* Write one message; false if stdout failed. */
@@ -131,8 +134,9 @@ static bool emit(const struct recv_opts *o, const struct cli_kind *k,
 		json(stdout, k, buf, n, info, conn);
 		break;
 	default:
-		cli_write(stdout, buf, n);
-		putchar('\n');
+		/* cut short: no newline, which would make it look whole */
+		if (cli_write(stdout, buf, n))
+			putchar('\n');
 		break;
 	}
 	return fflush(stdout) == 0 && !ferror(stdout);
@@ -302,7 +306,9 @@ static bool deliver(struct run *r, void *buf, size_t n, const ipk_msginfo *info,
 	bool ok = emit(r->o, r->k, buf, n, info, conn);
 	free(buf);
 	if (!ok) {
-		if (errno != EPIPE) /* the reader left: nothing to say */
+		/* the reader left, or a signal stopped us in the write (we die
+		   of it): nothing to say */
+		if (errno != EPIPE && !cli_stopped)
 			r->status = cli_fail("recv", NULL, "writing to stdout: %s",
 			                     strerror(errno));
 		else

@@ -47,8 +47,8 @@ static bool emit(const struct sub_opts *o, const void *buf, size_t n,
 	if (o->mode == OUT_HEX) {
 		hex(buf, n);
 	} else {
-		cli_write(stdout, buf, n);
-		if (o->mode == OUT_LINES)
+		/* cut short (a signal in the write): no newline after it */
+		if (cli_write(stdout, buf, n) && o->mode == OUT_LINES)
 			putchar('\n');
 	}
 	return fflush(stdout) == 0 && !ferror(stdout);
@@ -156,7 +156,9 @@ static int sub_run(int argc, char **argv)
 			bool ok = emit(&o, buf, (size_t)n, &info);
 			free(buf);
 			if (!ok) {
-				if (errno != EPIPE) /* the reader left: nothing to say */
+				/* the reader left, or a signal stopped us in the
+				   write (we die of it): nothing to say */
+				if (errno != EPIPE && !cli_stopped)
 					status = cli_fail("sub", NULL, "writing to stdout: %s",
 					                  strerror(errno));
 				break;

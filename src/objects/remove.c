@@ -151,7 +151,12 @@ int ipk__obj_probe(ipk__url *u, struct ipk__obj *out, int *dirfd)
 			else if (strcmp(s, "sysvshm") == 0 && !region) {
 				ipk__sysvshm_look(out);
 				ipk__obj_fix(out);
-				if (!out->is_ring)
+				if (!out->is_ring && !out->plain)
+					rc = ipk__err(-EACCES,
+					              "%s: no permission to read the segment, "
+					              "so no telling whether it holds an "
+					              "ipckit ring; not removing it", u->text);
+				else if (!out->is_ring)
 					rc = ipk__err(-EINVAL,
 					              "%s is a System V segment of %llu bytes "
 					              "that holds no ipckit ring; to remove it "
@@ -189,6 +194,12 @@ int ipk__obj_probe(ipk__url *u, struct ipk__obj *out, int *dirfd)
 				rc = pick(&list, -1, st.st_dev, st.st_ino, out);
 				if (rc < 0)
 					rc = ipk__err(-EINVAL, "%s: cannot read it", path);
+				else if (strcmp(s, "shm") == 0 && !region && !out->is_ring &&
+				         !out->plain)
+					rc = ipk__err(-EACCES,
+					              "%s: no permission to read it, so no "
+					              "telling whether it holds an ipckit ring; "
+					              "not removing it", path);
 				else if (strcmp(s, "shm") == 0 && !region && !out->is_ring)
 					rc = ipk__err(-EINVAL,
 					              "%s is a plain shared-memory region of "
@@ -296,7 +307,13 @@ int ipk__obj_probe(ipk__url *u, struct ipk__obj *out, int *dirfd)
 		else {
 			ipk__scan_files_at(&c, dfd, base, path);
 			rc = pick(&list, -1, st.st_dev, st.st_ino, out);
-			if (rc < 0 && want_file)
+			if (rc < 0 && want_file &&
+			    faccessat(dfd, base, R_OK, AT_EACCESS) < 0 &&
+			    (errno == EACCES || errno == EPERM))
+				rc = ipk__err(-EACCES, "%s: no permission to read it, so "
+				              "no telling whether it holds an ipckit ring; "
+				              "not removing it", path);
+			else if (rc < 0 && want_file)
 				rc = ipk__err(-EINVAL, "%s is a regular file that holds no "
 				              "ipckit ring; not removing it", path);
 			else

@@ -145,7 +145,7 @@ static int reconnect(struct ipk__sock *s, int64_t deadline)
 	char why[400];
 	snprintf(why, sizeof why, "%s", ipk_last_error());
 	if (rc != -ECONNREFUSED && rc != -ENOENT && rc != -EAGAIN &&
-	    rc != -ETIMEDOUT)
+	    rc != -ETIMEDOUT && rc != -ECONNRESET)
 		return ipk__err(rc, "%s: no %s peer: %s", s->c->url.text,
 		                s->proto->peer, why);
 	int64_t wait = REDIAL_MIN_NS << (k->redial_round < 6 ? k->redial_round : 6);

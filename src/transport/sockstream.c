@@ -402,8 +402,11 @@ int ipk__ss_dial(ipk_chan *c, int family, const struct sockaddr *sa,
 			return start_stream(c, fd, family, framing, peer_large);
 		}
 		close(fd);
-		/* nobody listening yet: keep trying until the deadline */
-		bool retry = err == ECONNREFUSED || err == ENOENT || err == EAGAIN;
+		/* nobody listening yet: keep trying until the deadline (a reset:
+		   a listener that closed with our connection pending, as one
+		   killed and restarted does) */
+		bool retry = err == ECONNREFUSED || err == ENOENT || err == EAGAIN ||
+		             err == ECONNRESET;
 		bool over = retry && (ipk__expired(deadline) ||
 		                      ipk__backoff(&round, deadline) < 0);
 		/* a Unix listener's full backlog: it is there but accepts nobody,
