@@ -84,6 +84,19 @@ for key in 0xZZ 0x12zz 0x1ffffffff; do
 	done
 done
 
+# spoil_when_laid_out FILE FROM BYTE: once the ring in FILE is laid out
+# (its magic, the first word, is set last), BYTE over bytes FROM to 12 KiB
+spoil_when_laid_out() {
+	local m i
+	for ((i = 0; i < 500; i++)); do
+		m=$(od -An -tx8 -N8 "$1" 2>/dev/null | tr -d ' ')
+		[ -n "$m" ] && [ "$m" != 0000000000000000 ] && break
+		sleep 0.01
+	done
+	head -c $((12288 - $2)) /dev/zero | tr '\0' "$3" |
+		dd of="$1" bs=4096 seek="$2" oflag=seek_bytes conv=notrunc status=none
+}
+
 # ---- a listener whose ring header is overwritten (its layout, the persist
 # word, the slots: every byte from 16 to 12 KiB) fails with an error and
 # still takes its own ring away: nobody can attach to that ring again
@@ -91,15 +104,7 @@ for how in "" "&mpmc"; do
 	run "$CLI" recv "shm:$N3?size=65536$how" -n 1 --timeout 4000 \
 		>"$TMP/out" 2>"$TMP/err" &
 	pid=$!
-	# until the ring is laid out (its magic, the first word, is set last)
-	for ((i = 0; i < 500; i++)); do
-		m=$(od -An -tx8 -N8 "/dev/shm$N3" 2>/dev/null | tr -d ' ')
-		[ -n "$m" ] && [ "$m" != 0000000000000000 ] && break
-		sleep 0.01
-	done
-	head -c $((12288 - 16)) /dev/zero | tr '\0' 'Z' |
-		dd of="/dev/shm$N3" bs=4096 seek=16 oflag=seek_bytes conv=notrunc \
-			status=none
+	spoil_when_laid_out "/dev/shm$N3" 16 'Z'
 	wait "$pid"
 	st=$?
 	if [ $st -eq 1 ]; then ok; else
@@ -115,14 +120,7 @@ done
 # publisher leaves (every byte from 8 on, its flags among them, all ones:
 # the persist flag is set too)
 {
-	for ((i = 0; i < 500; i++)); do
-		m=$(od -An -tx8 -N8 "/dev/shm$N3" 2>/dev/null | tr -d ' ')
-		[ -n "$m" ] && [ "$m" != 0000000000000000 ] && break
-		sleep 0.01
-	done
-	head -c $((12288 - 8)) /dev/zero | tr '\0' '\377' |
-		dd of="/dev/shm$N3" bs=4096 seek=8 oflag=seek_bytes conv=notrunc \
-			status=none
+	spoil_when_laid_out "/dev/shm$N3" 8 '\377'
 	echo after
 } | run "$CLI" pub "shm:$N3" >"$TMP/out" 2>"$TMP/err"
 if [ ! -e "/dev/shm$N3" ]; then ok; else

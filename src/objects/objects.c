@@ -6,6 +6,7 @@
 #include "objects.h"
 #include "../core/owner.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -244,4 +245,25 @@ int ipk_objects_setns(pid_t pid)
 	if (rc == 0 && chdir("/") < 0)
 		rc = ipk__errno(-errno, "chdir / after setns");
 	return rc;
+}
+
+void ipk__scan_dir(struct ipk__scanctx *c, int dfd,
+                   bool (*want)(const char *name),
+                   void (*one)(struct ipk__scanctx *c, int dfd,
+                               const char *name))
+{
+	/* a copy for the stream: closedir closes it, dfd stays ours */
+	int dup_fd = dup(dfd);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	if (d == NULL) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+		    want(e->d_name))
+			one(c, dfd, e->d_name);
+	closedir(d);
 }

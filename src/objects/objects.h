@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* ------------------------------------------------------------ records */
@@ -50,6 +51,17 @@ static inline void ipk__addr(struct ipk__obj *o, const char *scheme,
 	char pre[24];
 	snprintf(pre, sizeof pre, "%s:", scheme);
 	ipk__url_escape(o->address, sizeof o->address, pre, name, "");
+}
+/* Identity (dev, inode), owner, mode, size and change time from a stat. */
+static inline void ipk__obj_from_stat(struct ipk__obj *o, const struct stat *st)
+{
+	o->dev = st->st_dev;
+	o->ino = st->st_ino;
+	o->pub.uid = st->st_uid;
+	o->pub.gid = st->st_gid;
+	o->pub.mode = st->st_mode & 0777;
+	o->pub.size = (uint64_t)st->st_size;
+	o->pub.changed = st->st_ctime;
 }
 void ipk__obj_note(struct ipk__objlist *l, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -189,6 +201,12 @@ void ipk__queue_owner_why(struct ipk__obj *o, const struct ipk__owner *rec,
 
 /* Owner records whose object is gone (scan_records.c): all of them, or
    record file `file` of directory dfd (/dev/shm). */
+/* Call one(c, dfd, name) for each entry of the directory dfd that want
+   accepts ("." and ".." never); dfd stays open and unmoved. */
+void ipk__scan_dir(struct ipk__scanctx *c, int dfd,
+                   bool (*want)(const char *name),
+                   void (*one)(struct ipk__scanctx *c, int dfd,
+                               const char *name));
 void ipk__scan_records(struct ipk__scanctx *c);
 void ipk__scan_record_one(struct ipk__scanctx *c, int dfd, const char *file);
 /* Remove the record o lists, judged again under its lock: orphan only,

@@ -217,13 +217,7 @@ static struct ipk__obj *file_record(struct files *f, const char *kind,
 	if (o == NULL)
 		return NULL;
 	snprintf(o->path, sizeof o->path, "%s", path);
-	o->dev = st->st_dev;
-	o->ino = st->st_ino;
-	o->pub.uid = st->st_uid;
-	o->pub.gid = st->st_gid;
-	o->pub.mode = st->st_mode & 0777;
-	o->pub.size = (uint64_t)st->st_size;
-	o->pub.changed = st->st_ctime;
+	ipk__obj_from_stat(o, st);
 	return o;
 }
 

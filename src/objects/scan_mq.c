@@ -151,6 +151,12 @@ void ipk__scan_mqueue_one(struct ipk__scanctx *c, int dfd, const char *name)
 	ipk__obj_judge(o);
 }
 
+static bool any_name(const char *name)
+{
+	(void)name;
+	return true;
+}
+
 void ipk__scan_mqueue(struct ipk__scanctx *c)
 {
 	if (!ipk__want(c, "mq"))
@@ -161,18 +167,6 @@ void ipk__scan_mqueue(struct ipk__scanctx *c)
 		ipk__obj_note(c->list, "%s", why);
 		return;
 	}
-	int dup_fd = dup(dfd);
-	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-	if (d == NULL) {
-		if (dup_fd >= 0)
-			close(dup_fd);
-		close(dfd);
-		return;
-	}
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			ipk__scan_mqueue_one(c, dfd, e->d_name);
-	closedir(d);
+	ipk__scan_dir(c, dfd, any_name, ipk__scan_mqueue_one);
 	close(dfd);
 }

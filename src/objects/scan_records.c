@@ -269,13 +269,7 @@ void ipk__scan_record_one(struct ipk__scanctx *c, int dfd, const char *file)
 	snprintf(o->path, sizeof o->path, RECORD_DIR "/%s", file);
 	ipk__addr(o, "record", o->path);
 	snprintf(o->detail, sizeof o->detail, "%s", f.kind);
-	o->dev = st.st_dev;
-	o->ino = st.st_ino;
-	p->uid = st.st_uid;
-	p->gid = st.st_gid;
-	p->mode = st.st_mode & 0777;
-	p->size = (uint64_t)st.st_size;
-	p->changed = st.st_ctime;
+	ipk__obj_from_stat(o, &st);
 	/* what it kept on purpose (?persist) is gone: nothing to keep */
 	p->persist = 0;
 	p->attached = 0;
@@ -299,19 +293,7 @@ void ipk__scan_records(struct ipk__scanctx *c)
 	int dfd = open(RECORD_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return; /* no /dev/shm: no records either */
-	int dup_fd = dup(dfd);
-	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-	if (d == NULL) {
-		if (dup_fd >= 0)
-			close(dup_fd);
-		close(dfd);
-		return;
-	}
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL)
-		if (ipk__devshm_internal(e->d_name))
-			ipk__scan_record_one(c, dfd, e->d_name);
-	closedir(d);
+	ipk__scan_dir(c, dfd, ipk__devshm_internal, ipk__scan_record_one);
 	close(dfd);
 }
 

@@ -301,13 +301,7 @@ void ipk__scan_devshm_one(struct ipk__scanctx *c, const char *name)
 		goto out;
 	ipk_object *p = &o->pub;
 	snprintf(o->path, sizeof o->path, "%s", path);
-	o->dev = st.st_dev;
-	o->ino = st.st_ino;
-	p->uid = st.st_uid;
-	p->gid = st.st_gid;
-	p->mode = st.st_mode & 0777;
-	p->size = (uint64_t)st.st_size;
-	p->changed = st.st_ctime;
+	ipk__obj_from_stat(o, &st);
 	holders_of_file(o, c->procs);
 	if (strcmp(kind, "sem") == 0) {
 		ipk__url_escape(o->address, sizeof o->address, "sem:/", name + 4, "");
