@@ -1,18 +1,29 @@
 /*
  * gc's removal of a POSIX queue while another process replaces it.
  *
- * A queue whose listener died is an orphan gc removes. Between gc's last
- * look at it and the removal, an attacker removes that queue and makes a
- * new one of the same name that a live process holds. A remover that
- * removes by name (mq_unlink) destroys the new, live queue; one that
- * removes by the inode it looked at (unlinkat in the mqueue directory,
- * after comparing the inode) leaves it.
+ * A queue whose listener died is an orphan gc removes. Between gc's look at
+ * it and the removal, another process removes that queue and makes a new
+ * one of the same name that a live process holds. A remover that removes
+ * by name (mq_unlink) destroys the new, live queue; one that removes by the
+ * inode it looked at (unlinkat in the mqueue directory, after comparing the
+ * inode) leaves it.
  *
- * The attacker watches the mqueue directory (inotify) and replaces the
- * queue the moment gc's second look opens it. Runs in private IPC and
- * mount namespaces (needs root): once with /dev/mqueue mounted, once
- * without (the inventory then reads a private detached mount). Rounds:
- * IPK_RACE_ROUNDS (default 100) each.
+ * replaced_before_removal: the replacement is complete before
+ * ipk_object_remove is called (plain and forced): every round must be
+ * refused with -ESTALE and the live queue must stay. This is the guarantee.
+ *
+ * race_*: the replacer watches the mqueue directory (inotify) and replaces
+ * the queue the moment the removal's second look opens it. Most rounds land
+ * before the final inode check and are refused; a replacement that lands
+ * exactly between that check (fstatat) and unlinkat cannot be told apart:
+ * the mqueue file system has no rename, no link and no unlink-by-inode
+ * (docs/inventory.md). So the race asserts that live queues are lost at
+ * most in a small share of the replaced rounds (observed: 0-1 in ~90, where
+ * a removal by name loses nearly every one), and that the race really ran.
+ *
+ * Runs in private IPC and mount namespaces (needs root): with /dev/mqueue
+ * mounted, and without (the inventory then reads a private detached
+ * mount). Rounds: IPK_RACE_ROUNDS (default 100) each.
  */
 #define _GNU_SOURCE
 #include "util.h"
@@ -127,11 +138,14 @@ static const ipk_object *find_orphan(ipk_objscan *s)
 	return o;
 }
 
-static void race(bool mount_dev_mqueue)
+/* Private namespaces, the queue's name and the directory a replacer
+   watches: /dev/mqueue, or a mount of its own where the inventory uses a
+   detached one. false: not root, the test is skipped. */
+static bool setup(bool mount_dev_mqueue)
 {
 	if (!private_namespaces()) {
 		cr_skip_test("needs root (private IPC and mount namespaces)");
-		return;
+		return false;
 	}
 	snprintf(qname, sizeof qname, "/ipk-mqrace-%d", (int)getpid());
 	/* the attacker's view of this namespace's queues: /dev/mqueue, or a
@@ -145,7 +159,56 @@ static void race(bool mount_dev_mqueue)
 	}
 	cr_assert_eq(mount("none", watch_dir, "mqueue", 0, NULL), 0, "mount "
 	             "mqueue on %s: %s", watch_dir, strerror(errno));
+	return true;
+}
 
+/* The queue's inode as the name leads to it now, 0 if there is none. */
+static uint64_t queue_ino(void)
+{
+	mqd_t q = mq_open(qname, O_RDONLY | O_CLOEXEC);
+	if (q == (mqd_t)-1)
+		return 0;
+	struct stat st;
+	cr_assert_eq(fstat(q, &st), 0);
+	mq_close(q);
+	return (uint64_t)st.st_ino;
+}
+
+static void replaced_before_removal(bool mount_dev_mqueue)
+{
+	if (!setup(mount_dev_mqueue))
+		return;
+	for (int r = 0; r < 20; r++) {
+		dead_listeners_queue();
+		ipk_objscan_opts opts = {.kind = "mq"};
+		ipk_objscan *s;
+		cr_assert_eq(ipk_objects_open(&s, &opts), 0, "%s", ipk_last_error());
+		const ipk_object *o = find_orphan(s);
+		/* another process's live queue under the same name */
+		cr_assert_eq(mq_unlink(qname), 0);
+		struct mq_attr a = {.mq_maxmsg = 1, .mq_msgsize = 64};
+		mqd_t held = mq_open(qname, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+		                     0600, &a);
+		cr_assert_neq(held, (mqd_t)-1, "%s", strerror(errno));
+		uint64_t live = queue_ino();
+		int flags = r % 2 ? IPK_REMOVE_FORCE : 0;
+		int rc = ipk_object_remove(o, flags);
+		cr_assert_eq(rc, -ESTALE, "round %d (%s): removing the listed queue "
+		             "after it was replaced gave %d (%s)", r,
+		             flags ? "forced" : "plain", rc, ipk_last_error());
+		cr_assert_eq(queue_ino(), live, "round %d: the live queue is gone",
+		             r);
+		ipk_objects_close(s);
+		mq_close(held);
+		cr_assert_eq(mq_unlink(qname), 0);
+	}
+	umount2(watch_dir, MNT_DETACH);
+}
+
+static void race(bool mount_dev_mqueue)
+{
+	if (!setup(mount_dev_mqueue))
+		return;
 	int to[2], from[2];
 	cr_assert_eq(pipe2(to, O_CLOEXEC), 0);
 	cr_assert_eq(pipe2(from, O_CLOEXEC), 0);
@@ -200,20 +263,32 @@ static void race(bool mount_dev_mqueue)
 	cr_log_info("%s: %d rounds, %d replaced in time (%d refused, %d live "
 	            "queues lost), %d too late", watch_dir, rounds, swapped,
 	            refused, lost, late);
-	cr_expect_eq(lost, 0, "gc removed the attacker's live queue in %d of %d "
-	             "rounds where it replaced the dead one", lost, swapped);
+	/* only the fstatat-unlinkat window (see the top of the file) */
+	cr_expect_leq(lost * 5, swapped, "gc removed the replacer's live queue "
+	              "in %d of %d rounds where it replaced the dead one", lost,
+	              swapped);
 	/* the race really ran: otherwise this test could not fail */
 	cr_expect_gt(swapped, rounds / 4, "only %d of %d rounds replaced the "
 	             "queue in time", swapped, rounds);
 	umount2(watch_dir, MNT_DETACH);
 }
 
-Test(gc_mq_race, dev_mqueue_mounted, .timeout = 600)
+Test(gc_mq_race, replaced_before_removal_dev_mqueue, .timeout = 120)
+{
+	replaced_before_removal(true);
+}
+
+Test(gc_mq_race, replaced_before_removal_detached, .timeout = 120)
+{
+	replaced_before_removal(false);
+}
+
+Test(gc_mq_race, race_dev_mqueue_mounted, .timeout = 600)
 {
 	race(true);
 }
 
-Test(gc_mq_race, no_dev_mqueue, .timeout = 600)
+Test(gc_mq_race, race_no_dev_mqueue, .timeout = 600)
 {
 	race(false);
 }
