@@ -111,6 +111,9 @@ Test(ring_lap, spsc_consumer_position_past_the_tail_waits_no_more)
 	atomic_store(&x.h->head, x.h->head + LAP);
 	ipk__ring_detach(&x.rx);
 	cr_assert_eq(ipk__ring_register(&x.rx, "lap"), 0);
+	/* readiness agrees: a receive would not block, it reports */
+	cr_expect_eq(ipk__ring_readable(&x.rx), 1, "a spoiled position reads "
+	             "as nothing to receive: a poller would wait for good");
 	expect_refused(&x, 0, "past the producer");
 	teardown(&x);
 }
@@ -156,6 +159,8 @@ Test(ring_lap, mpmc_consumer_position_past_the_tail_waits_no_more)
 	cr_assert_eq(recv_now(&x, buf, sizeof buf, IPK__NOW), 5);
 	atomic_store(&x.h->head, x.h->head + LAP + 64);
 	atomic_store(&x.h->rhead, x.h->head);
+	cr_expect_eq(ipk__ring_readable(&x.rx), 1, "a spoiled position reads "
+	             "as nothing to receive: a poller would wait for good");
 	expect_refused(&x, 0, "past the producers");
 	teardown(&x);
 }

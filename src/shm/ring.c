@@ -363,19 +363,27 @@ ssize_t ipk__ring_send(struct ipk__ring *r, const void *buf, size_t len,
  * good, or meet what the producers write a lap behind it. (A record at
  * the position that is from another lap is reported where it is read.)
  */
-static int check_position(struct ipk__ring *r)
+static const char *position_fault(struct ipk__ring *r, uint64_t *v)
 {
 	if (r->mpmc)
-		return ipk__mpmc_check_position(r);
+		return ipk__mpmc_position_fault(r, v);
 	uint64_t t = atomic_load_explicit(&r->h->tail, ACQ);
+	*v = t;
 	if (!pos_ok(r, t))
-		return ipk__ring_corrupt(r, "producer position", t);
+		return "producer position";
 	/* the tail is stored after each header (spsc_commit): it is behind
 	   this consumer by at most the record it read last */
+	*v = r->head;
 	if (p_dist(r, t, r->head) > r->cap && t != r->prev)
-		return ipk__ring_corrupt(r, "consumer position past the "
-		                            "producer's", r->head);
-	return 0;
+		return "consumer position past the producer's";
+	return NULL;
+}
+
+static int check_position(struct ipk__ring *r)
+{
+	uint64_t v;
+	const char *why = position_fault(r, &v);
+	return why ? ipk__ring_corrupt(r, why, v) : 0;
 }
 
 /* 1 a message is located, 2 (MPMC, with rx) it was copied to rx and
@@ -551,9 +559,13 @@ int ipk__ring_readable(struct ipk__ring *r)
 		return 1;
 	if (r->h == NULL)
 		return 0;
-	if (r->role == IPK__RING_CONSUMER && registered_here(r) &&
-	    ipk__ring_ready(r))
-		return 1;
+	if (r->role == IPK__RING_CONSUMER && registered_here(r)) {
+		/* a receive reports a spoiled position at once (check_position)
+		   rather than waiting: so it "would not block" */
+		uint64_t v;
+		if (ipk__ring_ready(r) || position_fault(r, &v) != NULL)
+			return 1;
+	}
 	return ipk__ring_check_end(r, false) < 0;
 }
 

@@ -705,21 +705,22 @@ int ipk__mpmc_locate(struct ipk__ring *r, int64_t deadline, ipk__rx *rx)
 	return rc;
 }
 
-int ipk__mpmc_check_position(struct ipk__ring *r)
+const char *ipk__mpmc_position_fault(struct ipk__ring *r, uint64_t *v)
 {
 	struct ipk__ring_hdr *h = r->h;
 	/* the head first: what it passed was published before the tail read */
 	uint64_t hd = atomic_load_explicit(&h->head, ACQ);
 	uint64_t t = atomic_load_explicit(&h->tail, ACQ);
+	*v = hd;
 	if (!pos_ok(r, hd) || !pos_ok(r, t))
-		return 0; /* reported where they are used */
+		return NULL; /* reported where they are used */
 	/* past the tail by the one record whose section has not ended yet
 	   (its producer stores the tail last, or died before it did) */
 	if (p_dist(r, t, hd) <= r->cap || at_producers(r, hd))
-		return 0;
+		return NULL;
 	if (atomic_load_explicit(&h->tail, ACQ) != t)
-		return 0; /* moving: look again next time */
-	return ipk__ring_corrupt(r, "consumer position past the producers'", hd);
+		return NULL; /* moving: look again next time */
+	return "consumer position past the producers'";
 }
 
 /*

@@ -302,8 +302,9 @@ ssize_t ipk__mpmc_send_small(struct ipk__ring *r, const void *buf, size_t len,
                              int64_t deadline);
 void ipk__mpmc_release(struct ipk__ring *r);
 bool ipk__mpmc_ready(struct ipk__ring *r);
-/* A consumer about to wait: is the head past the producers' tail? */
-int ipk__mpmc_check_position(struct ipk__ring *r);
+/* A consumer about to wait: is the head past the producers' tail? What is
+   wrong (and the value in *v), or NULL. */
+const char *ipk__mpmc_position_fault(struct ipk__ring *r, uint64_t *v);
 /* A consumer about to wait: now and then, free dead readers' records. */
 void ipk__mpmc_idle(struct ipk__ring *r);
 /* A producer leaving: give up the bias if it holds it. */
