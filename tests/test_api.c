@@ -115,7 +115,28 @@ Test(address, bad_option_values)
 	refused(url, -EINVAL, NEEDLES("linger", "integer"));
 	snprintf(url, sizeof url, "fifo:%s?=1", p);
 	refused(url, -EINVAL, NEEDLES("option without a name"));
+	/* which of two values counts would be a guess */
+	snprintf(url, sizeof url, "fifo:%s?maxmsg=1K&maxmsg=2K", p);
+	refused(url, -EINVAL, NEEDLES("option 'maxmsg' is given twice",
+	                              "=1K and =2K"));
+	snprintf(url, sizeof url, "fifo:%s?persist&mode=0600&persist=0", p);
+	refused(url, -EINVAL, NEEDLES("option 'persist' is given twice"));
 	/* nothing was created along the way */
+	cr_assert_eq(access(p, F_OK), -1);
+}
+
+Test(address, same_option_twice_with_one_value)
+{
+	/* an address from ipk_address() with an option appended again */
+	char url[300];
+	const char *p = ipkt_path("twice");
+	snprintf(url, sizeof url, "fifo:%s?maxmsg=2K&mode=0600&maxmsg=2K", p);
+	ipk_chan *c;
+	cr_assert_eq(ipk_listen(&c, url), 0, "%s", ipk_last_error());
+	struct stat st;
+	cr_assert_eq(stat(p, &st), 0);
+	cr_expect_eq(st.st_mode & 0777, 0600);
+	cr_assert_eq(ipk_close(c), 0);
 	cr_assert_eq(access(p, F_OK), -1);
 }
 

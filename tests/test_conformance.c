@@ -39,7 +39,8 @@ struct fixture {
 	bool receiver_exit_seen; /* sender gets -EPIPE when the receiver exits */
 	bool named;              /* ipk_remove() finds nothing after close */
 	bool limit_enforced;     /* receiver refuses a frame over its ?maxmsg= */
-	const char *with_maxmsg; /* query separator to append maxmsg ("?" or "&") */
+	const char *with_maxmsg; /* query separator to append maxmsg ("?" or "&"),
+	                            NULL: the limit is not ?maxmsg= */
 };
 
 #define MiB ((size_t)1 << 20)
@@ -140,9 +141,9 @@ static struct fixture fx_sysvmq = {
 
 /* mq: a small queue (depth 2) so parallel runs of the same user stay within
    RLIMIT_MSGQUEUE; msgsize 64 KiB where the creator may exceed
-   fs.mqueue.msgsize_max (CAP_SYS_RESOURCE), else msgsize_max. The appended
-   "&maxmsg=1024" of the oversize case is a second maxmsg, which the first
-   (the depth) wins over. */
+   fs.mqueue.msgsize_max (CAP_SYS_RESOURCE), else msgsize_max. The
+   oversize case appends nothing here: on mq: ?maxmsg= is the depth, and a
+   second, different one is refused. */
 static size_t mq_msgsize = 8192;
 
 static void mq_addrs(char *l, char *d, size_t cap, pid_t p)
@@ -160,7 +161,7 @@ static struct fixture fx_mq = {
 	false, true, true,
 	/* the limit is the queue's msgsize, refused by the kernel at the sender
 	   (test_posixmq checks the error) */
-	false, "&"};
+	false, NULL};
 
 /* signal: the receiving process listens on its own signal; blocked from
    start-up (below) so no thread of the test process can take it first */
@@ -312,7 +313,7 @@ static void open_rx(struct session *s, const struct fixture *fx,
 	memset(s, 0, sizeof *s);
 	s->fx = fx;
 	fx->addrs(s->listen, s->dial, sizeof s->listen, getpid());
-	if (extra && *extra) {
+	if (extra && *extra && fx->with_maxmsg != NULL) {
 		strncat(s->listen, fx->with_maxmsg,
 		        sizeof s->listen - strlen(s->listen) - 1);
 		strncat(s->listen, extra, sizeof s->listen - strlen(s->listen) - 1);

@@ -121,6 +121,12 @@ Test(proto, refusals)
 	cr_expect_eq(ipk_listen(&c, url), -EPROTONOSUPPORT);
 	cr_expect(strstr(ipk_last_error(), "use shm:") != NULL, "%s",
 	          ipk_last_error());
+	/* a REP ring takes every client's requests side by side: it was
+	   silently an SPSC ring with ?mpmc=0 (the added ?mpmc came second) */
+	snprintf(url, sizeof url, "shm:%s?proto=rep&mpmc=0", ipkt_name("x"));
+	cr_expect_eq(ipk_listen(&c, url), -EINVAL);
+	cr_expect(strstr(ipk_last_error(), "drop ?mpmc=0") != NULL, "%s",
+	          ipk_last_error());
 	cr_expect_null(c);
 }
 

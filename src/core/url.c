@@ -10,6 +10,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * The option just added against those before it: a repeated ?topic= is a
+ * list (sub.c), the same value twice says nothing new (an address from
+ * ipk_address() with an option appended again), but two values of one
+ * option leave which counts to a guess: refused.
+ */
+static int repeated(const ipk__url *u, const char *text)
+{
+	const struct ipk__opt *o = &u->opts[u->nopts - 1];
+	if (strcmp(o->key, "topic") == 0)
+		return 0;
+	for (int i = 0; i < u->nopts - 1; i++) {
+		const struct ipk__opt *p = &u->opts[i];
+		if (strcmp(p->key, o->key) != 0)
+			continue;
+		if ((p->val == NULL) == (o->val == NULL) &&
+		    (p->val == NULL || strcmp(p->val, o->val) == 0))
+			return 0;
+		return ipk__err(-EINVAL, "address '%s': option '%s' is given twice "
+		                "with different values (%s%s and %s%s)", text,
+		                o->key, p->val ? "=" : "", p->val ? p->val : "(none)",
+		                o->val ? "=" : "", o->val ? o->val : "(none)");
+	}
+	return 0;
+}
+
 int ipk__url_parse(ipk__url *u, const char *text)
 {
 	memset(u, 0, sizeof *u);
@@ -72,6 +98,11 @@ int ipk__url_parse(ipk__url *u, const char *text)
 					return ipk__err(-EINVAL,
 					                "address '%s': option without a name",
 					                text);
+				}
+				int rc = repeated(u, text);
+				if (rc < 0) {
+					ipk__url_free(u);
+					return rc;
 				}
 			}
 			q = amp;

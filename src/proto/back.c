@@ -561,11 +561,17 @@ static int back_start(struct ipk__sock *s, int64_t deadline)
 		char url[600];
 		snprintf(url, sizeof url, "%s", s->c->url.text);
 		bool mpmc = false;
-		ipk__opt_flag(&s->c->url, "mpmc", &mpmc);
-		if (b->kind == K_RINGS && !mpmc) /* clients send side by side */
+		rc = ipk__opt_flag(&s->c->url, "mpmc", &mpmc);
+		if (b->kind == K_RINGS && rc == 1 && !mpmc)
+			rc = ipk__err(-EINVAL, "%s: a %s socket's ring takes every "
+			              "client's messages side by side: it is MPMC, "
+			              "drop ?mpmc=%s", s->c->url.text, s->proto->name,
+			              ipk__opt_find(&s->c->url, "mpmc")->val);
+		else if (b->kind == K_RINGS && rc == 0) /* clients send side by side */
 			snprintf(url, sizeof url, "%s%smpmc", s->c->url.text,
 			         strchr(s->c->url.text, '?') ? "&" : "?");
-		rc = open_chan(s, url, true, IPK__NOW, &b->box);
+		if (rc >= 0)
+			rc = open_chan(s, url, true, IPK__NOW, &b->box);
 	} else {
 		rc = client_attach(s, deadline);
 		if (rc == 0) {
