@@ -118,6 +118,50 @@ Test(ring_lap, spsc_consumer_position_past_the_tail_waits_no_more)
 	teardown(&x);
 }
 
+Test(ring_lap, spsc_header_wiped_below_the_tail)
+{
+	/* the outside-in finding: a zeroed header at the consumer's position
+	   read as "nothing yet" for good, with committed messages behind it,
+	   a poller never woken and the producer finally out of room */
+	struct ring2 x;
+	setup(&x, false);
+	cr_assert_eq(ipk__ring_register(&x.tx, "lap"), 0);
+	cr_assert_eq(ipk__ring_send(&x.tx, "hello", 5, IPK__NOW), 5);
+	memset(x.data, 0, 16);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(ipk__ring_send(&x.tx, "next", 4, IPK__NOW), 4);
+	cr_assert_eq(ipk__ring_register(&x.rx, "lap"), 0);
+	cr_expect_eq(ipk__ring_readable(&x.rx), 1, "a wiped header reads as "
+	             "nothing to receive: a poller would wait for good");
+	expect_refused(&x, 0, "wiped");
+	teardown(&x);
+}
+
+Test(ring_lap, spsc_empty_ring_is_not_wiped)
+{
+	/* the check must not mistake the ordinary states for a wiped header:
+	   an empty ring, and one emptied after messages and a lap's skip */
+	struct ring2 x;
+	setup(&x, false);
+	cr_assert_eq(ipk__ring_register(&x.tx, "lap"), 0);
+	cr_assert_eq(ipk__ring_register(&x.rx, "lap"), 0);
+	unsigned char buf[CAP];
+	cr_expect_eq(ipk__ring_readable(&x.rx), 0);
+	cr_expect_eq(recv_now(&x, buf, sizeof buf, IPK__NOW), -EAGAIN);
+	static unsigned char msg[3000];
+	for (int i = 0; i < 20; i++) {
+		cr_assert_eq(ipk__ring_send(&x.tx, msg, sizeof msg, IPK__NOW),
+		             (ssize_t)sizeof msg, "%s", ipk_last_error());
+		cr_assert_eq(recv_now(&x, buf, sizeof buf, IPK__NOW),
+		             (ssize_t)sizeof msg, "%s", ipk_last_error());
+		cr_expect_eq(ipk__ring_readable(&x.rx), 0);
+		int64_t soon = ipk__now_ns() + 2 * 1000000LL;
+		cr_expect_eq(recv_now(&x, buf, sizeof buf, soon), -ETIMEDOUT, "%s",
+		             ipk_last_error());
+	}
+	teardown(&x);
+}
+
 Test(ring_lap, mpmc_size_that_jumps_a_lap)
 {
 	/* the outside-in finding: one size word made the capacity, so the

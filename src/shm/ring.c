@@ -133,7 +133,7 @@ static ssize_t spsc_borrow(struct ipk__ring *r, void **buf, size_t len,
 			publish(r, rec_word(r, t), mkword(ST_SKIP, 0, t, to_end));
 			notify_consumers(r);
 			r->tail = nt;
-			atomic_store_explicit(&r->h->tail, nt, RLX);
+			atomic_store_explicit(&r->h->tail, nt, REL);
 			continue;
 		}
 		r->borrowed = true;
@@ -168,7 +168,7 @@ spsc_commit(struct ipk__ring *r, size_t len, bool may_fill)
 	publish(r, rec_word(r, t), mkword(ST_COMMITTED, 0, t, len));
 	notify_consumers(r);
 	r->tail = nt;
-	atomic_store_explicit(&r->h->tail, nt, RLX);
+	atomic_store_explicit(&r->h->tail, nt, REL);
 	/* take the lines the next small message will fill while nobody needs
 	   them (not the one holding this record's end: the consumer reads it) */
 	uint64_t line = (p_idx(nt) & ~(uint64_t)63) + 64;
@@ -374,8 +374,20 @@ static const char *position_fault(struct ipk__ring *r, uint64_t *v)
 	/* the tail is stored after each header (spsc_commit): it is behind
 	   this consumer by at most the record it read last */
 	*v = r->head;
-	if (p_dist(r, t, r->head) > r->cap && t != r->prev)
+	uint64_t ahead = p_dist(r, t, r->head);
+	if (ahead > r->cap && t != r->prev)
 		return "consumer position past the producer's";
+	/* and ahead of it only over published records: "nothing yet" at the
+	   consumer's position with the tail beyond it is a header someone
+	   wiped (every record would wait behind it for good). The word is
+	   read after the tail, whose release store came after the header. */
+	if (ahead > 0 && ahead <= r->cap) {
+		uint64_t w = atomic_load_explicit(rec_word(r, r->head), ACQ);
+		if (spsc_idle(w, r->head)) {
+			*v = w;
+			return "record header wiped below the producer's position";
+		}
+	}
 	return NULL;
 }
 

@@ -98,7 +98,7 @@ static int spsc_find_tail(struct ipk__ring *r)
 			r->head_cache = atomic_load_explicit(&r->h->head, ACQ);
 			if (!pos_ok(r, r->head_cache))
 				r->head_cache = p;
-			atomic_store_explicit(&r->h->tail, p, RLX);
+			atomic_store_explicit(&r->h->tail, p, REL);
 			return 0;
 		}
 		if (!w_lap_ok(w, p))
