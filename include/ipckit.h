@@ -284,7 +284,11 @@ ssize_t ipk_recv_fds(ipk_chan *c, void *buf, size_t cap, int *fds,
 
 /*
  * A file descriptor for poll/epoll: readable means ipk_recv() (or, on a
- * listener, ipk_accept()) will not block. Owned by the channel.
+ * listener, ipk_accept()) will not block. Owned by the channel. A stream
+ * channel reads ahead: messages already read into the channel do not make
+ * the descriptor readable again, so after it fires receive with timeout 0
+ * until -EAGAIN before waiting on it again (edge-triggered style), or use
+ * ipk_poll(), which counts them.
  */
 int ipk_fd(const ipk_chan *c);
 
