@@ -70,10 +70,18 @@ for _name, _res, _args, _where in _api.PROTOTYPES:
 _last_error = lib.ipk_last_error
 _strerror = lib.ipk_strerror
 
+# What wait() returns when alive() said the channel was closed (by another
+# thread) between two slices: no errno has this value.
+CLOSED = -(1 << 30)
+
+
 def error(rc):
     """The exception for a failed call. Call it right after the failure, in
     the same thread, before any other ipckit call: the library keeps the
     detailed message per thread and the next failure replaces it."""
+    if rc == CLOSED:
+        return ValueError("the channel was closed (by another thread) while "
+                          "this call waited")
     detail = _last_error().decode("utf-8", "replace")
     code = -rc if rc < 0 else rc
     if detail == "no error recorded":
@@ -128,9 +136,10 @@ ETIMEDOUT = -_errno.ETIMEDOUT
 _now = time.monotonic
 
 
-def wait(fn, args, t):
+def wait(fn, args, t, alive=None):
     """fn(*args, timeout_ms) waiting t ms (-1: forever) in slices of at most
-    SLICE_MS; the result of the last slice."""
+    SLICE_MS; the result of the last slice, or CLOSED once alive() is false
+    after a slice."""
     if 0 <= t <= SLICE_MS:
         return fn(*args, t)
     if t < 0:
@@ -138,21 +147,25 @@ def wait(fn, args, t):
             rc = fn(*args, SLICE_MS)
             if rc != ETIMEDOUT:
                 return rc
+            if alive is not None and not alive():
+                return CLOSED
     end = _now() + t / 1000.0
     step = SLICE_MS
     while True:
         rc = fn(*args, step)
         if rc != ETIMEDOUT:
             return rc
+        if alive is not None and not alive():
+            return CLOSED
         left = end - _now()
         if left <= 0:
             return rc
         step = min(SLICE_MS, math.ceil(left * 1000.0))
 
 
-def more(fn, args, t):
+def more(fn, args, t, alive=None):
     """After a first slice of SLICE_MS timed out: the rest of t."""
-    return wait(fn, args, t - SLICE_MS if t > 0 else -1)
+    return wait(fn, args, t - SLICE_MS if t > 0 else -1, alive)
 
 
 _GAVE_UP = (ETIMEDOUT, -_errno.ENOENT, -_errno.ECONNREFUSED, -_errno.EAGAIN)

@@ -8,12 +8,14 @@ import collections
 import ctypes
 import errno as _errno
 import math
+import functools
 import os
+import threading
 import time
 
 from . import route as _route
 from ._buffers import Pinned
-from ._lib import (ETIMEDOUT, SLICE_MS, check, encode, error, lib,
+from ._lib import (CLOSED, ETIMEDOUT, SLICE_MS, check, encode, error, lib,
                    more, ms, text, wait, wait_appear)
 from .zerocopy import Loan, MessageView, settle_rx, settle_tx
 from ._types import (chan_p, iovec, ipk_msginfo, ipk_pollitem,
@@ -120,6 +122,22 @@ def _msginfo(type, prio, route, status):
     return info
 
 
+_reap_lock = threading.Lock()
+
+
+def _guarded(method):
+    """A method that may wait in the library: counted in _busy (see
+    Channel.__init__)."""
+    @functools.wraps(method)
+    def call(self, *args, **kw):
+        self._enter()
+        try:
+            return method(self, *args, **kw)
+        finally:
+            self._leave()
+    return call
+
+
 class Channel:
     """One end of a channel (or a listener on unix:/tcp:).
 
@@ -128,10 +146,16 @@ class Channel:
     """
 
     __slots__ = ("_h", "_ring", "_scratch", "_smv", "_cap", "_ptr", "_rx",
-                 "_tx", "_slices", "__weakref__")
+                 "_tx", "_slices", "_busy", "_zombie", "__weakref__")
 
     def __init__(self, handle, url=None):
         self._h = handle
+        # calls that may wait, in flight in any thread (list append/pop are
+        # atomic under the GIL); close() while one is leaves the handle to
+        # the last of them to close (_leave), so no thread calls the library
+        # with a freed handle
+        self._busy = []
+        self._zombie = None
         # receives wait in slices (signal handlers run between them) except
         # on a REQ socket, where a receive that times out cancels the request
         self._slices = not _is_req(url)
@@ -149,6 +173,32 @@ class Channel:
             raise ValueError("operation on a closed channel")
         return h
 
+    def _enter(self):
+        """The handle for a call that may wait; _leave() when it returns."""
+        self._busy.append(None)
+        h = self._h
+        if h is None:
+            self._leave()
+            raise ValueError("operation on a closed channel")
+        return h
+
+    def _leave(self):
+        self._busy.pop()
+        # close() clears _h before it looks at _busy (under the lock): one
+        # that found us busy has left the handle in _zombie for us
+        if self._h is None:
+            self._reap()
+
+    def _reap(self):
+        with _reap_lock:
+            if self._busy or self._zombie is None:
+                return
+            h, self._zombie = self._zombie, None
+        lib.ipk_close(h)
+
+    def _alive(self):
+        return self._h is not None
+
     @property
     def closed(self):
         return self._h is None
@@ -156,7 +206,10 @@ class Channel:
     def close(self):
         """Close the channel (a listener removes what it created unless
         ?persist). BufferError while a zero-copy view of its memory is still
-        alive: delete those views first. Closing twice is harmless."""
+        alive: delete those views first. Closing twice is harmless. A call
+        waiting in another thread ends (ValueError) within SLICE_MS, or
+        when its own wait ends where it is not sliced; the channel is closed
+        for good when it has returned."""
         if self._h is None:
             return
         if self._rx is not None:
@@ -164,6 +217,10 @@ class Channel:
         if self._tx is not None:
             settle_tx(self, closing=True)
         h, self._h = self._h, None
+        with _reap_lock:
+            if self._busy:
+                self._zombie = h
+                return
         check(lib.ipk_close(h))
 
     def __enter__(self):
@@ -199,28 +256,36 @@ class Channel:
         request received), status a number 0..32767 that travels with the
         reply to an ipckit requester (Message.status there). Returns the
         number of bytes sent."""
-        h = self._h
-        if h is None:
-            h = self._handle()
-        t = -1 if timeout is None else ms(timeout)
-        if self._tx is not None:
-            settle_tx(self)
-        # not in slices like the receives: a stream send whose time ran out
-        # after its first byte counts as sent, and keeps the rest for later
-        if type is None and prio is None and route is None and status is None:
-            if data.__class__ is bytes:
-                rc = _send(h, data, len(data), t)
+        busy = self._busy
+        busy.append(None)
+        try:
+            h = self._h
+            if h is None:
+                h = self._handle()
+            t = -1 if timeout is None else ms(timeout)
+            if self._tx is not None:
+                settle_tx(self)
+            # not in slices like the receives: a stream send whose time ran out
+            # after its first byte counts as sent, and keeps the rest for later
+            if type is None and prio is None and route is None and status is None:
+                if data.__class__ is bytes:
+                    rc = _send(h, data, len(data), t)
+                else:
+                    with Pinned(data) as (p, n):
+                        rc = _send(h, p, n, t)
             else:
+                info = _msginfo(type, prio, route, status)
                 with Pinned(data) as (p, n):
-                    rc = _send(h, p, n, t)
-        else:
-            info = _msginfo(type, prio, route, status)
-            with Pinned(data) as (p, n):
-                rc = _sendmsg(h, p, n, _byref(info), t)
-        if rc < 0:
-            raise error(rc)
-        return rc
+                    rc = _sendmsg(h, p, n, _byref(info), t)
+            if rc < 0:
+                raise error(rc)
+            return rc
+        finally:
+            busy.pop()
+            if self._h is None:  # closed meanwhile: the last one out closes
+                self._reap()
 
+    @_guarded
     def send_many(self, messages, timeout=None):
         """Send several whole messages (bytes-like objects, not copied on
         the way in), in order, in as few system calls as the channel allows
@@ -246,12 +311,14 @@ class Channel:
             raise error(rc)
         return rc
 
+    @_guarded
     def flush(self, timeout=None):
         """Write what the channel keeps queued: messages a ?batch channel
         holds, or the rest of one whose send timed out. WouldBlock or
         TimeoutError leave the rest queued."""
         check(lib.ipk_flush(self._handle(), ms(timeout)))
 
+    @_guarded
     def send_fds(self, data, fds, timeout=None):
         """Send data as one message with open file descriptors (ints or
         objects with fileno(); at most 253) attached: unix: PAIR channels.
@@ -265,6 +332,7 @@ class Channel:
             raise error(rc)
         return rc
 
+    @_guarded
     def recv_fds(self, maxfds=253, cap=64 * 1024, timeout=None):
         """Receive one message and the descriptors sent with it, as
         (bytes, [fd, ...]); the descriptors are yours to close (they are
@@ -288,35 +356,42 @@ class Channel:
     def recv(self, timeout=None):
         """Receive one whole message as bytes. PeerGone (a BrokenPipeError)
         once the peer has gone and nothing is left."""
-        h = self._h
-        if h is None:
-            h = self._handle()
-        t = -1 if timeout is None else ms(timeout)
-        if self._rx is not None:
-            settle_rx(self)
-        buf = self._scratch
-        if buf is None:
-            buf = self._make_scratch()
-        t1 = t if 0 <= t <= SLICE_MS or not self._slices else SLICE_MS
-        n = _recv(h, buf, self._cap, t1)
-        if n == ETIMEDOUT and t1 != t:
-            n = more(_recv, (h, buf, self._cap), t)
-        if n >= 0:
-            return self._smv[:n].tobytes()
-        if n != _ENOBUFS:
-            raise error(n)
-        if self._ring is None:
-            self._ring = lib.ipk_ring_info(h, _byref(ipk_ringinfo())) == 0
-        if self._ring:  # larger than the buffer: one copy out of the ring
-            ptr = self._ptr
-            n = self._wait(_peek, (h, _byref(ptr)), t)
-            if n < 0:
+        busy = self._busy
+        busy.append(None)
+        try:
+            h = self._h
+            if h is None:
+                h = self._handle()
+            t = -1 if timeout is None else ms(timeout)
+            if self._rx is not None:
+                settle_rx(self)
+            buf = self._scratch
+            if buf is None:
+                buf = self._make_scratch()
+            t1 = t if 0 <= t <= SLICE_MS or not self._slices else SLICE_MS
+            n = _recv(h, buf, self._cap, t1)
+            if n == ETIMEDOUT and t1 != t:
+                n = more(_recv, (h, buf, self._cap), t, self._alive)
+            if n >= 0:
+                return self._smv[:n].tobytes()
+            if n != _ENOBUFS:
                 raise error(n)
-            try:
-                return _string_at(ptr.value, n)
-            finally:
-                check(lib.ipk_recv_release(h))
-        return self._recv_alloc(h, None, t)
+            if self._ring is None:
+                self._ring = lib.ipk_ring_info(h, _byref(ipk_ringinfo())) == 0
+            if self._ring:  # larger than the buffer: one copy out of the ring
+                ptr = self._ptr
+                n = self._wait(_peek, (h, _byref(ptr)), t)
+                if n < 0:
+                    raise error(n)
+                try:
+                    return _string_at(ptr.value, n)
+                finally:
+                    check(lib.ipk_recv_release(h))
+            return self._recv_alloc(h, None, t)
+        finally:
+            busy.pop()
+            if self._h is None:  # closed meanwhile: the last one out closes
+                self._reap()
 
     def _make_scratch(self):
         # small messages are received here and copied out once; larger ones
@@ -327,7 +402,7 @@ class Channel:
         return self._scratch
 
     def _wait(self, fn, args, t):
-        return wait(fn, args, t) if self._slices else fn(*args, t)
+        return wait(fn, args, t, self._alive) if self._slices else fn(*args, t)
 
     def _recv_alloc(self, h, info, t):
         ptr = ctypes.c_void_p()
@@ -340,6 +415,7 @@ class Channel:
         finally:
             _free(ptr)
 
+    @_guarded
     def recvmsg(self, timeout=None, *, type=0, flags=0):
         """Receive one message as a Message (bytes with .type .prio .pid
         .uid). type selects on sysvmq (0 the first, >0 that type, <0 the
@@ -362,6 +438,7 @@ class Channel:
         info.type, info.flags = type, flags
         return _message(self._recv_alloc(h, info, t), info)
 
+    @_guarded
     def recv_into(self, buffer, timeout=None):
         """Receive one message into a writable buffer; returns its length.
         A message larger than the buffer stays queued (Error ENOBUFS)."""
@@ -382,6 +459,7 @@ class Channel:
 
     # ---------------------------------------------------------- zero copy
 
+    @_guarded
     def borrow(self, size, timeout=None):
         """Zero-copy send on a ring: space for a message of size bytes in
         the ring itself, as a writable memoryview (``Loan.view``). Fill it,
@@ -392,11 +470,12 @@ class Channel:
         if self._tx is not None:
             settle_tx(self)
         ptr = ctypes.c_void_p()
-        n = wait(lib.ipk_send_borrow, (h, _byref(ptr), size), t)
+        n = wait(lib.ipk_send_borrow, (h, _byref(ptr), size), t, self._alive)
         if n < 0:
             raise error(n)
         return Loan(self, ptr.value, n)
 
+    @_guarded
     def recv_view(self, timeout=None):
         """Zero-copy receive on a ring: the next message in place, as a
         MessageView whose ``view`` is a read-only memoryview. Release it
@@ -420,11 +499,12 @@ class Channel:
 
     # -------------------------------------------------------- connections
 
+    @_guarded
     def accept(self, timeout=None):
         """Accept one connection on a unix:/tcp: listener."""
         out = chan_p()
         check(wait(lib.ipk_accept, (self._handle(), _byref(out)),
-                   ms(timeout)))
+                   ms(timeout), self._alive))
         return Channel(out)
 
     # ------------------------------------------------------------- facts
@@ -459,11 +539,13 @@ class Channel:
         p = lib.ipk_pid(self._handle())
         return p if p > 0 else None
 
+    @_guarded
     def wait(self, timeout=None):
         """Wait for a spawned child to exit; its exit code (negative: the
         signal that killed it), as subprocess reports it."""
         st = ctypes.c_int()
-        check(wait(lib.ipk_wait, (self._handle(), _byref(st)), ms(timeout)))
+        check(wait(lib.ipk_wait, (self._handle(), _byref(st)), ms(timeout),
+                   self._alive))
         return os.waitstatus_to_exitcode(st.value)
 
     def queue_status(self):

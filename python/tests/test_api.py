@@ -379,6 +379,44 @@ class Lifetime(unittest.TestCase):
         with self.assertRaises(FileNotFoundError):
             ipckit.queue_stat(q)
 
+    def test_close_while_another_thread_waits(self):
+        # the channel is one thread's at a time, but a close() from another
+        # thread must not make the waiting call use a freed handle: on shm:
+        # that was a SIGSEGV of the interpreter, on fifo: EBADF
+        for scheme in ("shm", "fifo", "sysvmq"):
+            url = url_for(scheme)
+            lst = ipckit.listen(url)
+            where = lst.address
+            got = []
+
+            def waiter():
+                try:
+                    got.append(lst.recv(timeout=8))
+                except Exception as e:  # what it raised, checked below
+                    got.append(e)
+            t = threading.Thread(target=waiter)
+            t.start()
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            lst.close()
+            t.join(6)
+            self.assertFalse(t.is_alive(), scheme)
+            self.assertLess(time.monotonic() - t0, 6, scheme)
+            self.assertEqual(len(got), 1, scheme)
+            self.assertIsInstance(got[0], ValueError, scheme)
+            self.assertIn("closed", str(got[0]))
+            self.assertTrue(lst.closed)
+            # closed for good once the waiting call returned: the listener
+            # removed what it made
+            if scheme == "fifo":
+                self.assertFalse(os.path.exists(where[len("fifo:"):]))
+            elif scheme == "shm":
+                self.assertFalse(os.path.exists(
+                    "/dev/shm/" + where[len("shm:/"):].split("?")[0]))
+            else:
+                with self.assertRaises(FileNotFoundError):
+                    ipckit.queue_stat(where)
+
     def test_garbage_collected_channel_closes(self):
         path = "%s/%s" % (TMP, name("gc"))
         lst = ipckit.listen("fifo:" + path)
