@@ -10,6 +10,7 @@
 #include "../core/owner.h"
 #include "../core/owner_file.h"
 #include "../core/safepath.h"
+#include "../shm/ring.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -375,6 +376,26 @@ static int fifo_reader(int dfd, const char *base, const char *what)
 	                strerror(errno));
 }
 
+/* A live ring removed by force: its consumers may be idle in poll() on a
+   doorbell nobody else will ring. The file, opened before the removal,
+   for ipk__ring_wake_file after it (-1: nothing to wake). */
+static int ring_to_wake(const struct ipk__obj *o, int dfd, const char *base,
+                        int flags)
+{
+	if (!o->is_ring || o->pub.state != IPK_OBJ_LIVE ||
+	    !(flags & IPK_REMOVE_FORCE))
+		return -1;
+	int fd = openat(dfd, base, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	                (uint64_t)st.st_dev != o->dev ||
+	                (uint64_t)st.st_ino != o->ino)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 /* Remove the object o names, by its identity; a file or a POSIX queue
    relative to dirfd, the directory it was looked at in (-1: open it
    now). */
@@ -388,8 +409,13 @@ static int unlink_object(const struct ipk__obj *o, int dirfd, int flags)
 		return ipk__record_remove(o, dirfd, flags & IPK_REMOVE_FORCE);
 	if (strcmp(k, "sysvmq") == 0)
 		rc = msgctl((int)p->id, IPC_RMID, NULL);
-	else if (strcmp(k, "sysvshm") == 0)
+	else if (strcmp(k, "sysvshm") == 0) {
+		bool wake = o->is_ring && p->state == IPK_OBJ_LIVE &&
+		            (flags & IPK_REMOVE_FORCE);
 		rc = shmctl((int)p->id, IPC_RMID, NULL);
+		if (rc == 0 && wake) /* its idle consumers: see ring_to_wake */
+			ipk__ring_wake_sysv((int)p->id, o->address);
+	}
 	else if (strcmp(k, "sysvsem") == 0)
 		rc = semctl((int)p->id, 0, IPC_RMID);
 	else if (strcmp(k, "mq") == 0) {
@@ -420,8 +446,14 @@ static int unlink_object(const struct ipk__obj *o, int dirfd, int flags)
 		rc = strcmp(k, "fifo") == 0 && !(flags & IPK_REMOVE_FORCE)
 		             ? fifo_reader(dfd, base, o->path)
 		             : 0;
+		int ring_fd = rc == 0 ? ring_to_wake(o, dfd, base, flags) : -1;
 		if (rc == 0)
 			rc = ipk__unlinkat_same(dfd, base, o->dev, o->ino, o->path);
+		if (ring_fd >= 0) {
+			if (rc == 0)
+				ipk__ring_wake_file(ring_fd, o->address);
+			close(ring_fd);
+		}
 		if (dfd != dirfd)
 			close(dfd);
 		/* a FIFO's or socket file's ?persist record goes with it */

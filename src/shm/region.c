@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "region.h"
 #include "proc.h"
+#include "ring.h"
 #include "../core/safepath.h"
 
 #include <errno.h>
@@ -691,12 +692,20 @@ int ipk__region_remove_url(ipk__url *u)
 	char *name = NULL;
 	int rc;
 	switch (kind) {
-	case IPK__REGION_POSIX:
+	case IPK__REGION_POSIX: {
 		if ((rc = posix_name(u, &name)) < 0)
 			return rc;
+		/* a ring's consumers idle in poll() are woken once it is gone
+		   (only ipk_remove_flags FORCE gets here with one attached) */
+		int fd = shm_open(name, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0);
 		if (shm_unlink(name) < 0)
 			rc = ipk__errno(-errno, "shm_unlink %s", name);
+		else if (fd >= 0)
+			ipk__ring_wake_file(fd, u->text);
+		if (fd >= 0)
+			close(fd);
 		break;
+	}
 	case IPK__REGION_FILE: {
 		if ((rc = file_name(u, &name)) < 0)
 			return rc;
@@ -718,6 +727,8 @@ int ipk__region_remove_url(ipk__url *u)
 		else if (shmctl(id, IPC_RMID, NULL) < 0)
 			rc = ipk__errno(-errno, "shmctl(IPC_RMID) key 0x%08x",
 			                (unsigned)key);
+		else
+			ipk__ring_wake_sysv(id, u->text);
 		break;
 	}
 	}

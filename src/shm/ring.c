@@ -577,6 +577,12 @@ int ipk__ring_readable(struct ipk__ring *r)
 		uint64_t v;
 		if (ipk__ring_ready(r) || position_fault(r, &v) != NULL)
 			return 1;
+		/* removed under us (ipk_remove rings the bells): the receive
+		   reports it at its next slow look, which is due at once */
+		if (r->gone != NULL && r->gone(r->gone_arg)) {
+			r->next_check = 0;
+			return 1;
+		}
 	}
 	return ipk__ring_check_end(r, false) < 0;
 }

@@ -223,6 +223,18 @@ size_t ipk__ring_max_message(uint64_t cap, bool mpmc);
    is recorded as its creator, persist as asked. */
 int ipk__ring_format(void *mem, size_t size, bool mpmc, bool persist);
 
+/*
+ * Ring every armed doorbell of the ring in [mem, mem + size) (validated as
+ * by attach; nothing else is written): the consumers of a ring being
+ * removed under them wake, and their receive reports it.
+ */
+void ipk__ring_wake_consumers(void *mem, size_t size, const char *what);
+/* The same for the ring in an open file (mapped for the moment), or in a
+   System V segment (attached for the moment: allowed once it is marked
+   removed while others still have it). Nothing if it holds no ring. */
+void ipk__ring_wake_file(int fd, const char *what);
+void ipk__ring_wake_sysv(int shmid, const char *what);
+
 /* The header's identity (magic, version, layout, ring id) is no longer
    what attach read: someone spoiled it, and no process can attach now. */
 bool ipk__ring_spoiled(const struct ipk__ring *r);

@@ -15,7 +15,10 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -61,6 +64,40 @@ void ipk__ring_ring_bells(struct ipk__ring *r)
 		if (nonce && tx_socket(r) >= 0)
 			poke(r->bell_tx, r->ring_id, nonce);
 	}
+}
+
+void ipk__ring_wake_consumers(void *mem, size_t size, const char *what)
+{
+	struct ipk__ring r;
+	if (ipk__ring_attach(&r, mem, size, IPK__RING_PRODUCER, what) == 0)
+		ipk__ring_ring_bells(&r);
+	ipk__ring_close_fds(&r);
+}
+
+void ipk__ring_wake_file(int fd, const char *what)
+{
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size <= 0)
+		return;
+	size_t size = (size_t)st.st_size;
+	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
+		return;
+	ipk__ring_wake_consumers(mem, size, what);
+	munmap(mem, size);
+}
+
+void ipk__ring_wake_sysv(int shmid, const char *what)
+{
+	struct shmid_ds ds;
+	if (shmctl(shmid, IPC_STAT, &ds) < 0)
+		return;
+	void *mem = shmat(shmid, NULL, 0);
+	if (mem == (void *)-1)
+		return;
+	ipk__ring_wake_consumers(mem, ds.shm_segsz, what);
+	shmdt(mem);
 }
 
 static struct ipk__ring_slot *my_slot(struct ipk__ring *r)
