@@ -3,7 +3,9 @@
  * listener that waits in poll() on its doorbell: the remover rings the
  * doorbell and the listener's receive reports the removal (-EIDRM). Before,
  * nobody rang it and an event loop without a timeout waited for good.
- * shm:, mmap: and sysvshm: rings.
+ * shm:, mmap: and sysvshm: rings. (Not named test_ring_*: Criterion cannot
+ * set up its arena under ThreadSanitizer here, as for test_shm_register;
+ * the processes share nothing a thread sanitizer would watch.)
  */
 #define _GNU_SOURCE
 #include "util.h"
