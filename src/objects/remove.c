@@ -377,13 +377,19 @@ static int fifo_reader(int dfd, const char *base, const char *what)
 }
 
 /* A live ring removed by force: its consumers may be idle in poll() on a
-   doorbell nobody else will ring. The file, opened before the removal,
-   for ipk__ring_wake_file after it (-1: nothing to wake). */
+   doorbell nobody else will ring (ipk__ring_wake_file/_sysv after it). */
+static bool wakes_consumers(const struct ipk__obj *o, int flags)
+{
+	return o->is_ring && o->pub.state == IPK_OBJ_LIVE &&
+	       (flags & IPK_REMOVE_FORCE);
+}
+
+/* The file of such a ring, opened before the removal (-1: nothing to
+   wake, or no longer the object judged). */
 static int ring_to_wake(const struct ipk__obj *o, int dfd, const char *base,
                         int flags)
 {
-	if (!o->is_ring || o->pub.state != IPK_OBJ_LIVE ||
-	    !(flags & IPK_REMOVE_FORCE))
+	if (!wakes_consumers(o, flags))
 		return -1;
 	int fd = openat(dfd, base, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	struct stat st;
@@ -410,10 +416,8 @@ static int unlink_object(const struct ipk__obj *o, int dirfd, int flags)
 	if (strcmp(k, "sysvmq") == 0)
 		rc = msgctl((int)p->id, IPC_RMID, NULL);
 	else if (strcmp(k, "sysvshm") == 0) {
-		bool wake = o->is_ring && p->state == IPK_OBJ_LIVE &&
-		            (flags & IPK_REMOVE_FORCE);
 		rc = shmctl((int)p->id, IPC_RMID, NULL);
-		if (rc == 0 && wake) /* its idle consumers: see ring_to_wake */
+		if (rc == 0 && wakes_consumers(o, flags))
 			ipk__ring_wake_sysv((int)p->id, o->address);
 	}
 	else if (strcmp(k, "sysvsem") == 0)
